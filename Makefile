@@ -1,0 +1,42 @@
+# The two commands the README promises: `make run` and `make test`. Each installs what it needs.
+VENV   ?= .venv
+PYTHON ?= python3
+BIN    := $(VENV)/bin
+
+.PHONY: help install run test lint format bench postgres
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[test]"
+	touch $@
+
+install: $(BIN)/.installed ## Create .venv with Runyard and its test tools
+
+run: install ## Start the server on the embedded defaults (SQLite + ./mlartifacts) at http://127.0.0.1:5000
+	$(BIN)/runyard server
+
+postgres: ## Install the PostgreSQL server the tests start (Debian package), if it is missing
+	@if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && [ -z "$$RUNYARD_TEST_POSTGRES_URI" ]; then \
+		echo "installing PostgreSQL (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+test: install postgres ## Run the whole suite on SQLite and PostgreSQL
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: install ## Lint and check formatting
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## Fix lint and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install ## Benchmark Runyard against `mlflow server` (prints a table)
+	$(BIN)/python -m bench

@@ -1,0 +1,27 @@
+"""HTTP surface: the MLflow RPC table plus the non-RPC routes (artifact proxy, health, UI downloads)."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute
+
+from server.api import artifacts, experiments, health, inputs, logged_models, metrics, runs, search
+from server.api.routing import Context, Rpc, build_routes
+
+RPCS: list[Rpc] = [
+    *experiments.RPCS,
+    *runs.RPCS,
+    *search.RPCS,
+    *metrics.RPCS,
+    *inputs.RPCS,
+    *logged_models.RPCS,
+    *artifacts.RPCS,
+]
+
+
+def all_routes(context: Context) -> list[BaseRoute]:
+    return [
+        *health.routes(),
+        *build_routes(RPCS, context),
+        *artifacts.proxy_routes(context),
+        *artifacts.ui_routes(context),
+    ]

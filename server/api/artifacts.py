@@ -1,0 +1,171 @@
+"""The artifact proxy (`mlflow-artifacts:/` URIs) and the tracking API's artifact listings.
+
+Bytes stream both ways in bounded chunks. Every path is cleaned before the first byte moves, because once a
+download has started an error can no longer become a JSON body.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import BaseRoute, Route
+
+from server.api.routing import Context, Rpc
+from server.api.runs import run_id_of
+from server.api.wire import Fields, json_response
+from server.artifacts.base import ArtifactStore
+from server.artifacts.paths import clean_relative_path
+from server.errors import ErrorCode, MlflowError
+from server.store import logged_models as model_store
+from server.store import runs as run_store
+
+# Types a browser would render or run are sent as plain text, so an uploaded page cannot script our origin.
+_NEUTERED_TYPES = {"text/html", "application/javascript", "text/javascript", "image/svg+xml", "application/xhtml+xml"}
+_TEXT_NAMES = {"MLmodel", "MLproject"}
+
+
+def _media_type(path: str) -> str:
+    name = posixpath.basename(path)
+    if name in _TEXT_NAMES or name.endswith((".yaml", ".yml", ".txt", ".log", ".md")):
+        return "text/plain"
+    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return "text/plain" if guessed in _NEUTERED_TYPES else guessed
+
+
+async def stream_file(store: ArtifactStore, path: str) -> Response:
+    download = await run_in_threadpool(store.open, path)
+    filename = posixpath.basename(path)
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Length": str(download.size),
+    }
+    return StreamingResponse(download.chunks, media_type=_media_type(path), headers=headers)
+
+
+def _file_path(request: Request) -> str:
+    raw = request.path_params["artifact_path"]
+    if not raw or raw.endswith("/"):
+        raise MlflowError.invalid_parameter(f"Invalid path: {raw!r} names a directory, not a file")
+    return clean_relative_path(raw)
+
+
+def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any], list[str]]]:
+    store = context.artifacts.destination
+
+    async def upload(request: Request) -> Response:
+        await store.write(_file_path(request), request.stream())
+        return json_response({})
+
+    async def download(request: Request) -> Response:
+        return await stream_file(store, _file_path(request))
+
+    async def delete(request: Request) -> Response:
+        path = clean_relative_path(request.path_params["artifact_path"].rstrip("/"))
+        await run_in_threadpool(store.delete, path)
+        return json_response({})
+
+    async def list_artifacts(request: Request) -> Response:
+        path = clean_relative_path(request.query_params.get("path"))
+        files = await run_in_threadpool(store.list, path)
+        return json_response({"files": [f.to_json() for f in files]} if files else {})
+
+    async def not_supported(_: Request) -> Response:
+        raise MlflowError.not_implemented("Multipart upload is not supported for the current artifact repository")
+
+    return [
+        ("/mlflow-artifacts/artifacts/{artifact_path:path}", upload, ["PUT"]),
+        ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
+        ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
+        ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
+        ("/mlflow-artifacts/mpu/create/{artifact_path:path}", not_supported, ["POST"]),
+        ("/mlflow-artifacts/mpu/complete/{artifact_path:path}", not_supported, ["POST"]),
+        ("/mlflow-artifacts/mpu/abort/{artifact_path:path}", not_supported, ["POST"]),
+        ("/mlflow-artifacts/presigned/{artifact_path:path}", not_supported, ["GET"]),
+    ]
+
+
+def proxy_routes(context: Context) -> list[BaseRoute]:
+    """`/api/2.0/mlflow-artifacts/...` and its ajax twin; without `--serve-artifacts` they say so plainly."""
+
+    async def disabled(_: Request) -> Response:
+        raise MlflowError(
+            "Artifact proxying is disabled on this server (started with --no-serve-artifacts).",
+            ErrorCode.ENDPOINT_NOT_FOUND,
+        )
+
+    routes: list[BaseRoute] = []
+    for path, endpoint, methods in _proxy_routes(context):
+        for prefix in ("/api/2.0", "/ajax-api/2.0"):
+            target = endpoint if context.settings.serve_artifacts else disabled
+            routes.append(Route(prefix + path, target, methods=methods))
+    return routes
+
+
+def _run_relative_listing(context: Context, artifact_uri: str, path: str) -> list[dict[str, Any]]:
+    store, base = context.artifacts.resolve(artifact_uri)
+    relative = clean_relative_path(path)
+    files = store.list(posixpath.join(base, relative) if relative else base)
+    return [
+        {**info.to_json(), "path": posixpath.join(relative, info.path) if relative else info.path} for info in files
+    ]
+
+
+def list_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    run = run_store.get_run(session, run_id_of(fields))
+    files = _run_relative_listing(context, run.artifact_uri, fields.string("path") or "")
+    body: dict[str, Any] = {"root_uri": run.artifact_uri}
+    if files:
+        body["files"] = files
+    return body
+
+
+def list_logged_model_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    model = model_store.get_logged_model(session, fields.required_string("model_id"))
+    files = _run_relative_listing(context, model.artifact_uri, fields.string("artifact_directory_path") or "")
+    body: dict[str, Any] = {"root_uri": model.artifact_uri}
+    if files:
+        body["files"] = files
+    return body
+
+
+def ui_routes(context: Context) -> list[BaseRoute]:
+    """Download routes the web UI uses outside the RPC table."""
+
+    async def run_artifact(request: Request) -> Response:
+        params = request.query_params
+        run_id = params.get("run_id") or params.get("run_uuid") or ""
+        with context.db.read() as session:
+            artifact_uri = run_store.get_run(session, run_id).artifact_uri
+        return await _serve(artifact_uri, params.get("path", ""))
+
+    async def model_artifact(request: Request) -> Response:
+        with context.db.read() as session:
+            artifact_uri = model_store.get_logged_model(session, request.path_params["model_id"]).artifact_uri
+        return await _serve(artifact_uri, request.query_params.get("artifact_file_path", ""))
+
+    async def _serve(artifact_uri: str, path: str) -> Response:
+        store, base = context.artifacts.resolve(artifact_uri)
+        relative = clean_relative_path(path)
+        if not relative:
+            raise MlflowError.invalid_parameter("Invalid path: a file path is required")
+        return await stream_file(store, posixpath.join(base, relative) if base else relative)
+
+    return [
+        Route("/get-artifact", run_artifact, methods=["GET"]),
+        Route("/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files", model_artifact, methods=["GET"]),
+    ]
+
+
+RPCS = [
+    Rpc("GET", "/mlflow/artifacts/list", list_artifacts),
+    Rpc("GET", "/mlflow/logged-models/{model_id}/artifacts/directories", list_logged_model_artifacts),
+]

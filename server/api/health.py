@@ -1,0 +1,51 @@
+"""Liveness, version and capability routes the client probes before it decides how to talk to us."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.api.wire import json_response
+from server.errors import ErrorCode, error_response
+
+# The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
+MLFLOW_PROTOCOL_VERSION = "3.17.2"
+
+
+async def health(_: Request) -> Response:
+    return PlainTextResponse("OK")
+
+
+async def version(_: Request) -> Response:
+    return PlainTextResponse(MLFLOW_PROTOCOL_VERSION)
+
+
+async def server_info(_: Request) -> Response:
+    return json_response(
+        {
+            "store_type": "SqlStore",
+            "workspaces_enabled": False,
+            "trace_archival_enabled": False,
+            "multipart_uploads_enabled": False,
+            "multipart_downloads_enabled": False,
+            "presigned_upload_run_id_supported": False,
+            "presigned_upload_model_id_supported": False,
+            "features_enabled": {"gateway": False},
+        }
+    )
+
+
+async def otlp_traces(_: Request) -> Response:
+    """Tells the client, in the words it looks for, to stop exporting spans over OTLP for this process."""
+    return error_response(ErrorCode.NOT_IMPLEMENTED, "REST OTLP span logging is not supported by this server.")
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/health", health, methods=["GET"]),
+        Route("/version", version, methods=["GET"]),
+        Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
+        Route("/v1/traces", otlp_traces, methods=["POST"]),
+    ]

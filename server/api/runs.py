@@ -1,0 +1,157 @@
+"""Run RPCs: lifecycle, logging, and reading runs back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.api import convert
+from server.api.routing import Context, Rpc
+from server.api.wire import Fields, missing, parse_double
+from server.services import runs as service
+from server.services import validation
+from server.store import runs as store
+from server.store.metrics import MetricPoint
+
+
+def run_id_of(fields: Fields) -> str:
+    """`run_id`, or the deprecated `run_uuid` older clients send instead."""
+    run_id = fields.string("run_id") or fields.string("run_uuid")
+    if not run_id:
+        raise missing("run_id")
+    return run_id
+
+
+def _run_body(session: Session, run_id: str) -> dict[str, Any]:
+    run = store.get_run(session, run_id)
+    return {"run": convert.run_json(run, store.load_run_data(session, [run_id])[run_id])}
+
+
+def _key_value_pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
+    pairs = []
+    for i, item in enumerate(fields.objects(name)):
+        entry = Fields(item)
+        key = entry.string("key")
+        if key is None:
+            raise missing(f"{name}[{i}].key")
+        pairs.append((key, entry.string("value", default="") or ""))
+    return pairs
+
+
+def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run = service.create_run(
+        session,
+        experiment_id=validation.parse_experiment_id(fields.string("experiment_id", default="0")),
+        user_id=fields.string("user_id", default="") or "",
+        run_name=fields.string("run_name"),
+        start_time=fields.integer("start_time"),
+        tags=dict(_key_value_pairs(fields, "tags")),
+    )
+    return _run_body(session, run.run_uuid)
+
+
+def get_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    return _run_body(session, run_id_of(fields))
+
+
+def update_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run = service.update_run(
+        session,
+        run_id_of(fields),
+        status=_lenient_status(fields),
+        end_time=fields.integer("end_time"),
+        run_name=fields.string("run_name"),
+    )
+    return {"run_info": convert.run_info_json(run)}
+
+
+def _lenient_status(fields: Fields) -> str | None:
+    """MLflow's parser drops an unknown enum name silently (the update then leaves the status alone)."""
+    try:
+        return fields.enum("status", service.RUN_STATUSES)
+    except Exception:
+        return None
+
+
+def delete_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    service.set_lifecycle(session, run_id_of(fields), "deleted")
+    return {}
+
+
+def restore_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    service.set_lifecycle(session, run_id_of(fields), "active")
+    return {}
+
+
+def set_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run = store.get_active_run(session, run_id_of(fields))
+    tags = service.validate_tags({fields.required_string("key"): fields.string("value", default="") or ""})
+    store.set_tags(session, run, tags)
+    return {}
+
+
+def delete_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run = store.get_active_run(session, run_id_of(fields))
+    store.delete_tag(session, run, fields.required_string("key"))
+    return {}
+
+
+def log_param(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    key = fields.required_string("key")
+    service.log_batch(
+        session, run_id_of(fields), metrics=[], params=[(key, fields.string("value", default="") or "")], tags={}
+    )
+    return {}
+
+
+def _metric(entry: Fields, path: str = "") -> MetricPoint:
+    key, value, timestamp = entry.string("key"), entry.raw("value"), entry.integer("timestamp")
+    if key is None:
+        raise missing(f"{path}key")
+    if value is None:
+        raise missing(f"{path}value")
+    if timestamp is None:
+        raise missing(f"{path}timestamp")
+    return MetricPoint(
+        key=key,
+        value=parse_double(f"{path}value", value),
+        timestamp=timestamp,
+        step=entry.integer("step", default=0) or 0,
+        model_id=entry.string("model_id") or None,
+        dataset_name=entry.string("dataset_name") or None,
+        dataset_digest=entry.string("dataset_digest") or None,
+    )
+
+
+def log_metric(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run_id = run_id_of(fields)
+    service.log_batch(session, run_id, metrics=[_metric(fields)], params=[], tags={})
+    return {}
+
+
+def log_batch(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run_id = fields.required_string("run_id")
+    metrics = [_metric(Fields(m), f"metrics[{i}].") for i, m in enumerate(fields.objects("metrics"))]
+    service.log_batch(
+        session,
+        run_id,
+        metrics=metrics,
+        params=_key_value_pairs(fields, "params"),
+        tags=dict(_key_value_pairs(fields, "tags")),
+    )
+    return {}
+
+
+RPCS = [
+    Rpc("POST", "/mlflow/runs/create", create_run),
+    Rpc("GET", "/mlflow/runs/get", get_run),
+    Rpc("POST", "/mlflow/runs/update", update_run),
+    Rpc("POST", "/mlflow/runs/delete", delete_run),
+    Rpc("POST", "/mlflow/runs/restore", restore_run),
+    Rpc("POST", "/mlflow/runs/set-tag", set_tag),
+    Rpc("POST", "/mlflow/runs/delete-tag", delete_tag),
+    Rpc("POST", "/mlflow/runs/log-parameter", log_param),
+    Rpc("POST", "/mlflow/runs/log-metric", log_metric),
+    Rpc("POST", "/mlflow/runs/log-batch", log_batch),
+]

@@ -1,0 +1,45 @@
+"""SearchRuns: MLflow's filter/order_by grammar over runs, with page tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.api import convert
+from server.api.experiments import VIEW_TYPES
+from server.api.routing import Context, Rpc
+from server.api.wire import Fields
+from server.services import validation
+from server.store import runs as run_store
+from server.store import search
+
+DEFAULT_MAX_RESULTS = 1000
+
+
+def search_runs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    experiment_ids = [validation.parse_experiment_id(e) for e in fields.string_list("experiment_ids")]
+    max_results = fields.integer("max_results", default=DEFAULT_MAX_RESULTS)
+    if max_results is None or not 0 < max_results <= validation.MAX_RUNS_PER_PAGE:
+        raise validation.invalid_max_results(max_results or 0, validation.MAX_RUNS_PER_PAGE)
+    if not experiment_ids:
+        return {}
+    page = search.search_runs(
+        session,
+        experiment_ids=experiment_ids,
+        filter_string=fields.string("filter"),
+        order_by=fields.string_list("order_by"),
+        view_type=fields.enum("run_view_type", VIEW_TYPES, default="ACTIVE_ONLY") or "ACTIVE_ONLY",
+        max_results=max_results,
+        page_token=fields.string("page_token"),
+    )
+    body: dict[str, Any] = {}
+    if page.items:
+        data = run_store.load_run_data(session, [run.run_uuid for run in page.items])
+        body["runs"] = [convert.run_json(run, data[run.run_uuid]) for run in page.items]
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return body
+
+
+RPCS = [Rpc("POST", "/mlflow/runs/search", search_runs, writes=False)]

@@ -1,0 +1,47 @@
+"""The ASGI application: built from a Settings object, never from import-time globals."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from server import __version__
+from server.api import all_routes
+from server.api.routing import Context
+from server.artifacts.registry import ArtifactRegistry
+from server.config import Settings
+from server.errors import install_error_handlers
+from server.services.experiments import ensure_default_experiment
+from server.store.engine import Database
+from server.store.schema import ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+def prepare_database(settings: Settings) -> Database:
+    """Open the store: create a fresh schema if empty, refuse an outdated one, make sure "Default" exists."""
+    db = Database(settings.backend_store_uri)
+    ensure_schema(db.engine)
+    with db.write() as session:
+        ensure_default_experiment(session, settings)
+    return db
+
+
+def create_app(settings: Settings) -> FastAPI:
+    db = prepare_database(settings)
+    context = Context(settings=settings, db=db, artifacts=ArtifactRegistry(settings.artifacts_destination))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    # MLflow publishes no OpenAPI document for its surface; our own APIs will get theirs under /runyard.
+    app = FastAPI(title="Runyard", version=__version__, openapi_url=None, lifespan=lifespan)
+    app.state.context = context
+    install_error_handlers(app)
+    app.router.routes.extend(all_routes(context))
+    return app

@@ -1,0 +1,97 @@
+"""Artifacts in a local folder (the default `./mlartifacts`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio.to_thread
+
+from server.artifacts.base import Download, FileInfo
+from server.artifacts.paths import resolve_under
+from server.errors import MlflowError
+
+CHUNK_SIZE = 1 << 20  # bytes per read, and per write to disk
+
+
+class LocalArtifactStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def _path(self, relative: str) -> Path:
+        return resolve_under(self.root, relative)
+
+    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
+        """Stream into a temporary file beside the target, then rename it into place: never half-visible."""
+        target = self._path(path)
+        fd, tmp_name = await anyio.to_thread.run_sync(self._open_temp_beside, target, path)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                pending: list[bytes] = []
+                buffered = 0
+                async for chunk in chunks:
+                    pending.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= CHUNK_SIZE:
+                        await anyio.to_thread.run_sync(out.write, b"".join(pending))
+                        pending, buffered = [], 0
+                if pending:
+                    await anyio.to_thread.run_sync(out.write, b"".join(pending))
+            await anyio.to_thread.run_sync(os.replace, tmp_name, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+
+    def _open_temp_beside(self, target: Path, path: str) -> tuple[int, str]:
+        if target == self.root or target.is_dir():
+            raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise MlflowError.invalid_parameter(f"Invalid path: a parent of {path!r} is a file") from None
+        return tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+
+    def open(self, path: str) -> Download:
+        target = self._path(path)
+        if target.is_dir():
+            raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory")
+        try:
+            handle = target.open("rb")
+        except FileNotFoundError:
+            raise MlflowError.not_found(f"No such artifact: '{path}'") from None
+        return Download(size=os.fstat(handle.fileno()).st_size, chunks=_read_chunks(handle))
+
+    def list(self, path: str) -> list[FileInfo]:
+        target = self._path(path)
+        if not target.is_dir():
+            return []
+        infos = []
+        with os.scandir(target) as entries:
+            for entry in entries:
+                if entry.name.startswith(".upload-"):
+                    continue
+                is_dir = entry.is_dir()
+                infos.append(FileInfo(entry.name, is_dir, None if is_dir else entry.stat().st_size))
+        return sorted(infos, key=lambda info: info.path)
+
+    def delete(self, path: str) -> None:
+        target = self._path(path)
+        if target == self.root:
+            raise MlflowError.invalid_parameter("Refusing to delete the artifact root")
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        else:
+            raise MlflowError.not_found(f"No such artifact: '{path}'")
+
+
+def _read_chunks(handle: object) -> Iterator[bytes]:
+    with handle:  # type: ignore[attr-defined]
+        while chunk := handle.read(CHUNK_SIZE):  # type: ignore[attr-defined]
+            yield chunk

@@ -1,0 +1,81 @@
+"""`runyard` command line, mirroring `mlflow server`'s flags so a deployment's command line carries over."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import click
+
+from server.asgi import SETTINGS_ENV
+from server.config import Settings
+from server.errors import MlflowError
+
+
+def _settings(**flags: Any) -> Settings:
+    """Flags given on the command line win over the environment, which wins over defaults."""
+    given = {name: value for name, value in flags.items() if value is not None}
+    return Settings(**given)
+
+
+@click.group()
+def cli() -> None:
+    """Runyard: an MLflow-compatible tracking server."""
+
+
+@cli.command()
+@click.option("--host", "-h", default=None, help="Interface to listen on [env MLFLOW_HOST; default 127.0.0.1].")
+@click.option("--port", "-p", type=int, default=None, help="Port to listen on [env MLFLOW_PORT; default 5000].")
+@click.option("--workers", "-w", type=int, default=None, help="Server processes [env MLFLOW_WORKERS; default 1].")
+@click.option("--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI].")
+@click.option("--default-artifact-root", default=None, help="Root for new experiments' artifacts.")
+@click.option(
+    "--serve-artifacts/--no-serve-artifacts", default=None, help="Proxy artifacts through the server (default on)."
+)
+@click.option("--artifacts-destination", default=None, help="Where proxied artifacts live [default ./mlartifacts].")
+def server(**flags: Any) -> None:
+    """Start the tracking server."""
+    import uvicorn
+
+    settings = _settings(**flags)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        _check_store(settings)
+    except MlflowError as exc:
+        raise click.ClickException(exc.message) from None
+    os.environ[SETTINGS_ENV] = settings.model_dump_json()  # read back by each worker process
+    uvicorn.run(
+        "server.asgi:build",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def _check_store(settings: Settings) -> None:
+    from server.app import prepare_database
+
+    prepare_database(settings).dispose()
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+@click.option("--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI].")
+def upgrade(backend_store_uri: str | None) -> None:
+    """Migrate the database schema to this version's head revision."""
+    from server.store import schema
+    from server.store.engine import Database
+
+    database = Database(_settings(backend_store_uri=backend_store_uri).backend_store_uri)
+    before = schema.current_revision(database.engine)
+    schema.upgrade(database.engine)
+    click.echo(f"Database schema upgraded from {before} to {schema.current_revision(database.engine)}.")
+    database.dispose()

@@ -1,0 +1,51 @@
+"""One settings object for the server, read from flags and environment.
+
+Where `mlflow server` has a flag or environment variable, we accept the same name (`MLFLOW_BACKEND_STORE_URI`,
+`MLFLOW_DEFAULT_ARTIFACT_ROOT`, ...), so an existing deployment's command line and environment keep working; every
+setting also answers to a `RUNYARD_` name. Built once by the CLI (or a test) and passed down, never read at import.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(f"MLFLOW_{name}", f"RUNYARD_{name}", name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
+
+    backend_store_uri: str = Field(
+        "sqlite:///runyard.db",
+        validation_alias=_env("BACKEND_STORE_URI"),
+        description="SQLAlchemy URL of the metadata database: sqlite:///path.db or postgresql://user:pw@host/db.",
+    )
+    default_artifact_root: str | None = Field(
+        None,
+        validation_alias=_env("DEFAULT_ARTIFACT_ROOT"),
+        description="Root under which new experiments get their artifact location. Defaults to mlflow-artifacts:/ "
+        "when artifacts are served, else to ./mlruns.",
+    )
+    serve_artifacts: bool = Field(
+        True,
+        validation_alias=_env("SERVE_ARTIFACTS"),
+        description="Proxy artifact uploads and downloads through the server (mlflow-artifacts:/ URIs).",
+    )
+    artifacts_destination: str = Field(
+        "./mlartifacts",
+        validation_alias=_env("ARTIFACTS_DESTINATION"),
+        description="Where proxied artifacts are stored: a local folder.",
+    )
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"), description="Interface to listen on.")
+    port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")
+    workers: int = Field(1, validation_alias=_env("WORKERS"), description="Number of server processes.")
+
+    @property
+    def effective_artifact_root(self) -> str:
+        """The root experiments are created under, following `mlflow server`'s defaults."""
+        if self.default_artifact_root:
+            return self.default_artifact_root.rstrip("/")
+        return "mlflow-artifacts:" if self.serve_artifacts else "./mlruns"

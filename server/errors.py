@@ -1,0 +1,155 @@
+"""MLflow's error contract: one exception type carrying an error code, one table deriving the HTTP status.
+
+The exception stores no status of its own, so a code and its status can never disagree; the single handler in
+`install_error_handlers` is the only place that turns an error into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from typing import Any, cast
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+
+class ErrorCode(StrEnum):
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    TEMPORARILY_UNAVAILABLE = "TEMPORARILY_UNAVAILABLE"
+    BAD_REQUEST = "BAD_REQUEST"
+    INVALID_PARAMETER_VALUE = "INVALID_PARAMETER_VALUE"
+    ENDPOINT_NOT_FOUND = "ENDPOINT_NOT_FOUND"
+    INVALID_STATE = "INVALID_STATE"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    RESOURCE_ALREADY_EXISTS = "RESOURCE_ALREADY_EXISTS"
+    RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
+    REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+
+
+# Meaning copied from MLflow's ERROR_CODE_TO_HTTP_STATUS (mlflow/exceptions.py): "already exists" is a 400.
+HTTP_STATUS: dict[ErrorCode, int] = {
+    ErrorCode.INVALID_PARAMETER_VALUE: 400,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.RESOURCE_ALREADY_EXISTS: 400,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
+    ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.REQUEST_LIMIT_EXCEEDED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.INVALID_STATE: 500,
+    ErrorCode.NOT_IMPLEMENTED: 501,
+    ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
+}
+
+
+class MlflowError(Exception):
+    """An expected failure, rendered as MLflow's `{"error_code", "message"}` body."""
+
+    def __init__(self, message: str, code: ErrorCode = ErrorCode.INVALID_PARAMETER_VALUE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+    @property
+    def status(self) -> int:
+        return HTTP_STATUS.get(self.code, 500)
+
+    @classmethod
+    def invalid_parameter(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.INVALID_PARAMETER_VALUE)
+
+    @classmethod
+    def not_found(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.RESOURCE_DOES_NOT_EXIST)
+
+    @classmethod
+    def already_exists(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.RESOURCE_ALREADY_EXISTS)
+
+    @classmethod
+    def invalid_state(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.INVALID_STATE)
+
+    @classmethod
+    def not_implemented(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.NOT_IMPLEMENTED)
+
+
+def error_response(code: ErrorCode, message: str, status: int | None = None) -> Response:
+    body: dict[str, Any] = {"error_code": str(code), "message": message}
+    return Response(orjson.dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json")
+
+
+def _is_retryable_db_error(exc: BaseException) -> bool:
+    """SQLite busy/locked past the busy timeout, or a dropped PostgreSQL connection: safe for the client to retry."""
+    return isinstance(exc, OperationalError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def on_mlflow_error(_: Request, exc: Exception) -> Response:
+        error = cast(MlflowError, exc)
+        return error_response(error.code, error.message)
+
+    async def on_http_error(_: Request, exc: Exception) -> Response:
+        exc = cast(StarletteHTTPException, exc)
+        if exc.status_code in (404, 405):
+            return error_response(ErrorCode.ENDPOINT_NOT_FOUND, "No such endpoint.", 404)
+        if exc.status_code == 413:
+            return error_response(ErrorCode.INVALID_PARAMETER_VALUE, str(exc.detail), 413)
+        return error_response(ErrorCode.BAD_REQUEST, str(exc.detail), exc.status_code)
+
+    async def on_validation_error(_: Request, exc: Exception) -> Response:
+        exc = cast(RequestValidationError, exc)
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return error_response(ErrorCode.INVALID_PARAMETER_VALUE, f"Invalid value for '{where}': {first.get('msg')}")
+
+    app.add_exception_handler(MlflowError, on_mlflow_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_middleware(UnexpectedErrorMiddleware)
+
+
+class UnexpectedErrorMiddleware:
+    """The single catch-all: a bug becomes a logged traceback and a JSON 500 (or a retryable 503 when the
+    database is busy or gone), never a stack trace on the wire. Unlike Starlette's own 500 handling it does not
+    re-raise, so the connection stays usable for the client's next request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise  # too late for an error body; let the server drop the connection
+            where = f"{scope.get('method')} {scope.get('path')}"
+            if _is_retryable_db_error(exc):
+                log.warning("database unavailable on %s: %s", where, exc)
+                response = error_response(ErrorCode.TEMPORARILY_UNAVAILABLE, "The database is busy; retry.")
+            else:
+                log.exception("unhandled error on %s", where)
+                response = error_response(ErrorCode.INTERNAL_ERROR, "Internal server error; see the server log.")
+            await response(scope, receive, send)

@@ -1,0 +1,128 @@
+"""Rules for creating runs and logging to them: names, limits, truncation, and the batch write path."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from server.clock import now_ms
+from server.errors import MlflowError
+from server.services import validation
+from server.services.names import generate_run_name
+from server.store import experiments as experiment_store
+from server.store import runs as store
+from server.store.metrics import MetricPoint, insert_metrics
+from server.store.models import Run
+
+RUN_STATUSES = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
+
+
+def create_run(
+    session: Session,
+    *,
+    experiment_id: int,
+    user_id: str,
+    run_name: str | None,
+    start_time: int | None,
+    tags: dict[str, str],
+) -> Run:
+    experiment = experiment_store.get_active_experiment(session, experiment_id)
+    tagged_name = tags.get(store.RUN_NAME_TAG)
+    if run_name and tagged_name and run_name != tagged_name:
+        raise MlflowError.invalid_parameter(
+            f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "
+            f"(run_name='{run_name}', mlflow.runName='{tagged_name}')."
+        )
+    name = run_name or tagged_name or generate_run_name()
+    tags = {**validate_tags(tags), store.RUN_NAME_TAG: name}
+    run_id = uuid.uuid4().hex
+    run = Run(
+        run_uuid=run_id,
+        experiment_id=experiment.experiment_id,
+        name=name,
+        user_id=user_id,
+        status="RUNNING",
+        start_time=start_time if start_time is not None else now_ms(),
+        end_time=None,
+        deleted_time=None,
+        lifecycle_stage="active",
+        artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+    )
+    session.add(run)
+    session.flush()
+    store.set_tags(session, run, tags)
+    return run
+
+
+def validate_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {validation.validate_entity_key(k, "key"): validation.tag_value(v) for k, v in tags.items()}
+
+
+def validate_params(params: Sequence[tuple[str, str]]) -> dict[str, str]:
+    keys = [key for key, _ in params]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise MlflowError.invalid_parameter(
+            f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure the request contains only "
+            "one param value per param key."
+        )
+    return {validation.validate_entity_key(k, "key"): validation.param_value(v) for k, v in params}
+
+
+def validate_metric(point: MetricPoint, path: str = "") -> MetricPoint:
+    validation.validate_entity_key(point.key, f"{path}name" if path else "name", what="Metric")
+    if point.timestamp < 0:
+        raise MlflowError.invalid_parameter(
+            validation.invalid_value(
+                f"{path}timestamp",
+                point.timestamp,
+                f"metric '{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer) ",
+            )
+        )
+    return MetricPoint(
+        point.key,
+        validation.clamp_metric_value(point.value),
+        point.timestamp,
+        point.step,
+        point.model_id,
+        point.dataset_name,
+        point.dataset_digest,
+    )
+
+
+def log_batch(
+    session: Session,
+    run_id: str,
+    *,
+    metrics: Sequence[MetricPoint],
+    params: Sequence[tuple[str, str]],
+    tags: dict[str, str],
+) -> None:
+    """All or nothing: a refused param or an unknown run leaves the run exactly as it was."""
+    validation.validate_batch_limits(len(metrics), len(params), len(tags))
+    checked_metrics = [validate_metric(m, f"metrics[{i}].") for i, m in enumerate(metrics)]
+    checked_params = validate_params(params)
+    checked_tags = validate_tags(tags)
+    run = store.get_active_run(session, run_id)
+    store.insert_params(session, run.run_uuid, checked_params)
+    insert_metrics(session, run.run_uuid, checked_metrics)
+    store.set_tags(session, run, checked_tags)
+
+
+def update_run(session: Session, run_id: str, *, status: str | None, end_time: int | None, run_name: str | None) -> Run:
+    run = store.get_active_run(session, run_id)
+    if status is not None:
+        run.status = status
+    if end_time is not None:
+        run.end_time = end_time
+    if run_name:
+        store.set_tags(session, run, {store.RUN_NAME_TAG: run_name})
+    return run
+
+
+def set_lifecycle(session: Session, run_id: str, stage: str) -> None:
+    run = store.get_run(session, run_id)
+    run.lifecycle_stage = stage
+    run.deleted_time = now_ms() if stage == "deleted" else None

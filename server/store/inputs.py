@@ -1,0 +1,53 @@
+"""Datasets a run consumed and logged models it consumed or produced."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.store.dialect import insert_ignore, upsert
+from server.store.models import Dataset, RunDatasetInput, RunDatasetInputTag, RunModelLink
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None
+    profile: str | None
+
+
+def _dataset_uuid(session: Session, experiment_id: int, spec: DatasetSpec) -> str:
+    """Datasets are shared per experiment, identified by (name, digest)."""
+    existing = session.scalar(
+        select(Dataset.dataset_uuid).where(
+            Dataset.experiment_id == experiment_id, Dataset.name == spec.name, Dataset.digest == spec.digest
+        )
+    )
+    if existing:
+        return existing
+    dataset_uuid = uuid.uuid4().hex
+    session.add(Dataset(dataset_uuid=dataset_uuid, experiment_id=experiment_id, **asdict(spec)))
+    session.flush()
+    return dataset_uuid
+
+
+def add_dataset_inputs(
+    session: Session, run_id: str, experiment_id: int, inputs: Sequence[tuple[DatasetSpec, dict[str, str]]]
+) -> None:
+    for spec, tags in inputs:
+        dataset_uuid = _dataset_uuid(session, experiment_id, spec)
+        insert_ignore(session, RunDatasetInput.__table__, [{"run_uuid": run_id, "dataset_uuid": dataset_uuid}])  # type: ignore[arg-type]
+        rows = [{"run_uuid": run_id, "dataset_uuid": dataset_uuid, "key": k, "value": v} for k, v in tags.items()]
+        upsert(session, RunDatasetInputTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+
+
+def add_model_links(session: Session, run_id: str, direction: str, links: Sequence[tuple[str, int]]) -> None:
+    rows = [{"run_uuid": run_id, "model_id": m, "direction": direction, "step": step} for m, step in links]
+    upsert(session, RunModelLink.__table__, rows, update=["step"])  # type: ignore[arg-type]

@@ -1,0 +1,78 @@
+"""Queries on MLflow 3 logged models, their params, tags and metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from server.errors import MlflowError
+from server.store.dialect import insert_ignore, upsert
+from server.store.models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
+
+
+@dataclass(slots=True)
+class LoggedModelData:
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    metrics: list[LoggedModelMetric] = field(default_factory=list)
+
+
+def get_logged_model(session: Session, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
+    model = session.get(LoggedModel, model_id)
+    if model is None or (model.lifecycle_stage == "deleted" and not allow_deleted):
+        raise MlflowError.not_found(f"Logged model with ID '{model_id}' not found.")
+    return model
+
+
+def load_data(session: Session, model_ids: Sequence[str]) -> dict[str, LoggedModelData]:
+    data = {model_id: LoggedModelData() for model_id in model_ids}
+    if not model_ids:
+        return data
+    for param in session.scalars(select(LoggedModelParam).where(LoggedModelParam.model_id.in_(model_ids))):
+        data[param.model_id].params[param.key] = param.value
+    for tag in session.scalars(select(LoggedModelTag).where(LoggedModelTag.model_id.in_(model_ids))):
+        data[tag.model_id].tags[tag.key] = tag.value
+    for metric in session.scalars(
+        select(LoggedModelMetric)
+        .where(LoggedModelMetric.model_id.in_(model_ids))
+        .order_by(LoggedModelMetric.key, LoggedModelMetric.timestamp, LoggedModelMetric.step)
+    ):
+        data[metric.model_id].metrics.append(metric)
+    return data
+
+
+def set_params(session: Session, model_id: str, params: Mapping[str, str]) -> None:
+    rows = [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()]
+    insert_ignore(session, LoggedModelParam.__table__, rows)  # type: ignore[arg-type]
+
+
+def set_tags(session: Session, model_id: str, tags: Mapping[str, str]) -> None:
+    rows = [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
+    upsert(session, LoggedModelTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+
+
+def delete_tag(session: Session, model_id: str, key: str) -> None:
+    result = session.execute(
+        delete(LoggedModelTag).where(LoggedModelTag.model_id == model_id, LoggedModelTag.key == key)
+    )
+    if result.rowcount == 0:  # type: ignore[attr-defined]
+        raise MlflowError.not_found(f"No tag with key {key!r} found for model with ID {model_id!r}.")
+
+
+def metric_json(metric: LoggedModelMetric) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "key": metric.key,
+        "value": "NaN" if metric.is_nan else metric.value,
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+        "model_id": metric.model_id,
+        "run_id": metric.run_uuid,
+    }
+    if metric.dataset_name:
+        body["dataset_name"] = metric.dataset_name
+        body["dataset_digest"] = metric.dataset_digest
+    return body

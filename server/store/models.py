@@ -1,0 +1,187 @@
+"""All tables, in one place so Alembic sees the whole schema through one import.
+
+Shaped for the hot paths: metric history is keyed so that one run's series for one key reads in MLflow's order
+(timestamp, step, value) straight off the primary key, and `latest_metrics` keeps the one row per (run, key) that
+search filters, ordering and `RunData.metrics` need, so none of them scan history.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.store.base import Base
+
+RUN_ID = String(32)
+MODEL_ID = String(64)
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(500), unique=True)
+    artifact_location: Mapped[str] = mapped_column(String(2048))
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), default="active")
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class ExperimentTag(Base):
+    __tablename__ = "experiment_tags"
+
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (Index(None, "experiment_id", "lifecycle_stage", "start_time"),)
+
+    run_uuid: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id"))
+    name: Mapped[str] = mapped_column(String(250))
+    user_id: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[int] = mapped_column(BigInteger)
+    end_time: Mapped[int | None] = mapped_column(BigInteger)
+    deleted_time: Mapped[int | None] = mapped_column(BigInteger)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16))
+    artifact_uri: Mapped[str] = mapped_column(String(2048))
+
+
+class Param(Base):
+    __tablename__ = "params"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(6000))
+
+
+class RunTag(Base):
+    __tablename__ = "tags"
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(8000))
+
+
+class Metric(Base):
+    """Every logged point; an identical point logged twice is stored once (the primary key spans all columns)."""
+
+    __tablename__ = "metrics"
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float] = mapped_column(Float, primary_key=True)
+    is_nan: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+
+
+class LatestMetric(Base):
+    """The point with the greatest (step, timestamp, value) per run and key: MLflow's "latest" rule."""
+
+    __tablename__ = "latest_metrics"
+    __table_args__ = (Index(None, "key", "value"),)
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    step: Mapped[int] = mapped_column(BigInteger)
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean)
+
+
+class Dataset(Base):
+    __tablename__ = "datasets"
+    __table_args__ = (Index(None, "experiment_id", "name", "digest", unique=True),)
+
+    dataset_uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(36))
+    source_type: Mapped[str] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(Text)
+    schema: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[str | None] = mapped_column(Text)
+
+
+class RunDatasetInput(Base):
+    __tablename__ = "run_dataset_inputs"
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    dataset_uuid: Mapped[str] = mapped_column(
+        ForeignKey("datasets.dataset_uuid", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RunDatasetInputTag(Base):
+    __tablename__ = "run_dataset_input_tags"
+
+    run_uuid: Mapped[str] = mapped_column(primary_key=True)
+    dataset_uuid: Mapped[str] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class RunModelLink(Base):
+    """A logged model a run consumed (`direction="input"`) or produced (`"output"`)."""
+
+    __tablename__ = "run_model_links"
+
+    run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(MODEL_ID, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LoggedModel(Base):
+    __tablename__ = "logged_models"
+    __table_args__ = (Index(None, "experiment_id", "lifecycle_stage", "creation_timestamp_ms"),)
+
+    model_id: Mapped[str] = mapped_column(MODEL_ID, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id"))
+    name: Mapped[str] = mapped_column(String(500))
+    artifact_uri: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[int] = mapped_column(Integer)
+    status_message: Mapped[str | None] = mapped_column(Text)
+    model_type: Mapped[str | None] = mapped_column(String(500))
+    source_run_id: Mapped[str | None] = mapped_column(RUN_ID, index=True)
+    creation_timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp_ms: Mapped[int] = mapped_column(BigInteger)
+    lifecycle_stage: Mapped[str] = mapped_column(String(16), default="active")
+
+
+class LoggedModelParam(Base):
+    __tablename__ = "logged_model_params"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoggedModelTag(Base):
+    __tablename__ = "logged_model_tags"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class LoggedModelMetric(Base):
+    __tablename__ = "logged_model_metrics"
+
+    model_id: Mapped[str] = mapped_column(ForeignKey("logged_models.model_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    step: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    value: Mapped[float] = mapped_column(Float, primary_key=True)
+    is_nan: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    run_uuid: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    dataset_name: Mapped[str] = mapped_column(String(500), primary_key=True, default="")
+    dataset_digest: Mapped[str] = mapped_column(String(36), primary_key=True, default="")

@@ -1,0 +1,299 @@
+"""MLflow search filters and orderings (parsed by `search_grammar`) turned into SQL, with offset page tokens.
+
+Each metric/param/tag condition is one join against a table keyed by (run, key), so a filter reads only the rows
+it names; metric conditions read `latest_metrics`, never the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, select, true
+from sqlalchemy.orm import Session, aliased
+
+from server.errors import MlflowError
+from server.store import search_grammar as grammar
+from server.store.models import (
+    Dataset,
+    Experiment,
+    ExperimentTag,
+    LatestMetric,
+    LoggedModel,
+    LoggedModelMetric,
+    LoggedModelParam,
+    LoggedModelTag,
+    Param,
+    Run,
+    RunDatasetInput,
+    RunDatasetInputTag,
+    RunTag,
+)
+from server.store.paging import decode_offset, encode_offset
+
+T = TypeVar("T")
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    next_page_token: str | None
+
+
+def _lifecycle(column: Any, view_type: str) -> ColumnElement[bool]:
+    if view_type == "ACTIVE_ONLY":
+        return column == "active"
+    if view_type == "DELETED_ONLY":
+        return column == "deleted"
+    return true()
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    match op:
+        case "=":
+            return column == value
+        case "!=":
+            return column != value
+        case ">":
+            return column > value
+        case ">=":
+            return column >= value
+        case "<":
+            return column < value
+        case "<=":
+            return column <= value
+        case "LIKE":
+            return column.like(value)
+        case "ILIKE":
+            return column.ilike(value)
+        case "IN":
+            return column.in_(list(value))
+        case "NOT IN":
+            return column.not_in(list(value))
+    raise MlflowError.invalid_parameter(f"Invalid comparator '{op}'")
+
+
+def _paginate(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[Any]:
+    offset = decode_offset(page_token)
+    rows = list(session.scalars(query.offset(offset).limit(max_results + 1)))
+    more = len(rows) > max_results
+    return Page(rows[:max_results], encode_offset(offset + max_results) if more else None)
+
+
+# --- runs ---------------------------------------------------------------------------------------------------------
+
+_RUN_ATTRIBUTES: dict[str, Any] = {
+    "run_id": Run.run_uuid,
+    "run_name": Run.name,
+    "status": Run.status,
+    "user_id": Run.user_id,
+    "artifact_uri": Run.artifact_uri,
+    "start_time": Run.start_time,
+    "end_time": Run.end_time,
+    "lifecycle_stage": Run.lifecycle_stage,
+    "experiment_id": Run.experiment_id,
+}
+
+
+def _keyed_condition(table: Any, owner: Any, c: grammar.Comparison) -> ColumnElement[bool]:
+    """A param/tag condition. IS NULL means "the run has no such key"; other operators need the key present."""
+    keyed = and_(table.run_uuid == owner, table.key == c.key)
+    if c.op == "IS NULL":
+        return ~exists().where(keyed)
+    if c.op == "IS NOT NULL":
+        return exists().where(keyed)
+    return exists().where(keyed, _compare(table.value, c.op, c.value))
+
+
+def _run_condition(c: grammar.Comparison) -> ColumnElement[bool]:
+    if c.kind == "metric":
+        metric = aliased(LatestMetric)
+        return exists().where(
+            metric.run_uuid == Run.run_uuid,
+            metric.key == c.key,
+            metric.is_nan == false(),
+            _compare(metric.value, c.op, c.value),
+        )
+    if c.kind == "param":
+        return _keyed_condition(aliased(Param), Run.run_uuid, c)
+    if c.kind == "tag":
+        return _keyed_condition(aliased(RunTag), Run.run_uuid, c)
+    if c.kind == "dataset":
+        return _dataset_condition(c)
+    column = _RUN_ATTRIBUTES[c.key]
+    if c.op in ("IS NULL", "IS NOT NULL"):
+        return column.is_(None) if c.op == "IS NULL" else column.is_not(None)
+    return _compare(column, c.op, c.value)
+
+
+def _dataset_condition(c: grammar.Comparison) -> ColumnElement[bool]:
+    link, dataset = aliased(RunDatasetInput), aliased(Dataset)
+    base = [link.run_uuid == Run.run_uuid, dataset.dataset_uuid == link.dataset_uuid]
+    if c.key == "context":
+        tag = aliased(RunDatasetInputTag)
+        return exists().where(
+            *base,
+            tag.run_uuid == link.run_uuid,
+            tag.dataset_uuid == link.dataset_uuid,
+            tag.key == DATASET_CONTEXT_TAG,
+            _compare(tag.value, c.op, c.value),
+        )
+    return exists().where(*base, _compare(getattr(dataset, c.key), c.op, c.value))
+
+
+def _run_order(query: Select[Any], keys: Sequence[grammar.OrderKey]) -> Select[Any]:
+    """Runs lacking the ordered-by value come last either way; NaN metrics sort after numbers."""
+    ordered_attrs = set()
+    for key in keys:
+        if key.kind == "attribute":
+            column = _RUN_ATTRIBUTES[key.key]
+            ordered_attrs.add(key.key)
+            query = query.order_by(column.is_(None), column.asc() if key.ascending else column.desc())
+            continue
+        table = {"metric": LatestMetric, "param": Param, "tag": RunTag}[key.kind]
+        joined = aliased(table)
+        query = query.outerjoin(joined, and_(joined.run_uuid == Run.run_uuid, joined.key == key.key))
+        value = joined.value
+        query = query.order_by(value.is_(None))
+        if key.kind == "metric":
+            query = query.order_by(joined.is_nan)
+        query = query.order_by(value.asc() if key.ascending else value.desc())
+    if "start_time" not in ordered_attrs:
+        query = query.order_by(Run.start_time.desc())
+    return query.order_by(Run.run_uuid)
+
+
+def search_runs(
+    session: Session,
+    *,
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    order_by: Sequence[str],
+    view_type: str,
+    max_results: int,
+    page_token: str | None,
+) -> Page[Run]:
+    conditions = [_run_condition(c) for c in grammar.parse_run_filter(filter_string)]
+    query = select(Run).where(Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type))
+    query = _run_order(query.where(*conditions), grammar.parse_run_order_by(order_by))
+    return _paginate(session, query, max_results, page_token)
+
+
+# --- experiments --------------------------------------------------------------------------------------------------
+
+_EXPERIMENT_ATTRIBUTES: dict[str, Any] = {
+    "name": Experiment.name,
+    "experiment_id": Experiment.experiment_id,
+    "creation_time": Experiment.creation_time,
+    "last_update_time": Experiment.last_update_time,
+}
+
+
+def _experiment_condition(c: grammar.Comparison) -> ColumnElement[bool]:
+    if c.kind == "tag":
+        tag = aliased(ExperimentTag)
+        keyed = and_(tag.experiment_id == Experiment.experiment_id, tag.key == c.key)
+        if c.op == "IS NULL":
+            return ~exists().where(keyed)
+        if c.op == "IS NOT NULL":
+            return exists().where(keyed)
+        return exists().where(keyed, _compare(tag.value, c.op, c.value))
+    value = c.value
+    if c.key == "experiment_id":
+        value = _as_ints(value)
+    return _compare(_EXPERIMENT_ATTRIBUTES[c.key], c.op, value)
+
+
+def _as_ints(value: Any) -> Any:
+    try:
+        return tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)
+    except (TypeError, ValueError):
+        return tuple(-1 for _ in value) if isinstance(value, tuple) else -1
+
+
+def search_experiments(
+    session: Session,
+    *,
+    filter_string: str | None,
+    order_by: Sequence[str],
+    view_type: str,
+    max_results: int,
+    page_token: str | None,
+) -> Page[Experiment]:
+    conditions = [_experiment_condition(c) for c in grammar.parse_experiment_filter(filter_string)]
+    query = select(Experiment).where(_lifecycle(Experiment.lifecycle_stage, view_type), *conditions)
+    keys = grammar.parse_experiment_order_by(order_by)
+    for key in keys:
+        column = _EXPERIMENT_ATTRIBUTES[key.key]
+        query = query.order_by(column.asc() if key.ascending else column.desc())
+    if not keys:
+        query = query.order_by(Experiment.creation_time.desc())
+    return _paginate(session, query.order_by(Experiment.experiment_id), max_results, page_token)
+
+
+# --- logged models ------------------------------------------------------------------------------------------------
+
+_MODEL_ATTRIBUTES: dict[str, Any] = {
+    "name": LoggedModel.name,
+    "model_id": LoggedModel.model_id,
+    "model_type": LoggedModel.model_type,
+    "status": LoggedModel.status,
+    "source_run_id": LoggedModel.source_run_id,
+    "creation_timestamp": LoggedModel.creation_timestamp_ms,
+    "creation_time": LoggedModel.creation_timestamp_ms,
+    "last_updated_timestamp": LoggedModel.last_updated_timestamp_ms,
+    "last_updated_time": LoggedModel.last_updated_timestamp_ms,
+}
+_MODEL_STATUS_NUMBERS = {"LOGGED_MODEL_PENDING": 1, "LOGGED_MODEL_READY": 2, "LOGGED_MODEL_UPLOAD_FAILED": 3}
+
+
+def _model_condition(c: grammar.Comparison) -> ColumnElement[bool]:
+    if c.kind in ("param", "tag"):
+        table = aliased(LoggedModelParam if c.kind == "param" else LoggedModelTag)
+        return exists().where(
+            table.model_id == LoggedModel.model_id, table.key == c.key, _compare(table.value, c.op, c.value)
+        )
+    if c.kind == "metric":
+        metric = aliased(LoggedModelMetric)
+        return exists().where(
+            metric.model_id == LoggedModel.model_id, metric.key == c.key, _compare(metric.value, c.op, c.value)
+        )
+    value = c.value
+    if c.key == "status":
+        value = _MODEL_STATUS_NUMBERS.get(str(value), -1) if not isinstance(value, tuple) else value
+    return _compare(_MODEL_ATTRIBUTES[c.key], c.op, value)
+
+
+def search_logged_models(
+    session: Session,
+    *,
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    order_by: Sequence[tuple[str, bool]],
+    max_results: int,
+    page_token: str | None,
+) -> Page[LoggedModel]:
+    conditions = [_model_condition(c) for c in grammar.parse_logged_model_filter(filter_string)]
+    query = select(LoggedModel).where(
+        LoggedModel.experiment_id.in_(experiment_ids), LoggedModel.lifecycle_stage == "active", *conditions
+    )
+    for field_name, ascending in order_by:
+        if field_name.startswith("metrics."):
+            metric = aliased(LoggedModelMetric)
+            latest = (
+                select(metric.value)
+                .where(metric.model_id == LoggedModel.model_id, metric.key == field_name[len("metrics.") :])
+                .order_by(metric.step.desc(), metric.timestamp.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            query = query.order_by(latest.is_(None), latest.asc() if ascending else latest.desc())
+            continue
+        column = _MODEL_ATTRIBUTES.get(field_name)
+        if column is None:
+            raise MlflowError.invalid_parameter(f"Invalid order by field name: {field_name}")
+        query = query.order_by(column.asc() if ascending else column.desc())
+    query = query.order_by(LoggedModel.creation_timestamp_ms.desc(), LoggedModel.model_id)
+    return _paginate(session, query, max_results, page_token)

@@ -1,0 +1,155 @@
+"""Bad input gets MLflow's error body and status, never a 500, and leaves stored data untouched."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+API = "/api/2.0/mlflow"
+
+
+@pytest.fixture
+def http(server_url: str) -> httpx.Client:
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def run_id(http: httpx.Client, unique_name: str) -> str:
+    experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name}).json()["experiment_id"]
+    return http.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]
+
+
+def expect_error(response: httpx.Response, status: int, code: str, fragment: str = "") -> None:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert fragment in body["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "status", "code", "fragment"),
+    [
+        ("GET", "/runs/get", {}, 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'run_id'"),
+        ("GET", "/runs/get", {"run_id": "0" * 32}, 404, "RESOURCE_DOES_NOT_EXIST", "not found"),
+        ("GET", "/experiments/get", {"experiment_id": "999999"}, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment"),
+        ("GET", "/experiments/get", {"experiment_id": "abc"}, 400, "INVALID_PARAMETER_VALUE", "valid integer"),
+        ("GET", "/experiments/get-by-name", {"experiment_name": "nope-x"}, 404, "RESOURCE_DOES_NOT_EXIST", "nope-x"),
+        ("POST", "/experiments/create", {}, 400, "INVALID_PARAMETER_VALUE", "parameter 'name'"),
+        ("POST", "/experiments/create", {"name": "x" * 501}, 400, "INVALID_PARAMETER_VALUE", "maximum length of 500"),
+        ("POST", "/experiments/create", {"name": 12}, 400, "INVALID_PARAMETER_VALUE", "'name'"),
+        ("POST", "/experiments/search", {}, 400, "INVALID_PARAMETER_VALUE", "max_results"),
+        ("POST", "/experiments/search", {"max_results": 5, "filter": "name =="}, 400, "INVALID_PARAMETER_VALUE", ""),
+        ("POST", "/runs/search", {"experiment_ids": ["0"], "max_results": 50001}, 400, "INVALID_PARAMETER_VALUE", ""),
+        ("POST", "/runs/search", {"experiment_ids": ["0"], "page_token": "%%%"}, 400, "INVALID_PARAMETER_VALUE", ""),
+        (
+            "POST",
+            "/runs/search",
+            {"experiment_ids": ["0"], "filter": "metrics.a = 'x'"},
+            400,
+            "INVALID_PARAMETER_VALUE",
+            "",
+        ),
+        ("POST", "/runs/search", {"experiment_ids": ["0"], "order_by": ["a", "a"]}, 400, "INVALID_PARAMETER_VALUE", ""),
+        ("GET", "/logged-models/m-nope", {}, 404, "RESOURCE_DOES_NOT_EXIST", "m-nope"),
+        ("GET", "/metrics/get-history-bulk-interval", {"metric_key": "m"}, 400, "INVALID_PARAMETER_VALUE", ""),
+        ("GET", "/no/such/route", {}, 404, "ENDPOINT_NOT_FOUND", ""),
+    ],
+)
+def test_error_paths(
+    http: httpx.Client, method: str, path: str, payload: dict, status: int, code: str, fragment: str
+) -> None:
+    if method == "GET":
+        response = http.get(API + path, params=payload)
+    else:
+        response = http.post(API + path, json=payload)
+    expect_error(response, status, code, fragment)
+
+
+def test_existing_experiment_name_is_a_400(http: httpx.Client, unique_name: str) -> None:
+    assert http.post(f"{API}/experiments/create", json={"name": unique_name}).status_code == 200
+    expect_error(
+        http.post(f"{API}/experiments/create", json={"name": unique_name}),
+        400,
+        "RESOURCE_ALREADY_EXISTS",
+        "already exists",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "fragment"),
+    [
+        ({"metrics": [{"key": "m", "value": "abc", "timestamp": 1}]}, "'metrics[0].value'"),
+        ({"metrics": [{"key": "m", "value": 1.0}]}, "'metrics[0].timestamp'"),
+        ({"metrics": [{"key": "m", "value": 1.0, "timestamp": -1}]}, "nonnegative"),
+        ({"metrics": [{"key": "bad key!", "value": 1.0, "timestamp": 1}]}, "Names may only contain"),
+        ({"metrics": [{"key": "a//b", "value": 1.0, "timestamp": 1}]}, "would resolve to 'a/b'"),
+        ({"params": [{"key": f"p{i}", "value": "v"} for i in range(101)]}, "at most 100 params"),
+        ({"metrics": [{"key": "m", "value": 1, "timestamp": i} for i in range(1001)]}, "at most 1000 metrics"),
+        ({"params": [{"key": "dup", "value": "1"}, {"key": "dup", "value": "2"}]}, "Duplicate parameter keys"),
+        ({"metrics": "not-a-list"}, "'metrics'"),
+        ({"tags": [{"value": "no key"}]}, "tags[0].key"),
+    ],
+)
+def test_log_batch_rejects_bad_input_and_writes_nothing(
+    http: httpx.Client, run_id: str, payload: dict, fragment: str
+) -> None:
+    good = {"key": "kept", "value": 1.0, "timestamp": 1}
+    body = {"run_id": run_id, **payload}
+    body["metrics"] = [*body.get("metrics", []), good] if isinstance(body.get("metrics", []), list) else body["metrics"]
+    expect_error(http.post(f"{API}/runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE", fragment)
+    assert "metrics" not in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+
+
+def test_changed_param_in_batch_rolls_back_the_whole_batch(http: httpx.Client, run_id: str) -> None:
+    http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "p", "value": "1"})
+    response = http.post(
+        f"{API}/runs/log-batch",
+        json={
+            "run_id": run_id,
+            "params": [{"key": "p", "value": "2"}],
+            "metrics": [{"key": "m", "value": 1, "timestamp": 1}],
+            "tags": [{"key": "t", "value": "v"}],
+        },
+    )
+    expect_error(response, 400, "INVALID_PARAMETER_VALUE", "Changing param values is not allowed")
+    data = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+    assert data["params"] == [{"key": "p", "value": "1"}]
+    assert "metrics" not in data
+    assert "t" not in {t["key"] for t in data["tags"]}
+
+
+def test_malformed_bodies(http: httpx.Client) -> None:
+    headers = {"Content-Type": "application/json"}
+    expect_error(
+        http.post(f"{API}/experiments/create", content=b"{nope", headers=headers), 400, "INVALID_PARAMETER_VALUE"
+    )
+    expect_error(
+        http.post(f"{API}/experiments/create", content=b"[1, 2]", headers=headers), 400, "INVALID_PARAMETER_VALUE"
+    )
+    expect_error(
+        http.post(f"{API}/experiments/create", content=b'{"name": "x"}'), 400, "INVALID_PARAMETER_VALUE", "Content-Type"
+    )
+
+
+def test_replayed_writes_are_harmless(http: httpx.Client, run_id: str) -> None:
+    batch = {
+        "run_id": run_id,
+        "metrics": [{"key": "m", "value": 1.5, "timestamp": 10, "step": 1}],
+        "params": [{"key": "p", "value": "v"}],
+        "tags": [{"key": "t", "value": "v"}],
+    }
+    for _ in range(3):
+        assert http.post(f"{API}/runs/log-batch", json=batch).status_code == 200
+        assert (
+            http.post(f"{API}/runs/update", json={"run_id": run_id, "status": "FINISHED", "end_time": 5}).status_code
+            == 200
+        )
+    history = http.get(f"{API}/metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json()
+    assert history == {"metrics": [{"key": "m", "value": 1.5, "timestamp": 10, "step": 1}]}
+
+
+def test_unknown_status_is_ignored_like_mlflow(http: httpx.Client, run_id: str) -> None:
+    response = http.post(f"{API}/runs/update", json={"run_id": run_id, "status": "BOGUS"})
+    assert response.status_code == 200
+    assert response.json()["run_info"]["status"] == "RUNNING"

@@ -1,0 +1,107 @@
+"""The artifact proxy: streaming up and down, listings, deletes, and paths that try to leave the root."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import runyard_server
+
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@pytest.fixture(scope="module")
+def proxy(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A server of its own, so the tests can see and plant files in its artifact root."""
+    base = tmp_path_factory.mktemp("proxy")
+    root = base / "mlartifacts"
+    root.mkdir()
+    (base / "secret.txt").write_text("outside the root")
+    os.symlink(base, root / "escape")
+    with runyard_server(f"sqlite:///{base / 'db.sqlite'}", root) as url:
+        yield url, root
+
+
+@pytest.fixture
+def http(proxy: tuple[str, Path]) -> httpx.Client:
+    with httpx.Client(base_url=proxy[0], timeout=60) as client:
+        yield client
+
+
+def test_upload_download_list_delete(http: httpx.Client, proxy: tuple[str, Path]) -> None:
+    payload = os.urandom(3 * 1024 * 1024 + 17)
+    assert http.put(f"{ARTIFACTS}/1/run/artifacts/data/blob.bin", content=payload).status_code == 200
+    assert http.put(f"{ARTIFACTS}/1/run/artifacts/index.html", content=b"<script>x</script>").status_code == 200
+
+    download = http.get(f"{ARTIFACTS}/1/run/artifacts/data/blob.bin")
+    assert download.status_code == 200
+    assert download.content == payload
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert "attachment" in download.headers["content-disposition"]
+    assert http.get(f"{ARTIFACTS}/1/run/artifacts/index.html").headers["content-type"].startswith("text/plain")
+
+    listing = http.get(ARTIFACTS, params={"path": "1/run/artifacts"}).json()
+    assert listing == {
+        "files": [
+            {"path": "data", "is_dir": True},
+            {"path": "index.html", "is_dir": False, "file_size": 18},
+        ]
+    }
+    assert http.get(ARTIFACTS, params={"path": "1/run/artifacts/data/blob.bin"}).json() == {}
+    assert http.get(ARTIFACTS, params={"path": "no/such/dir"}).json() == {}
+
+    assert http.delete(f"{ARTIFACTS}/1/run/artifacts/data").status_code == 200
+    missing = http.get(f"{ARTIFACTS}/1/run/artifacts/data/blob.bin")
+    assert missing.status_code == 404
+    assert missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_directory_download_is_a_400(http: httpx.Client) -> None:
+    http.put(f"{ARTIFACTS}/2/x/f.txt", content=b"x")
+    assert http.get(f"{ARTIFACTS}/2/x").status_code == 400
+    assert http.get(f"{ARTIFACTS}/2/x/").status_code == 400
+
+
+TRAVERSALS = [
+    "../secret.txt",
+    "a/../../secret.txt",
+    "%2e%2e/secret.txt",
+    "%252e%252e/secret.txt",
+    "..%2fsecret.txt",
+    "..%5csecret.txt",
+    "a\\..\\..\\secret.txt",
+    "/etc/passwd",
+    "%2fetc%2fpasswd",
+    "C:/Windows/win.ini",
+    "a%00b.txt",
+    "escape/secret.txt",
+]
+
+
+def _raw_request(url: str, method: str, path: str, body: bytes = b"") -> int:
+    """Sends the path byte for byte (HTTP clients would normalise `..` away before it left the machine)."""
+    host, port = url.removeprefix("http://").split(":")
+    request = (
+        f"{method} {ARTIFACTS}/{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(request)
+        status_line = sock.makefile("rb").readline().decode()
+    return int(status_line.split()[1])
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_paths_cannot_leave_the_root(proxy: tuple[str, Path], path: str) -> None:
+    url, root = proxy
+    secret = root.parent / "secret.txt"
+    for method, body in (("GET", b""), ("PUT", b"overwritten"), ("DELETE", b"")):
+        status = _raw_request(url, method, path, body)
+        assert status in (400, 404), (method, path, status)
+    assert secret.read_text() == "outside the root"
+    listing = httpx.get(url + ARTIFACTS, params={"path": path.replace("%2f", "/")})
+    assert listing.status_code == 400 or listing.json() == {}

@@ -1,0 +1,57 @@
+"""Fixtures: every suite runs against real databases (SQLite and PostgreSQL) through a real server process."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from tests.support.processes import POSTGRES_ENV, create_database, postgres_cluster, runyard_server
+
+_database_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """CI's PostgreSQL if it gave one, else a cluster of our own; never a silent skip."""
+    if url := os.environ.get(POSTGRES_ENV):
+        yield url
+        return
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def backend_store_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'runyard.db'}"
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    return create_database(admin_url, f"runyard_test_{os.getpid()}_{next(_database_names)}")
+
+
+@pytest.fixture(scope="session")
+def server_url(backend_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    artifacts = tmp_path_factory.mktemp("artifacts") / "mlartifacts"
+    with runyard_server(backend_store_uri, artifacts) as url:
+        yield url
+
+
+@pytest.fixture
+def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+    """The stock client, pointed at the server as a user would point it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(server_url)
+    yield MlflowClient(server_url)
+    if mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> str:
+    return f"{request.node.name}-{next(_database_names)}"

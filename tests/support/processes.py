@@ -1,0 +1,138 @@
+"""Real services for the tests: a PostgreSQL cluster and Runyard servers, each in its own process."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+POSTGRES_ENV = "RUNYARD_TEST_POSTGRES_URI"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def _postgres_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    if found:
+        return Path(found[-1]).parent
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl:
+        return Path(pg_ctl).resolve().parent
+    raise RuntimeError(
+        "PostgreSQL is not installed: the PostgreSQL tests need its server binaries (Debian package "
+        f"'postgresql'), or set {POSTGRES_ENV} to a database URL. `make test` installs it."
+    )
+
+
+def _as_postgres_user(args: list[str]) -> list[str]:
+    """initdb and postgres refuse to run as root, so as root we run them as the `postgres` system user."""
+    if os.geteuid() != 0:
+        return args
+    pwd.getpwnam("postgres")  # KeyError here means the Debian package (which creates the user) is missing
+    return ["runuser", "-u", "postgres", "--", *args]
+
+
+@contextlib.contextmanager
+def postgres_cluster() -> Iterator[str]:
+    """A throwaway PostgreSQL cluster on a free loopback port; yields the admin URL.
+
+    Its folder sits directly under the system temp dir, not pytest's private one, so the `postgres` user can
+    reach it when we run as root."""
+    bindir = _postgres_bin()
+    workdir = Path(tempfile.mkdtemp(prefix="runyard-pg-"))
+    data = workdir / "pgdata"
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres")
+    port = free_port()
+    subprocess.run(
+        _as_postgres_user([str(bindir / "initdb"), "-D", str(data), "-U", "runyard", "--auth=trust", "-E", "UTF8"]),
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+    subprocess.run(
+        _as_postgres_user(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l", str(workdir / "log"), "start"]
+        ),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://runyard@127.0.0.1:{port}/postgres"
+    finally:
+        stop = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+        subprocess.run(_as_postgres_user(stop), check=False, capture_output=True)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def create_database(admin_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextlib.contextmanager
+def runyard_server(backend_store_uri: str, artifacts: Path, *extra: str) -> Iterator[str]:
+    """`runyard server` as a user starts it, on a free port; yields its base URL."""
+    port = free_port()
+    log = open(artifacts.parent / f"server-{port}.log", "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--backend-store-uri",
+            backend_store_uri,
+            "--artifacts-destination",
+            str(artifacts),
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/health", process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
