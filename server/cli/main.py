@@ -38,28 +38,25 @@ def server(**flags: Any) -> None:
     """Start the tracking server."""
     import uvicorn
 
+    from server.app import create_app
+
     settings = _settings(**flags)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        _check_store(settings)
+        app = create_app(settings)  # opens (or creates) the store now, so a bad one fails here, clearly
     except MlflowError as exc:
         raise click.ClickException(exc.message) from None
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **options)
+        return
     os.environ[SETTINGS_ENV] = settings.model_dump_json()  # read back by each worker process
-    uvicorn.run(
-        "server.asgi:build",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level="warning",
-        access_log=False,
-    )
-
-
-def _check_store(settings: Settings) -> None:
-    from server.app import prepare_database
-
-    prepare_database(settings).dispose()
+    uvicorn.run("server.asgi:build", factory=True, workers=settings.workers, **options)
 
 
 @cli.group()

@@ -1,0 +1,73 @@
+"""The `runyard` command as an operator uses it: schema lifecycle, mlflow-compatible flags and environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from sqlalchemy import create_engine
+
+from server.config import Settings
+from server.store import schema
+from server.store.engine import normalise_url
+from tests.support.processes import runyard_server
+
+
+def runyard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def test_old_schema_is_refused_until_upgraded(backend_store_uri: str, tmp_path: Path) -> None:
+    with runyard_server(backend_store_uri, tmp_path / "art"):
+        pass  # the first start creates the schema at head
+    engine = create_engine(normalise_url(backend_store_uri))
+    command.downgrade(schema.alembic_config(engine), "base")  # what a database from an older release looks like
+    engine.dispose()
+
+    refused = runyard("server", "--backend-store-uri", backend_store_uri, "--port", "1")
+    assert refused.returncode != 0
+    assert "runyard db upgrade" in refused.stderr
+
+    upgraded = runyard("db", "upgrade", "--backend-store-uri", backend_store_uri)
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "upgraded from None to" in upgraded.stdout
+    with runyard_server(backend_store_uri, tmp_path / "art") as url:
+        assert httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).status_code == 200
+
+
+def test_no_serve_artifacts_uses_the_default_root(tmp_path: Path) -> None:
+    root = tmp_path / "direct-root"
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    with runyard_server(uri, tmp_path / "art", "--no-serve-artifacts", "--default-artifact-root", str(root)) as url:
+        created = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "direct"}).json()
+        experiment = httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params=created).json()["experiment"]
+        assert experiment["artifact_location"] == f"{root}/{created['experiment_id']}"
+        proxy = httpx.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", params={"path": "x"})
+        assert proxy.status_code == 404
+        assert "--no-serve-artifacts" in proxy.json()["message"]
+
+
+def test_environment_names_match_mlflow_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_BACKEND_STORE_URI", "postgresql://u@db/mlflow")
+    monkeypatch.setenv("MLFLOW_DEFAULT_ARTIFACT_ROOT", "s3://bucket/prefix")
+    monkeypatch.setenv("MLFLOW_SERVE_ARTIFACTS", "false")
+    monkeypatch.setenv("MLFLOW_PORT", "5123")
+    settings = Settings()
+    assert settings.backend_store_uri == "postgresql://u@db/mlflow"
+    assert settings.effective_artifact_root == "s3://bucket/prefix"
+    assert settings.serve_artifacts is False
+    assert settings.port == 5123
+    assert Settings(port=6000).port == 6000  # a flag beats the environment
+
+
+def test_help_lists_mlflow_flags() -> None:
+    result = runyard("server", "--help")
+    flags = ("--backend-store-uri", "--default-artifact-root", "--serve-artifacts", "--artifacts-destination")
+    for flag in (*flags, "--host", "--port", "--workers"):
+        assert flag in result.stdout
