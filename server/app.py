@@ -14,7 +14,7 @@ from server.api.routing import Context
 from server.artifacts.registry import ArtifactRegistry
 from server.config import Settings
 from server.errors import install_error_handlers
-from server.services.experiments import ensure_default_experiment
+from server.services.experiments import artifact_root, ensure_default_experiment
 from server.store.engine import Database
 from server.store.schema import ensure_schema
 
@@ -32,7 +32,8 @@ def prepare_database(settings: Settings) -> Database:
 
 def create_app(settings: Settings) -> FastAPI:
     db = prepare_database(settings)
-    context = Context(settings=settings, db=db, artifacts=ArtifactRegistry(settings.artifacts_destination))
+    artifacts = ArtifactRegistry(settings.artifacts_destination, local_roots=[artifact_root(settings)])
+    context = Context(settings=settings, db=db, artifacts=artifacts)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -34,6 +34,12 @@ def validate_artifact_location(location: str | None) -> str | None:
         raise MlflowError.invalid_parameter(
             f"'artifact_location' URL can't include fragments, params or queries: {location!r}"
         )
+    if ".." in parsed.path.replace("\\", "/").split("/") or "\x00" in location:
+        raise MlflowError.invalid_parameter(f"Invalid 'artifact_location': {location!r} may not contain '..'")
+    if parsed.scheme == "mlflow-artifacts" and parsed.netloc:
+        raise MlflowError.invalid_parameter(
+            f"Invalid 'artifact_location': {location!r} names another host; use mlflow-artifacts:/<path>"
+        )
     if parsed.scheme in ("", "file") and not location.startswith("file:"):
         return os.path.abspath(location)
     return location

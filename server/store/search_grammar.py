@@ -148,7 +148,9 @@ def _model_filter_error(text: str, detail: str) -> str:
 _RUN_STYLE = _Style(
     lambda _, bad: "Invalid clause(s) in filter string: " + ", ".join(f"'{t}'" for t in bad), _multiple_expressions
 )
-_EXPERIMENT_STYLE = _Style(lambda _, bad: "Invalid clause(s) in filter string: " + ", ".join(bad), _multiple_expressions)
+_EXPERIMENT_STYLE = _Style(
+    lambda _, bad: "Invalid clause(s) in filter string: " + ", ".join(bad), _multiple_expressions
+)
 _MODEL_STYLE = _Style(
     lambda text, _: _model_filter_error(
         text,
@@ -214,7 +216,9 @@ def _split_identifier(text: str) -> tuple[str | None, str]:
 
 def _identifier(clause: _Clause) -> str:
     if clause.left.kind != "ident":
-        raise MlflowError.invalid_parameter(f"Invalid comparison clause. Expected 'Identifier' found '{clause.left.text}'")
+        raise MlflowError.invalid_parameter(
+            f"Invalid comparison clause. Expected 'Identifier' found '{clause.left.text}'"
+        )
     return clause.left.text
 
 
@@ -314,7 +318,11 @@ _RUN_PREFIXES: dict[str, Kind] = {
     **dict.fromkeys(("attribute", "attributes", "attr", "run"), "attribute"),
     **dict.fromkeys(("dataset", "datasets"), "dataset"),
 }
-_RUN_ALIASES = {"created": "start_time", "Created": "start_time", **dict.fromkeys(("run name", "Run name", "Run Name"), "run_name")}
+_RUN_ALIASES = {
+    "created": "start_time",
+    "Created": "start_time",
+    **dict.fromkeys(("run name", "Run name", "Run Name"), "run_name"),
+}
 _RUN_NUMERIC = frozenset({"start_time", "end_time", "created", "Created"})
 _RUN_ORDER_KEYS = _RUN_NUMERIC | {"run_id", "run_name", "status", "user_id", "artifact_uri"}
 _RUN_FILTER_KEYS = _RUN_ORDER_KEYS | set(_RUN_ALIASES)

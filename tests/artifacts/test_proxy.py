@@ -105,3 +105,25 @@ def test_paths_cannot_leave_the_root(proxy: tuple[str, Path], path: str) -> None
     assert secret.read_text() == "outside the root"
     listing = httpx.get(url + ARTIFACTS, params={"path": path.replace("%2f", "/")})
     assert listing.status_code == 400 or listing.json() == {}
+
+
+def test_experiment_locations_cannot_expose_server_files(http: httpx.Client) -> None:
+    """An experiment may point its artifacts anywhere for clients that write directly, but the server never
+    reads outside its configured roots on its behalf."""
+    api = "/api/2.0/mlflow"
+    experiment_id = http.post(f"{api}/experiments/create", json={"name": "etc", "artifact_location": "/etc"}).json()[
+        "experiment_id"
+    ]
+    run = http.post(f"{api}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]
+    assert run["artifact_uri"].startswith("/etc/")
+    listing = http.get(f"{api}/artifacts/list", params={"run_id": run["run_id"], "path": "../../"})
+    assert listing.status_code == 400
+    assert http.get(f"{api}/artifacts/list", params={"run_id": run["run_id"]}).status_code == 400
+    leaked = http.get("/get-artifact", params={"run_id": run["run_id"], "path": "../../passwd"})
+    assert leaked.status_code == 400
+    assert "root:" not in leaked.text
+
+    for location in ("mlflow-artifacts:/../../etc", "mlflow-artifacts://evil.example/x", "/tmp/../etc"):
+        response = http.post(f"{api}/experiments/create", json={"name": location, "artifact_location": location})
+        assert response.status_code == 400, location
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
