@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from server.store.models import Experiment, LatestMetric, LoggedModel, Run
-from server.store.runs import RunData
+from server.store.models import Experiment, LoggedModel, Run
+from server.store.runs import LatestValue, RunData
 
 LOGGED_MODEL_STATUS = {
     0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
@@ -56,7 +56,7 @@ def run_info_json(run: Run) -> dict[str, Any]:
     return body
 
 
-def latest_metric_json(metric: LatestMetric) -> dict[str, Any]:
+def latest_metric_json(metric: LatestValue) -> dict[str, Any]:
     return {
         "key": metric.key,
         "value": metric_value(metric.value, metric.is_nan),

@@ -40,7 +40,7 @@ def _key_value_pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
 
 
 def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    run = service.create_run(
+    run, tags = service.create_run(
         session,
         experiment_id=validation.parse_experiment_id(fields.string("experiment_id", default="0")),
         user_id=fields.string("user_id", default="") or "",
@@ -48,7 +48,7 @@ def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         start_time=fields.integer("start_time"),
         tags=dict(_key_value_pairs(fields, "tags")),
     )
-    return _run_body(session, run.run_uuid)
+    return {"run": convert.run_json(run, store.RunData(tags=tags))}
 
 
 def get_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -85,9 +85,10 @@ def restore_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
 
 
 def set_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    run = store.get_active_run(session, run_id_of(fields))
+    run_id = run_id_of(fields)
+    store.active_run_experiment(session, run_id)
     tags = service.validate_tags({fields.required_string("key"): fields.string("value", default="") or ""})
-    store.set_tags(session, run, tags)
+    store.set_tags(session, run_id, tags)
     return {}
 
 

@@ -27,8 +27,9 @@ def create_run(
     run_name: str | None,
     start_time: int | None,
     tags: dict[str, str],
-) -> Run:
-    experiment = experiment_store.get_active_experiment(session, experiment_id)
+) -> tuple[Run, dict[str, str]]:
+    """The new run (not attached to the session) and the tags it was stored with."""
+    artifact_location = experiment_store.active_experiment_location(session, experiment_id)
     tagged_name = tags.get(store.RUN_NAME_TAG)
     if run_name and tagged_name and run_name != tagged_name:
         raise MlflowError.invalid_parameter(
@@ -38,9 +39,9 @@ def create_run(
     name = run_name or tagged_name or generate_run_name()
     tags = {**validate_tags(tags), store.RUN_NAME_TAG: name}
     run_id = uuid.uuid4().hex
-    run = Run(
+    return_run = Run(
         run_uuid=run_id,
-        experiment_id=experiment.experiment_id,
+        experiment_id=experiment_id,
         name=name,
         user_id=user_id,
         status="RUNNING",
@@ -48,12 +49,11 @@ def create_run(
         end_time=None,
         deleted_time=None,
         lifecycle_stage="active",
-        artifact_uri=f"{experiment.artifact_location}/{run_id}/artifacts",
+        artifact_uri=f"{artifact_location}/{run_id}/artifacts",
     )
-    session.add(run)
-    session.flush()
-    store.set_tags(session, run, tags)
-    return run
+    store.insert_run(session, return_run)
+    store.set_tags(session, run_id, tags)
+    return return_run, tags
 
 
 def validate_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -105,10 +105,10 @@ def log_batch(
     checked_metrics = [validate_metric(m, f"metrics[{i}].") for i, m in enumerate(metrics)]
     checked_params = validate_params(params)
     checked_tags = validate_tags(tags)
-    run = store.get_active_run(session, run_id)
-    store.insert_params(session, run.run_uuid, checked_params)
-    insert_metrics(session, run.run_uuid, checked_metrics)
-    store.set_tags(session, run, checked_tags)
+    store.active_run_experiment(session, run_id)
+    store.insert_params(session, run_id, checked_params)
+    insert_metrics(session, run_id, checked_metrics)
+    store.set_tags(session, run_id, checked_tags)
 
 
 def update_run(session: Session, run_id: str, *, status: str | None, end_time: int | None, run_name: str | None) -> Run:
@@ -118,7 +118,9 @@ def update_run(session: Session, run_id: str, *, status: str | None, end_time: i
     if end_time is not None:
         run.end_time = end_time
     if run_name:
-        store.set_tags(session, run, {store.RUN_NAME_TAG: run_name})
+        run.name = run_name
+        session.flush()
+        store.set_tags(session, run_id, {store.RUN_NAME_TAG: run_name})
     return run
 
 

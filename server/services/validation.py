@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from functools import lru_cache
 from typing import Any
 
 from server.errors import MlflowError
@@ -61,6 +62,18 @@ def _path_not_unique(name: str) -> bool:
 
 
 def validate_entity_key(name: str | None, path: str = "key", *, what: str = "Param") -> str:
+    if name is not None and _is_valid_key(name):
+        return name
+    return _check_entity_key(name, path, what)
+
+
+@lru_cache(maxsize=4096)
+def _is_valid_key(name: str) -> bool:
+    """Keys repeat across a batch and across calls, so the verdict on a well-formed key is remembered."""
+    return bool(_NAME_RE.match(name)) and not _path_not_unique(name) and len(name) <= MAX_ENTITY_KEY_LENGTH
+
+
+def _check_entity_key(name: str | None, path: str, what: str) -> str:
     """Metric, param and tag keys: a safe character set, unchanged by path normalisation, at most 250 chars."""
     if name is None:
         raise MlflowError.invalid_parameter(f"Missing value for required parameter '{path}'.")

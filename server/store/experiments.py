@@ -12,6 +12,7 @@ from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
 from server.store.dialect import upsert
 from server.store.models import Experiment, ExperimentTag, Run
+from server.store.raw import Raw
 
 ACTIVE, DELETED = "active", "deleted"
 
@@ -31,6 +32,21 @@ def get_active_experiment(session: Session, experiment_id: int) -> Experiment:
             f"Current state is {experiment.lifecycle_stage}."
         )
     return experiment
+
+
+def active_experiment_location(session: Session, experiment_id: int) -> str:
+    """The artifact location of an active experiment, in one cheap query: the guard on every new run."""
+    row = Raw(session).execute(
+        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = :e", {"e": experiment_id}
+    )
+    found = row.one_or_none()
+    if found is None:
+        raise MlflowError.not_found(f"No Experiment with id={experiment_id} exists")
+    if found[1] != ACTIVE:
+        raise MlflowError.invalid_parameter(
+            f"The experiment {experiment_id} must be in the 'active' state. Current state is {found[1]}."
+        )
+    return str(found[0])
 
 
 def find_experiment_by_name(session: Session, name: str) -> Experiment | None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Row, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from server.store.dialect import dialect_insert, insert_ignore
-from server.store.models import LatestMetric, LoggedModelMetric, Metric
+from server.store.models import Metric
+from server.store.raw import Raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,21 +24,38 @@ class MetricPoint:
     dataset_name: str | None = None
     dataset_digest: str | None = None
 
-    def row(self, run_id: str) -> dict[str, object]:
+    def row(self, run_id: str) -> dict[str, Any]:
         nan = math.isnan(self.value)
         return {
-            "run_uuid": run_id,
-            "key": self.key,
-            "timestamp": self.timestamp,
-            "step": self.step,
-            "value": 0.0 if nan else self.value,
-            "is_nan": nan,
+            "r": run_id,
+            "k": self.key,
+            "t": self.timestamp,
+            "s": self.step,
+            "v": 0.0 if nan else self.value,
+            "n": nan,
         }
 
 
-def _rank(row: dict[str, object]) -> tuple[object, ...]:
+def _rank(row: dict[str, Any]) -> tuple[Any, ...]:
     """MLflow's latest rule: the greatest (step, timestamp, value) wins; step beats time."""
-    return (row["step"], row["timestamp"], row["is_nan"], row["value"])
+    return (row["s"], row["t"], row["n"], row["v"])
+
+
+_INSERT_POINT = (
+    "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) VALUES (:r, :k, :t, :s, :v, :n) "
+    "ON CONFLICT DO NOTHING"
+)
+_ADVANCE_LATEST = (
+    "INSERT INTO latest_metrics (run_uuid, key, timestamp, step, value, is_nan) VALUES (:r, :k, :t, :s, :v, :n) "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET timestamp = excluded.timestamp, step = excluded.step, "
+    "value = excluded.value, is_nan = excluded.is_nan "
+    "WHERE (excluded.step, excluded.timestamp, excluded.value) > "
+    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)"
+)
+_INSERT_MODEL_POINT = (
+    "INSERT INTO logged_model_metrics (model_id, key, timestamp, step, value, is_nan, run_uuid, dataset_name, "
+    "dataset_digest) VALUES (:m, :k, :t, :s, :v, :n, :r, :dn, :dd) ON CONFLICT DO NOTHING"
+)
 
 
 def insert_metrics(session: Session, run_id: str, points: Sequence[MetricPoint]) -> None:
@@ -45,52 +63,38 @@ def insert_metrics(session: Session, run_id: str, points: Sequence[MetricPoint])
     if not points:
         return
     rows = [point.row(run_id) for point in points]
-    insert_ignore(session, Metric.__table__, rows)  # type: ignore[arg-type]
-    best: dict[object, dict[str, object]] = {}
+    raw = Raw(session)
+    raw.executemany(_INSERT_POINT, rows)
+    best: dict[str, dict[str, Any]] = {}
     for row in rows:
-        current = best.get(row["key"])
+        current = best.get(row["k"])
         if current is None or _rank(row) > _rank(current):
-            best[row["key"]] = row
-    _advance_latest(session, list(best.values()))
+            best[row["k"]] = row
+    raw.executemany(_ADVANCE_LATEST, list(best.values()))
     model_rows = [
-        {
-            **point.row(run_id),
-            "model_id": point.model_id,
-            "dataset_name": point.dataset_name or "",
-            "dataset_digest": point.dataset_digest or "",
-        }
-        for point in points
+        {**row, "m": point.model_id, "dn": point.dataset_name or "", "dd": point.dataset_digest or ""}
+        for point, row in zip(points, rows, strict=True)
         if point.model_id
     ]
-    insert_ignore(session, LoggedModelMetric.__table__, model_rows)  # type: ignore[arg-type]
+    raw.executemany(_INSERT_MODEL_POINT, model_rows)
 
 
-def _advance_latest(session: Session, rows: list[dict[str, object]]) -> None:
-    table = LatestMetric.__table__
-    stmt = dialect_insert(session, table)  # type: ignore[arg-type]
-    newer = tuple_(stmt.excluded.step, stmt.excluded.timestamp, stmt.excluded.value) > tuple_(
-        table.c.step, table.c.timestamp, table.c.value
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_uuid", "key"],
-        set_={c: stmt.excluded[c] for c in ("timestamp", "step", "value", "is_nan")},
-        where=newer,
-    )
-    session.execute(stmt, rows)
+_NO_LIMIT = 2**62  # SQLite needs a LIMIT to take an OFFSET, and PostgreSQL refuses LIMIT -1
 
 
 def metric_history(
     session: Session, run_id: str, key: str, *, offset: int = 0, limit: int | None = None
-) -> Sequence[Row[tuple[float, int, int, bool]]]:
-    query = (
-        select(Metric.value, Metric.timestamp, Metric.step, Metric.is_nan)
-        .where(Metric.run_uuid == run_id, Metric.key == key)
-        .order_by(Metric.timestamp, Metric.step, Metric.value)
-        .offset(offset)
+) -> list[tuple[Any, ...]]:
+    """(value, timestamp, step, is_nan) rows in MLflow's order, read straight off the primary key."""
+    sql = (
+        "SELECT value, timestamp, step, is_nan FROM metrics WHERE run_uuid = :r AND key = :k "
+        "ORDER BY timestamp, step, value LIMIT :l OFFSET :o"
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return session.execute(query).all()
+    return (
+        Raw(session)
+        .execute(sql, {"r": run_id, "k": key, "l": _NO_LIMIT if limit is None else limit, "o": offset})
+        .all()
+    )
 
 
 def sampled_history(

@@ -9,19 +9,25 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
-from server.store.dialect import insert_ignore, upsert
-from server.store.models import (
-    Dataset,
-    LatestMetric,
-    Param,
-    Run,
-    RunDatasetInput,
-    RunDatasetInputTag,
-    RunModelLink,
-    RunTag,
-)
+from server.store.models import Dataset, Run, RunDatasetInput, RunDatasetInputTag, RunTag
+from server.store.raw import Raw, placeholders
 
 RUN_NAME_TAG = "mlflow.runName"
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    key: str
+    value: float
+    timestamp: int
+    step: int
+    is_nan: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ModelLink:
+    model_id: str
+    step: int
 
 
 @dataclass(slots=True)
@@ -34,12 +40,12 @@ class DatasetInputData:
 class RunData:
     """A run's latest metrics, params, tags, inputs and outputs: what `Run.data/inputs/outputs` carry."""
 
-    metrics: list[LatestMetric] = field(default_factory=list)
+    metrics: list[LatestValue] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
     dataset_inputs: list[DatasetInputData] = field(default_factory=list)
-    model_inputs: list[RunModelLink] = field(default_factory=list)
-    model_outputs: list[RunModelLink] = field(default_factory=list)
+    model_inputs: list[ModelLink] = field(default_factory=list)
+    model_outputs: list[ModelLink] = field(default_factory=list)
 
 
 def get_run(session: Session, run_id: str) -> Run:
@@ -58,26 +64,51 @@ def get_active_run(session: Session, run_id: str) -> Run:
     return run
 
 
+def active_run_experiment(session: Session, run_id: str) -> int:
+    """The experiment of an active run, checked in one cheap query: the guard on every logging call."""
+    row = Raw(session).execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = :r", {"r": run_id})
+    found = row.one_or_none()
+    if found is None:
+        raise MlflowError.not_found(f"Run with id={run_id} not found")
+    if found[1] != "active":
+        raise MlflowError.invalid_parameter(
+            f"The run {run_id} must be in the 'active' state. Current state is {found[1]}."
+        )
+    return int(found[0])
+
+
 def load_run_data(session: Session, run_ids: Sequence[str]) -> dict[str, RunData]:
     """Everything shown with the given runs, in a fixed number of queries whatever the number of runs."""
     data = {run_id: RunData() for run_id in run_ids}
     if not run_ids:
         return data
-    for metric in session.scalars(select(LatestMetric).where(LatestMetric.run_uuid.in_(run_ids))):
-        data[metric.run_uuid].metrics.append(metric)
-    for run_id, key, value in session.execute(
-        select(Param.run_uuid, Param.key, Param.value).where(Param.run_uuid.in_(run_ids))
-    ):
+    raw = Raw(session)
+    marks, params = placeholders("r", run_ids)
+    latest = raw.execute(
+        f"SELECT run_uuid, key, value, timestamp, step, is_nan FROM latest_metrics WHERE run_uuid IN ({marks})", params
+    ).all()
+    for run_id, key, value, timestamp, step, is_nan in latest:
+        data[run_id].metrics.append(LatestValue(key, value, timestamp, step, bool(is_nan)))
+    for run_id, key, value in raw.execute(
+        f"SELECT run_uuid, key, value FROM params WHERE run_uuid IN ({marks})", params
+    ).all():
         data[run_id].params[key] = value
-    for run_id, key, value in session.execute(
-        select(RunTag.run_uuid, RunTag.key, RunTag.value).where(RunTag.run_uuid.in_(run_ids))
-    ):
+    for run_id, key, value in raw.execute(
+        f"SELECT run_uuid, key, value FROM tags WHERE run_uuid IN ({marks})", params
+    ).all():
         data[run_id].tags[key] = value
-    _load_inputs(session, data, run_ids)
+    if raw.execute(f"SELECT 1 FROM run_dataset_inputs WHERE run_uuid IN ({marks}) LIMIT 1", params).one_or_none():
+        _load_dataset_inputs(session, data, run_ids)
+    links = raw.execute(
+        f"SELECT run_uuid, model_id, direction, step FROM run_model_links WHERE run_uuid IN ({marks})", params
+    ).all()
+    for run_id, model_id, direction, step in links:
+        target = data[run_id].model_inputs if direction == "input" else data[run_id].model_outputs
+        target.append(ModelLink(model_id, step))
     return data
 
 
-def _load_inputs(session: Session, data: dict[str, RunData], run_ids: Sequence[str]) -> None:
+def _load_dataset_inputs(session: Session, data: dict[str, RunData], run_ids: Sequence[str]) -> None:
     inputs: dict[tuple[str, str], DatasetInputData] = {}
     for run_id, dataset in session.execute(
         select(RunDatasetInput.run_uuid, Dataset)
@@ -87,24 +118,25 @@ def _load_inputs(session: Session, data: dict[str, RunData], run_ids: Sequence[s
         item = DatasetInputData(dataset)
         inputs[(run_id, dataset.dataset_uuid)] = item
         data[run_id].dataset_inputs.append(item)
-    if inputs:
-        for tag in session.scalars(select(RunDatasetInputTag).where(RunDatasetInputTag.run_uuid.in_(run_ids))):
-            if (item := inputs.get((tag.run_uuid, tag.dataset_uuid))) is not None:
-                item.tags[tag.key] = tag.value
-    for link in session.scalars(select(RunModelLink).where(RunModelLink.run_uuid.in_(run_ids))):
-        target = data[link.run_uuid].model_inputs if link.direction == "input" else data[link.run_uuid].model_outputs
-        target.append(link)
+    for tag in session.scalars(select(RunDatasetInputTag).where(RunDatasetInputTag.run_uuid.in_(run_ids))):
+        if (item := inputs.get((tag.run_uuid, tag.dataset_uuid))) is not None:
+            item.tags[tag.key] = tag.value
 
 
 def insert_params(session: Session, run_id: str, params: Mapping[str, str]) -> None:
     """Params are write-once: the same value again is a no-op, a different one is refused and nothing is written."""
     if not params:
         return
-    insert_ignore(session, Param.__table__, [{"run_uuid": run_id, "key": k, "value": v} for k, v in params.items()])  # type: ignore[arg-type]
+    raw = Raw(session)
+    raw.executemany(
+        "INSERT INTO params (run_uuid, key, value) VALUES (:r, :k, :v) ON CONFLICT DO NOTHING",
+        [{"r": run_id, "k": k, "v": v} for k, v in params.items()],
+    )
+    marks, keys = placeholders("k", params)
     stored = dict(
-        session.execute(select(Param.key, Param.value).where(Param.run_uuid == run_id, Param.key.in_(list(params))))
-        .tuples()
-        .all()
+        raw.execute(
+            f"SELECT key, value FROM params WHERE run_uuid = :r AND key IN ({marks})", {"r": run_id, **keys}
+        ).all()
     )
     changed = [(k, stored[k], v) for k, v in params.items() if stored.get(k) != v]
     if len(changed) == 1 and len(params) == 1:
@@ -120,14 +152,37 @@ def insert_params(session: Session, run_id: str, params: Mapping[str, str]) -> N
         )
 
 
-def set_tags(session: Session, run: Run, tags: Mapping[str, str]) -> None:
+def set_tags(session: Session, run_id: str, tags: Mapping[str, str]) -> None:
     """Upsert tags; `mlflow.runName` also renames the run, as in MLflow."""
     if not tags:
         return
-    rows = [{"run_uuid": run.run_uuid, "key": k, "value": v} for k, v in tags.items()]
-    upsert(session, RunTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+    raw = Raw(session)
+    raw.executemany(
+        "INSERT INTO tags (run_uuid, key, value) VALUES (:r, :k, :v) "
+        "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
+        [{"r": run_id, "k": k, "v": v} for k, v in tags.items()],
+    )
     if RUN_NAME_TAG in tags:
-        run.name = tags[RUN_NAME_TAG]
+        raw.execute("UPDATE runs SET name = :n WHERE run_uuid = :r", {"n": tags[RUN_NAME_TAG], "r": run_id})
+
+
+def insert_run(session: Session, run: Run) -> None:
+    columns = (
+        "run_uuid",
+        "experiment_id",
+        "name",
+        "user_id",
+        "status",
+        "start_time",
+        "end_time",
+        "deleted_time",
+        "lifecycle_stage",
+        "artifact_uri",
+    )
+    Raw(session).execute(
+        f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})",
+        {c: getattr(run, c) for c in columns},
+    )
 
 
 def delete_tag(session: Session, run: Run, key: str) -> None:

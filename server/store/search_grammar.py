@@ -10,7 +10,7 @@ are listed sorted, since MLflow prints them in hash order.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -55,7 +55,7 @@ _TOKEN_RE = re.compile(
             ("number", _NUMBER),
             ("expr", rf"{_IDENT}(?:[-+*/%]{_IDENT})+"),  # `metrics.a-b`: arithmetic, not a name
             ("ident", _IDENT),
-            ("list", rf"\((?:{_SINGLE}|{_DOUBLE}|[^()'\"])*\)"),
+            ("list", rf"\((?>{_SINGLE}|{_DOUBLE}|[^()'\"])*\)"),  # atomic, or "''''" re-splits exponentially
             ("op", r"[<>=~!]+"),
             ("other", r"."),
         )
@@ -129,44 +129,33 @@ def _match_clause(tokens: list[_Token], start: int) -> tuple[_Clause, int] | Non
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class _Style:
-    """How one search API words a filter that is not a list of AND-ed comparisons."""
-
-    invalid: Callable[[str, list[str]], str]
-    multiple: Callable[[str], str]
+_Api = Literal["runs", "experiments", "models"]
+_AND_HINT = "Expected a list of comparisons separated by 'AND' (e.g. 'metrics.loss > 0.1 AND params.lr = 0.01')."
 
 
-def _multiple_expressions(text: str) -> str:
-    return f"Search filter contained multiple expression {text!r}. Provide AND-ed expression list."
+def _invalid(message: str) -> MlflowError:
+    return MlflowError.invalid_parameter(message)
 
 
-def _model_filter_error(text: str, detail: str) -> str:
-    return f"Invalid filter string: {text!r}. {detail}"
+def _statement_error(api: _Api, text: str, invalid: list[str] | None) -> MlflowError:
+    """Each MLflow search API words a filter that is not AND-ed comparisons its own way; None means `a; b`."""
+    if api == "models":
+        return _invalid(
+            f"Invalid filter string: {text!r}. {_AND_HINT if invalid else 'Expected a single SQL expression.'}"
+        )
+    if invalid is None:
+        return _invalid(f"Search filter contained multiple expression {text!r}. Provide AND-ed expression list.")
+    shown = invalid if api == "experiments" else [f"'{token}'" for token in invalid]
+    return _invalid(f"Invalid clause(s) in filter string: {', '.join(shown)}")
 
 
-_RUN_STYLE = _Style(
-    lambda _, bad: "Invalid clause(s) in filter string: " + ", ".join(f"'{t}'" for t in bad), _multiple_expressions
-)
-_EXPERIMENT_STYLE = _Style(
-    lambda _, bad: "Invalid clause(s) in filter string: " + ", ".join(bad), _multiple_expressions
-)
-_MODEL_STYLE = _Style(
-    lambda text, _: _model_filter_error(
-        text,
-        "Expected a list of comparisons separated by 'AND' (e.g. 'metrics.loss > 0.1 AND params.lr = 0.01').",
-    ),
-    lambda text: _model_filter_error(text, "Expected a single SQL expression."),
-)
-
-
-def _clauses(filter_string: str | None, style: _Style) -> list[_Clause]:
+def _clauses(filter_string: str | None, api: _Api) -> list[_Clause]:
     """Split a filter into comparisons; like MLflow, any run of comparisons and ANDs is accepted."""
     if filter_string is None or not filter_string.strip():
         return []
     tokens = _tokenize(filter_string)
     if any(t.text == ";" for t in tokens[:-1]):
-        raise MlflowError.invalid_parameter(style.multiple(filter_string))
+        raise _statement_error(api, filter_string, None)
     clauses, invalid, index = [], [], 0
     while index < len(tokens):
         matched = _match_clause(tokens, index)
@@ -178,7 +167,7 @@ def _clauses(filter_string: str | None, style: _Style) -> list[_Clause]:
             invalid.append(tokens[index].text)
         index += 1
     if invalid:
-        raise MlflowError.invalid_parameter(style.invalid(filter_string, invalid))
+        raise _statement_error(api, filter_string, invalid)
     return clauses
 
 
@@ -189,9 +178,10 @@ _NULL_OPS = frozenset({"IS NULL", "IS NOT NULL"})
 _KEYED_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"}) | _NULL_OPS
 _STRING_OPS = frozenset({"=", "!=", "LIKE", "ILIKE", "IN", "NOT IN"})
 _LIST_OPS = frozenset({"IN", "NOT IN"})
+_IN_LIST = "While parsing a list in the query, expected"
 
 
-def _set_text(items: frozenset[str] | set[str]) -> str:
+def _set_text(items: Collection[str]) -> str:
     return "{" + ", ".join(repr(item) for item in sorted(items)) + "}"
 
 
@@ -199,13 +189,13 @@ def _is_quoted(text: str, quotes: str = "'\"") -> bool:
     return len(text) >= 2 and text[0] == text[-1] and text[0] in quotes
 
 
-def _strip(text: str, quotes: str) -> str:
+def _strip(text: str, quotes: str = "'\"") -> str:
     return text[1:-1] if _is_quoted(text, quotes) else text
 
 
 def _unquote(text: str) -> str:
     """MLflow strips one layer of ' or " quotes, then one of backticks, and unescapes nothing."""
-    return _strip(_strip(text, "'\""), "`")
+    return _strip(_strip(text), "`")
 
 
 def _split_identifier(text: str) -> tuple[str | None, str]:
@@ -216,19 +206,17 @@ def _split_identifier(text: str) -> tuple[str | None, str]:
 
 def _identifier(clause: _Clause) -> str:
     if clause.left.kind != "ident":
-        raise MlflowError.invalid_parameter(
-            f"Invalid comparison clause. Expected 'Identifier' found '{clause.left.text}'"
-        )
+        raise _invalid(f"Invalid comparison clause. Expected 'Identifier' found '{clause.left.text}'")
     return clause.left.text
 
 
 def _invalid_key(key: str, valid: frozenset[str], what: str = "attribute") -> MlflowError:
-    return MlflowError.invalid_parameter(f"Invalid {what} key '{key}' specified. Valid keys are '{_set_text(valid)}'")
+    return _invalid(f"Invalid {what} key '{key}' specified. Valid keys are '{_set_text(valid)}'")
 
 
 def _check_op(op: str, allowed: frozenset[str]) -> None:
     if op not in allowed:
-        raise MlflowError.invalid_parameter(f"Invalid comparator '{op}' not one of '{_set_text(allowed)}'")
+        raise _invalid(f"Invalid comparator '{op}' not one of '{_set_text(allowed)}'")
 
 
 def _number(token: _Token, expected: str) -> float:
@@ -243,7 +231,7 @@ def _string(token: _Token, expected: str) -> str:
     if token.kind not in ("string", "ident"):
         raise MlflowError.invalid_parameter(expected)
     if not _is_quoted(token.text):
-        raise MlflowError.invalid_parameter(
+        raise _invalid(
             f"Parameter value is either not quoted or unidentified quote types used for string value {token.text}. "
             "Use either single or double quotes."
         )
@@ -254,21 +242,15 @@ def _string_list(token: _Token) -> tuple[str, ...]:
     """The parenthesised, comma-separated, non-empty list of quoted strings that IN and NOT IN take."""
     inner, items, position = token.text[1:-1], [], 0
     while inner[position:].strip():
-        item = _LIST_ITEM_RE.match(inner, position)
-        if item is None:
-            raise MlflowError.invalid_parameter(
-                "While parsing a list in the query, expected a non-empty list of string values, but got ill-formed list."
-            )
+        if (item := _LIST_ITEM_RE.match(inner, position)) is None:
+            raise _invalid(f"{_IN_LIST} a non-empty list of string values, but got ill-formed list.")
         items.append(item[1][1:-1] if item[1] else _number(_Token("number", item[2]), ""))
         position = item.end()
     if not items:
-        raise MlflowError.invalid_parameter(
-            "While parsing a list in the query, expected a non-empty list of string values, but got empty list"
-        )
+        raise _invalid(f"{_IN_LIST} a non-empty list of string values, but got empty list")
     if not all(isinstance(item, str) for item in items):
-        raise MlflowError.invalid_parameter(
-            "While parsing a list in the query, expected string value, punctuation, or whitespace, "
-            f"but got different type in list: {tuple(items)}"
+        raise _invalid(
+            f"{_IN_LIST} string value, punctuation, or whitespace, but got different type in list: {tuple(items)}"
         )
     return tuple(str(item) for item in items)
 
@@ -291,7 +273,7 @@ def _attribute_value(
         return _number(token, f"Expected numeric value type for numeric attribute: {key}. Found {token.text}")
     if token.kind == "list" and clause.op in _LIST_OPS:
         if key not in listable:
-            raise MlflowError.invalid_parameter(
+            raise _invalid(
                 f"Only {sorted(listable)} attributes support comparison with a list of quoted string values."
             )
         return _string_list(token)
@@ -302,10 +284,10 @@ def _order_clause(clause: str) -> tuple[str, bool]:
     """(identifier text, ascending) of one `order_by` entry."""
     match = _ORDER_RE.fullmatch(clause)
     if match is None:
-        raise MlflowError.invalid_parameter(f"Invalid order_by clause '{clause}'. Could not be parsed.")
+        raise _invalid(f"Invalid order_by clause '{clause}'. Could not be parsed.")
     direction = (match[2] or "asc").lower()
     if direction not in ("asc", "desc"):
-        raise MlflowError.invalid_parameter(f"Invalid ordering key in order_by clause '{clause}'.")
+        raise _invalid(f"Invalid ordering key in order_by clause '{clause}'.")
     return match[1], direction == "asc"
 
 
@@ -318,28 +300,21 @@ _RUN_PREFIXES: dict[str, Kind] = {
     **dict.fromkeys(("attribute", "attributes", "attr", "run"), "attribute"),
     **dict.fromkeys(("dataset", "datasets"), "dataset"),
 }
-_RUN_ALIASES = {
-    "created": "start_time",
-    "Created": "start_time",
-    **dict.fromkeys(("run name", "Run name", "Run Name"), "run_name"),
-}
+_RUN_ALIASES = {"created": "start_time", "Created": "start_time"} | dict.fromkeys(
+    ("run name", "Run name", "Run Name"), "run_name"
+)
 _RUN_NUMERIC = frozenset({"start_time", "end_time", "created", "Created"})
 _RUN_ORDER_KEYS = _RUN_NUMERIC | {"run_id", "run_name", "status", "user_id", "artifact_uri"}
 _RUN_FILTER_KEYS = _RUN_ORDER_KEYS | set(_RUN_ALIASES)
 _DATASET_KEYS = frozenset({"name", "digest", "context"})
-_RUN_KIND_OPS: dict[Kind, frozenset[str]] = {
-    "metric": _NUMERIC_OPS,
-    "param": _KEYED_OPS,
-    "tag": _KEYED_OPS,
-    "dataset": _STRING_OPS,
-}
+_RUN_KIND_OPS = {"metric": _NUMERIC_OPS, "param": _KEYED_OPS, "tag": _KEYED_OPS, "dataset": _STRING_OPS}
 
 
 def _run_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]:
     prefix, key = _split_identifier(text)
     entity = "attribute" if prefix is None else _strip(prefix, "`")
     if entity not in _RUN_PREFIXES:
-        raise MlflowError.invalid_parameter(
+        raise _invalid(
             f"Invalid entity type '{entity}'. Valid values are ['metric', 'parameter', 'tag', 'attribute', 'dataset']"
         )
     kind = _RUN_PREFIXES[entity]
@@ -366,7 +341,7 @@ def _run_comparison(clause: _Clause) -> Comparison:
     kind, key = _run_identifier(_identifier(clause), _RUN_FILTER_KEYS)
     if clause.value is None:
         if kind not in ("param", "tag"):
-            raise MlflowError.invalid_parameter(
+            raise _invalid(
                 "IS NULL / IS NOT NULL is only supported for tags and params, not for "
                 f"'{'parameter' if kind == 'param' else kind}' '{key}'"
             )
@@ -379,7 +354,7 @@ def _run_comparison(clause: _Clause) -> Comparison:
 
 def parse_run_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchRuns` filter; an empty filter matches every run."""
-    return [_run_comparison(clause) for clause in _clauses(filter_string, _RUN_STYLE)]
+    return [_run_comparison(clause) for clause in _clauses(filter_string, "runs")]
 
 
 def parse_run_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
@@ -389,10 +364,10 @@ def parse_run_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
         text, ascending = _order_clause(clause)
         kind, key = _run_identifier(text, _RUN_ORDER_KEYS)
         if kind == "dataset":
-            raise MlflowError.invalid_parameter(f"Invalid identifier type '{kind}'")
+            raise _invalid(f"Invalid identifier type '{kind}'")
         key = _RUN_ALIASES.get(key, key) if kind == "attribute" else key
         if any((k.kind, k.key) == (kind, key) for k in keys):
-            raise MlflowError.invalid_parameter(f"`order_by` contains duplicate fields: {list(order_by or ())}")
+            raise _invalid(f"`order_by` contains duplicate fields: {list(order_by or ())}")
         keys.append(OrderKey(kind, key, ascending))
     return keys
 
@@ -408,9 +383,7 @@ _EXPERIMENT_TAG_OPS = frozenset({"=", "!=", "LIKE", "ILIKE"})
 def _experiment_identifier(text: str) -> tuple[Kind, str]:
     prefix, key = _split_identifier(text)
     if prefix is not None and prefix not in _EXPERIMENT_PREFIXES:
-        raise MlflowError.invalid_parameter(
-            f"Invalid entity type '{prefix}'. Valid entity types are {_EXPERIMENT_PREFIXES}"
-        )
+        raise _invalid(f"Invalid entity type '{prefix}'. Valid entity types are {_EXPERIMENT_PREFIXES}")
     kind: Kind = "attribute" if prefix in (None, "attribute") else "tag"
     if kind == "attribute" and key not in _EXPERIMENT_KEYS:
         raise _invalid_key(key, _EXPERIMENT_KEYS)
@@ -420,14 +393,12 @@ def _experiment_identifier(text: str) -> tuple[Kind, str]:
 def _check_experiment_id(op: str, value: str | float | tuple[str, ...]) -> None:
     """Experiment ids are integers stored as such, so only equality makes sense and every id must parse."""
     if op not in ("=", "!=", "IN", "NOT IN"):
-        raise MlflowError.invalid_parameter(f"Invalid comparator for experiment_id: {op}")
+        raise _invalid(f"Invalid comparator for experiment_id: {op}")
     for experiment_id in value if isinstance(value, tuple) else (str(value),):
         try:
             int(experiment_id)
         except ValueError:
-            raise MlflowError.invalid_parameter(
-                f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
-            ) from None
+            raise _invalid(f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer.") from None
 
 
 def _experiment_attribute(key: str, clause: _Clause) -> Comparison:
@@ -437,7 +408,7 @@ def _experiment_attribute(key: str, clause: _Clause) -> Comparison:
     elif key in _EXPERIMENT_NUMERIC:
         _check_op(clause.op, _NUMERIC_OPS)
         if isinstance(value, float):
-            raise MlflowError.invalid_parameter(f"Invalid value for numeric attribute '{key}': {str(value)!r}")
+            raise _invalid(f"Invalid value for numeric attribute '{key}': {str(value)!r}")
     else:
         _check_op(clause.op, _STRING_OPS)
     return Comparison("attribute", key, clause.op, value)
@@ -446,22 +417,20 @@ def _experiment_attribute(key: str, clause: _Clause) -> Comparison:
 def _experiment_comparison(clause: _Clause) -> Comparison:
     kind, key = _experiment_identifier(_identifier(clause))
     if kind == "attribute" and clause.value is None:
-        raise MlflowError.invalid_parameter(
-            f"IS NULL / IS NOT NULL is only supported for tags, not for attribute '{key}'"
-        )
+        raise _invalid(f"IS NULL / IS NOT NULL is only supported for tags, not for attribute '{key}'")
     if kind == "attribute":
         return _experiment_attribute(key, clause)
     if clause.value is None:
         return Comparison(kind, key, clause.op, None)
     value = _string(clause.value, _expected_string(kind, clause.value))
     if clause.op not in _EXPERIMENT_TAG_OPS:
-        raise MlflowError.invalid_parameter(f"Invalid comparator for tag: {clause.op}")
+        raise _invalid(f"Invalid comparator for tag: {clause.op}")
     return Comparison(kind, key, clause.op, value)
 
 
 def parse_experiment_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchExperiments` filter: attributes and tags only, as in MLflow."""
-    return [_experiment_comparison(clause) for clause in _clauses(filter_string, _EXPERIMENT_STYLE)]
+    return [_experiment_comparison(clause) for clause in _clauses(filter_string, "experiments")]
 
 
 def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
@@ -471,7 +440,7 @@ def parse_experiment_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
         text, ascending = _order_clause(clause)
         kind, key = _experiment_identifier(text)
         if kind != "attribute":
-            raise MlflowError.invalid_parameter(f"Invalid order_by entity: {kind}")
+            raise _invalid(f"Invalid order_by entity: {kind}")
         keys.append(OrderKey(kind, key, ascending))
     return keys
 
@@ -490,9 +459,7 @@ _MODEL_STRING_OPS = ("=", "!=", "LIKE", "ILIKE", "IN", "NOT IN")
 def _model_identifier(text: str) -> tuple[Kind, str]:
     prefix, key = _split_identifier(text)
     if prefix is not None and prefix not in _MODEL_PREFIXES:
-        raise MlflowError.invalid_parameter(
-            f"Invalid entity type: {prefix!r}. Expected one of {list(_MODEL_PREFIXES)}."
-        )
+        raise _invalid(f"Invalid entity type: {prefix!r}. Expected one of {list(_MODEL_PREFIXES)}.")
     kind: Kind = "attribute" if prefix is None else _MODEL_PREFIXES[prefix]
     if kind == "attribute" and key not in _MODEL_KEYS:
         raise _invalid_key(key, _MODEL_KEYS)
@@ -514,14 +481,12 @@ def _model_value(kind: Kind, key: str, numeric: bool, clause: _Clause) -> str | 
 
 def _model_comparison(clause: _Clause) -> Comparison:
     if clause.value is None:
-        raise MlflowError.invalid_parameter(
-            f"Invalid comparison: {clause.left.text} {clause.op}. Expected a comparison with 3 tokens."
-        )
+        raise _invalid(f"Invalid comparison: {clause.left.text} {clause.op}. Expected a comparison with 3 tokens.")
     kind, key = _model_identifier(_identifier(clause))
     numeric = kind == "metric" or (kind == "attribute" and key in _MODEL_NUMERIC)
     ops = _MODEL_NUMERIC_OPS if numeric else _MODEL_STRING_OPS
     if clause.op not in ops:
-        raise MlflowError.invalid_parameter(
+        raise _invalid(
             f"Invalid comparison operator for {_MODEL_PREFIX_OF[kind]}.{key}: {clause.op!r}. Expected one of {ops}."
         )
     return Comparison(kind, key, clause.op, _model_value(kind, key, numeric, clause))
@@ -529,4 +494,4 @@ def _model_comparison(clause: _Clause) -> Comparison:
 
 def parse_logged_model_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchLoggedModels` filter (metrics, params, tags and model attributes)."""
-    return [_model_comparison(clause) for clause in _clauses(filter_string, _MODEL_STYLE)]
+    return [_model_comparison(clause) for clause in _clauses(filter_string, "models")]
