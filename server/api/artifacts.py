@@ -140,16 +140,21 @@ def list_logged_model_artifacts(fields: Fields, session: Session, context: Conte
 def ui_routes(context: Context) -> list[BaseRoute]:
     """Download routes the web UI uses outside the RPC table."""
 
+    def run_uri(run_id: str) -> str:
+        with context.db.read() as session:
+            return run_store.get_run(session, run_id).artifact_uri
+
+    def model_uri(model_id: str) -> str:
+        with context.db.read() as session:
+            return model_store.get_logged_model(session, model_id).artifact_uri
+
     async def run_artifact(request: Request) -> Response:
         params = request.query_params
-        run_id = params.get("run_id") or params.get("run_uuid") or ""
-        with context.db.read() as session:
-            artifact_uri = run_store.get_run(session, run_id).artifact_uri
+        artifact_uri = await run_in_threadpool(run_uri, params.get("run_id") or params.get("run_uuid") or "")
         return await _serve(artifact_uri, params.get("path", ""))
 
     async def model_artifact(request: Request) -> Response:
-        with context.db.read() as session:
-            artifact_uri = model_store.get_logged_model(session, request.path_params["model_id"]).artifact_uri
+        artifact_uri = await run_in_threadpool(model_uri, request.path_params["model_id"])
         return await _serve(artifact_uri, request.query_params.get("artifact_file_path", ""))
 
     async def _serve(artifact_uri: str, path: str) -> Response:

@@ -24,11 +24,21 @@ STATUSES = {name: number for number, name in convert.LOGGED_MODEL_STATUS.items()
 _BAD_NAME = re.compile(r"[/:.%\"']")
 
 
+def _models_json(session: Session, models: list[LoggedModel]) -> list[dict[str, Any]]:
+    data = store.load_data(session, [m.model_id for m in models])
+    return [
+        convert.logged_model_json(
+            model,
+            params=data[model.model_id].params,
+            tags=data[model.model_id].tags,
+            metrics=[store.metric_json(m) for m in data[model.model_id].metrics],
+        )
+        for model in models
+    ]
+
+
 def _model_body(session: Session, model: LoggedModel) -> dict[str, Any]:
-    data = store.load_data(session, [model.model_id])[model.model_id]
-    return convert.logged_model_json(
-        model, params=data.params, tags=data.tags, metrics=[store.metric_json(m) for m in data.metrics]
-    )
+    return _models_json(session, [model])[0]
 
 
 def _pairs(fields: Fields, name: str) -> dict[str, str]:
@@ -128,16 +138,7 @@ def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[s
     )
     body: dict[str, Any] = {}
     if page.items:
-        data = store.load_data(session, [m.model_id for m in page.items])
-        body["models"] = [
-            convert.logged_model_json(
-                m,
-                params=data[m.model_id].params,
-                tags=data[m.model_id].tags,
-                metrics=[store.metric_json(x) for x in data[m.model_id].metrics],
-            )
-            for m in page.items
-        ]
+        body["models"] = _models_json(session, page.items)
     if page.next_page_token:
         body["next_page_token"] = page.next_page_token
     return body

@@ -23,7 +23,7 @@ MAX_RESULTS_BULK_LEGACY = 25000
 def get_metric_history(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run_id = run_id_of(fields)
     key = fields.required_string("metric_key")
-    run_store.get_run(session, run_id)
+    run_store.ensure_run_exists(session, run_id)
     max_results = fields.integer("max_results")
     if max_results is not None and max_results <= 0:
         raise MlflowError.invalid_parameter(f"max_results must be positive, got {max_results}")

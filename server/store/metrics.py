@@ -70,7 +70,8 @@ def insert_metrics(session: Session, run_id: str, points: Sequence[MetricPoint])
         current = best.get(row["k"])
         if current is None or _rank(row) > _rank(current):
             best[row["k"]] = row
-    raw.executemany(_ADVANCE_LATEST, list(best.values()))
+    # Keys in a fixed order, so concurrent batches lock latest rows in the same order (no PostgreSQL deadlock).
+    raw.executemany(_ADVANCE_LATEST, [best[key] for key in sorted(best)])
     model_rows = [
         {**row, "m": point.model_id, "dn": point.dataset_name or "", "dd": point.dataset_digest or ""}
         for point, row in zip(points, rows, strict=True)

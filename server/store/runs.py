@@ -64,6 +64,11 @@ def get_active_run(session: Session, run_id: str) -> Run:
     return run
 
 
+def ensure_run_exists(session: Session, run_id: str) -> None:
+    if Raw(session).execute("SELECT 1 FROM runs WHERE run_uuid = :r", {"r": run_id}).one_or_none() is None:
+        raise MlflowError.not_found(f"Run with id={run_id} not found")
+
+
 def active_run_experiment(session: Session, run_id: str) -> int:
     """The experiment of an active run, checked in one cheap query: the guard on every logging call."""
     row = Raw(session).execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = :r", {"r": run_id})
@@ -130,7 +135,7 @@ def insert_params(session: Session, run_id: str, params: Mapping[str, str]) -> N
     raw = Raw(session)
     raw.executemany(
         "INSERT INTO params (run_uuid, key, value) VALUES (:r, :k, :v) ON CONFLICT DO NOTHING",
-        [{"r": run_id, "k": k, "v": v} for k, v in params.items()],
+        [{"r": run_id, "k": k, "v": v} for k, v in sorted(params.items())],  # sorted: one lock order for all
     )
     marks, keys = placeholders("k", params)
     stored = dict(
@@ -160,7 +165,7 @@ def set_tags(session: Session, run_id: str, tags: Mapping[str, str]) -> None:
     raw.executemany(
         "INSERT INTO tags (run_uuid, key, value) VALUES (:r, :k, :v) "
         "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
-        [{"r": run_id, "k": k, "v": v} for k, v in tags.items()],
+        [{"r": run_id, "k": k, "v": v} for k, v in sorted(tags.items())],
     )
     if RUN_NAME_TAG in tags:
         raw.execute("UPDATE runs SET name = :n WHERE run_uuid = :r", {"n": tags[RUN_NAME_TAG], "r": run_id})
