@@ -92,8 +92,6 @@ _RUN_ATTRIBUTES: dict[str, Any] = {
     "artifact_uri": Run.artifact_uri,
     "start_time": Run.start_time,
     "end_time": Run.end_time,
-    "lifecycle_stage": Run.lifecycle_stage,
-    "experiment_id": Run.experiment_id,
 }
 
 
@@ -201,16 +199,9 @@ def _experiment_condition(c: grammar.Comparison) -> ColumnElement[bool]:
             return exists().where(keyed)
         return exists().where(keyed, _compare(tag.value, c.op, c.value))
     value = c.value
-    if c.key == "experiment_id":
-        value = _as_ints(value)
+    if c.key == "experiment_id":  # the grammar has already refused ids that are not integers
+        value = tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type]
     return _compare(_EXPERIMENT_ATTRIBUTES[c.key], c.op, value)
-
-
-def _as_ints(value: Any) -> Any:
-    try:
-        return tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)
-    except (TypeError, ValueError):
-        return tuple(-1 for _ in value) if isinstance(value, tuple) else -1
 
 
 def search_experiments(
