@@ -141,8 +141,16 @@ def _dataset_condition(c: grammar.Comparison) -> ColumnElement[bool]:
     return exists().where(*base, _compare(getattr(dataset, c.key), c.op, c.value))
 
 
-def _run_order(query: Select[Any], keys: Sequence[grammar.OrderKey]) -> Select[Any]:
-    """Runs lacking the ordered-by value come last either way; NaN metrics sort after numbers."""
+def _run_order(
+    query: Select[Any], keys: Sequence[grammar.OrderKey], filtered_metrics: dict[str, list[grammar.Comparison]]
+) -> Select[Any]:
+    """Runs lacking the ordered-by value come last either way; NaN metrics sort after numbers.
+
+    Ordering by a metric the filter already constrains is the common "best runs" query. Every run that passes
+    such a filter has a real number for that metric, so the filter moves into an inner join and the ordering is
+    on the value alone: the database can then walk the (key, value) index in order and stop after one page
+    instead of sorting every run of the experiment.
+    """
     ordered_attrs = set()
     for key in keys:
         if key.kind == "attribute":
@@ -152,11 +160,15 @@ def _run_order(query: Select[Any], keys: Sequence[grammar.OrderKey]) -> Select[A
             continue
         table = {"metric": LatestMetric, "param": Param, "tag": RunTag}[key.kind]
         joined = aliased(table)
-        query = query.outerjoin(joined, and_(joined.run_uuid == Run.run_uuid, joined.key == key.key))
+        on = and_(joined.run_uuid == Run.run_uuid, joined.key == key.key)
         value = joined.value
-        query = query.order_by(value.is_(None))
-        if key.kind == "metric":
-            query = query.order_by(joined.is_nan)
+        if key.kind == "metric" and key.key in filtered_metrics:
+            comparisons = [_compare(value, c.op, c.value) for c in filtered_metrics.pop(key.key)]
+            query = query.join(joined, and_(on, joined.is_nan == false(), *comparisons))
+        else:
+            query = query.outerjoin(joined, on).order_by(value.is_(None))
+            if key.kind == "metric":
+                query = query.order_by(joined.is_nan)
         query = query.order_by(value.asc() if key.ascending else value.desc())
     if "start_time" not in ordered_attrs:
         query = query.order_by(Run.start_time.desc())
@@ -173,9 +185,15 @@ def search_runs(
     max_results: int,
     page_token: str | None,
 ) -> Page[Run]:
-    conditions = [_run_condition(c) for c in grammar.parse_run_filter(filter_string)]
+    comparisons = grammar.parse_run_filter(filter_string)
+    filtered_metrics: dict[str, list[grammar.Comparison]] = {}
+    for c in comparisons:
+        if c.kind == "metric":
+            filtered_metrics.setdefault(c.key, []).append(c)
     query = select(Run).where(Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type))
-    query = _run_order(query.where(*conditions), grammar.parse_run_order_by(order_by))
+    query = _run_order(query, grammar.parse_run_order_by(order_by), filtered_metrics)
+    remaining = [c for c in comparisons if c.kind != "metric" or c.key in filtered_metrics]
+    query = query.where(*[_run_condition(c) for c in remaining])
     return _paginate(session, query, max_results, page_token)
 
 
