@@ -1,0 +1,154 @@
+"""Command line: start the servers, run every workload against each in turn, print the table, stop the servers."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import shlex
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench import report
+from bench.config import FULL, QUICK, Sizes
+from bench.context import Context
+from bench.parallel import BudgetExceeded
+from bench.servers import MLFLOW, RUNYARD, RunningServer, ServerError, launch
+from bench.workloads import Workload, workloads
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Benchmark Runyard next to `mlflow server`.")
+    parser.add_argument("--only", choices=("runyard", "mlflow"), help="measure one side only")
+    parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
+    parser.add_argument("--big", action="store_true", help="add a search over 100,000 runs (slow to seed)")
+    parser.add_argument(
+        "--big-mlflow",
+        action="store_true",
+        help="with --big, seed mlflow server too even when that is estimated to take over 10 minutes",
+    )
+    return parser.parse_args(argv)
+
+
+def _versions() -> str:
+    try:
+        import mlflow  # heavy, so imported only here
+
+        mlflow_version = mlflow.__version__
+    except ImportError:
+        mlflow_version = "not installed"
+    try:
+        runyard_version = importlib.metadata.version("runyard")
+    except importlib.metadata.PackageNotFoundError:
+        runyard_version = "?"
+    return (
+        f"versions: mlflow {mlflow_version} (mlflow.__version__), runyard {runyard_version} (package), "
+        f"client httpx {importlib.metadata.version('httpx')} (keep-alive, one connection per client thread)"
+    )
+
+
+def _big_allowed(ctx: Context, args: argparse.Namespace) -> str | None:
+    """None if the big search should run on this server, else why it is skipped."""
+    if ctx.server.spec is not MLFLOW or args.big_mlflow:
+        return None
+    rate = ctx.seed_runs_per_s
+    if not rate:
+        return "skipped: no seeding rate measured"
+    estimate = ctx.sizes.big_runs / rate
+    if estimate > ctx.sizes.big_mlflow_limit_s:
+        return f"skipped: seeding {ctx.sizes.big_runs:,} runs estimated at {estimate / 60:.0f} min (--big-mlflow)"
+    return None
+
+
+def _run_one(ctx: Context, workload: Workload, results: dict[str, report.Cell], args: argparse.Namespace) -> None:
+    name = ctx.server.spec.name
+    if workload.name == "big search" and (reason := _big_allowed(ctx, args)):
+        results.update(dict.fromkeys(workload.keys, "skipped"))
+        ctx.notes.append(reason)
+        print(f"  [{name}] {workload.name}: {reason}", flush=True)
+        return
+    started = time.monotonic()
+    try:
+        values = workload.run(ctx)
+    except BudgetExceeded as exc:
+        outcome: report.Cell = "stopped" if ctx.stop.is_set() else "timeout"
+        results.update(dict.fromkeys(workload.keys, outcome))
+        ctx.notes.append(f"{workload.name}: {exc}")
+    except Exception as exc:
+        results.update(dict.fromkeys(workload.keys, "error"))
+        ctx.notes.append(f"{workload.name}: {type(exc).__name__}: {exc}")
+        if ctx.server.process.poll() is not None:
+            ctx.notes.append(f"server exited with {ctx.server.process.returncode}; log tail:\n{ctx.server.log_tail()}")
+        elif not ctx.log_shown:
+            ctx.log_shown = True
+            ctx.notes.append(f"server log tail ({ctx.server.log_path.name}):\n{ctx.server.log_tail(15)}")
+    else:
+        results.update(values)
+    shown = ", ".join(f"{key}={report.cell(results.get(key))}" for key in workload.keys)
+    print(f"  [{name}] {workload.name}: {shown} ({time.monotonic() - started:.1f} s)", flush=True)
+
+
+def _start(servers: list[RunningServer], results: dict[str, dict[str, report.Cell]], keys: list[str]) -> list[str]:
+    """Waits for each server's /health; a server that does not come up gets "not started" in every row."""
+    failures = []
+    for server in servers:
+        try:
+            server.wait_healthy()
+        except ServerError as exc:
+            server.stop()
+            results[server.spec.name] = dict.fromkeys(keys, "not started")
+            failures.append(str(exc))
+            print(f"{server.spec.name}: did not start", flush=True)
+            continue
+        print(
+            f"{server.spec.name}: {server.base_url} up in {server.startup_s:.1f} s, /version {server.version}, "
+            f"serving pid {server.serving_pid}\n  $ {shlex.join(server.command)}",
+            flush=True,
+        )
+    return failures
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sizes: Sizes = QUICK if args.quick else FULL
+    specs = [spec for spec in (RUNYARD, MLFLOW) if args.only in (None, spec.key)]
+    spec_rows = report.rows(sizes, args.big)
+    print(report.machine())
+    print(report.load())
+    print(_versions(), flush=True)
+    stop = threading.Event()
+    results: dict[str, dict[str, report.Cell]] = {spec.name: {} for spec in specs}
+    contexts: list[Context] = []
+    failures: list[str] = []
+    interrupted = False
+    with tempfile.TemporaryDirectory(prefix="runyard-bench-") as tmp:
+        servers: list[RunningServer] = []
+        try:
+            servers = [launch(spec, Path(tmp)) for spec in specs]
+            failures = _start(servers, results, [row.key for row in spec_rows])
+            contexts = [Context(s, sizes, stop) for s in servers if s.serving_pid is not None]
+            for ctx in contexts:
+                waited = ctx.server.settle()
+                state = f"idle after {waited:.0f} s" if waited is not None else "still busy after 60 s, going on"
+                print(f"{ctx.server.spec.name}: process tree {state}", flush=True)
+            for workload in workloads(args.big):
+                print(f"{workload.name}:", flush=True)
+                for ctx in contexts:
+                    _run_one(ctx, workload, results[ctx.server.spec.name], args)
+        except KeyboardInterrupt:
+            stop.set()
+            interrupted = True
+            print("\ninterrupted: stopping the servers", flush=True)
+        finally:
+            for server in servers:
+                server.stop()
+    print(f"\n{report.load()} (after the run)")
+    print(report.table(spec_rows, results, (RUNYARD.name, MLFLOW.name)))
+    for ctx in contexts:
+        for note in ctx.notes:
+            print(f"note [{ctx.server.spec.name}]: {note}")
+    for failure in failures:
+        print(f"error: {failure}")
+    print("ratio: how many times faster Runyard is (higher is better); MB = 10^6 bytes, MiB = 2^20 bytes")
+    return 130 if interrupted else (1 if failures else 0)
