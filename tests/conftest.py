@@ -33,6 +33,15 @@ def backend_store_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.T
     return create_database(admin_url, f"runyard_test_{os.getpid()}_{next(_database_names)}")
 
 
+@pytest.fixture
+def fresh_store_uri(backend_store_uri: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of the same kind as `backend_store_uri`, for tests that reshape the schema."""
+    if backend_store_uri.startswith("sqlite"):
+        return f"sqlite:///{tmp_path / 'fresh.db'}"
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    return create_database(admin_url, f"runyard_fresh_{os.getpid()}_{next(_database_names)}")
+
+
 @pytest.fixture(scope="session")
 def server_url(backend_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     artifacts = tmp_path_factory.mktemp("artifacts") / "mlartifacts"

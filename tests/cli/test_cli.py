@@ -23,21 +23,21 @@ def runyard(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_old_schema_is_refused_until_upgraded(backend_store_uri: str, tmp_path: Path) -> None:
-    with runyard_server(backend_store_uri, tmp_path / "art"):
+def test_old_schema_is_refused_until_upgraded(fresh_store_uri: str, tmp_path: Path) -> None:
+    with runyard_server(fresh_store_uri, tmp_path / "art"):
         pass  # the first start creates the schema at head
-    engine = create_engine(normalise_url(backend_store_uri))
+    engine = create_engine(normalise_url(fresh_store_uri))
     command.downgrade(schema.alembic_config(engine), "base")  # what a database from an older release looks like
     engine.dispose()
 
-    refused = runyard("server", "--backend-store-uri", backend_store_uri, "--port", "1")
+    refused = runyard("server", "--backend-store-uri", fresh_store_uri, "--port", "1")
     assert refused.returncode != 0
     assert "runyard db upgrade" in refused.stderr
 
-    upgraded = runyard("db", "upgrade", "--backend-store-uri", backend_store_uri)
+    upgraded = runyard("db", "upgrade", "--backend-store-uri", fresh_store_uri)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "upgraded from None to" in upgraded.stdout
-    with runyard_server(backend_store_uri, tmp_path / "art") as url:
+    with runyard_server(fresh_store_uri, tmp_path / "art") as url:
         assert httpx.get(f"{url}/api/2.0/mlflow/experiments/get", params={"experiment_id": "0"}).status_code == 200
 
 
