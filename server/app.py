@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from server import __version__
 from server.api import all_routes
+from server.api.middleware import MergeSlashesMiddleware
 from server.api.routing import Context
 from server.artifacts.registry import ArtifactRegistry
 from server.config import Settings
@@ -44,5 +45,6 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Runyard", version=__version__, openapi_url=None, lifespan=lifespan)
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(MergeSlashesMiddleware)
     app.router.routes.extend(all_routes(context))
     return app

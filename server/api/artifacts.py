@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -93,6 +93,21 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
     ]
 
 
+MAX_UI_UPLOAD_BYTES = 10 * 1024 * 1024
+
+
+async def _limited(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Passes the body through, refusing it (and so discarding the partial file) past 10 MB or when empty."""
+    received = 0
+    async for chunk in chunks:
+        received += len(chunk)
+        if received > MAX_UI_UPLOAD_BYTES:
+            raise MlflowError.invalid_parameter("Artifact size is too large. Max size is 10MB.")
+        yield chunk
+    if received == 0:
+        raise MlflowError.invalid_parameter("Request must specify data.")
+
+
 def proxy_routes(context: Context) -> list[BaseRoute]:
     """`/api/2.0/mlflow-artifacts/...` and its ajax twin; without `--serve-artifacts` they say so plainly."""
 
@@ -164,7 +179,31 @@ def ui_routes(context: Context) -> list[BaseRoute]:
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
         return await stream_file(store, posixpath.join(base, relative) if base else relative)
 
+    async def upload_artifact(request: Request) -> Response:
+        """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""
+        params = request.query_params
+        run_id = params.get("run_uuid") or params.get("run_id")
+        if not run_id:
+            raise MlflowError.invalid_parameter("Request must specify run_uuid.")
+        if not params.get("path"):
+            raise MlflowError.invalid_parameter("Request must specify path.")
+        relative = clean_relative_path(params["path"])
+        if int(request.headers.get("content-length") or 0) > MAX_UI_UPLOAD_BYTES:
+            raise MlflowError.invalid_parameter("Artifact size is too large. Max size is 10MB.")
+        store, base = context.artifacts.resolve(await run_in_threadpool(run_uri, run_id))
+        await store.write(posixpath.join(base, relative) if base else relative, _limited(request.stream()))
+        return json_response({})
+
+    async def model_version_artifact(request: Request) -> Response:
+        """Registered-model downloads; the registry holds no models yet, so after the path check (which MLflow
+        makes first) every model is unknown."""
+        clean_relative_path(request.query_params.get("path"))
+        name = request.query_params.get("name", "")
+        raise MlflowError.not_found(f"Registered Model with name={name} not found")
+
     return [
+        Route("/model-versions/get-artifact", model_version_artifact, methods=["GET"]),
+        Route("/ajax-api/2.0/mlflow/upload-artifact", upload_artifact, methods=["POST"]),
         Route("/get-artifact", run_artifact, methods=["GET"]),
         Route("/ajax-api/2.0/mlflow/logged-models/{model_id}/artifacts/files", model_artifact, methods=["GET"]),
     ]

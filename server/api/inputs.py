@@ -11,7 +11,7 @@ from server.api.wire import Fields, missing
 from server.errors import MlflowError
 from server.services import validation as v
 from server.store import runs as run_store
-from server.store.inputs import DatasetSpec, add_dataset_inputs, add_model_links
+from server.store.inputs import DatasetSpec, add_dataset_inputs, add_model_links, dataset_summaries
 
 _DATASET_LIMITS = (
     ("name", v.MAX_DATASET_NAME_SIZE),
@@ -73,7 +73,29 @@ def log_outputs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     return {}
 
 
+MAX_EXPERIMENTS_PER_DATASET_SEARCH = 20
+
+
+def search_datasets(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    """The UI's dataset dropdown (MLflow serves it under /ajax-api only; its /api route is broken upstream)."""
+    experiment_ids = fields.string_list("experiment_ids")
+    if not experiment_ids:
+        raise MlflowError.invalid_parameter("SearchDatasets request must specify at least one experiment_id.")
+    if len(experiment_ids) > MAX_EXPERIMENTS_PER_DATASET_SEARCH:
+        raise MlflowError.invalid_parameter(
+            f"SearchDatasets request cannot specify more than {MAX_EXPERIMENTS_PER_DATASET_SEARCH} experiment_ids. "
+            f"Received {len(experiment_ids)} experiment_ids."
+        )
+    ids = [v.parse_experiment_id(e) for e in experiment_ids]
+    summaries = [
+        {"experiment_id": str(eid), "name": name, "digest": digest, **({"context": context} if context else {})}
+        for eid, name, digest, context in dataset_summaries(session, ids)
+    ]
+    return {"dataset_summaries": summaries} if summaries else {}
+
+
 RPCS = [
     Rpc("POST", "/mlflow/runs/log-inputs", log_inputs),
     Rpc("POST", "/mlflow/runs/outputs", log_outputs),
+    Rpc("POST", "/mlflow/experiments/search-datasets", search_datasets, writes=False, prefixes=("/ajax-api",)),
 ]

@@ -128,6 +128,9 @@ def log_logged_model_params(fields: Fields, session: Session, _: Context) -> dic
 def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     experiment_ids = [validation.parse_experiment_id(e) for e in fields.string_list("experiment_ids")]
     order_by = [Fields(item) for item in fields.objects("order_by")]
+    datasets = [Fields(item) for item in fields.objects("datasets")]
+    if not all(d.string("dataset_name") for d in datasets):
+        raise MlflowError.invalid_parameter("`dataset_name` in the `datasets` clause must be specified.")
     page = search.search_logged_models(
         session,
         experiment_ids=experiment_ids,
@@ -135,6 +138,7 @@ def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[s
         order_by=[(o.required_string("field_name"), o.boolean("ascending", default=True)) for o in order_by],
         max_results=fields.integer("max_results", default=0) or 100,
         page_token=fields.string("page_token"),
+        datasets=[(d.required_string("dataset_name"), d.string("dataset_digest")) for d in datasets],
     )
     body: dict[str, Any] = {}
     if page.items:

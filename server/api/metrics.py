@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from server.api.convert import metric_value
 from server.api.routing import Context, Rpc
 from server.api.runs import run_id_of
-from server.api.wire import Fields
+from server.api.wire import Fields, missing
 from server.errors import MlflowError
 from server.store import runs as run_store
 from server.store.metrics import metric_history, sampled_history
@@ -41,53 +41,65 @@ def get_metric_history(fields: Fields, session: Session, _: Context) -> dict[str
     return body
 
 
-def _bulk(session: Session, run_ids: list[str], key: str, **window: Any) -> dict[str, Any]:
-    points = sampled_history(session, run_ids, key, **window)
-    if not points:
-        return {}
-    return {
-        "metrics": [
-            {"key": key, "value": metric_value(value, is_nan), "timestamp": ts, "step": step, "run_id": run_id}
-            for run_id, value, ts, step, is_nan in points
-        ]
-    }
+def _with_run_id(key: str, run_id: str, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    return [
+        {"key": key, "value": metric_value(value, bool(is_nan)), "timestamp": ts, "step": step, "run_id": run_id}
+        for value, ts, step, is_nan in rows
+    ]
 
 
 def get_metric_history_bulk_interval(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run_ids = fields.string_list("run_ids")
-    key = fields.required_string("metric_key")
     if not run_ids:
-        raise MlflowError.invalid_parameter("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+        raise missing("run_ids")
     if len(run_ids) > MAX_RUNS_PER_BULK_REQUEST:
         raise MlflowError.invalid_parameter(
-            f"GetMetricHistoryBulkInterval request cannot specify more than {MAX_RUNS_PER_BULK_REQUEST} run_ids. "
+            f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_PER_BULK_REQUEST} run_ids. "
             f"Received {len(run_ids)} run_ids."
         )
+    key = fields.required_string("metric_key")
     start, end = fields.integer("start_step"), fields.integer("end_step")
+    max_results = fields.integer("max_results", default=MAX_RESULTS_PER_RUN)
+    if max_results is None or not 0 < max_results <= MAX_RESULTS_PER_RUN:
+        raise MlflowError.invalid_parameter(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
+    if start is not None and end is not None and start > end:
+        raise MlflowError.invalid_parameter(
+            f"end_step must be greater than start_step. Found start_step={start} and end_step={end}."
+        )
     if (start is None) != (end is None):
         raise MlflowError.invalid_parameter("If either start step or end step are specified, both must be specified.")
-    if start is not None and end is not None and start > end:
-        raise MlflowError.invalid_parameter("end_step must be greater than start_step. ")
-    max_results = fields.integer("max_results", default=MAX_RESULTS_PER_RUN) or MAX_RESULTS_PER_RUN
-    if not 0 < max_results <= MAX_RESULTS_PER_RUN:
-        raise MlflowError.invalid_parameter(
-            f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}. Received {max_results}."
-        )
-    return _bulk(session, run_ids, key, start_step=start, end_step=end, max_results=max_results)
+    for run_id in run_ids:
+        run_store.ensure_run_exists(session, run_id)
+    metrics: list[dict[str, Any]] = []
+    for run_id in run_ids:
+        rows = sampled_history(session, run_id, key, start_step=start, end_step=end, max_results=max_results)
+        metrics += _with_run_id(key, run_id, rows)
+    return {"metrics": metrics} if metrics else {}
 
 
 def get_metric_history_bulk(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    """The older UI's unsampled bulk route (ajax only), `run_id` repeated."""
+    """The older UI's unsampled bulk route (ajax only), `run_id` repeated; as MLflow's Flask handler does it."""
     run_ids = fields.string_list("run_id")
-    key = fields.required_string("metric_key")
-    if not 0 < len(run_ids) <= MAX_RUNS_PER_BULK_REQUEST:
-        raise MlflowError.invalid_parameter(f"GetMetricHistoryBulk needs 1 to {MAX_RUNS_PER_BULK_REQUEST} run_id.")
-    max_results = min(fields.integer("max_results", default=MAX_RESULTS_BULK_LEGACY) or 1, MAX_RESULTS_BULK_LEGACY)
-    return _bulk(session, run_ids, key, start_step=None, end_step=None, max_results=max_results)
+    if not run_ids:
+        raise MlflowError.invalid_parameter("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(run_ids) > MAX_RUNS_PER_BULK_REQUEST:
+        raise MlflowError.invalid_parameter(
+            f"GetMetricHistoryBulk request cannot specify more than {MAX_RUNS_PER_BULK_REQUEST} run_ids. "
+            f"Received {len(run_ids)} run_ids."
+        )
+    key = fields.string("metric_key")
+    if key is None:
+        raise MlflowError.invalid_parameter("GetMetricHistoryBulk request must specify a metric_key.")
+    max_results = min(fields.integer("max_results", default=MAX_RESULTS_BULK_LEGACY) or 0, MAX_RESULTS_BULK_LEGACY)
+    metrics: list[dict[str, Any]] = []
+    for run_id in sorted(run_ids):
+        run_store.ensure_run_exists(session, run_id)
+        metrics += _with_run_id(key, run_id, metric_history(session, run_id, key, limit=max_results))
+    return {"metrics": metrics[: max(max_results, 0)]}
 
 
 RPCS = [
     Rpc("GET", "/mlflow/metrics/get-history", get_metric_history),
     Rpc("GET", "/mlflow/metrics/get-history-bulk-interval", get_metric_history_bulk_interval),
-    Rpc("GET", "/mlflow/metrics/get-history-bulk", get_metric_history_bulk),
 ]
+RPCS += [Rpc("GET", "/mlflow/metrics/get-history-bulk", get_metric_history_bulk, prefixes=("/ajax-api",))]

@@ -43,6 +43,7 @@ class Rpc:
     handler: Handler
     since: int = 2
     writes: bool | None = None  # default: everything but GET writes
+    prefixes: tuple[str, ...] = ("/api", "/ajax-api")  # a few UI helpers exist under /ajax-api only
 
     @property
     def is_write(self) -> bool:
@@ -70,6 +71,6 @@ def build_routes(rpcs: Sequence[Rpc], context: Context) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for rpc in rpcs:
         endpoint = _endpoint(rpc, context)
-        for prefix in ("/api", "/ajax-api"):
+        for prefix in rpc.prefixes:
             routes.append(Route(f"{prefix}/{rpc.since}.0{rpc.path}", endpoint, methods=[rpc.method]))
     return routes

@@ -19,8 +19,8 @@ from server.errors import MlflowError
 _DRIVE = re.compile(r"^[a-zA-Z]:")
 
 
-def _invalid(path: str) -> MlflowError:
-    return MlflowError.invalid_parameter(f"Invalid path: {path!r}")
+def _invalid(_: str) -> MlflowError:
+    return MlflowError.invalid_parameter("Invalid path")  # MLflow's exact words (validate_path_is_safe)
 
 
 def clean_relative_path(path: str | None) -> str:
@@ -33,7 +33,7 @@ def clean_relative_path(path: str | None) -> str:
             break
         decoded = unquote(decoded)
     for candidate in (path, decoded):
-        if "\x00" in candidate or "\\" in candidate or candidate.startswith("/") or _DRIVE.match(candidate):
+        if any(c in candidate for c in "\x00\\#") or candidate.startswith("/") or _DRIVE.match(candidate):
             raise _invalid(path)
         if any(part == ".." for part in candidate.split("/")):
             raise _invalid(path)

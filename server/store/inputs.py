@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore, upsert
 from server.store.models import Dataset, RunDatasetInput, RunDatasetInputTag, RunModelLink
+from server.store.raw import Raw, placeholders
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +52,18 @@ def add_dataset_inputs(
 def add_model_links(session: Session, run_id: str, direction: str, links: Sequence[tuple[str, int]]) -> None:
     rows = [{"run_uuid": run_id, "model_id": m, "direction": direction, "step": step} for m, step in links]
     upsert(session, RunModelLink.__table__, rows, update=["step"])  # type: ignore[arg-type]
+
+
+MAX_DATASET_SUMMARIES = 1000
+
+
+def dataset_summaries(session: Session, experiment_ids: Sequence[int]) -> list[tuple[int, str, str, str | None]]:
+    """Distinct (experiment, name, digest, context) of the datasets runs used, as MLflow's `_search_datasets`."""
+    marks, params = placeholders("e", experiment_ids)
+    sql = (
+        "SELECT DISTINCT d.experiment_id, d.name, d.digest, t.value FROM datasets d "
+        "JOIN run_dataset_inputs i ON i.dataset_uuid = d.dataset_uuid "
+        "LEFT JOIN run_dataset_input_tags t ON t.run_uuid = i.run_uuid AND t.dataset_uuid = i.dataset_uuid "
+        f"AND t.key = 'mlflow.data.context' WHERE d.experiment_id IN ({marks}) LIMIT {MAX_DATASET_SUMMARIES}"
+    )
+    return [tuple(row) for row in Raw(session).execute(sql, params).all()]  # type: ignore[misc]

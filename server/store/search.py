@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -258,7 +258,16 @@ _MODEL_ATTRIBUTES: dict[str, Any] = {
 _MODEL_STATUS_NUMBERS = {"LOGGED_MODEL_PENDING": 1, "LOGGED_MODEL_READY": 2, "LOGGED_MODEL_UPLOAD_FAILED": 3}
 
 
-def _model_condition(c: grammar.Comparison) -> ColumnElement[bool]:
+def _dataset_match(metric: Any, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
+    return or_(
+        *[
+            and_(metric.dataset_name == name, true() if digest is None else metric.dataset_digest == digest)
+            for name, digest in datasets
+        ]
+    )
+
+
+def _model_condition(c: grammar.Comparison, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
     if c.kind in ("param", "tag"):
         table = aliased(LoggedModelParam if c.kind == "param" else LoggedModelTag)
         return exists().where(
@@ -267,7 +276,10 @@ def _model_condition(c: grammar.Comparison) -> ColumnElement[bool]:
     if c.kind == "metric":
         metric = aliased(LoggedModelMetric)
         return exists().where(
-            metric.model_id == LoggedModel.model_id, metric.key == c.key, _compare(metric.value, c.op, c.value)
+            metric.model_id == LoggedModel.model_id,
+            metric.key == c.key,
+            _compare(metric.value, c.op, c.value),
+            _dataset_match(metric, datasets) if datasets else true(),
         )
     value = c.value
     if c.key == "status":
@@ -283,8 +295,15 @@ def search_logged_models(
     order_by: Sequence[tuple[str, bool]],
     max_results: int,
     page_token: str | None,
+    datasets: Sequence[tuple[str, str | None]] = (),
 ) -> Page[LoggedModel]:
-    conditions = [_model_condition(c) for c in grammar.parse_logged_model_filter(filter_string)]
+    """`datasets` restricts metric conditions to metrics of those datasets; alone, it keeps models with any
+    metric on them (MLflow's `_apply_filter_string_datasets_search_logged_models`)."""
+    comparisons = grammar.parse_logged_model_filter(filter_string)
+    conditions = [_model_condition(c, datasets) for c in comparisons]
+    if datasets and not any(c.kind == "metric" for c in comparisons):
+        metric = aliased(LoggedModelMetric)
+        conditions.append(exists().where(metric.model_id == LoggedModel.model_id, _dataset_match(metric, datasets)))
     query = select(LoggedModel).where(
         LoggedModel.experiment_id.in_(experiment_ids), LoggedModel.lifecycle_stage == "active", *conditions
     )
