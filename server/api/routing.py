@@ -51,17 +51,17 @@ class Rpc:
 
 
 def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
-    scope = context.db.write if rpc.is_write else context.db.read
-
-    def run(fields: Fields) -> Mapping[str, Any]:
-        with scope() as session:
+    def read(fields: Fields) -> Mapping[str, Any]:
+        with context.db.read() as session:
             return rpc.handler(fields, session, context)
 
     async def endpoint(request: Request) -> Response:
         fields = await read_fields(request)
         if request.path_params:
             fields = Fields({**fields.as_dict(), **request.path_params}, from_query=fields.from_query)
-        return json_response(await run_in_threadpool(run, fields))
+        if rpc.is_write:
+            return json_response(await context.db.run_write(lambda session: rpc.handler(fields, session, context)))
+        return json_response(await run_in_threadpool(read, fields))
 
     endpoint.__name__ = rpc.handler.__name__
     return endpoint

@@ -9,13 +9,18 @@ busy handler; separate processes still meet at the busy timeout.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from server.store.writer import GroupCommitWriter
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
@@ -64,6 +69,9 @@ class Database:
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
         self._write_lock: AbstractContextManager[Any] = threading.Lock() if self.is_sqlite else nullcontext()
+        self._writer: GroupCommitWriter | None = None
+        if self.is_sqlite:
+            self._writer = GroupCommitWriter(self.write)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -75,5 +83,19 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
+    async def run_write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a write transaction off the event loop: SQLite through the group-commit writer,
+        PostgreSQL (which takes concurrent writers itself) on the thread pool, one transaction each."""
+        if self._writer is not None:
+            return await self._writer.run(work)
+
+        def in_transaction() -> T:
+            with self.write() as session:
+                return work(session)
+
+        return await run_in_threadpool(in_transaction)
+
     def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         self.engine.dispose()

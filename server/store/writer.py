@@ -1,0 +1,108 @@
+"""Group commit for SQLite: one thread performs every write, and write requests that arrive together share a
+transaction.
+
+SQLite takes one writer at a time, so concurrent writes wait in line whatever we do; what costs is each one
+paying for its own transaction (session set-up, `BEGIN IMMEDIATE`, the WAL commit). Here each request still runs
+in its own savepoint, so a request that fails rolls back alone and gets its own error, while the commit is paid
+once for everything that queued up meanwhile. A request is answered only after the commit that holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_GROUP = 64  # requests per shared transaction; bounds how long the first of them waits for its commit
+
+
+@dataclass(slots=True)
+class _Job:
+    work: Callable[[Session], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+    ok: bool = False
+    outcome: Any = None
+
+
+class GroupCommitWriter:
+    def __init__(self, write_transaction: Callable[[], AbstractContextManager[Session]]) -> None:
+        self._write_transaction = write_transaction
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        loop = asyncio.get_running_loop()
+        job = _Job(work, loop.create_future(), loop)
+        self._jobs.put(job)
+        return await job.future  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout=30)
+
+    def _serve(self) -> None:
+        while (first := self._jobs.get()) is not None:
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is None:
+                    self._jobs.put(None)  # finish this group, then stop
+                    break
+                group.append(job)
+            self._commit(group)
+            for job in group:
+                job.loop.call_soon_threadsafe(_settle, job)
+
+    def _commit(self, group: list[_Job]) -> None:
+        try:
+            with self._write_transaction() as session:
+                if len(group) == 1:
+                    _attempt(group[0], session)
+                    if not group[0].ok:
+                        raise _RolledBack
+                else:
+                    for job in group:
+                        with session.begin_nested() as savepoint:
+                            _attempt(job, session)
+                            if not job.ok:
+                                savepoint.rollback()
+        except _RolledBack:
+            pass
+        except Exception as exc:  # the commit itself failed: nobody in the group was stored
+            log.warning("group commit of %d writes failed: %s", len(group), exc)
+            for job in group:
+                job.ok, job.outcome = False, exc
+
+
+class _RolledBack(Exception):
+    """Unwinds a lone failed request's transaction without counting as a commit failure."""
+
+
+def _attempt(job: _Job, session: Session) -> None:
+    try:
+        job.outcome, job.ok = job.work(session), True
+    except Exception as exc:
+        job.outcome, job.ok = exc, False
+
+
+def _settle(job: _Job) -> None:
+    if job.future.done():  # the request was cancelled (client went away); its write stands or fell as above
+        return
+    if job.ok:
+        job.future.set_result(job.outcome)
+    else:
+        job.future.set_exception(job.outcome)
