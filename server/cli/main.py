@@ -55,6 +55,7 @@ def server(**flags: Any) -> None:
     if settings.workers == 1:
         uvicorn.run(app, **options)
         return
+    app.state.context.db.dispose()  # the store is checked; each worker process opens its own
     os.environ[SETTINGS_ENV] = settings.model_dump_json()  # read back by each worker process
     uvicorn.run("server.asgi:build", factory=True, workers=settings.workers, **options)
 
