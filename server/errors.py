@@ -53,6 +53,21 @@ HTTP_STATUS: dict[ErrorCode, int] = {
 }
 
 
+# The classification MLflow 3.x adds to every error body (mlflow/error_classification.py, as `mlflow server`
+# sends it): clients keep these keys and derive their own when they are missing.
+_CLASSIFICATION: dict[ErrorCode, tuple[str, str]] = {
+    ErrorCode.BAD_REQUEST: ("KAM00", "INVALID_PARAMETER_VALUE"),
+    ErrorCode.INVALID_PARAMETER_VALUE: ("KAM00", "INVALID_PARAMETER_VALUE"),
+    ErrorCode.ENDPOINT_NOT_FOUND: ("KAM00", "RESOURCE_NOT_FOUND"),
+    ErrorCode.RESOURCE_DOES_NOT_EXIST: ("KAM00", "RESOURCE_NOT_FOUND"),
+    ErrorCode.RESOURCE_ALREADY_EXISTS: ("KAM00", "RESOURCE_ALREADY_EXISTS"),
+    ErrorCode.PERMISSION_DENIED: ("KAM00", "PERMISSION_DENIED"),
+    ErrorCode.INTERNAL_ERROR: ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    ErrorCode.INVALID_STATE: ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    ErrorCode.TEMPORARILY_UNAVAILABLE: ("XXM00", "CLIENT_INTERNAL_ERROR"),
+}
+
+
 class MlflowError(Exception):
     """An expected failure, rendered as MLflow's `{"error_code", "message"}` body."""
 
@@ -88,6 +103,8 @@ class MlflowError(Exception):
 
 def error_response(code: ErrorCode, message: str, status: int | None = None) -> Response:
     body: dict[str, Any] = {"error_code": str(code), "message": message}
+    if code in _CLASSIFICATION:
+        body["sqlstate"], body["error_class"] = _CLASSIFICATION[code]
     return Response(orjson.dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json")
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from server.api.convert import metric_value
 from server.api.routing import Context, Rpc
 from server.api.runs import run_id_of
-from server.api.wire import Fields, missing
+from server.api.wire import API_DOCS_HINT, Fields, missing
 from server.errors import MlflowError
 from server.store import runs as run_store
 from server.store.metrics import metric_history, sampled_history
@@ -55,22 +55,20 @@ def get_metric_history_bulk_interval(fields: Fields, session: Session, _: Contex
     if len(run_ids) > MAX_RUNS_PER_BULK_REQUEST:
         raise MlflowError.invalid_parameter(
             f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_PER_BULK_REQUEST} run_ids. "
-            f"Received {len(run_ids)} run_ids."
+            f"Received {len(run_ids)} run_ids. {API_DOCS_HINT}"
         )
     key = fields.required_string("metric_key")
     start, end = fields.integer("start_step"), fields.integer("end_step")
     max_results = fields.integer("max_results", default=MAX_RESULTS_PER_RUN)
     if max_results is None or not 0 < max_results <= MAX_RESULTS_PER_RUN:
-        raise MlflowError.invalid_parameter(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}.")
+        raise MlflowError.invalid_parameter(f"max_results must be between 1 and {MAX_RESULTS_PER_RUN}. {API_DOCS_HINT}")
     if start is not None and end is not None and start > end:
         raise MlflowError.invalid_parameter(
             f"end_step must be greater than start_step. Found start_step={start} and end_step={end}."
         )
     if (start is None) != (end is None):
         raise MlflowError.invalid_parameter("If either start step or end step are specified, both must be specified.")
-    for run_id in run_ids:
-        run_store.ensure_run_exists(session, run_id)
-    metrics: list[dict[str, Any]] = []
+    metrics: list[dict[str, Any]] = []  # unknown runs simply contribute no points, as in MLflow
     for run_id in run_ids:
         rows = sampled_history(session, run_id, key, start_step=start, end_step=end, max_results=max_results)
         metrics += _with_run_id(key, run_id, rows)
@@ -92,8 +90,7 @@ def get_metric_history_bulk(fields: Fields, session: Session, _: Context) -> dic
         raise MlflowError.invalid_parameter("GetMetricHistoryBulk request must specify a metric_key.")
     max_results = min(fields.integer("max_results", default=MAX_RESULTS_BULK_LEGACY) or 0, MAX_RESULTS_BULK_LEGACY)
     metrics: list[dict[str, Any]] = []
-    for run_id in sorted(run_ids):
-        run_store.ensure_run_exists(session, run_id)
+    for run_id in sorted(run_ids):  # unknown runs contribute no points, as in MLflow
         metrics += _with_run_id(key, run_id, metric_history(session, run_id, key, limit=max_results))
     return {"metrics": metrics[: max(max_results, 0)]}
 

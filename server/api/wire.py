@@ -18,19 +18,19 @@ from starlette.responses import Response
 
 from server.errors import MlflowError
 
-_API_DOCS_HINT = "See the API docs for more information about request parameters."
+API_DOCS_HINT = "See the API docs for more information about request parameters."
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def missing(name: str) -> MlflowError:
-    return MlflowError.invalid_parameter(f"Missing value for required parameter '{name}'. {_API_DOCS_HINT}")
+    return MlflowError.invalid_parameter(f"Missing value for required parameter '{name}'. {API_DOCS_HINT}")
 
 
 def invalid(name: str, value: Any, hint: str = "") -> MlflowError:
     shown = orjson.dumps(value).decode() if not isinstance(value, str) else f'"{value}"'
     hint = hint or f"Hint: Value was of type '{type(value).__name__}'."
     return MlflowError.invalid_parameter(
-        f"Invalid value {shown} for parameter '{name}' supplied: {hint} {_API_DOCS_HINT}"
+        f"Invalid value {shown} for parameter '{name}' supplied: {hint} {API_DOCS_HINT}"
     )
 
 

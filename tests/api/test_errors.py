@@ -153,3 +153,20 @@ def test_unknown_status_is_ignored_like_mlflow(http: httpx.Client, run_id: str) 
     response = http.post(f"{API}/runs/update", json={"run_id": run_id, "status": "BOGUS"})
     assert response.status_code == 200
     assert response.json()["run_info"]["status"] == "RUNNING"
+
+
+def test_error_bodies_carry_mlflow_classification(http: httpx.Client) -> None:
+    body = http.get(f"{API}/runs/get", params={"run_id": "f" * 32}).json()
+    assert body == {
+        "error_code": "RESOURCE_DOES_NOT_EXIST",
+        "message": f"Run with id={'f' * 32} not found",
+        "sqlstate": "KAM00",
+        "error_class": "RESOURCE_NOT_FOUND",
+    }
+
+
+def test_bulk_history_of_unknown_runs_is_empty_not_an_error(http: httpx.Client) -> None:
+    bulk = http.get("/ajax-api/2.0/mlflow/metrics/get-history-bulk", params={"run_id": "nope", "metric_key": "m"})
+    assert (bulk.status_code, bulk.json()) == (200, {"metrics": []})
+    interval = http.get(f"{API}/metrics/get-history-bulk-interval", params={"run_ids": "nope", "metric_key": "m"})
+    assert (interval.status_code, interval.json()) == (200, {})
