@@ -122,5 +122,13 @@ def logged_model_json(
     return {"info": info, "data": data}
 
 
+def page_json(field: str, items: list[dict[str, Any]], next_page_token: str | None) -> dict[str, Any]:
+    """A search response: empty lists and the token of a last page are omitted, as MLflow's JSON printer does."""
+    body: dict[str, Any] = {field: items} if items else {}
+    if next_page_token:
+        body["next_page_token"] = next_page_token
+    return body
+
+
 def _omit_none(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}

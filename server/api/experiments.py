@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Context, Rpc
-from server.api.wire import Fields
+from server.api.wire import Fields, key_value_pairs
 from server.errors import MlflowError
 from server.services import experiments as service
 from server.services import validation
@@ -43,17 +43,9 @@ def create_experiment(fields: Fields, session: Session, context: Context) -> dic
         context.settings,
         name=fields.required_string("name"),
         artifact_location=fields.string("artifact_location"),
-        tags=_tags(fields),
+        tags=dict(key_value_pairs(fields, "tags")),
     )
     return {"experiment_id": str(experiment.experiment_id)}
-
-
-def _tags(fields: Fields) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for tag in fields.objects("tags"):
-        tag_fields = Fields(tag)
-        tags[tag_fields.required_string("key")] = tag_fields.string("value", default="") or ""
-    return tags
 
 
 def search_experiments(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -69,12 +61,8 @@ def search_experiments(fields: Fields, session: Session, _: Context) -> dict[str
         page_token=fields.string("page_token"),
     )
     tags = store.experiment_tags(session, [e.experiment_id for e in page.items])
-    body: dict[str, Any] = {}
-    if page.items:
-        body["experiments"] = [convert.experiment_json(e, tags[e.experiment_id]) for e in page.items]
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return body
+    experiments = [convert.experiment_json(e, tags[e.experiment_id]) for e in page.items]
+    return convert.page_json("experiments", experiments, page.next_page_token)
 
 
 def update_experiment(fields: Fields, session: Session, _: Context) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Context, Rpc
-from server.api.wire import Fields, missing
+from server.api.wire import Fields, key_value_pairs, missing
 from server.clock import now_ms
 from server.errors import MlflowError
 from server.services import validation
@@ -41,17 +41,6 @@ def _model_body(session: Session, model: LoggedModel) -> dict[str, Any]:
     return _models_json(session, [model])[0]
 
 
-def _pairs(fields: Fields, name: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for i, item in enumerate(fields.objects(name)):
-        entry = Fields(item)
-        key = entry.string("key")
-        if not key:
-            raise missing(f"{name}[{i}].key")
-        pairs[key] = entry.string("value", default="") or ""
-    return pairs
-
-
 def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     experiment_id = validation.parse_experiment_id(fields.required_string("experiment_id"))
     experiment = experiment_store.get_active_experiment(session, experiment_id)
@@ -77,8 +66,8 @@ def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[st
     )
     session.add(model)
     session.flush()
-    store.set_params(session, model_id, _pairs(fields, "params"))
-    store.set_tags(session, model_id, _pairs(fields, "tags"))
+    store.set_params(session, model_id, dict(key_value_pairs(fields, "params")))
+    store.set_tags(session, model_id, dict(key_value_pairs(fields, "tags")))
     return {"model": _model_body(session, model)}
 
 
@@ -108,7 +97,7 @@ def delete_logged_model(fields: Fields, session: Session, _: Context) -> dict[st
 
 def set_logged_model_tags(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     model = store.get_logged_model(session, fields.required_string("model_id"))
-    store.set_tags(session, model.model_id, _pairs(fields, "tags"))
+    store.set_tags(session, model.model_id, dict(key_value_pairs(fields, "tags")))
     model.last_updated_timestamp_ms = now_ms()
     return {"model": _model_body(session, model)}
 
@@ -121,7 +110,7 @@ def delete_logged_model_tag(fields: Fields, session: Session, _: Context) -> dic
 
 def log_logged_model_params(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     model = store.get_logged_model(session, fields.required_string("model_id"))
-    store.set_params(session, model.model_id, _pairs(fields, "params"))
+    store.set_params(session, model.model_id, dict(key_value_pairs(fields, "params")))
     return {}
 
 
@@ -140,12 +129,7 @@ def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[s
         page_token=fields.string("page_token"),
         datasets=[(d.required_string("dataset_name"), d.string("dataset_digest")) for d in datasets],
     )
-    body: dict[str, Any] = {}
-    if page.items:
-        body["models"] = _models_json(session, page.items)
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return body
+    return convert.page_json("models", _models_json(session, page.items), page.next_page_token)
 
 
 RPCS = [

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Context, Rpc
-from server.api.wire import Fields, missing, parse_double
+from server.api.wire import Fields, key_value_pairs, missing, parse_double
 from server.services import runs as service
 from server.services import validation
 from server.store import runs as store
@@ -28,17 +28,6 @@ def _run_body(session: Session, run_id: str) -> dict[str, Any]:
     return {"run": convert.run_json(run, store.load_run_data(session, [run_id])[run_id])}
 
 
-def _key_value_pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
-    pairs = []
-    for i, item in enumerate(fields.objects(name)):
-        entry = Fields(item)
-        key = entry.string("key")
-        if key is None:
-            raise missing(f"{name}[{i}].key")
-        pairs.append((key, entry.string("value", default="") or ""))
-    return pairs
-
-
 def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run, tags = service.create_run(
         session,
@@ -46,7 +35,7 @@ def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         user_id=fields.string("user_id", default="") or "",
         run_name=fields.string("run_name"),
         start_time=fields.integer("start_time"),
-        tags=dict(_key_value_pairs(fields, "tags")),
+        tags=dict(key_value_pairs(fields, "tags")),
     )
     return {"run": convert.run_json(run, store.RunData(tags=tags))}
 
@@ -138,8 +127,8 @@ def log_batch(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         session,
         run_id,
         metrics=metrics,
-        params=_key_value_pairs(fields, "params"),
-        tags=dict(_key_value_pairs(fields, "tags")),
+        params=key_value_pairs(fields, "params"),
+        tags=dict(key_value_pairs(fields, "tags")),
     )
     return {}
 

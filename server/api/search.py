@@ -33,13 +33,9 @@ def search_runs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         max_results=max_results,
         page_token=fields.string("page_token"),
     )
-    body: dict[str, Any] = {}
-    if page.items:
-        data = run_store.load_run_data(session, [run.run_uuid for run in page.items])
-        body["runs"] = [convert.run_json(run, data[run.run_uuid]) for run in page.items]
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return body
+    data = run_store.load_run_data(session, [run.run_uuid for run in page.items])
+    runs = [convert.run_json(run, data[run.run_uuid]) for run in page.items]
+    return convert.page_json("runs", runs, page.next_page_token)
 
 
 RPCS = [Rpc("POST", "/mlflow/runs/search", search_runs, writes=False)]

@@ -157,6 +157,18 @@ class Fields:
         raise invalid(name, value, f"Value must be one of {', '.join(names)}.")
 
 
+def key_value_pairs(fields: Fields, name: str) -> list[tuple[str, str]]:
+    """A repeated `{key, value}` field (tags, params) in request order; a missing value reads as ""."""
+    pairs = []
+    for i, item in enumerate(fields.objects(name)):
+        entry = Fields(item)
+        key = entry.string("key")
+        if not key:
+            raise missing(f"{name}[{i}].key")
+        pairs.append((key, entry.string("value", default="") or ""))
+    return pairs
+
+
 def parse_double(name: str, value: Any) -> float:
     """A proto double from JSON: a number or the strings protobuf uses for NaN and the infinities."""
     if isinstance(value, bool):
