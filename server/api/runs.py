@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields, key_value_pairs, missing, parse_double
+from server.errors import MlflowError
 from server.services import runs as service
 from server.services import validation
 from server.store import runs as store
@@ -133,6 +135,40 @@ def log_batch(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     return {}
 
 
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_TAG_FIELDS = ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+
+
+def log_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    """MLflow 2.x clients record each `log_model` in the run tag `mlflow.log-model.history` through this call."""
+    run_id = fields.required_string("run_id")
+    raw_json = fields.required_string("model_json")
+    try:
+        model = orjson.loads(raw_json)
+    except orjson.JSONDecodeError:
+        raise MlflowError.invalid_parameter(f"Malformed model info. \n {raw_json} \n is not a valid JSON.") from None
+    if not isinstance(model, dict):
+        raise MlflowError.invalid_parameter(f"Malformed model info. \n {raw_json} \n is not a valid JSON.")
+    missing_fields = {"artifact_path", "flavors", "utc_time_created", "run_id"} - set(model)
+    if missing_fields:
+        raise MlflowError.invalid_parameter(f"Model json is missing mandatory fields: {missing_fields}")
+    entry = {k: model[k] for k in _MODEL_TAG_FIELDS if k in model}
+    flavors = model["flavors"] if isinstance(model["flavors"], dict) else {}
+    entry["flavors"] = {
+        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+        for name, conf in flavors.items()
+    }
+    store.active_run_experiment(session, run_id)
+    history = store.load_run_data(session, [run_id])[run_id].tags.get(LOGGED_MODELS_TAG)
+    entries = [*(orjson.loads(history) if history else []), entry]
+    value = orjson.dumps(entries).decode()
+    while len(value) > validation.MAX_TAG_VAL_LENGTH and len(entries) > 1:
+        entries.pop(0)  # MLflow truncates the JSON mid-string here; we keep it valid and drop the oldest entries
+        value = orjson.dumps(entries).decode()
+    store.set_tags(session, run_id, {LOGGED_MODELS_TAG: validation.tag_value(value)})
+    return {}
+
+
 RPCS = [
     Rpc("POST", "/mlflow/runs/create", create_run),
     Rpc("GET", "/mlflow/runs/get", get_run),
@@ -144,4 +180,5 @@ RPCS = [
     Rpc("POST", "/mlflow/runs/log-parameter", log_param),
     Rpc("POST", "/mlflow/runs/log-metric", log_metric),
     Rpc("POST", "/mlflow/runs/log-batch", log_batch),
+    Rpc("POST", "/mlflow/runs/log-model", log_model),
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -170,3 +172,55 @@ def test_bulk_history_of_unknown_runs_is_empty_not_an_error(http: httpx.Client) 
     assert (bulk.status_code, bulk.json()) == (200, {"metrics": []})
     interval = http.get(f"{API}/metrics/get-history-bulk-interval", params={"run_ids": "nope", "metric_key": "m"})
     assert (interval.status_code, interval.json()) == (200, {})
+
+
+def test_limits_truncate_or_refuse_as_mlflow_does(http: httpx.Client, run_id: str, unique_name: str) -> None:
+    http.post(f"{API}/runs/set-tag", json={"run_id": run_id, "key": "long", "value": "t" * 9000})
+    tags = {
+        t["key"]: t["value"]
+        for t in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
+    }
+    assert tags["long"] == "t" * 8000
+
+    experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name + "-tags"}).json()["experiment_id"]
+    too_long = {"experiment_id": experiment_id, "key": "k", "value": "v" * 20001}
+    expect_error(
+        http.post(f"{API}/experiments/set-experiment-tag", json=too_long), 400, "INVALID_PARAMETER_VALUE", "20000"
+    )
+    expect_error(
+        http.post(f"{API}/logged-models", json={"experiment_id": experiment_id, "name": "bad/name"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Invalid model name",
+    )
+
+
+def test_get_requests_accept_the_clients_spelling_of_booleans(http: httpx.Client, unique_name: str) -> None:
+    experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name}).json()["experiment_id"]
+    model_id = http.post(f"{API}/logged-models", json={"experiment_id": experiment_id}).json()["model"]["info"][
+        "model_id"
+    ]
+    http.delete(f"{API}/logged-models/{model_id}")
+    assert http.get(f"{API}/logged-models/{model_id}").status_code == 404
+    assert http.get(f"{API}/logged-models/{model_id}", params={"allow_deleted": "True"}).status_code == 200
+    expect_error(
+        http.get(f"{API}/logged-models/{model_id}", params={"allow_deleted": "maybe"}), 400, "INVALID_PARAMETER_VALUE"
+    )
+
+
+def test_legacy_log_model_appends_to_the_history_tag(http: httpx.Client, run_id: str) -> None:
+    model = {"artifact_path": "model", "flavors": {"sklearn": {"v": 1, "config": {"x": 1}}}, "utc_time_created": "t"}
+    for _ in range(2):
+        body = {"run_id": run_id, "model_json": json.dumps({**model, "run_id": run_id})}
+        assert http.post(f"{API}/runs/log-model", json=body).status_code == 200
+    tags = {
+        t["key"]: t["value"]
+        for t in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["tags"]
+    }
+    history = json.loads(tags["mlflow.log-model.history"])
+    assert (
+        history
+        == [{"run_id": run_id, "utc_time_created": "t", "artifact_path": "model", "flavors": {"sklearn": {"v": 1}}}] * 2
+    )
+    bad = http.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": json.dumps({"flavors": {}})})
+    expect_error(bad, 400, "INVALID_PARAMETER_VALUE", "missing mandatory fields")

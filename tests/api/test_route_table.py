@@ -13,7 +13,6 @@ from server.api import RPCS
 NOT_YET = {
     "createPresignedUploadUrl",
     "createPresignedDownloadUrl",
-    "logModel",
     "searchDatasets",
 }
 NOT_YET_PREFIXES = ("/mlflow/traces", "/mlflow/workspaces")
