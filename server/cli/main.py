@@ -46,6 +46,12 @@ def server(**flags: Any) -> None:
         app = create_app(settings)  # opens (or creates) the store now, so a bad one fails here, clearly
     except MlflowError as exc:
         raise click.ClickException(exc.message) from None
+    click.echo(
+        f"Runyard serving http://{settings.host}:{settings.port} "
+        f"(store {app.state.context.db.url.render_as_string(hide_password=True)}, "
+        f"artifacts {settings.artifacts_destination if settings.serve_artifacts else 'not proxied'}, "
+        f"{settings.workers} worker{'s' if settings.workers > 1 else ''})"
+    )
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
