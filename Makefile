@@ -28,11 +28,13 @@ postgres: ## Install the PostgreSQL server the tests start (Debian package), if 
 test: install postgres ## Run the whole suite on SQLite and PostgreSQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-lint: install ## Lint and check formatting
+lint: install ## Lint, check formatting and types
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install ## Fix lint and formatting
 	$(BIN)/ruff check --fix .

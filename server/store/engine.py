@@ -62,7 +62,7 @@ class Database:
                 self.url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
             )
             _install_sqlite_hooks(self.engine)
-            writer = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+            writer: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
             writer = self.engine

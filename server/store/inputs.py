@@ -66,4 +66,4 @@ def dataset_summaries(session: Session, experiment_ids: Sequence[int]) -> list[t
         "LEFT JOIN run_dataset_input_tags t ON t.run_uuid = i.run_uuid AND t.dataset_uuid = i.dataset_uuid "
         f"AND t.key = 'mlflow.data.context' WHERE d.experiment_id IN ({marks}) LIMIT {MAX_DATASET_SUMMARIES}"
     )
-    return [tuple(row) for row in Raw(session).execute(sql, params).all()]  # type: ignore[misc]
+    return [(int(e), name, digest, context) for e, name, digest, context in Raw(session).execute(sql, params).all()]

@@ -47,7 +47,7 @@ class Raw:
             self._cursor.executemany(self._sql(sql), rows)
 
     def all(self) -> list[tuple[Any, ...]]:
-        return self._cursor.fetchall()
+        return list(self._cursor.fetchall())
 
     def one_or_none(self) -> tuple[Any, ...] | None:
         return self._cursor.fetchone()

@@ -124,8 +124,8 @@ def _load_dataset_inputs(session: Session, data: dict[str, RunData], run_ids: Se
         inputs[(run_id, dataset.dataset_uuid)] = item
         data[run_id].dataset_inputs.append(item)
     for tag in session.scalars(select(RunDatasetInputTag).where(RunDatasetInputTag.run_uuid.in_(run_ids))):
-        if (item := inputs.get((tag.run_uuid, tag.dataset_uuid))) is not None:
-            item.tags[tag.key] = tag.value
+        if (tagged := inputs.get((tag.run_uuid, tag.dataset_uuid))) is not None:
+            tagged.tags[tag.key] = tag.value
 
 
 def insert_params(session: Session, run_id: str, params: Mapping[str, str]) -> None:

@@ -6,9 +6,10 @@ it names; metric conditions read `latest_metrics`, never the history.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session, aliased
@@ -44,35 +45,30 @@ class Page(Generic[T]):
 
 def _lifecycle(column: Any, view_type: str) -> ColumnElement[bool]:
     if view_type == "ACTIVE_ONLY":
-        return column == "active"
+        return _compare(column, "=", "active")
     if view_type == "DELETED_ONLY":
-        return column == "deleted"
+        return _compare(column, "=", "deleted")
     return true()
 
 
+_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "LIKE": lambda column, value: column.like(value),
+    "ILIKE": lambda column, value: column.ilike(value),
+    "IN": lambda column, value: column.in_(list(value)),
+    "NOT IN": lambda column, value: column.not_in(list(value)),
+}
+
+
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    match op:
-        case "=":
-            return column == value
-        case "!=":
-            return column != value
-        case ">":
-            return column > value
-        case ">=":
-            return column >= value
-        case "<":
-            return column < value
-        case "<=":
-            return column <= value
-        case "LIKE":
-            return column.like(value)
-        case "ILIKE":
-            return column.ilike(value)
-        case "IN":
-            return column.in_(list(value))
-        case "NOT IN":
-            return column.not_in(list(value))
-    raise MlflowError.invalid_parameter(f"Invalid comparator '{op}'")
+    if op not in _OPERATORS:
+        raise MlflowError.invalid_parameter(f"Invalid comparator '{op}'")
+    return cast(ColumnElement[bool], _OPERATORS[op](column, value))
 
 
 def _paginate(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[Any]:
@@ -122,7 +118,7 @@ def _run_condition(c: grammar.Comparison) -> ColumnElement[bool]:
         return _dataset_condition(c)
     column = _RUN_ATTRIBUTES[c.key]
     if c.op in ("IS NULL", "IS NOT NULL"):
-        return column.is_(None) if c.op == "IS NULL" else column.is_not(None)
+        return cast(ColumnElement[bool], column.is_(None) if c.op == "IS NULL" else column.is_not(None))
     return _compare(column, c.op, c.value)
 
 
@@ -139,6 +135,9 @@ def _dataset_condition(c: grammar.Comparison) -> ColumnElement[bool]:
             _compare(tag.value, c.op, c.value),
         )
     return exists().where(*base, _compare(getattr(dataset, c.key), c.op, c.value))
+
+
+_KEYED_TABLES: dict[str, type[LatestMetric | Param | RunTag]] = {"metric": LatestMetric, "param": Param, "tag": RunTag}
 
 
 def _run_order(
@@ -158,8 +157,8 @@ def _run_order(
             ordered_attrs.add(key.key)
             query = query.order_by(column.is_(None), column.asc() if key.ascending else column.desc())
             continue
-        table = {"metric": LatestMetric, "param": Param, "tag": RunTag}[key.kind]
-        joined = aliased(table)
+        table: type[LatestMetric | Param | RunTag] = _KEYED_TABLES[key.kind]
+        joined: Any = aliased(table)
         on = and_(joined.run_uuid == Run.run_uuid, joined.key == key.key)
         value = joined.value
         if key.kind == "metric" and key.key in filtered_metrics:
@@ -218,7 +217,7 @@ def _experiment_condition(c: grammar.Comparison) -> ColumnElement[bool]:
         return exists().where(keyed, _compare(tag.value, c.op, c.value))
     value = c.value
     if c.key == "experiment_id":  # the grammar has already refused ids that are not integers
-        value = tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type]
+        value = tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type,misc]
     return _compare(_EXPERIMENT_ATTRIBUTES[c.key], c.op, value)
 
 
@@ -269,7 +268,7 @@ def _dataset_match(metric: Any, datasets: Sequence[tuple[str, str | None]]) -> C
 
 def _model_condition(c: grammar.Comparison, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
     if c.kind in ("param", "tag"):
-        table = aliased(LoggedModelParam if c.kind == "param" else LoggedModelTag)
+        table: Any = aliased(LoggedModelParam if c.kind == "param" else LoggedModelTag)
         return exists().where(
             table.model_id == LoggedModel.model_id, table.key == c.key, _compare(table.value, c.op, c.value)
         )
