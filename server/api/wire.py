@@ -186,6 +186,16 @@ def parse_double(name: str, value: Any) -> float:
     raise invalid(name, value)
 
 
+def _require_json_content_type(request: Request) -> None:
+    """As MLflow does for POST and PUT; it also keeps browsers' cross-site "simple" form or text/plain posts
+    (which need no CORS preflight) from ever reaching a handler."""
+    content_type = request.headers.get("content-type")
+    if not content_type:
+        raise MlflowError.invalid_parameter("Bad Request. Content-Type header is missing.")
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise MlflowError.invalid_parameter("Bad Request. Content-Type must be one of ['application/json'].")
+
+
 async def read_fields(request: Request) -> Fields:
     """The request's fields: the query string for GET, the JSON body (if any) for everything else."""
     if request.method == "GET":
@@ -193,11 +203,11 @@ async def read_fields(request: Request) -> Fields:
         for key, value in request.query_params.multi_items():
             data.setdefault(key, []).append(value)
         return Fields(data, from_query=True)
+    if request.method in ("POST", "PUT"):
+        _require_json_content_type(request)
     body = await request.body()
     if not body.strip():
         return Fields({})
-    if request.method in ("POST", "PUT") and not request.headers.get("content-type"):
-        raise MlflowError.invalid_parameter("Bad Request. Content-Type header is missing.")
     try:
         data = orjson.loads(body)
         if isinstance(data, str):  # legacy clients double-encode the body

@@ -224,3 +224,20 @@ def test_legacy_log_model_appends_to_the_history_tag(http: httpx.Client, run_id:
     )
     bad = http.post(f"{API}/runs/log-model", json={"run_id": run_id, "model_json": json.dumps({"flavors": {}})})
     expect_error(bad, 400, "INVALID_PARAMETER_VALUE", "missing mandatory fields")
+
+
+def test_cross_site_simple_posts_are_refused(http: httpx.Client, unique_name: str) -> None:
+    """A browser can send text/plain or form posts to any origin without a preflight; none may act."""
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        response = http.post(
+            f"{API}/experiments/create",
+            content=json.dumps({"name": unique_name}),
+            headers={"Content-Type": content_type},
+        )
+        expect_error(response, 400, "INVALID_PARAMETER_VALUE", "Content-Type must be one of ['application/json']")
+    assert http.get(f"{API}/experiments/get-by-name", params={"experiment_name": unique_name}).status_code == 404
+    charset = {"Content-Type": "application/json; charset=utf-8"}
+    assert (
+        http.post(f"{API}/experiments/create", content=json.dumps({"name": unique_name}), headers=charset).status_code
+        == 200
+    )
