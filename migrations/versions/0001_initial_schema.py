@@ -218,9 +218,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("run_uuid", "key", name=op.f("pk_params")),
     )
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_params_key_value"), ["key", "value"], unique=False)
-
     op.create_table(
         "run_dataset_inputs",
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
@@ -271,9 +268,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_run_dataset_inputs_dataset_uuid"))
 
     op.drop_table("run_dataset_inputs")
-    with op.batch_alter_table("params", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_params_key_value"))
-
     op.drop_table("params")
     op.drop_table("metrics")
     op.drop_table("logged_model_tags")

@@ -54,8 +54,9 @@ class Run(Base):
 
 
 class Param(Base):
+    """No index on `value`: values reach 6,000 characters, past PostgreSQL's b-tree row limit (about 2.7 kB)."""
+
     __tablename__ = "params"
-    __table_args__ = (Index(None, "key", "value"),)
 
     run_uuid: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)

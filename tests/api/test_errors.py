@@ -241,3 +241,18 @@ def test_cross_site_simple_posts_are_refused(http: httpx.Client, unique_name: st
         http.post(f"{API}/experiments/create", content=json.dumps({"name": unique_name}), headers=charset).status_code
         == 200
     )
+
+
+def test_long_incompressible_values_are_stored_on_every_database(http: httpx.Client, run_id: str) -> None:
+    """6,000 random characters exceed PostgreSQL's b-tree row limit; no index may cover such a column."""
+    import secrets
+
+    value = secrets.token_hex(3000)
+    assert (
+        http.post(f"{API}/runs/log-parameter", json={"run_id": run_id, "key": "big", "value": value}).status_code == 200
+    )
+    tag = secrets.token_hex(4000)
+    assert http.post(f"{API}/runs/set-tag", json={"run_id": run_id, "key": "bigtag", "value": tag}).status_code == 200
+    data = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+    assert {p["key"]: p["value"] for p in data["params"]}["big"] == value
+    assert {t["key"]: t["value"] for t in data["tags"]}["bigtag"] == tag
