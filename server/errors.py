@@ -7,13 +7,15 @@ The exception stores no status of its own, so a code and its status can never di
 from __future__ import annotations
 
 import logging
+import sqlite3
 from enum import StrEnum
 from typing import Any, cast
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -108,9 +110,14 @@ def error_response(code: ErrorCode, message: str, status: int | None = None) -> 
     return Response(orjson.dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json")
 
 
+# The hot paths talk to the DB-API drivers directly, so their own exception classes count as well as SQLAlchemy's.
+_UNAVAILABLE = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
+_BAD_VALUE = (DataError, sqlite3.DataError, psycopg.DataError)
+
+
 def _is_retryable_db_error(exc: BaseException) -> bool:
     """SQLite busy/locked past the busy timeout, or a dropped PostgreSQL connection: safe for the client to retry."""
-    return isinstance(exc, OperationalError)
+    return isinstance(exc, _UNAVAILABLE)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -163,7 +170,12 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise  # too late for an error body; let the server drop the connection
             where = f"{scope.get('method')} {scope.get('path')}"
-            if _is_retryable_db_error(exc):
+            if isinstance(exc, _BAD_VALUE):  # a value the column cannot hold: the request's fault, not ours
+                log.warning("value out of range on %s: %s", where, exc)
+                response = error_response(
+                    ErrorCode.INVALID_PARAMETER_VALUE, "A value in the request is too long or out of range."
+                )
+            elif _is_retryable_db_error(exc):
                 log.warning("database unavailable on %s: %s", where, exc)
                 response = error_response(ErrorCode.TEMPORARILY_UNAVAILABLE, "The database is busy; retry.")
             else:

@@ -44,7 +44,10 @@ def _model_body(session: Session, model: LoggedModel) -> dict[str, Any]:
 def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     experiment_id = validation.parse_experiment_id(fields.required_string("experiment_id"))
     experiment = experiment_store.get_active_experiment(session, experiment_id)
-    name = fields.string("name") or generate_run_name()
+    name = validation.limit_length("name", 500, fields.string("name") or generate_run_name())
+    model_type = fields.string("model_type")
+    if model_type is not None:
+        validation.limit_length("model_type", 500, model_type)
     if _BAD_NAME.search(name):
         raise MlflowError.invalid_parameter(
             f"Invalid model name ({name!r}) provided. Model name must be a non-empty string and cannot contain "
@@ -58,7 +61,7 @@ def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[st
         name=name,
         artifact_uri=f"{experiment.artifact_location}/models/{model_id}/artifacts",
         status=STATUSES["LOGGED_MODEL_PENDING"],
-        model_type=fields.string("model_type"),
+        model_type=model_type,
         source_run_id=fields.string("source_run_id") or None,
         creation_timestamp_ms=now,
         last_updated_timestamp_ms=now,

@@ -81,6 +81,10 @@ def validate_metric(point: MetricPoint, path: str = "") -> MetricPoint:
                 f"metric '{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer) ",
             )
         )
+    if point.dataset_name is not None:
+        validation.limit_length(f"{path}dataset_name", validation.MAX_DATASET_NAME_SIZE, point.dataset_name)
+    if point.dataset_digest is not None:
+        validation.limit_length(f"{path}dataset_digest", validation.MAX_DATASET_DIGEST_SIZE, point.dataset_digest)
     return MetricPoint(
         point.key,
         validation.clamp_metric_value(point.value),

@@ -43,14 +43,15 @@ class Run(Base):
 
     run_uuid: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id"))
-    name: Mapped[str] = mapped_column(String(250))
-    user_id: Mapped[str] = mapped_column(String(256))
+    # Free text from the client (the run name follows the `mlflow.runName` tag): sized like a tag value.
+    name: Mapped[str] = mapped_column(String(8000))
+    user_id: Mapped[str] = mapped_column(String(8000))
     status: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[int] = mapped_column(BigInteger)
     end_time: Mapped[int | None] = mapped_column(BigInteger)
     deleted_time: Mapped[int | None] = mapped_column(BigInteger)
     lifecycle_stage: Mapped[str] = mapped_column(String(16))
-    artifact_uri: Mapped[str] = mapped_column(String(2048))
+    artifact_uri: Mapped[str] = mapped_column(String(4096))  # a location of up to 2,048 plus our suffix
 
 
 class Param(Base):
@@ -148,7 +149,7 @@ class LoggedModel(Base):
     model_id: Mapped[str] = mapped_column(MODEL_ID, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id"))
     name: Mapped[str] = mapped_column(String(500))
-    artifact_uri: Mapped[str] = mapped_column(String(2048))
+    artifact_uri: Mapped[str] = mapped_column(String(4096))  # a location of up to 2,048 plus our suffix
     status: Mapped[int] = mapped_column(Integer)
     status_message: Mapped[str | None] = mapped_column(Text)
     model_type: Mapped[str | None] = mapped_column(String(500))

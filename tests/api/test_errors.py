@@ -256,3 +256,17 @@ def test_long_incompressible_values_are_stored_on_every_database(http: httpx.Cli
     data = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
     assert {p["key"]: p["value"] for p in data["params"]}["big"] == value
     assert {t["key"]: t["value"] for t in data["tags"]}["bigtag"] == tag
+
+
+def test_long_free_text_fields_never_become_a_500(http: httpx.Client, unique_name: str) -> None:
+    experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name}).json()["experiment_id"]
+    body = {"experiment_id": experiment_id, "run_name": "r" * 300, "user_id": "u" * 1000}
+    run = http.post(f"{API}/runs/create", json=body)
+    assert run.status_code == 200
+    assert run.json()["run"]["info"]["run_name"] == "r" * 300
+    long_name = {"experiment_id": experiment_id, "name": "m" * 501}
+    expect_error(http.post(f"{API}/logged-models", json=long_name), 400, "INVALID_PARAMETER_VALUE", "500")
+    run_id = run.json()["run"]["info"]["run_id"]
+    metric = {"key": "m", "value": 1, "timestamp": 1, "dataset_name": "d" * 501, "dataset_digest": "x"}
+    response = http.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": [metric]})
+    expect_error(response, 400, "INVALID_PARAMETER_VALUE", "dataset_name")
