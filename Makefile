@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test lint format bench postgres
+.PHONY: help install run test lint format bench postgres azurite
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,14 @@ postgres: ## Install the PostgreSQL server the tests start (Debian package), if 
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
-test: install postgres ## Run the whole suite on SQLite and PostgreSQL
+AZURITE := $(VENV)/node/node_modules/.bin/azurite-blob
+
+$(AZURITE):
+	npm install --prefix $(VENV)/node --no-audit --no-fund --silent azurite@3.35.0
+
+azurite: $(AZURITE) ## Install Azurite (the Azure Blob emulator, from npm) that the tests start
+
+test: install postgres azurite ## Run the whole suite on SQLite and PostgreSQL, artifacts on a folder and Azurite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlparse
 
+from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.artifacts.base import ArtifactStore
 from server.artifacts.local import LocalArtifactStore
 from server.artifacts.paths import clean_relative_path
@@ -57,4 +58,8 @@ def _store_for_root(root: str) -> ArtifactStore:
     local = _local_path(root)
     if local is not None:
         return LocalArtifactStore(local)
+    if root.startswith("wasbs://"):
+        store = AzureBlobArtifactStore(root)
+        store.check()
+        return store
     raise MlflowError.invalid_parameter(f"Unsupported artifact destination '{root}'.")

@@ -102,10 +102,13 @@ def create_database(admin_url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def runyard_server(backend_store_uri: str, artifacts: Path, *extra: str) -> Iterator[str]:
+def runyard_server(
+    backend_store_uri: str, artifacts: Path | str, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """`runyard server` as a user starts it, on a free port; yields its base URL."""
     port = free_port()
-    log = open(artifacts.parent / f"server-{port}.log", "wb")
+    log_dir = Path(tempfile.gettempdir()) if isinstance(artifacts, str) else artifacts.parent
+    log = open(log_dir / f"runyard-server-{port}.log", "wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -124,6 +127,7 @@ def runyard_server(backend_store_uri: str, artifacts: Path, *extra: str) -> Iter
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -136,3 +140,53 @@ def runyard_server(backend_store_uri: str, artifacts: Path, *extra: str) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def _azurite_bin() -> str:
+    local = Path(__file__).resolve().parents[2] / ".venv" / "node" / "node_modules" / ".bin" / "azurite-blob"
+    found = str(local) if local.exists() else shutil.which("azurite-blob")
+    if not found:
+        raise RuntimeError("Azurite is not installed: the Azure tests need it (`make azurite` installs it from npm).")
+    return found
+
+
+@contextlib.contextmanager
+def azurite(workdir: Path) -> Iterator[str]:
+    """The Azure Blob emulator on a free loopback port; yields its connection string."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            _azurite_bin(),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "--location",
+            str(workdir),
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}/devstoreaccount1"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("Azurite did not start")
+            time.sleep(0.1)
+        yield (
+            f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={endpoint};"
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,138 @@
+"""Artifacts in Azure Blob Storage (or Azurite), under `wasbs://<container>@<account>.blob.core.windows.net/<prefix>`.
+
+Uploads are staged as fixed-size blocks and committed at the end, so a broken upload never leaves a partial blob
+visible. Block ids all have the same length: `mlflow server` numbers them `mlflow_block_9`, `mlflow_block_10`,
+and Azure refuses block lists of unequal ids (`InvalidBlobOrBlock`) past the ninth part.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import posixpath
+import re
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anyio.to_thread
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.storage.blob import BlobBlock, BlobPrefix, BlobServiceClient, ContainerClient
+
+from server.artifacts.base import Download, FileInfo
+from server.errors import ErrorCode, MlflowError
+
+BLOCK_SIZE = 4 << 20  # bytes per staged block (Azure allows up to 50,000 blocks per blob)
+# Downloads fetch this much per request (the SDK's default first request is 32 MiB), keeping memory flat.
+_TRANSFER: dict[str, Any] = {"max_single_get_size": BLOCK_SIZE, "max_chunk_get_size": BLOCK_SIZE}
+_WASBS = re.compile(r"^wasbs://(?P<container>[^@/]+)@(?P<account>[a-z0-9]+)\.blob\.(?P<suffix>[\w.]+)(?P<path>/.*)?$")
+
+
+def parse_wasbs(uri: str) -> tuple[str, str, str, str]:
+    """(container, account, endpoint suffix, prefix) of MLflow's `wasbs://` form."""
+    match = _WASBS.match(uri)
+    if match is None:
+        raise MlflowError.invalid_parameter(
+            f"Invalid Azure artifact URI {uri!r}: expected wasbs://<container>@<account>.blob.core.windows.net/<path>"
+        )
+    prefix = (match["path"] or "").strip("/")
+    return match["container"], match["account"], match["suffix"], prefix
+
+
+def service_client(account: str, suffix: str) -> BlobServiceClient:
+    """Credentials in MLflow's order: a connection string (which also carries Azurite's endpoint), an account
+    key, then whatever `DefaultAzureCredential` finds (managed identity, CLI login, service principal)."""
+    if connection_string := os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
+        return BlobServiceClient.from_connection_string(connection_string, **_TRANSFER)
+    url = f"https://{account}.blob.{suffix}"
+    if access_key := os.environ.get("AZURE_STORAGE_ACCESS_KEY"):
+        return BlobServiceClient(url, credential={"account_name": account, "account_key": access_key}, **_TRANSFER)
+    from azure.identity import DefaultAzureCredential  # imported only when neither secret is configured
+
+    return BlobServiceClient(url, credential=DefaultAzureCredential(), **_TRANSFER)
+
+
+class AzureBlobArtifactStore:
+    def __init__(self, uri: str) -> None:
+        container, account, suffix, self.prefix = parse_wasbs(uri)
+        self.container: ContainerClient = service_client(account, suffix).get_container_client(container)
+
+    def check(self) -> None:
+        """Fail at start-up, not at the first upload, when the container or the credentials are unusable."""
+        try:
+            exists = self.container.exists()
+        except Exception as exc:
+            raise MlflowError(
+                f"Cannot reach Azure container {self.container.container_name!r}: {exc}", ErrorCode.INVALID_STATE
+            ) from None
+        if not exists:
+            raise MlflowError(
+                f"Azure container {self.container.container_name!r} does not exist", ErrorCode.INVALID_STATE
+            )
+
+    def _name(self, path: str) -> str:
+        return posixpath.join(self.prefix, path) if self.prefix else path
+
+    async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
+        blob = self.container.get_blob_client(self._name(path))
+        upload = uuid.uuid4().hex[:8]  # keeps concurrent uploads of one path from sharing uncommitted blocks
+        block_ids: list[str] = []
+        pending: list[bytes] = []
+        buffered = 0
+
+        async def stage() -> None:
+            block_id = base64.b64encode(f"{upload}-{len(block_ids):06d}".encode()).decode()
+            await anyio.to_thread.run_sync(blob.stage_block, block_id, b"".join(pending))
+            block_ids.append(block_id)
+
+        async for chunk in chunks:
+            pending.append(chunk)
+            buffered += len(chunk)
+            if buffered >= BLOCK_SIZE:
+                await stage()
+                pending, buffered = [], 0
+        if pending or not block_ids:
+            await stage()
+        await anyio.to_thread.run_sync(blob.commit_block_list, [BlobBlock(block_id=b) for b in block_ids])
+
+    def open(self, path: str) -> Download:
+        blob = self.container.get_blob_client(self._name(path))
+        try:
+            stream = blob.download_blob()
+        except ResourceNotFoundError:
+            if self.list(path):
+                raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory") from None
+            raise MlflowError.not_found(f"No such artifact: '{path}'") from None
+        return Download(size=stream.size, chunks=_chunks(stream.chunks()))
+
+    def list(self, path: str) -> list[FileInfo]:
+        prefix = self._name(path).rstrip("/")
+        prefix = f"{prefix}/" if prefix else ""
+        infos = []
+        for item in self.container.walk_blobs(name_starts_with=prefix, delimiter="/"):
+            name = item.name[len(prefix) :].rstrip("/")
+            if isinstance(item, BlobPrefix):
+                infos.append(FileInfo(name, True))
+            else:
+                infos.append(FileInfo(name, False, item.size))
+        return sorted(infos, key=lambda info: info.path)
+
+    def delete(self, path: str) -> None:
+        name = self._name(path)
+        names = [b.name for b in self.container.list_blobs(name_starts_with=f"{name}/")]
+        if not names:
+            try:
+                self.container.delete_blob(name)
+            except ResourceNotFoundError:
+                raise MlflowError.not_found(f"No such artifact: '{path}'") from None
+            return
+        for blob_name in names:
+            try:
+                self.container.delete_blob(blob_name)
+            except HttpResponseError as exc:
+                if exc.status_code != 404:
+                    raise
+
+
+def _chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    yield from chunks

@@ -1,0 +1,90 @@
+"""The same artifact behaviour on every backend: a local folder and Azure Blob Storage (a real Azurite)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+from azure.storage.blob import BlobServiceClient
+from mlflow import MlflowClient
+
+from tests.support.processes import azurite, runyard_server
+
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@pytest.fixture(scope="module", params=["local", "azure"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = tmp_path_factory.mktemp(request.param)
+    store = f"sqlite:///{base / 'db.sqlite'}"
+    if request.param == "local":
+        with runyard_server(store, base / "mlartifacts") as url:
+            yield url
+        return
+    with azurite(base / "azurite") as connection_string:
+        BlobServiceClient.from_connection_string(connection_string).create_container("artifacts")
+        destination = "wasbs://artifacts@devstoreaccount1.blob.core.windows.net/team/prefix"
+        env = {"AZURE_STORAGE_CONNECTION_STRING": connection_string}
+        with runyard_server(store, destination, env=env) as url:
+            yield url
+
+
+@pytest.fixture
+def http(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=120) as client:
+        yield client
+
+
+def test_upload_download_list_delete(http: httpx.Client) -> None:
+    big = os.urandom(9 * 1024 * 1024 + 5)  # several staged blocks on Azure
+    assert http.put(f"{ARTIFACTS}/1/r/artifacts/data/big.bin", content=big).status_code == 200
+    assert http.put(f"{ARTIFACTS}/1/r/artifacts/data/sub/a.txt", content=b"a").status_code == 200
+    assert http.put(f"{ARTIFACTS}/1/r/artifacts/top.txt", content=b"top").status_code == 200
+
+    assert http.get(f"{ARTIFACTS}/1/r/artifacts/data/big.bin").content == big
+    assert http.get(ARTIFACTS, params={"path": "1/r/artifacts"}).json() == {
+        "files": [{"path": "data", "is_dir": True}, {"path": "top.txt", "is_dir": False, "file_size": 3}]
+    }
+    assert http.get(ARTIFACTS, params={"path": "1/r/artifacts/data"}).json()["files"] == [
+        {"path": "big.bin", "is_dir": False, "file_size": len(big)},
+        {"path": "sub", "is_dir": True},
+    ]
+    assert http.get(ARTIFACTS, params={"path": "1/r"}).json() == {"files": [{"path": "artifacts", "is_dir": True}]}
+    assert http.get(ARTIFACTS, params={"path": "1/r/artifact"}).json() == {}  # a prefix, not a folder
+
+    assert http.get(f"{ARTIFACTS}/1/r/artifacts/data").status_code == 400
+    missing = http.get(f"{ARTIFACTS}/1/r/artifacts/nope.txt")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+    assert http.delete(f"{ARTIFACTS}/1/r/artifacts/top.txt").status_code == 200
+    assert http.delete(f"{ARTIFACTS}/1/r/artifacts/data").status_code == 200
+    assert http.get(ARTIFACTS, params={"path": "1/r/artifacts"}).json() == {}
+
+
+def test_an_empty_file_round_trips(http: httpx.Client) -> None:
+    assert http.put(f"{ARTIFACTS}/2/r/artifacts/empty.txt", content=b"").status_code == 200
+    assert http.get(f"{ARTIFACTS}/2/r/artifacts/empty.txt").content == b""
+
+
+def test_stock_client_round_trip(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    mlflow.set_tracking_uri(server)
+    try:
+        (tmp_path / "out" / "nested").mkdir(parents=True)
+        (tmp_path / "out" / "a.txt").write_text("alpha")
+        (tmp_path / "out" / "nested" / "b.json").write_text('{"b": 2}')
+        mlflow.set_experiment("backends")
+        with mlflow.start_run() as run:
+            mlflow.log_artifacts(str(tmp_path / "out"), artifact_path="bundle")
+            mlflow.log_text("hello", "notes/hello.txt")
+        client = MlflowClient(server)
+        assert sorted(f.path for f in client.list_artifacts(run.info.run_id)) == ["bundle", "notes"]
+        local = Path(client.download_artifacts(run.info.run_id, "", str(tmp_path / "dl")))
+        assert (local / "bundle" / "nested" / "b.json").read_text() == '{"b": 2}'
+        assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
+    finally:
+        mlflow.set_tracking_uri(None)
