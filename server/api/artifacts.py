@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
+import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
@@ -40,15 +41,42 @@ def _media_type(path: str) -> str:
     return "text/plain" if guessed in _NEUTERED_TYPES else guessed
 
 
-async def stream_file(store: ArtifactStore, path: str) -> Response:
-    download = await run_in_threadpool(store.open, path)
-    filename = posixpath.basename(path)
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """One `bytes=first-last` range (either end may be missing); anything else is served whole, as RFC 9110
+    allows a server to do with ranges it does not handle."""
+    match = _RANGE.match(header.strip()) if header else None
+    if match is None or match[1] == match[2] == "":
+        return None
+    return (int(match[1]) if match[1] else None, int(match[2]) if match[2] else None)
+
+
+async def stream_file(store: ArtifactStore, path: str, range_header: str | None = None) -> Response:
     headers = {
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(posixpath.basename(path))}",
         "X-Content-Type-Options": "nosniff",
-        "Content-Length": str(download.size),
+        "Accept-Ranges": "bytes",
     }
-    return StreamingResponse(download.chunks, media_type=_media_type(path), headers=headers)
+    wanted = _byte_range(range_header)
+    if wanted is None:
+        download = await run_in_threadpool(store.open, path)
+        headers["Content-Length"] = str(download.size)
+        return StreamingResponse(download.chunks, media_type=_media_type(path), headers=headers)
+    first, last = wanted
+    if first is None:  # a suffix: the last `last` bytes
+        size = (await run_in_threadpool(store.open, path, 0, 0)).size
+        first, last = max(0, size - (last or 0)), size - 1
+    length = None if last is None else max(0, last - first + 1)
+    download = await run_in_threadpool(store.open, path, first, length)
+    if first >= download.size or (last is not None and last < first):
+        headers["Content-Range"] = f"bytes */{download.size}"
+        return Response(status_code=416, headers=headers)
+    end = download.size - 1 if last is None else min(last, download.size - 1)
+    headers["Content-Range"] = f"bytes {first}-{end}/{download.size}"
+    headers["Content-Length"] = str(end - first + 1)
+    return StreamingResponse(download.chunks, status_code=206, media_type=_media_type(path), headers=headers)
 
 
 def _file_path(request: Request) -> str:
@@ -66,7 +94,7 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         return json_response({})
 
     async def download(request: Request) -> Response:
-        return await stream_file(store, _file_path(request))
+        return await stream_file(store, _file_path(request), request.headers.get("range"))
 
     async def delete(request: Request) -> Response:
         path = clean_relative_path(request.path_params["artifact_path"].rstrip("/"))

@@ -95,9 +95,16 @@ class AzureBlobArtifactStore:
             await stage()
         await anyio.to_thread.run_sync(blob.commit_block_list, [BlobBlock(block_id=b) for b in block_ids])
 
-    def open(self, path: str) -> Download:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Download:
         blob = self.container.get_blob_client(self._name(path))
         try:
+            if offset or length is not None:
+                size = blob.get_blob_properties().size
+                if offset >= size or length == 0:
+                    return Download(size=size, chunks=iter(()))
+                length = size - offset if length is None else min(length, size - offset)
+                stream = blob.download_blob(offset=offset, length=length)
+                return Download(size=size, chunks=_chunks(stream.chunks()))
             stream = blob.download_blob()
         except ResourceNotFoundError:
             if self.list(path):

@@ -22,7 +22,7 @@ class FileInfo:
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    size: int
+    size: int  # of the whole file, whatever part `chunks` covers
     chunks: Iterator[bytes]
 
 
@@ -35,8 +35,9 @@ class ArtifactStore(Protocol):
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None: ...
 
-    def open(self, path: str) -> Download:
-        """Raise RESOURCE_DOES_NOT_EXIST for a missing file, INVALID_PARAMETER_VALUE for a directory."""
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Download:
+        """The bytes from `offset` (all, or `length` of them). Raise RESOURCE_DOES_NOT_EXIST for a missing file,
+        INVALID_PARAMETER_VALUE for a directory."""
         ...
 
     def list(self, path: str) -> list[FileInfo]:

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import anyio.to_thread
 
@@ -56,7 +57,7 @@ class LocalArtifactStore:
             raise MlflowError.invalid_parameter(f"Invalid path: a parent of {path!r} is a file") from None
         return tempfile.mkstemp(dir=target.parent, prefix=".upload-")
 
-    def open(self, path: str) -> Download:
+    def open(self, path: str, offset: int = 0, length: int | None = None) -> Download:
         target = self._path(path)
         if target.is_dir():
             raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory")
@@ -64,7 +65,8 @@ class LocalArtifactStore:
             handle = target.open("rb")
         except FileNotFoundError:
             raise MlflowError.not_found(f"No such artifact: '{path}'") from None
-        return Download(size=os.fstat(handle.fileno()).st_size, chunks=_read_chunks(handle))
+        handle.seek(offset)
+        return Download(size=os.fstat(handle.fileno()).st_size, chunks=_read_chunks(handle, length))
 
     def list(self, path: str) -> list[FileInfo]:
         target = self._path(path)
@@ -91,7 +93,9 @@ class LocalArtifactStore:
             raise MlflowError.not_found(f"No such artifact: '{path}'")
 
 
-def _read_chunks(handle: object) -> Iterator[bytes]:
-    with handle:  # type: ignore[attr-defined]
-        while chunk := handle.read(CHUNK_SIZE):  # type: ignore[attr-defined]
+def _read_chunks(handle: BinaryIO, length: int | None) -> Iterator[bytes]:
+    remaining = -1 if length is None else length
+    with handle:
+        while remaining and (chunk := handle.read(CHUNK_SIZE if remaining < 0 else min(CHUNK_SIZE, remaining))):
+            remaining -= len(chunk) if remaining > 0 else 0
             yield chunk

@@ -88,3 +88,25 @@ def test_stock_client_round_trip(server: str, tmp_path: Path, monkeypatch: pytes
         assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_range_requests(http: httpx.Client) -> None:
+    data = bytes(range(256)) * 40_000  # 10 MB: ranges that cross staged blocks and read chunks
+    http.put(f"{ARTIFACTS}/3/r/artifacts/ranged.bin", content=data)
+    url = f"{ARTIFACTS}/3/r/artifacts/ranged.bin"
+
+    def fetch(value: str) -> httpx.Response:
+        return http.get(url, headers={"Range": value})
+
+    head = fetch("bytes=0-9")
+    assert (head.status_code, head.content, head.headers["content-range"]) == (206, data[:10], f"bytes 0-9/{len(data)}")
+    middle = fetch("bytes=4194300-4194310")
+    assert middle.content == data[4194300:4194311]
+    assert fetch("bytes=10000000-").content == data[10_000_000:]
+    assert fetch("bytes=-5").content == data[-5:]
+    assert fetch("bytes=5-99999999999").content == data[5:]
+    unsatisfiable = fetch(f"bytes={len(data)}-")
+    assert (unsatisfiable.status_code, unsatisfiable.headers["content-range"]) == (416, f"bytes */{len(data)}")
+    whole = fetch("bytes=0-1,5-6")  # several ranges: served whole
+    assert (whole.status_code, whole.content) == (200, data)
+    assert whole.headers["accept-ranges"] == "bytes"
