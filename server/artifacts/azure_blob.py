@@ -8,6 +8,8 @@ and Azure refuses block lists of unequal ids (`InvalidBlobOrBlock`) past the nin
 from __future__ import annotations
 
 import base64
+import builtins
+import contextlib
 import os
 import posixpath
 import re
@@ -16,15 +18,26 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anyio.to_thread
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobBlock, BlobPrefix, BlobServiceClient, ContainerClient
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.storage.blob import BlobBlock, BlobPrefix, BlobServiceClient, ContainerClient, ExponentialRetry
 
 from server.artifacts.base import Download, FileInfo
 from server.errors import ErrorCode, MlflowError
 
 BLOCK_SIZE = 4 << 20  # bytes per staged block (Azure allows up to 50,000 blocks per blob)
 # Downloads fetch this much per request (the SDK's default first request is 32 MiB), keeping memory flat.
-_TRANSFER: dict[str, Any] = {"max_single_get_size": BLOCK_SIZE, "max_chunk_get_size": BLOCK_SIZE}
+# Retries back off 1, 3, 5 s (the SDK's default starts at 15 s): a request that waits on storage longer than
+# that is better answered with a retryable 503, which the MLflow client retries on its own schedule.
+_TRANSFER: dict[str, Any] = {
+    "max_single_get_size": BLOCK_SIZE,
+    "max_chunk_get_size": BLOCK_SIZE,
+    "retry_policy": ExponentialRetry(initial_backoff=1, increment_base=2, retry_total=3),
+}
 _WASBS = re.compile(r"^wasbs://(?P<container>[^@/]+)@(?P<account>[a-z0-9]+)\.blob\.(?P<suffix>[\w.]+)(?P<path>/.*)?$")
 
 
@@ -82,7 +95,8 @@ class AzureBlobArtifactStore:
 
         async def stage() -> None:
             block_id = base64.b64encode(f"{upload}-{len(block_ids):06d}".encode()).decode()
-            await anyio.to_thread.run_sync(blob.stage_block, block_id, b"".join(pending))
+            with _storage_reachable():
+                await anyio.to_thread.run_sync(blob.stage_block, block_id, b"".join(pending))
             block_ids.append(block_id)
 
         async for chunk in chunks:
@@ -93,9 +107,14 @@ class AzureBlobArtifactStore:
                 pending, buffered = [], 0
         if pending or not block_ids:
             await stage()
-        await anyio.to_thread.run_sync(blob.commit_block_list, [BlobBlock(block_id=b) for b in block_ids])
+        with _storage_reachable():
+            await anyio.to_thread.run_sync(blob.commit_block_list, [BlobBlock(block_id=b) for b in block_ids])
 
     def open(self, path: str, offset: int = 0, length: int | None = None) -> Download:
+        with _storage_reachable():
+            return self._open(path, offset, length)
+
+    def _open(self, path: str, offset: int, length: int | None) -> Download:
         blob = self.container.get_blob_client(self._name(path))
         try:
             if offset or length is not None:
@@ -113,6 +132,10 @@ class AzureBlobArtifactStore:
         return Download(size=stream.size, chunks=_chunks(stream.chunks()))
 
     def list(self, path: str) -> list[FileInfo]:
+        with _storage_reachable():
+            return self._list(path)
+
+    def _list(self, path: str) -> builtins.list[FileInfo]:  # `list` here would name the method above
         prefix = self._name(path).rstrip("/")
         prefix = f"{prefix}/" if prefix else ""
         infos = []
@@ -125,6 +148,10 @@ class AzureBlobArtifactStore:
         return sorted(infos, key=lambda info: info.path)
 
     def delete(self, path: str) -> None:
+        with _storage_reachable():
+            self._delete(path)
+
+    def _delete(self, path: str) -> None:
         name = self._name(path)
         names = [b.name for b in self.container.list_blobs(name_starts_with=f"{name}/")]
         if not names:
@@ -143,3 +170,12 @@ class AzureBlobArtifactStore:
 
 def _chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
+
+
+@contextlib.contextmanager
+def _storage_reachable() -> Iterator[None]:
+    """Storage that cannot be reached is a retryable 503 for the client, not a 500."""
+    try:
+        yield
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise MlflowError(f"Azure Blob Storage is unreachable: {exc}", ErrorCode.TEMPORARILY_UNAVAILABLE) from None

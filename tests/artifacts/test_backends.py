@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from azure.storage.blob import BlobServiceClient
 from mlflow import MlflowClient
 
-from tests.support.processes import azurite, runyard_server
+from tests.support.processes import azurite, free_port, runyard_server
 
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
 
@@ -110,3 +111,30 @@ def test_range_requests(http: httpx.Client) -> None:
     whole = fetch("bytes=0-1,5-6")  # several ranges: served whole
     assert (whole.status_code, whole.content) == (200, data)
     assert whole.headers["accept-ranges"] == "bytes"
+
+
+def test_storage_outage_mid_upload_is_retryable_and_leaves_nothing(tmp_path: Path) -> None:
+    """Azurite stops while a file is being uploaded: the client gets a retryable 503, no partial blob appears,
+    and the same upload succeeds once storage is back."""
+    port = free_port()
+    destination = "wasbs://artifacts@devstoreaccount1.blob.core.windows.net/outage"
+    data = os.urandom(12 * 1024 * 1024)
+    storage = contextlib.ExitStack()
+    connection_string = storage.enter_context(azurite(tmp_path / "azurite", port))
+    BlobServiceClient.from_connection_string(connection_string).create_container("artifacts")
+    env = {"AZURE_STORAGE_CONNECTION_STRING": connection_string}
+    with runyard_server(f"sqlite:///{tmp_path / 'db.sqlite'}", destination, env=env) as url:
+
+        def body_with_outage() -> Iterator[bytes]:
+            yield data[: 6 * 1024 * 1024]  # a first block gets staged
+            storage.close()  # then storage goes away
+            yield data[6 * 1024 * 1024 :]
+
+        with httpx.Client(base_url=url, timeout=120) as http:
+            failed = http.put(f"{ARTIFACTS}/9/r/artifacts/big.bin", content=body_with_outage())
+            assert failed.status_code == 503
+            assert failed.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+            with azurite(tmp_path / "azurite", port):
+                assert http.get(ARTIFACTS, params={"path": "9/r/artifacts"}).json() == {}
+                assert http.put(f"{ARTIFACTS}/9/r/artifacts/big.bin", content=data).status_code == 200
+                assert http.get(f"{ARTIFACTS}/9/r/artifacts/big.bin").content == data

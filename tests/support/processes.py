@@ -154,9 +154,9 @@ def _azurite_bin() -> str:
 
 
 @contextlib.contextmanager
-def azurite(workdir: Path) -> Iterator[str]:
-    """The Azure Blob emulator on a free loopback port; yields its connection string."""
-    port = free_port()
+def azurite(workdir: Path, port: int | None = None) -> Iterator[str]:
+    """The Azure Blob emulator on a loopback port (a free one unless given); yields its connection string."""
+    port = port or free_port()
     process = subprocess.Popen(
         [
             _azurite_bin(),
