@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -65,3 +66,10 @@ def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowC
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> str:
     return f"{request.node.name}-{next(_database_names)}"
+
+
+@pytest.fixture
+def http(server_url: str) -> Iterator[httpx.Client]:
+    """Raw HTTP against the shared server, for what the stock client cannot send."""
+    with httpx.Client(base_url=server_url, timeout=30) as client:
+        yield client

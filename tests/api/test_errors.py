@@ -11,12 +11,6 @@ API = "/api/2.0/mlflow"
 
 
 @pytest.fixture
-def http(server_url: str) -> httpx.Client:
-    with httpx.Client(base_url=server_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
 def run_id(http: httpx.Client, unique_name: str) -> str:
     experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name}).json()["experiment_id"]
     return http.post(f"{API}/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]

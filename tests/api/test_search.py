@@ -9,12 +9,6 @@ API = "/api/2.0/mlflow"
 
 
 @pytest.fixture
-def http(server_url: str) -> httpx.Client:
-    with httpx.Client(base_url=server_url, timeout=30) as client:
-        yield client
-
-
-@pytest.fixture
 def experiment(http: httpx.Client, unique_name: str) -> str:
     """Runs a..e: acc 0.9 / 0.5 / NaN / (none) / 0.7, lr alternating, created in that order."""
     experiment_id = http.post(f"{API}/experiments/create", json={"name": unique_name}).json()["experiment_id"]
