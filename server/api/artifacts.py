@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from server.api import multipart
 from server.api.routing import Context, Rpc
 from server.api.runs import run_id_of
 from server.api.wire import Fields, json_response
@@ -114,9 +115,7 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
         ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
-        ("/mlflow-artifacts/mpu/create/{artifact_path:path}", not_supported, ["POST"]),
-        ("/mlflow-artifacts/mpu/complete/{artifact_path:path}", not_supported, ["POST"]),
-        ("/mlflow-artifacts/mpu/abort/{artifact_path:path}", not_supported, ["POST"]),
+        *multipart.routes(multipart.uploads_for(store)),
         ("/mlflow-artifacts/presigned/{artifact_path:path}", not_supported, ["GET"]),
     ]
 

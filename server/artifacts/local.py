@@ -13,10 +13,11 @@ from typing import BinaryIO
 import anyio.to_thread
 
 from server.artifacts.base import Download, FileInfo
-from server.artifacts.paths import resolve_under
+from server.artifacts.paths import RESERVED_ROOT_ENTRY, resolve_under
 from server.errors import MlflowError
 
 CHUNK_SIZE = 1 << 20  # bytes per read, and per write to disk
+STAGING_DIR = RESERVED_ROOT_ENTRY  # multipart parts in flight; hidden from listings, refused as a client path
 
 
 class LocalArtifactStore:
@@ -27,8 +28,10 @@ class LocalArtifactStore:
         return resolve_under(self.root, relative)
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
+        await self.write_to(self._path(path), path, chunks)
+
+    async def write_to(self, target: Path, path: str, chunks: AsyncIterator[bytes]) -> None:
         """Stream into a temporary file beside the target, then rename it into place: never half-visible."""
-        target = self._path(path)
         fd, tmp_name = await anyio.to_thread.run_sync(self._open_temp_beside, target, path)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -75,7 +78,7 @@ class LocalArtifactStore:
         infos = []
         with os.scandir(target) as entries:
             for entry in entries:
-                if entry.name.startswith(".upload-"):
+                if entry.name.startswith(".upload-") or entry.name == STAGING_DIR:
                     continue
                 is_dir = entry.is_dir()
                 infos.append(FileInfo(entry.name, is_dir, None if is_dir else entry.stat().st_size))
@@ -99,3 +102,43 @@ def _read_chunks(handle: BinaryIO, length: int | None) -> Iterator[bytes]:
         while remaining and (chunk := handle.read(CHUNK_SIZE if remaining < 0 else min(CHUNK_SIZE, remaining))):
             remaining -= len(chunk) if remaining > 0 else 0
             yield chunk
+
+
+class LocalMultipartUploads:
+    """Multipart uploads into a local folder: parts are staged under `.runyard-mpu/<upload id>/` in the same root
+    (so every server process sees them) and joined into the target in one rename at completion."""
+
+    def __init__(self, store: LocalArtifactStore) -> None:
+        self.store = store
+
+    def _staging(self, upload_id: str) -> Path:
+        return self.store.root / STAGING_DIR / upload_id  # the caller has checked upload_id is plain hex
+
+    async def write_part(self, path: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes]) -> str:
+        await self.store.write_to(self._staging(upload_id) / f"{part_number:06d}", path, chunks)
+        return f'"{upload_id}-{part_number}"'
+
+    def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None:
+        target = self.store._path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                for number in part_numbers:
+                    try:
+                        part = (self._staging(upload_id) / f"{number:06d}").open("rb")
+                    except FileNotFoundError:
+                        raise MlflowError.invalid_parameter(
+                            f"Part {number} of upload {upload_id} was not uploaded"
+                        ) from None
+                    with part:
+                        shutil.copyfileobj(part, out, CHUNK_SIZE)
+            os.replace(tmp_name, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
+        self.abort(path, upload_id)
+
+    def abort(self, path: str, upload_id: str) -> None:  # noqa: ARG002  (the protocol's signature)
+        shutil.rmtree(self._staging(upload_id), ignore_errors=True)

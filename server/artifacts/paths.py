@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from server.errors import MlflowError
 
 _DRIVE = re.compile(r"^[a-zA-Z]:")
+RESERVED_ROOT_ENTRY = ".runyard-mpu"  # where multipart parts wait; never addressable by a client
 
 
 def _invalid(_: str) -> MlflowError:
@@ -38,6 +39,8 @@ def clean_relative_path(path: str | None) -> str:
         if any(part == ".." for part in candidate.split("/")):
             raise _invalid(path)
     normalised = posixpath.normpath(path)
+    if normalised.split("/", 1)[0] == RESERVED_ROOT_ENTRY:
+        raise _invalid(path)
     return "" if normalised == "." else normalised
 
 

@@ -138,3 +138,48 @@ def test_storage_outage_mid_upload_is_retryable_and_leaves_nothing(tmp_path: Pat
                 assert http.get(ARTIFACTS, params={"path": "9/r/artifacts"}).json() == {}
                 assert http.put(f"{ARTIFACTS}/9/r/artifacts/big.bin", content=data).status_code == 200
                 assert http.get(f"{ARTIFACTS}/9/r/artifacts/big.bin").content == data
+
+
+def test_stock_client_multipart_upload_with_over_100_parts(
+    server: str, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client's proxied multipart upload: 7 MB in 64 KiB parts is 107 parts, assembled in order (on Azure,
+    107 staged blocks with ids of one length, where `mlflow server` fails past the ninth)."""
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(64 * 1024))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    data = os.urandom(7_000_000)
+    (tmp_path / "weights.bin").write_bytes(data)
+    mlflow.set_tracking_uri(server)
+    try:
+        mlflow.set_experiment("multipart")
+        with mlflow.start_run() as run:
+            mlflow.log_artifact(str(tmp_path / "weights.bin"), artifact_path="model")
+        local = MlflowClient(server).download_artifacts(run.info.run_id, "model/weights.bin", str(tmp_path / "dl"))
+        assert Path(local).read_bytes() == data
+    finally:
+        mlflow.set_tracking_uri(None)
+    run_root = run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
+    assert http.get(ARTIFACTS, params={"path": f"{run_root}/model"}).json()["files"] == [
+        {"path": "weights.bin", "is_dir": False, "file_size": len(data)}
+    ]
+    root = http.get(ARTIFACTS, params={"path": ""}).json().get("files", [])
+    assert ".runyard-mpu" not in {f["path"] for f in root}  # parts in flight are never listed
+    assert http.get(f"{ARTIFACTS}/.runyard-mpu/anything").status_code == 400
+
+
+def test_multipart_requires_every_part(http: httpx.Client) -> None:
+    created = http.post("/api/2.0/mlflow-artifacts/mpu/create/5/r/artifacts", json={"path": "f.bin", "num_parts": 2})
+    upload = created.json()
+    first = upload["credentials"][0]["url"]
+    assert httpx.put(first, content=b"part one").status_code == 200
+    parts = [{"part_number": 1, "etag": "x"}, {"part_number": 2, "etag": "y"}]
+    response = http.post(
+        "/api/2.0/mlflow-artifacts/mpu/complete/5/r/artifacts",
+        json={"path": "f.bin", "upload_id": upload["upload_id"], "parts": parts},
+    )
+    assert response.status_code == 400
+    assert http.get(f"{ARTIFACTS}/5/r/artifacts/f.bin").status_code == 404
+    bad = http.post("/api/2.0/mlflow-artifacts/mpu/abort/5/r/artifacts", json={"path": "f", "upload_id": "../x"})
+    assert bad.status_code == 400

@@ -1,0 +1,107 @@
+"""MLflow's multipart upload through the proxy (`mpu/create`, `mpu/complete`, `mpu/abort`), on every backend.
+
+The stock client (with `MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD=true`) asks `create` for one URL per part, PUTs
+the parts there in parallel, then calls `complete`. Here the part URLs point back at this server, so the client
+needs no storage credentials; the backend stages each part (a block blob's block, or a staged file) and
+`complete` assembles them in part order, so nothing is visible until the upload is whole.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import uuid
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+
+from server.api.wire import Fields, json_response, read_fields
+from server.artifacts.azure_blob import AzureBlobArtifactStore, AzureMultipartUploads
+from server.artifacts.base import ArtifactStore
+from server.artifacts.local import LocalArtifactStore, LocalMultipartUploads
+from server.artifacts.paths import clean_relative_path
+from server.errors import MlflowError
+
+MAX_PARTS = 10_000
+_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class MultipartUploads(Protocol):
+    async def write_part(self, path: str, upload_id: str, part_number: int, chunks: Any) -> str: ...
+    def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None: ...
+    def abort(self, path: str, upload_id: str) -> None: ...
+
+
+def uploads_for(store: ArtifactStore) -> MultipartUploads:
+    if isinstance(store, LocalArtifactStore):
+        return LocalMultipartUploads(store)
+    if isinstance(store, AzureBlobArtifactStore):
+        return AzureMultipartUploads(store)
+    raise MlflowError.not_implemented("Multipart upload is not supported for the current artifact repository")
+
+
+def _target(request: Request, fields: Fields) -> str:
+    """The directory comes from the URL, the file name from `path` (older clients send their full local path)."""
+    name = posixpath.basename((fields.required_string("path")).replace("\\", "/"))
+    directory = request.path_params.get("artifact_path", "")
+    return clean_relative_path(posixpath.join(directory, name) if directory else name)
+
+
+def _upload_id(value: str | None) -> str:
+    if not value or not _UPLOAD_ID.match(value):
+        raise MlflowError.invalid_parameter(f"Invalid upload_id: {value!r}")
+    return value
+
+
+def routes(uploads: MultipartUploads) -> list[tuple[str, Any, list[str]]]:
+    async def create(request: Request) -> Response:
+        fields = await read_fields(request)
+        path = _target(request, fields)
+        num_parts = fields.integer("num_parts", default=1) or 1
+        if not 0 < num_parts <= MAX_PARTS:
+            raise MlflowError.invalid_parameter(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
+        upload_id = uuid.uuid4().hex
+        base = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
+        credentials = [
+            {
+                "url": f"{base}/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}?{urlencode({'path': path})}",
+                "part_number": n,
+                "headers": {},
+            }
+            for n in range(1, num_parts + 1)
+        ]
+        return json_response({"upload_id": upload_id, "credentials": credentials})
+
+    async def upload_part(request: Request) -> Response:
+        path = clean_relative_path(request.query_params.get("path"))
+        part_number = int(request.path_params["part_number"])
+        if not 0 < part_number <= MAX_PARTS:
+            raise MlflowError.invalid_parameter(f"Invalid part number {part_number}")
+        upload_id = _upload_id(request.path_params["upload_id"])
+        etag = await uploads.write_part(path, upload_id, part_number, request.stream())
+        return Response(headers={"ETag": etag})
+
+    async def complete(request: Request) -> Response:
+        fields = await read_fields(request)
+        path = _target(request, fields)
+        upload_id = _upload_id(fields.string("upload_id"))
+        numbers = sorted({Fields(part).integer("part_number", default=0) or 0 for part in fields.objects("parts")})
+        if not numbers or numbers != list(range(1, len(numbers) + 1)):
+            raise MlflowError.invalid_parameter(f"Upload {upload_id} must list parts 1..N, got {numbers}")
+        await run_in_threadpool(uploads.complete, path, upload_id, numbers)
+        return json_response({})
+
+    async def abort(request: Request) -> Response:
+        fields = await read_fields(request)
+        await run_in_threadpool(uploads.abort, _target(request, fields), _upload_id(fields.string("upload_id")))
+        return json_response({})
+
+    return [
+        ("/mlflow-artifacts/mpu/create/{artifact_path:path}", create, ["POST"]),
+        ("/mlflow-artifacts/mpu/complete/{artifact_path:path}", complete, ["POST"]),
+        ("/mlflow-artifacts/mpu/abort/{artifact_path:path}", abort, ["POST"]),
+        ("/mlflow-artifacts/mpu/part/{upload_id}/{part_number:int}", upload_part, ["PUT"]),
+    ]
