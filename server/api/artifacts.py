@@ -152,31 +152,25 @@ def proxy_routes(context: Context) -> list[BaseRoute]:
     return routes
 
 
-def _run_relative_listing(context: Context, artifact_uri: str, path: str) -> list[dict[str, Any]]:
-    store, base = context.artifacts.resolve(artifact_uri)
+def _listing(context: Context, artifact_uri: str, path: str | None) -> dict[str, Any]:
+    """A run's or a model's artifact listing through the tracking API: paths relative to `artifact_uri`."""
+    store, located = context.artifacts.locate(artifact_uri, path)
     relative = clean_relative_path(path)
-    files = store.list(posixpath.join(base, relative) if relative else base)
-    return [
-        {**info.to_json(), "path": posixpath.join(relative, info.path) if relative else info.path} for info in files
+    files = [
+        {**info.to_json(), "path": posixpath.join(relative, info.path) if relative else info.path}
+        for info in store.list(located)
     ]
+    return {"root_uri": artifact_uri, **({"files": files} if files else {})}
 
 
 def list_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     run = run_store.get_run(session, run_id_of(fields))
-    files = _run_relative_listing(context, run.artifact_uri, fields.string("path") or "")
-    body: dict[str, Any] = {"root_uri": run.artifact_uri}
-    if files:
-        body["files"] = files
-    return body
+    return _listing(context, run.artifact_uri, fields.string("path"))
 
 
 def list_logged_model_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     model = model_store.get_logged_model(session, fields.required_string("model_id"))
-    files = _run_relative_listing(context, model.artifact_uri, fields.string("artifact_directory_path") or "")
-    body: dict[str, Any] = {"root_uri": model.artifact_uri}
-    if files:
-        body["files"] = files
-    return body
+    return _listing(context, model.artifact_uri, fields.string("artifact_directory_path"))
 
 
 def ui_routes(context: Context) -> list[BaseRoute]:
@@ -200,11 +194,9 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         return await _serve(artifact_uri, request.query_params.get("artifact_file_path", ""))
 
     async def _serve(artifact_uri: str, path: str) -> Response:
-        store, base = context.artifacts.resolve(artifact_uri)
-        relative = clean_relative_path(path)
-        if not relative:
+        if not clean_relative_path(path):
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
-        return await stream_file(store, posixpath.join(base, relative) if base else relative)
+        return await stream_file(*context.artifacts.locate(artifact_uri, path))
 
     async def upload_artifact(request: Request) -> Response:
         """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""
@@ -214,11 +206,11 @@ def ui_routes(context: Context) -> list[BaseRoute]:
             raise MlflowError.invalid_parameter("Request must specify run_uuid.")
         if not params.get("path"):
             raise MlflowError.invalid_parameter("Request must specify path.")
-        relative = clean_relative_path(params["path"])
+        clean_relative_path(params["path"])  # refuse a bad path before looking anything up
         if int(request.headers.get("content-length") or 0) > MAX_UI_UPLOAD_BYTES:
             raise MlflowError.invalid_parameter("Artifact size is too large. Max size is 10MB.")
-        store, base = context.artifacts.resolve(await run_in_threadpool(run_uri, run_id))
-        await store.write(posixpath.join(base, relative) if base else relative, _limited(request.stream()))
+        store, path = context.artifacts.locate(await run_in_threadpool(run_uri, run_id), params["path"])
+        await store.write(path, _limited(request.stream()))
         return json_response({})
 
     async def model_version_artifact(request: Request) -> Response:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from server.store.logged_models import STATUS_NAMES
 from server.store.models import Experiment, LoggedModel, Run
 from server.store.runs import LatestValue, RunData
-
-LOGGED_MODEL_STATUS = {
-    0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
-    1: "LOGGED_MODEL_PENDING",
-    2: "LOGGED_MODEL_READY",
-    3: "LOGGED_MODEL_UPLOAD_FAILED",
-}
 
 
 def key_values(pairs: Mapping[str, str]) -> list[dict[str, str]]:
@@ -107,7 +101,7 @@ def logged_model_json(
         creation_timestamp_ms=model.creation_timestamp_ms,
         last_updated_timestamp_ms=model.last_updated_timestamp_ms,
         artifact_uri=model.artifact_uri,
-        status=LOGGED_MODEL_STATUS.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
+        status=STATUS_NAMES.get(model.status, "LOGGED_MODEL_STATUS_UNSPECIFIED"),
         model_type=model.model_type,
         source_run_id=model.source_run_id,
         status_message=model.status_message,

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api.routing import Context, Rpc
-from server.api.wire import Fields, missing
+from server.api.wire import Fields, key_value_pairs, missing
 from server.errors import MlflowError
 from server.services import validation as v
 from server.store import runs as run_store
@@ -35,11 +35,12 @@ def _dataset(item: dict[str, Any], index: int) -> tuple[DatasetSpec, dict[str, s
     for name, limit in _DATASET_LIMITS:
         if values[name] is not None:
             v.limit_length(f"Dataset {name}", limit, values[name])  # type: ignore[arg-type]
-    tags: dict[str, str] = {}
-    for tag in entry.objects("tags"):
-        tag_fields = Fields(tag)
-        key = v.limit_length("Input tag key", v.MAX_INPUT_TAG_KEY_SIZE, tag_fields.required_string("key"))
-        tags[key] = v.limit_length("Input tag value", v.MAX_INPUT_TAG_VALUE_SIZE, tag_fields.string("value") or "")
+    tags = {
+        v.limit_length("Input tag key", v.MAX_INPUT_TAG_KEY_SIZE, key): v.limit_length(
+            "Input tag value", v.MAX_INPUT_TAG_VALUE_SIZE, value
+        )
+        for key, value in key_value_pairs(entry, "tags")
+    }
     return DatasetSpec(**values), tags  # type: ignore[arg-type]
 
 

@@ -20,7 +20,6 @@ from server.store import logged_models as store
 from server.store import search
 from server.store.models import LoggedModel
 
-STATUSES = {name: number for number, name in convert.LOGGED_MODEL_STATUS.items()}
 _BAD_NAME = re.compile(r"[/:.%\"']")
 
 
@@ -60,7 +59,7 @@ def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[st
         experiment_id=experiment_id,
         name=name,
         artifact_uri=f"{experiment.artifact_location}/models/{model_id}/artifacts",
-        status=STATUSES["LOGGED_MODEL_PENDING"],
+        status=store.STATUS_NUMBERS["LOGGED_MODEL_PENDING"],
         model_type=model_type,
         source_run_id=fields.string("source_run_id") or None,
         creation_timestamp_ms=now,
@@ -83,10 +82,10 @@ def get_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, 
 
 def finalize_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     model = store.get_logged_model(session, fields.required_string("model_id"))
-    status = fields.enum("status", STATUSES)
+    status = fields.enum("status", store.STATUS_NUMBERS)
     if status is None:
         raise missing("status")
-    model.status = STATUSES[status]
+    model.status = store.STATUS_NUMBERS[status]
     model.last_updated_timestamp_ms = now_ms()
     return {"model": _model_body(session, model)}
 

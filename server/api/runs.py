@@ -61,7 +61,7 @@ def _lenient_status(fields: Fields) -> str | None:
     """MLflow's parser drops an unknown enum name silently (the update then leaves the status alone)."""
     try:
         return fields.enum("status", service.RUN_STATUSES)
-    except Exception:
+    except MlflowError:
         return None
 
 

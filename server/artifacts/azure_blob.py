@@ -123,13 +123,13 @@ class AzureBlobArtifactStore:
                     return Download(size=size, chunks=iter(()))
                 length = size - offset if length is None else min(length, size - offset)
                 stream = blob.download_blob(offset=offset, length=length)
-                return Download(size=size, chunks=_chunks(stream.chunks()))
+                return Download(size=size, chunks=stream.chunks())
             stream = blob.download_blob()
         except ResourceNotFoundError:
             if self.list(path):
                 raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory") from None
             raise MlflowError.not_found(f"No such artifact: '{path}'") from None
-        return Download(size=stream.size, chunks=_chunks(stream.chunks()))
+        return Download(size=stream.size, chunks=stream.chunks())
 
     def list(self, path: str) -> list[FileInfo]:
         with _storage_reachable():
@@ -166,10 +166,6 @@ class AzureBlobArtifactStore:
             except HttpResponseError as exc:
                 if exc.status_code != 404:
                     raise
-
-
-def _chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    yield from chunks
 
 
 @contextlib.contextmanager

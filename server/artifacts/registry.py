@@ -10,6 +10,7 @@ several MLflow CVEs.
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +23,10 @@ from server.artifacts.paths import clean_relative_path
 from server.errors import MlflowError
 
 PROXY_SCHEME = "mlflow-artifacts"
+
+
+def _join(base: str, relative: str) -> str:
+    return posixpath.join(base, relative) if base and relative else base or relative
 
 
 def _local_path(uri: str) -> Path | None:
@@ -51,6 +56,11 @@ class ArtifactRegistry:
                     relative = resolved.relative_to(root).as_posix()
                     return _store_for_root(str(root)), "" if relative == "." else relative
         raise MlflowError.invalid_parameter(f"Artifacts at '{uri}' are not served by this server.")
+
+    def locate(self, uri: str, relative: str | None) -> tuple[ArtifactStore, str]:
+        """The store holding `<uri>/<relative>` and that path within it; `relative` is cleaned here."""
+        store, base = self.resolve(uri)
+        return store, _join(base, clean_relative_path(relative))
 
 
 @lru_cache(maxsize=64)

@@ -13,6 +13,15 @@ from server.errors import MlflowError
 from server.store.dialect import insert_ignore, upsert
 from server.store.models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 
+# LoggedModelStatus as stored (its proto numbers) and as named on the wire.
+STATUS_NAMES = {
+    0: "LOGGED_MODEL_STATUS_UNSPECIFIED",
+    1: "LOGGED_MODEL_PENDING",
+    2: "LOGGED_MODEL_READY",
+    3: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+STATUS_NUMBERS = {name: number for number, name in STATUS_NAMES.items()}
+
 
 @dataclass(slots=True)
 class LoggedModelData:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
 from server.store import search_grammar as grammar
+from server.store.logged_models import STATUS_NUMBERS
 from server.store.models import (
     Dataset,
     Experiment,
@@ -91,9 +92,9 @@ _RUN_ATTRIBUTES: dict[str, Any] = {
 }
 
 
-def _keyed_condition(table: Any, owner: Any, c: grammar.Comparison) -> ColumnElement[bool]:
-    """A param/tag condition. IS NULL means "the run has no such key"; other operators need the key present."""
-    keyed = and_(table.run_uuid == owner, table.key == c.key)
+def _keyed_condition(owned_by: ColumnElement[bool], table: Any, c: grammar.Comparison) -> ColumnElement[bool]:
+    """A param/tag condition. IS NULL means "the owner has no such key"; other operators need the key present."""
+    keyed = and_(owned_by, table.key == c.key)
     if c.op == "IS NULL":
         return ~exists().where(keyed)
     if c.op == "IS NOT NULL":
@@ -111,9 +112,11 @@ def _run_condition(c: grammar.Comparison) -> ColumnElement[bool]:
             _compare(metric.value, c.op, c.value),
         )
     if c.kind == "param":
-        return _keyed_condition(aliased(Param), Run.run_uuid, c)
+        param = aliased(Param)
+        return _keyed_condition(param.run_uuid == Run.run_uuid, param, c)
     if c.kind == "tag":
-        return _keyed_condition(aliased(RunTag), Run.run_uuid, c)
+        tag = aliased(RunTag)
+        return _keyed_condition(tag.run_uuid == Run.run_uuid, tag, c)
     if c.kind == "dataset":
         return _dataset_condition(c)
     column = _RUN_ATTRIBUTES[c.key]
@@ -245,12 +248,7 @@ _EXPERIMENT_ATTRIBUTES: dict[str, Any] = {
 def _experiment_condition(c: grammar.Comparison) -> ColumnElement[bool]:
     if c.kind == "tag":
         tag = aliased(ExperimentTag)
-        keyed = and_(tag.experiment_id == Experiment.experiment_id, tag.key == c.key)
-        if c.op == "IS NULL":
-            return ~exists().where(keyed)
-        if c.op == "IS NOT NULL":
-            return exists().where(keyed)
-        return exists().where(keyed, _compare(tag.value, c.op, c.value))
+        return _keyed_condition(tag.experiment_id == Experiment.experiment_id, tag, c)
     value = c.value
     if c.key == "experiment_id":  # the grammar has already refused ids that are not integers
         value = tuple(int(v) for v in value) if isinstance(value, tuple) else int(value)  # type: ignore[arg-type,misc]
@@ -290,7 +288,6 @@ _MODEL_ATTRIBUTES: dict[str, Any] = {
     "last_updated_timestamp": LoggedModel.last_updated_timestamp_ms,
     "last_updated_time": LoggedModel.last_updated_timestamp_ms,
 }
-_MODEL_STATUS_NUMBERS = {"LOGGED_MODEL_PENDING": 1, "LOGGED_MODEL_READY": 2, "LOGGED_MODEL_UPLOAD_FAILED": 3}
 
 
 def _dataset_match(metric: Any, datasets: Sequence[tuple[str, str | None]]) -> ColumnElement[bool]:
@@ -318,7 +315,7 @@ def _model_condition(c: grammar.Comparison, datasets: Sequence[tuple[str, str | 
         )
     value = c.value
     if c.key == "status":
-        value = _MODEL_STATUS_NUMBERS.get(str(value), -1) if not isinstance(value, tuple) else value
+        value = STATUS_NUMBERS.get(str(value), -1) if not isinstance(value, tuple) else value
     return _compare(_MODEL_ATTRIBUTES[c.key], c.op, value)
 
 
