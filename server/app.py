@@ -33,7 +33,7 @@ def prepare_database(settings: Settings) -> Database:
 
 def create_app(settings: Settings) -> FastAPI:
     db = prepare_database(settings)
-    artifacts = ArtifactRegistry(settings.artifacts_destination, local_roots=[artifact_root(settings)])
+    artifacts = ArtifactRegistry(settings.artifacts_destination, db, local_roots=[artifact_root(settings)])
     context = Context(settings=settings, db=db, artifacts=artifacts)
 
     @asynccontextmanager

@@ -81,41 +81,44 @@ async def stream_file(store: ArtifactStore, path: str, range_header: str | None 
 
 
 def _file_path(request: Request) -> str:
-    raw = request.path_params["artifact_path"]
+    raw: str = request.path_params["artifact_path"]
     if not raw or raw.endswith("/"):
         raise MlflowError.invalid_parameter(f"Invalid path: {raw!r} names a directory, not a file")
-    return clean_relative_path(raw)
+    return raw
 
 
 def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any], list[str]]]:
-    store = context.artifacts.destination
+    async def locate(path: str) -> tuple[ArtifactStore, str]:
+        return await run_in_threadpool(context.artifacts.proxied, path)
 
     async def upload(request: Request) -> Response:
-        await store.write(_file_path(request), request.stream())
+        store, path = await locate(_file_path(request))
+        await store.write(path, request.stream())
         return json_response({})
 
     async def download(request: Request) -> Response:
-        return await stream_file(store, _file_path(request), request.headers.get("range"))
+        store, path = await locate(_file_path(request))
+        return await stream_file(store, path, request.headers.get("range"))
 
     async def delete(request: Request) -> Response:
-        path = clean_relative_path(request.path_params["artifact_path"].rstrip("/"))
+        store, path = await locate(request.path_params["artifact_path"].rstrip("/"))
         await run_in_threadpool(store.delete, path)
         return json_response({})
 
     async def list_artifacts(request: Request) -> Response:
-        path = clean_relative_path(request.query_params.get("path"))
+        store, path = await locate(request.query_params.get("path") or "")
         files = await run_in_threadpool(store.list, path)
         return json_response({"files": [f.to_json() for f in files]} if files else {})
 
     async def not_supported(_: Request) -> Response:
-        raise MlflowError.not_implemented("Multipart upload is not supported for the current artifact repository")
+        raise MlflowError.not_implemented("Presigned URLs are not supported for the current artifact repository")
 
     return [
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", upload, ["PUT"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
         ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
-        *multipart.routes(multipart.uploads_for(store)),
+        *multipart.routes(locate),
         ("/mlflow-artifacts/presigned/{artifact_path:path}", not_supported, ["GET"]),
     ]
 

@@ -15,9 +15,9 @@ from server.clock import now_ms
 from server.errors import MlflowError
 from server.services import validation
 from server.services.names import generate_run_name
+from server.store import artifact_destinations, search
 from server.store import experiments as experiment_store
 from server.store import logged_models as store
-from server.store import search
 from server.store.models import LoggedModel
 
 _BAD_NAME = re.compile(r"[/:.%\"']")
@@ -40,7 +40,7 @@ def _model_body(session: Session, model: LoggedModel) -> dict[str, Any]:
     return _models_json(session, [model])[0]
 
 
-def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def create_logged_model(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     experiment_id = validation.parse_experiment_id(fields.required_string("experiment_id"))
     experiment = experiment_store.get_active_experiment(session, experiment_id)
     name = validation.limit_length("name", 500, fields.string("name") or generate_run_name())
@@ -68,6 +68,7 @@ def create_logged_model(fields: Fields, session: Session, _: Context) -> dict[st
     )
     session.add(model)
     session.flush()
+    artifact_destinations.record(session, model.artifact_uri, context.artifacts.destination_uri)
     store.set_params(session, model_id, dict(key_value_pairs(fields, "params")))
     store.set_tags(session, model_id, dict(key_value_pairs(fields, "tags")))
     return {"model": _model_body(session, model)}

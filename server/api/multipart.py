@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -56,10 +57,20 @@ def _upload_id(value: str | None) -> str:
     return value
 
 
-def routes(uploads: MultipartUploads) -> list[tuple[str, Any, list[str]]]:
+Locate = Callable[[str], Awaitable[tuple[ArtifactStore, str]]]
+
+
+def routes(locate: Locate) -> list[tuple[str, Any, list[str]]]:
+    """The mpu routes over `locate`, which maps a proxied path to its store and the path within it."""
+
+    async def uploads_at(path: str) -> tuple[MultipartUploads, str]:
+        store, located = await locate(path)
+        return uploads_for(store), located
+
     async def create(request: Request) -> Response:
         fields = await read_fields(request)
         path = _target(request, fields)
+        uploads_for((await locate(path))[0])  # refuse a backend without multipart before handing out URLs
         num_parts = fields.integer("num_parts", default=1) or 1
         if not 0 < num_parts <= MAX_PARTS:
             raise MlflowError.invalid_parameter(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
@@ -76,7 +87,7 @@ def routes(uploads: MultipartUploads) -> list[tuple[str, Any, list[str]]]:
         return json_response({"upload_id": upload_id, "credentials": credentials})
 
     async def upload_part(request: Request) -> Response:
-        path = clean_relative_path(request.query_params.get("path"))
+        uploads, path = await uploads_at(request.query_params.get("path") or "")
         part_number = int(request.path_params["part_number"])
         if not 0 < part_number <= MAX_PARTS:
             raise MlflowError.invalid_parameter(f"Invalid part number {part_number}")
@@ -86,7 +97,7 @@ def routes(uploads: MultipartUploads) -> list[tuple[str, Any, list[str]]]:
 
     async def complete(request: Request) -> Response:
         fields = await read_fields(request)
-        path = _target(request, fields)
+        uploads, path = await uploads_at(_target(request, fields))
         upload_id = _upload_id(fields.string("upload_id"))
         numbers = sorted({Fields(part).integer("part_number", default=0) or 0 for part in fields.objects("parts")})
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
@@ -96,7 +107,8 @@ def routes(uploads: MultipartUploads) -> list[tuple[str, Any, list[str]]]:
 
     async def abort(request: Request) -> Response:
         fields = await read_fields(request)
-        await run_in_threadpool(uploads.abort, _target(request, fields), _upload_id(fields.string("upload_id")))
+        uploads, path = await uploads_at(_target(request, fields))
+        await run_in_threadpool(uploads.abort, path, _upload_id(fields.string("upload_id")))
         return json_response({})
 
     return [

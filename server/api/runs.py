@@ -30,7 +30,7 @@ def _run_body(session: Session, run_id: str) -> dict[str, Any]:
     return {"run": convert.run_json(run, store.load_run_data(session, [run_id])[run_id])}
 
 
-def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def create_run(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     run, tags = service.create_run(
         session,
         experiment_id=validation.parse_experiment_id(fields.string("experiment_id", default="0")),
@@ -38,6 +38,7 @@ def create_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         run_name=fields.string("run_name"),
         start_time=fields.integer("start_time"),
         tags=dict(key_value_pairs(fields, "tags")),
+        artifact_destination=context.artifacts.destination_uri,
     )
     return {"run": convert.run_json(run, store.RunData(tags=tags))}
 

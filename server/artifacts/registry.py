@@ -1,7 +1,8 @@
 """Which backend serves an artifact URI, and which URIs this server agrees to serve at all.
 
-Proxied URIs (`mlflow-artifacts:/<path>`) map onto the configured destination; a run keeps the URI it was created
-with, so it stays readable after the default root changes. Local paths and `file:` URIs (experiments created with
+Proxied URIs (`mlflow-artifacts:/<path>`) map onto the destination recorded when their run or model was created
+(the configured one for anything unrecorded), so moving `--artifacts-destination`, say from a folder to Azure Blob,
+leaves earlier runs readable where they were written. Local paths and `file:` URIs (experiments created with
 `--no-serve-artifacts`) are served only when they lie inside a root the operator configured: a client that creates
 an experiment with `artifact_location="/etc"` must not be able to read `/etc` through the server, the hole behind
 several MLflow CVEs.
@@ -21,8 +22,8 @@ from server.artifacts.base import ArtifactStore
 from server.artifacts.local import LocalArtifactStore
 from server.artifacts.paths import clean_relative_path
 from server.errors import MlflowError
-
-PROXY_SCHEME = "mlflow-artifacts"
+from server.store import artifact_destinations
+from server.store.engine import Database
 
 
 def _join(base: str, relative: str) -> str:
@@ -38,16 +39,33 @@ def _local_path(uri: str) -> Path | None:
     return None
 
 
+def canonical_destination(destination: str) -> str:
+    """The form a destination is recorded in: an absolute folder, so a restart from another directory finds it."""
+    local = _local_path(destination)
+    return os.path.realpath(local) if local is not None else destination.rstrip("/")
+
+
 class ArtifactRegistry:
-    def __init__(self, destination: str, *, local_roots: Iterable[str] = ()) -> None:
-        self.destination: ArtifactStore = _store_for_root(destination)
+    def __init__(self, destination: str, db: Database, *, local_roots: Iterable[str] = ()) -> None:
+        self.destination_uri = canonical_destination(destination)
+        self.destination: ArtifactStore = _store_for_root(self.destination_uri)
+        self._db = db
         self._local_roots = [Path(os.path.realpath(p)) for root in local_roots if (p := _local_path(root))]
+
+    def proxied(self, path: str) -> tuple[ArtifactStore, str]:
+        """The store holding `mlflow-artifacts:/<path>` and the cleaned path within it. Blocking: one indexed read."""
+        path = clean_relative_path(path)
+        with self._db.read() as session:
+            recorded = artifact_destinations.lookup(session, path) if path else None
+        if recorded is None or recorded == self.destination_uri:
+            return self.destination, path
+        return _store_for_root(recorded), path
 
     def resolve(self, uri: str) -> tuple[ArtifactStore, str]:
         """The store holding `uri` and the path of `uri` relative to that store's root."""
-        parsed = urlparse(uri)
-        if parsed.scheme == PROXY_SCHEME:
-            return self.destination, clean_relative_path(parsed.path.lstrip("/"))
+        proxied = artifact_destinations.proxied_path(uri)
+        if proxied is not None:
+            return self.proxied(proxied)
         local = _local_path(uri)
         if local is not None:
             resolved = Path(os.path.realpath(local))

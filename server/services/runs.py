@@ -11,6 +11,7 @@ from server.clock import now_ms
 from server.errors import MlflowError
 from server.services import validation
 from server.services.names import generate_run_name
+from server.store import artifact_destinations
 from server.store import experiments as experiment_store
 from server.store import runs as store
 from server.store.metrics import MetricPoint, insert_metrics
@@ -27,8 +28,10 @@ def create_run(
     run_name: str | None,
     start_time: int | None,
     tags: dict[str, str],
+    artifact_destination: str,
 ) -> tuple[Run, dict[str, str]]:
-    """The new run (not attached to the session) and the tags it was stored with."""
+    """The new run (not attached to the session) and the tags it was stored with. `artifact_destination` is where
+    the proxy stores artifacts today; the run's folder keeps that destination if the setting changes later."""
     artifact_location = experiment_store.active_experiment_location(session, experiment_id)
     tagged_name = tags.get(store.RUN_NAME_TAG)
     if run_name and tagged_name and run_name != tagged_name:
@@ -53,6 +56,7 @@ def create_run(
     )
     store.insert_run(session, return_run)
     store.set_tags(session, run_id, tags)
+    artifact_destinations.record(session, return_run.artifact_uri, artifact_destination)
     return return_run, tags
 
 

@@ -187,3 +187,18 @@ class LoggedModelMetric(Base):
     run_uuid: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
     dataset_name: Mapped[str] = mapped_column(String(500), primary_key=True, default="")
     dataset_digest: Mapped[str] = mapped_column(String(36), primary_key=True, default="")
+
+
+class ArtifactDestination(Base):
+    """Where the proxied artifacts under one run's or model's folder were sent when it was created.
+
+    Keyed by a digest of the folder (`<experiment>/<run_id>/artifacts`): folders can be longer than PostgreSQL's
+    b-tree row limit. Written only by the server, so a destination read from here is trusted like the configured
+    one: runs created before the operator moved `--artifacts-destination` keep reading from where they wrote.
+    """
+
+    __tablename__ = "artifact_destinations"
+
+    prefix_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prefix: Mapped[str] = mapped_column(Text)
+    destination: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,47 @@
+"""The destination each proxied artifact folder was written to, so a later `--artifacts-destination` only
+applies to folders created after the change."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.store.models import ArtifactDestination
+
+PROXY_SCHEME = "mlflow-artifacts"
+_MAX_DEPTH = 64  # deeper paths are looked up by their first 64 folders, far beyond any recorded prefix
+
+
+def _digest(prefix: str) -> str:
+    return hashlib.sha256(prefix.encode()).hexdigest()
+
+
+def proxied_path(uri: str) -> str | None:
+    """The path of a `mlflow-artifacts:` URI below the destination root, or None for any other URI."""
+    parsed = urlparse(uri)
+    return parsed.path.strip("/") if parsed.scheme == PROXY_SCHEME else None
+
+
+def record(session: Session, artifact_uri: str, destination: str) -> None:
+    """Remember where `artifact_uri`'s folder lives; a no-op for URIs the proxy does not serve."""
+    prefix = proxied_path(artifact_uri)
+    if prefix:
+        session.add(ArtifactDestination(prefix_digest=_digest(prefix), prefix=prefix, destination=destination))
+        session.flush()
+
+
+def lookup(session: Session, path: str) -> str | None:
+    """The destination recorded for the deepest recorded folder holding `path` (cleaned, relative), if any."""
+    parts = path.split("/")[:_MAX_DEPTH]
+    prefixes = {_digest("/".join(parts[: n + 1])): n for n in range(len(parts))}
+    rows = session.execute(
+        select(ArtifactDestination.prefix_digest, ArtifactDestination.destination).where(
+            ArtifactDestination.prefix_digest.in_(prefixes)
+        )
+    ).all()
+    if not rows:
+        return None
+    return max(rows, key=lambda row: prefixes[row[0]])[1]
