@@ -41,7 +41,7 @@ class ServerSpec:
     extra_args: tuple[str, ...] = ()
     startup_timeout_s: float = 120.0
 
-    def command(self, port: int, workdir: Path) -> list[str]:
+    def command(self, port: int, workdir: Path, destination: str | None = None) -> list[str]:
         return [
             sys.executable,
             "-m",
@@ -54,7 +54,7 @@ class ServerSpec:
             "--backend-store-uri",
             f"sqlite:///{workdir / f'{self.tag}.db'}",
             "--artifacts-destination",
-            str(workdir / f"{self.tag}-art"),
+            destination or str(workdir / f"{self.tag}-art"),
             *self.extra_args,
         ]
 
@@ -142,16 +142,18 @@ class RunningServer:
             self.process.wait(timeout=5)
 
 
-def launch(spec: ServerSpec, workdir: Path) -> RunningServer:
+def launch(
+    spec: ServerSpec, workdir: Path, *, destination: str | None = None, env: dict[str, str] | None = None
+) -> RunningServer:
     """Starts the server in a new session so that it, and every helper process it spawns, can be stopped together."""
     port = free_port()
     log_path = workdir / f"{spec.tag}-server.log"
-    command = spec.command(port, workdir)
+    command = spec.command(port, workdir, destination)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env=_environment(),
+            env={**_environment(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
