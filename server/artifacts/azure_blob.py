@@ -7,7 +7,6 @@ and Azure refuses block lists of unequal ids (`InvalidBlobOrBlock`) past the nin
 
 from __future__ import annotations
 
-import base64
 import builtins
 import contextlib
 import os
@@ -24,7 +23,14 @@ from azure.core.exceptions import (
     ServiceRequestError,
     ServiceResponseError,
 )
-from azure.storage.blob import BlobBlock, BlobPrefix, BlobServiceClient, ContainerClient, ExponentialRetry
+from azure.storage.blob import (
+    BlobBlock,
+    BlobClient,
+    BlobPrefix,
+    BlobServiceClient,
+    ContainerClient,
+    ExponentialRetry,
+)
 
 from server.artifacts.base import Download, FileInfo
 from server.errors import ErrorCode, MlflowError
@@ -88,25 +94,8 @@ class AzureBlobArtifactStore:
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
         blob = self.container.get_blob_client(self._name(path))
-        upload = uuid.uuid4().hex[:8]  # keeps concurrent uploads of one path from sharing uncommitted blocks
-        block_ids: list[str] = []
-        pending: list[bytes] = []
-        buffered = 0
-
-        async def stage() -> None:
-            block_id = base64.b64encode(f"{upload}-{len(block_ids):06d}".encode()).decode()
-            with _storage_reachable():
-                await anyio.to_thread.run_sync(blob.stage_block, block_id, b"".join(pending))
-            block_ids.append(block_id)
-
-        async for chunk in chunks:
-            pending.append(chunk)
-            buffered += len(chunk)
-            if buffered >= BLOCK_SIZE:
-                await stage()
-                pending, buffered = [], 0
-        if pending or not block_ids:
-            await stage()
+        upload = uuid.uuid4().hex  # keeps concurrent uploads of one path from sharing uncommitted blocks
+        block_ids = await stage_blocks(blob, upload, 0, chunks)
         with _storage_reachable():
             await anyio.to_thread.run_sync(blob.commit_block_list, [BlobBlock(block_id=b) for b in block_ids])
 
@@ -168,6 +157,41 @@ class AzureBlobArtifactStore:
                     raise
 
 
+def block_id(upload_id: str, part_number: int, index: int) -> str:
+    """`<upload>-<part>-<block>`, always 21 characters before encoding: Azure refuses a blob whose block ids differ
+    in length, so whole-file uploads (part 0) and multipart parts share one format. (The SDK base64-encodes it.)"""
+    return f"{upload_id[:8]}-{part_number:05d}-{index:06d}"
+
+
+def _part_of(block: str, upload_id: str) -> int | None:
+    """The part number of one of `upload_id`'s block ids, None for any other block."""
+    upload, _, rest = block.partition("-")
+    return int(rest[:5]) if upload == upload_id[:8] and len(block) == 21 and rest[:5].isdigit() else None
+
+
+async def stage_blocks(blob: BlobClient, upload_id: str, part_number: int, chunks: AsyncIterator[bytes]) -> list[str]:
+    """Stages a stream as blocks of about BLOCK_SIZE (never more in memory) and returns their ids in order."""
+    block_ids: list[str] = []
+    pending: list[bytes] = []
+    buffered = 0
+
+    async def stage() -> None:
+        block = block_id(upload_id, part_number, len(block_ids))
+        with _storage_reachable():
+            await anyio.to_thread.run_sync(blob.stage_block, block, b"".join(pending))
+        block_ids.append(block)
+
+    async for chunk in chunks:
+        pending.append(chunk)
+        buffered += len(chunk)
+        if buffered >= BLOCK_SIZE:
+            await stage()
+            pending, buffered = [], 0
+    if pending or not block_ids:
+        await stage()
+    return block_ids
+
+
 @contextlib.contextmanager
 def _storage_reachable() -> Iterator[None]:
     """Storage that cannot be reached is a retryable 503 for the client, not a 500."""
@@ -178,31 +202,32 @@ def _storage_reachable() -> Iterator[None]:
 
 
 class AzureMultipartUploads:
-    """Multipart uploads onto a block blob: each part is a staged block with a fixed-length id, and completion
-    commits them in part order. Abandoned blocks are never visible and Azure discards them after a week."""
+    """Multipart uploads onto a block blob: each part is staged as one or more blocks (so a part of any size
+    streams through in bounded memory), and completion commits every part's blocks in order. Abandoned blocks
+    are never visible and Azure discards them after a week."""
 
     def __init__(self, store: AzureBlobArtifactStore) -> None:
         self.store = store
 
-    @staticmethod
-    def _block_id(upload_id: str, part_number: int) -> str:
-        return base64.b64encode(f"{upload_id[:8]}-{part_number:06d}".encode()).decode()
-
     async def write_part(self, path: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes]) -> str:
         blob = self.store.container.get_blob_client(self.store._name(path))
-        data = b"".join([chunk async for chunk in chunks])  # one part: bounded by the client's chunk size
-        with _storage_reachable():
-            await anyio.to_thread.run_sync(blob.stage_block, self._block_id(upload_id, part_number), data)
+        await stage_blocks(blob, upload_id, part_number, chunks)
         return f'"{upload_id}-{part_number}"'
 
     def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None:
         blob = self.store.container.get_blob_client(self.store._name(path))
-        blocks = [BlobBlock(block_id=self._block_id(upload_id, n)) for n in part_numbers]
         with _storage_reachable():
             try:
-                blob.commit_block_list(blocks)
-            except HttpResponseError as exc:
-                raise MlflowError.invalid_parameter(f"Upload {upload_id} is missing parts: {exc.message}") from None
+                _, uncommitted = blob.get_block_list("uncommitted")
+            except ResourceNotFoundError:
+                uncommitted = []
+            wanted = set(part_numbers)
+            # Ids are fixed-width, so their text order is (part, block) order.
+            staged = sorted(b.id for b in uncommitted if _part_of(b.id, upload_id) in wanted)
+            missing = sorted(wanted - {_part_of(block, upload_id) for block in staged})
+            if missing:
+                raise MlflowError.invalid_parameter(f"Upload {upload_id} is missing parts {missing}")
+            blob.commit_block_list([BlobBlock(block_id=block) for block in staged])
 
     def abort(self, path: str, upload_id: str) -> None:
         """Nothing to do: uncommitted blocks are invisible and expire on their own."""
