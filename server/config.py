@@ -37,7 +37,23 @@ class Settings(BaseSettings):
     artifacts_destination: str = Field(
         "./mlartifacts",
         validation_alias=_env("ARTIFACTS_DESTINATION"),
-        description="Where proxied artifacts are stored: a local folder.",
+        description="Where proxied artifacts are stored: a local folder, or "
+        "wasbs://<container>@<account>.blob.core.windows.net/<prefix> for Azure Blob Storage.",
+    )
+    artifacts_direct_access: bool = Field(
+        False,
+        validation_alias=_env("ARTIFACTS_DIRECT_ACCESS"),
+        description="Let clients move big files straight to and from Azure Blob Storage through short-lived, "
+        "single-blob SAS URLs (presigned downloads, multipart part uploads) instead of through the server.",
+    )
+    presigned_url_ttl: int = Field(
+        300,
+        ge=1,
+        le=604_800,
+        validation_alias=AliasChoices(
+            "MLFLOW_PRESIGNED_DOWNLOAD_URL_TTL_SECONDS", "RUNYARD_PRESIGNED_URL_TTL", "presigned_url_ttl"
+        ),
+        description="Seconds a presigned download URL stays valid (part upload URLs get at least an hour).",
     )
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"), description="Interface to listen on.")
     port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")

@@ -20,7 +20,7 @@ RPCS: list[Rpc] = [
 
 def all_routes(context: Context) -> list[BaseRoute]:
     return [
-        *health.routes(),
+        *health.routes(context),
         *build_routes(RPCS, context),
         *artifacts.proxy_routes(context),
         *artifacts.ui_routes(context),

@@ -11,7 +11,7 @@ import posixpath
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute, Route
 from server.api import multipart
 from server.api.routing import Context, Rpc
 from server.api.runs import run_id_of
-from server.api.wire import Fields, json_response
+from server.api.wire import Fields, json_response, server_base_url
+from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.artifacts.base import ArtifactStore
 from server.artifacts.paths import clean_relative_path
 from server.errors import ErrorCode, MlflowError
@@ -110,16 +111,24 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         files = await run_in_threadpool(store.list, path)
         return json_response({"files": [f.to_json() for f in files]} if files else {})
 
-    async def not_supported(_: Request) -> Response:
-        raise MlflowError.not_implemented("Presigned URLs are not supported for the current artifact repository")
+    async def presigned(request: Request) -> Response:
+        """Where to fetch one file in parallel ranges: a read-only SAS URL to the blob when direct access is on,
+        else this server's own proxy URL (which serves ranges too)."""
+        store, path = await locate(_file_path(request))
+        size = (await run_in_threadpool(store.open, path, 0, 0)).size
+        if context.settings.artifacts_direct_access and isinstance(store, AzureBlobArtifactStore):
+            url = await run_in_threadpool(store.signed_url, path, context.settings.presigned_url_ttl)
+        else:
+            url = f"{server_base_url(request)}/api/2.0/mlflow-artifacts/artifacts/{quote(path)}"
+        return json_response({"url": url, "headers": {}, "file_size": size})
 
     return [
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", upload, ["PUT"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
         ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
-        *multipart.routes(locate),
-        ("/mlflow-artifacts/presigned/{artifact_path:path}", not_supported, ["GET"]),
+        *multipart.routes(locate, direct_access=context.settings.artifacts_direct_access),
+        ("/mlflow-artifacts/presigned/{artifact_path:path}", presigned, ["GET"]),
     ]
 
 
@@ -231,7 +240,49 @@ def ui_routes(context: Context) -> list[BaseRoute]:
     ]
 
 
+_PROXIED_SCHEMES = ("http", "https", "mlflow-artifacts")
+_MAX_SIGNED_URL_TTL_S = 604_800  # the longest any cloud signs a URL for
+
+
+def _refuse_presigned(artifact_uri: str, direction: str, subject: str) -> MlflowError:
+    """Why MLflow's tracking-API presigned URLs (made for clients that write to cloud storage themselves) are
+    refused: proxied runs go through the proxy's own presigned and multipart routes instead."""
+    scheme = urlparse(artifact_uri).scheme
+    if scheme in _PROXIED_SCHEMES:
+        return MlflowError.invalid_parameter(
+            f"Presigned {direction} is not supported for {subject}proxied artifact storage (artifact URI scheme: "
+            f"{scheme}). This endpoint requires a {'run with a ' if subject else ''}direct cloud storage artifact URI."
+        )
+    return MlflowError.not_implemented(f"Presigned {direction} is not supported for the current artifact repository")
+
+
+def create_presigned_upload_url(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run_id, model_id = fields.string("run_id"), fields.string("model_id")
+    if bool(run_id) == bool(model_id):
+        raise MlflowError.invalid_parameter("Exactly one of run_id and model_id must be provided.")
+    clean_relative_path(fields.required_string("path"))
+    fields.integer("expiration")
+    if run_id:
+        artifact_uri = run_store.get_run(session, run_id).artifact_uri
+    else:
+        artifact_uri = model_store.get_logged_model(session, model_id or "").artifact_uri
+    raise _refuse_presigned(artifact_uri, "upload", "")
+
+
+def create_presigned_download_url(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    run_id = fields.required_string("run_id")
+    clean_relative_path(fields.required_string("path"))
+    expiration = fields.integer("expiration", default=300) or 0
+    if not 1 <= expiration <= _MAX_SIGNED_URL_TTL_S:
+        raise MlflowError.invalid_parameter(
+            f"expiration must be between 1 and {_MAX_SIGNED_URL_TTL_S} seconds (got {expiration})."
+        )
+    raise _refuse_presigned(run_store.get_run(session, run_id).artifact_uri, "download", "runs with ")
+
+
 RPCS = [
+    Rpc("POST", "/mlflow/artifacts/presigned-upload-url", create_presigned_upload_url, writes=False),
+    Rpc("POST", "/mlflow/artifacts/presigned-download-url", create_presigned_download_url, writes=False),
     Rpc("GET", "/mlflow/artifacts/list", list_artifacts),
     Rpc("GET", "/mlflow/logged-models/{model_id}/artifacts/directories", list_logged_model_artifacts),
 ]

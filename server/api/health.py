@@ -6,7 +6,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from server.api.routing import Context
 from server.api.wire import json_response
+from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.errors import ErrorCode, error_response
 
 # The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
@@ -21,19 +23,22 @@ async def version(_: Request) -> Response:
     return PlainTextResponse(MLFLOW_PROTOCOL_VERSION)
 
 
-async def server_info(_: Request) -> Response:
-    return json_response(
-        {
-            "store_type": "SqlStore",
-            "workspaces_enabled": False,
-            "trace_archival_enabled": False,
-            "multipart_uploads_enabled": True,
-            "multipart_downloads_enabled": False,
-            "presigned_upload_run_id_supported": False,
-            "presigned_upload_model_id_supported": False,
-            "features_enabled": {"gateway": False},
-        }
+def _server_info(context: Context) -> dict[str, object]:
+    """`multipart_downloads_enabled` tells the stock client to fetch big files through presigned URLs; only
+    worth it (and so only announced) when those URLs lead straight to Azure."""
+    direct = context.settings.artifacts_direct_access and isinstance(
+        context.artifacts.destination, AzureBlobArtifactStore
     )
+    return {
+        "store_type": "SqlStore",
+        "workspaces_enabled": False,
+        "trace_archival_enabled": False,
+        "multipart_uploads_enabled": True,
+        "multipart_downloads_enabled": direct,
+        "presigned_upload_run_id_supported": False,
+        "presigned_upload_model_id_supported": False,
+        "features_enabled": {"gateway": False},
+    }
 
 
 async def otlp_traces(_: Request) -> Response:
@@ -41,7 +46,12 @@ async def otlp_traces(_: Request) -> Response:
     return error_response(ErrorCode.NOT_IMPLEMENTED, "REST OTLP span logging is not supported by this server.")
 
 
-def routes() -> list[BaseRoute]:
+def routes(context: Context) -> list[BaseRoute]:
+    info = _server_info(context)
+
+    async def server_info(_: Request) -> Response:
+        return json_response(info)
+
     return [
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),

@@ -19,14 +19,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.wire import Fields, json_response, read_fields
-from server.artifacts.azure_blob import AzureBlobArtifactStore, AzureMultipartUploads
+from server.api.wire import Fields, json_response, read_fields, server_base_url
+from server.artifacts.azure_blob import AzureBlobArtifactStore, AzureMultipartUploads, block_id
 from server.artifacts.base import ArtifactStore
 from server.artifacts.local import LocalArtifactStore, LocalMultipartUploads
 from server.artifacts.paths import clean_relative_path
 from server.errors import MlflowError
 
 MAX_PARTS = 10_000
+UPLOAD_URL_TTL_S = 3600  # a part URL must outlive the slowest part of a large upload
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -60,8 +61,9 @@ def _upload_id(value: str | None) -> str:
 Locate = Callable[[str], Awaitable[tuple[ArtifactStore, str]]]
 
 
-def routes(locate: Locate) -> list[tuple[str, Any, list[str]]]:
-    """The mpu routes over `locate`, which maps a proxied path to its store and the path within it."""
+def routes(locate: Locate, *, direct_access: bool) -> list[tuple[str, Any, list[str]]]:
+    """The mpu routes over `locate`, which maps a proxied path to its store and the path within it. With
+    `direct_access`, parts bound for Azure go straight to storage through single-block SAS URLs."""
 
     async def uploads_at(path: str) -> tuple[MultipartUploads, str]:
         store, located = await locate(path)
@@ -70,20 +72,21 @@ def routes(locate: Locate) -> list[tuple[str, Any, list[str]]]:
     async def create(request: Request) -> Response:
         fields = await read_fields(request)
         path = _target(request, fields)
-        uploads_for((await locate(path))[0])  # refuse a backend without multipart before handing out URLs
+        store, located = await locate(path)
+        uploads_for(store)  # refuses a backend without multipart before any URL is handed out
         num_parts = fields.integer("num_parts", default=1) or 1
         if not 0 < num_parts <= MAX_PARTS:
             raise MlflowError.invalid_parameter(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
         upload_id = uuid.uuid4().hex
-        base = f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
-        credentials = [
-            {
-                "url": f"{base}/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}?{urlencode({'path': path})}",
-                "part_number": n,
-                "headers": {},
-            }
-            for n in range(1, num_parts + 1)
-        ]
+        base = server_base_url(request)
+
+        def part_url(n: int) -> str:
+            if direct_access and isinstance(store, AzureBlobArtifactStore):
+                return store.signed_url(located, UPLOAD_URL_TTL_S, block=block_id(upload_id, n, 0))
+            return f"{base}/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}?{urlencode({'path': path})}"
+
+        urls = await run_in_threadpool(lambda: [part_url(n) for n in range(1, num_parts + 1)])  # signing may call Azure
+        credentials = [{"url": url, "part_number": n, "headers": {}} for n, url in enumerate(urls, start=1)]
         return json_response({"upload_id": upload_id, "credentials": credentials})
 
     async def upload_part(request: Request) -> Response:

@@ -219,5 +219,10 @@ async def read_fields(request: Request) -> Fields:
     return Fields(data)
 
 
+def server_base_url(request: Request) -> str:
+    """This server's address as the client reached it, for URLs we hand back (multipart parts, presigned)."""
+    return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
+
+
 def json_response(payload: Mapping[str, Any]) -> Response:
     return Response(orjson.dumps(payload), media_type="application/json")

@@ -7,14 +7,18 @@ and Azure refuses block lists of unequal ids (`InvalidBlobOrBlock`) past the nin
 
 from __future__ import annotations
 
+import base64
 import builtins
 import contextlib
 import os
 import posixpath
 import re
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import anyio.to_thread
 from azure.core.exceptions import (
@@ -27,9 +31,12 @@ from azure.storage.blob import (
     BlobBlock,
     BlobClient,
     BlobPrefix,
+    BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
     ExponentialRetry,
+    UserDelegationKey,
+    generate_blob_sas,
 )
 
 from server.artifacts.base import Download, FileInfo
@@ -74,7 +81,11 @@ def service_client(account: str, suffix: str) -> BlobServiceClient:
 class AzureBlobArtifactStore:
     def __init__(self, uri: str) -> None:
         container, account, suffix, self.prefix = parse_wasbs(uri)
-        self.container: ContainerClient = service_client(account, suffix).get_container_client(container)
+        self.service = service_client(account, suffix)
+        self.container: ContainerClient = self.service.get_container_client(container)
+        self._delegation_key: UserDelegationKey | None = None
+        self._delegation_expiry = datetime.min.replace(tzinfo=UTC)
+        self._delegation_lock = threading.Lock()
 
     def check(self) -> None:
         """Fail at start-up, not at the first upload, when the container or the credentials are unusable."""
@@ -91,6 +102,43 @@ class AzureBlobArtifactStore:
 
     def _name(self, path: str) -> str:
         return posixpath.join(self.prefix, path) if self.prefix else path
+
+    def signed_url(self, path: str, ttl_s: int, *, block: str | None = None) -> str:
+        """A URL to one blob that works without our credentials for `ttl_s` seconds: to read it, or (given a
+        `block` id) to stage that one block, which only the server can commit. Signed with the account key when we
+        have one, else with a user delegation key, so managed identities can hand out URLs too."""
+        blob = self.container.get_blob_client(self._name(path))
+        now = datetime.now(UTC)
+        expiry = now + timedelta(seconds=ttl_s)
+        signing: dict[str, Any] = {}
+        if account_key := getattr(self.container.credential, "account_key", None):
+            signing["account_key"] = account_key
+        else:
+            signing["user_delegation_key"] = self._user_delegation_key(expiry)
+        with _storage_reachable():
+            sas = generate_blob_sas(
+                self.container.account_name or "",
+                self.container.container_name,
+                blob.blob_name,
+                permission=BlobSasPermissions(write=True) if block else BlobSasPermissions(read=True),
+                start=now - timedelta(minutes=5),  # tolerates clocks a little behind ours
+                expiry=expiry,
+                **signing,
+            )
+        if block is None:
+            return f"{blob.url}?{sas}"
+        encoded = base64.b64encode(block.encode()).decode()  # the id on the wire, as the SDK's stage_block sends it
+        return f"{blob.url}?{sas}&comp=block&blockid={quote(encoded, safe='')}"
+
+    def _user_delegation_key(self, expiry: datetime) -> UserDelegationKey:
+        """One key per day, fetched on first need: each fetch is a round trip to Azure."""
+        with self._delegation_lock:
+            if self._delegation_key is None or self._delegation_expiry < expiry:
+                start = datetime.now(UTC) - timedelta(minutes=5)
+                self._delegation_expiry = max(expiry, start + timedelta(days=1))
+                with _storage_reachable():
+                    self._delegation_key = self.service.get_user_delegation_key(start, self._delegation_expiry)
+            return self._delegation_key
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
         blob = self.container.get_blob_client(self._name(path))

@@ -34,6 +34,11 @@ def cli() -> None:
     "--serve-artifacts/--no-serve-artifacts", default=None, help="Proxy artifacts through the server (default on)."
 )
 @click.option("--artifacts-destination", default=None, help="Where proxied artifacts live [default ./mlartifacts].")
+@click.option(
+    "--artifacts-direct-access/--no-artifacts-direct-access",
+    default=None,
+    help="Hand out short-lived SAS URLs so big files skip the server (Azure destinations; default off).",
+)
 def server(**flags: Any) -> None:
     """Start the tracking server."""
     import uvicorn

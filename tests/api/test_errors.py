@@ -264,3 +264,28 @@ def test_long_free_text_fields_never_become_a_500(http: httpx.Client, unique_nam
     metric = {"key": "m", "value": 1, "timestamp": 1, "dataset_name": "d" * 501, "dataset_digest": "x"}
     response = http.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": [metric]})
     expect_error(response, 400, "INVALID_PARAMETER_VALUE", "dataset_name")
+
+
+def test_tracking_api_presigned_urls_refuse_proxied_runs_like_mlflow(http: httpx.Client, run_id: str) -> None:
+    upload, download = f"{API}/artifacts/presigned-upload-url", f"{API}/artifacts/presigned-download-url"
+    expect_error(
+        http.post(upload, json={"run_id": run_id, "path": "m.pkl"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Presigned upload is not supported for proxied artifact storage (artifact URI scheme: mlflow-artifacts)",
+    )
+    expect_error(http.post(upload, json={"path": "m.pkl"}), 400, "INVALID_PARAMETER_VALUE", "Exactly one of")
+    expect_error(http.post(upload, json={"run_id": run_id, "path": "../x"}), 400, "INVALID_PARAMETER_VALUE")
+    expect_error(
+        http.post(download, json={"run_id": run_id, "path": "m.pkl"}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Presigned download is not supported for runs with proxied artifact storage",
+    )
+    expect_error(
+        http.post(download, json={"run_id": run_id, "path": "m.pkl", "expiration": 0}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "expiration must be between 1 and 604800 seconds",
+    )
+    expect_error(http.post(download, json={"run_id": "0" * 32, "path": "m"}), 404, "RESOURCE_DOES_NOT_EXIST")

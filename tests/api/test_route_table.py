@@ -10,11 +10,7 @@ from mlflow.protos import databricks_pb2, service_pb2
 from server.api import RPCS
 
 # Tracking RPCs outside this release's scope (traces, workspaces and GenAI features), served later.
-NOT_YET = {
-    "createPresignedUploadUrl",
-    "createPresignedDownloadUrl",
-    "searchDatasets",
-}
+NOT_YET = {"searchDatasets"}
 NOT_YET_PREFIXES = ("/mlflow/traces", "/mlflow/workspaces")
 
 

@@ -201,3 +201,23 @@ def test_multipart_parts_larger_than_a_block_arrive_in_order(http: httpx.Client)
     )
     assert completed.status_code == 200
     assert http.get(f"{ARTIFACTS}/6/r/artifacts/w.bin").content == first + second
+
+
+def test_parallel_ranged_download_through_the_proxy(
+    server: str, http: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With direct access off, the presigned endpoint points back at the proxy, so a client asking for multipart
+    downloads fetches ranges of the file in parallel through the server."""
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE", str(1024 * 1024))
+    data = os.urandom(5 * 1024 * 1024 + 3)
+    assert http.put(f"{ARTIFACTS}/7/r/artifacts/big.bin", content=data).status_code == 200
+    presigned = http.get("/api/2.0/mlflow-artifacts/presigned/7/r/artifacts/big.bin").json()
+    assert presigned == {"url": f"{server}{ARTIFACTS}/7/r/artifacts/big.bin", "headers": {}, "file_size": len(data)}
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri="mlflow-artifacts:/7/r/artifacts/big.bin", tracking_uri=server, dst_path=str(tmp_path)
+    )
+    assert Path(local).read_bytes() == data
+    missing = http.get("/api/2.0/mlflow-artifacts/presigned/7/r/artifacts/nope.bin")
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert http.get("/api/2.0/mlflow-artifacts/presigned/7/r/%2e%2e/%2e%2e/%2e%2e/etc/passwd").status_code == 400
