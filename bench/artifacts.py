@@ -3,6 +3,10 @@ Blob Storage in a local Azurite), for each file size: upload and download MB/s t
 the serving process's memory grew meanwhile.
 
     python -m bench.artifacts [--sizes 50,1024,2048] [--destinations local,azure] [--only runyard|mlflow]
+                              [--via http|client]
+
+`--via http` streams one PUT and one GET (the proxy's raw speed); `--via client` times the stock client's
+`log_artifact` and `download_artifacts`, which switch to multipart uploads from 500 MB when the server offers them.
 """
 
 from __future__ import annotations
@@ -48,7 +52,39 @@ def _transfer(api: Api, pid: int, prefix: str, mib: int) -> dict[str, float]:
     }
 
 
-def _measure(spec: ServerSpec, workdir: Path, destination: str, env: dict[str, str], sizes: list[int]) -> list[str]:
+def _client_transfer(base_url: str, pid: int, workdir: Path, mib: int) -> dict[str, float]:
+    import mlflow  # heavy, so imported only here
+
+    source = workdir / f"upload-{mib}.bin"
+    chunk = os.urandom(MIB)
+    with source.open("wb") as out:
+        for _ in range(mib):
+            out.write(chunk)
+    client = mlflow.MlflowClient(base_url)
+    run_id = client.create_run(client.create_experiment(f"client-{time.time_ns()}")).info.run_id
+    idle_kib = procfs.rss_kib(pid) or 0
+    with procfs.RssSampler(pid) as sampler:
+        started = time.perf_counter()
+        client.log_artifact(run_id, str(source))
+        upload_s = time.perf_counter() - started
+        started = time.perf_counter()
+        local = Path(client.download_artifacts(run_id, source.name, str(workdir / f"dl-{mib}")))
+        download_s = time.perf_counter() - started
+    received = local.stat().st_size
+    source.unlink()
+    local.unlink()
+    if received != mib * MIB:
+        raise RuntimeError(f"downloaded {received:,} bytes, expected {mib * MIB:,}")
+    return {
+        "upload": mib * MIB / 1e6 / upload_s,
+        "download": mib * MIB / 1e6 / download_s,
+        "rss": max(0, sampler.peak_kib - idle_kib) / 1024,
+    }
+
+
+def _measure(
+    spec: ServerSpec, workdir: Path, destination: str, env: dict[str, str], sizes: list[int], via: str
+) -> list[str]:
     server = launch(spec, workdir, destination=destination, env=env)
     try:
         server.wait_healthy()
@@ -61,7 +97,10 @@ def _measure(spec: ServerSpec, workdir: Path, destination: str, env: dict[str, s
             api.get_artifact(f"{prefix}/warm.bin", MIB)
             for mib in sizes:
                 try:
-                    r = _transfer(api, pid, prefix, mib)
+                    if via == "client":
+                        r = _client_transfer(server.base_url, pid, workdir, mib)
+                    else:
+                        r = _transfer(api, pid, prefix, mib)
                     cells = f"{r['upload']:>9,.0f} {r['download']:>9,.0f} {r['rss']:>9,.0f}"
                 except Exception as exc:
                     cells = f"error: {type(exc).__name__}: {str(exc)[:120]}"
@@ -79,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="50,1024", help="file sizes in MiB, comma-separated")
     parser.add_argument("--destinations", default="local,azure", help="local, azure or both")
     parser.add_argument("--only", choices=("runyard", "mlflow"), help="measure one side only")
+    parser.add_argument("--via", choices=("http", "client"), default="http", help="raw HTTP or the stock client")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     specs = [spec for spec in (RUNYARD, MLFLOW) if args.only in (None, spec.key)]
     print(report.machine())
     print(report.load(), flush=True)
+    print(f"via {args.via}", flush=True)
     table = [f"{'server':<14} {'size':>10}  {'up MB/s':>9} {'down MB/s':>9} {'+RSS MiB':>9}"]
     with tempfile.TemporaryDirectory(prefix="runyard-bench-artifacts-") as tmp, ExitStack() as services:
         for where in args.destinations.split(","):
@@ -103,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                     BlobServiceClient.from_connection_string(connection_string).create_container(CONTAINER)
                     env["AZURE_STORAGE_CONNECTION_STRING"] = connection_string
                     destination = f"wasbs://{CONTAINER}@devstoreaccount1.blob.core.windows.net/{spec.tag}"
-                table += _measure(spec, workdir, destination, env, sizes)
+                table += _measure(spec, workdir, destination, env, sizes, args.via)
     print(f"\n{report.load()} (after the run)")
     print("\n".join(table))
     print("MB = 10^6 bytes; +RSS = the serving process's peak resident memory above its idle level")

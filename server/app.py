@@ -7,14 +7,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
 
 from server import __version__
 from server.api import all_routes
-from server.api.middleware import MergeSlashesMiddleware
+from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.routing import Context
 from server.artifacts.registry import ArtifactRegistry
 from server.config import Settings
 from server.errors import install_error_handlers
+from server.observability.metrics import metrics_endpoint
+from server.observability.requests import RequestObservabilityMiddleware, label_routes
 from server.services.experiments import artifact_root, ensure_default_experiment
 from server.store.engine import Database
 from server.store.schema import ensure_schema
@@ -45,6 +48,10 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Runyard", version=__version__, openapi_url=None, lifespan=lifespan)
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MergeSlashesMiddleware)
+    app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
+    app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[]), methods=["GET"]))
+    label_routes(app.router.routes)
     return app

@@ -6,10 +6,13 @@ from fastapi import FastAPI
 
 from server.app import create_app
 from server.config import Settings
+from server.observability.logs import configure_logging
 
 SETTINGS_ENV = "RUNYARD_RESOLVED_SETTINGS"
 
 
 def build() -> FastAPI:
     resolved = os.environ.get(SETTINGS_ENV)
-    return create_app(Settings.model_validate_json(resolved) if resolved else Settings())
+    settings = Settings.model_validate_json(resolved) if resolved else Settings()
+    configure_logging(settings)
+    return create_app(settings)

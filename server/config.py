@@ -55,6 +55,16 @@ class Settings(BaseSettings):
         ),
         description="Seconds a presigned download URL stays valid (part upload URLs get at least an hour).",
     )
+    max_request_bytes: int = Field(
+        16 << 20,
+        ge=1 << 20,
+        validation_alias=_env("MAX_REQUEST_BYTES"),
+        description="Largest request body accepted (artifact uploads excepted, they stream to storage); the "
+        "biggest log-batch MLflow allows, 1,000 entries with values escaped to their worst case, is about 10 MB.",
+    )
+    access_log: bool = Field(
+        True, validation_alias=_env("ACCESS_LOG"), description="Write one JSON line per request to stderr."
+    )
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"), description="Interface to listen on.")
     port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")
     workers: int = Field(1, validation_alias=_env("WORKERS"), description="Number of server processes.")

@@ -45,10 +45,20 @@ def fresh_store_uri(backend_store_uri: str, request: pytest.FixtureRequest, tmp_
 
 
 @pytest.fixture(scope="session")
-def server_url(backend_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    artifacts = tmp_path_factory.mktemp("artifacts") / "mlartifacts"
-    with runyard_server(backend_store_uri, artifacts) as url:
+def server_dir(backend_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Holds the shared server's artifacts (`mlartifacts/`) and its log."""
+    return tmp_path_factory.mktemp("server")
+
+
+@pytest.fixture(scope="session")
+def server_url(backend_store_uri: str, server_dir: Path) -> Iterator[str]:
+    with runyard_server(backend_store_uri, server_dir / "mlartifacts") as url:
         yield url
+
+
+@pytest.fixture
+def server_log(server_url: str, server_dir: Path) -> Path:
+    return server_dir / f"runyard-server-{server_url.rsplit(':', 1)[1]}.log"
 
 
 @pytest.fixture

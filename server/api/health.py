@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import orjson
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -9,7 +12,7 @@ from starlette.routing import BaseRoute, Route
 from server.api.routing import Context
 from server.api.wire import json_response
 from server.artifacts.azure_blob import AzureBlobArtifactStore
-from server.errors import ErrorCode, error_response
+from server.errors import ErrorCode, MlflowError, error_response
 
 # The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
 MLFLOW_PROTOCOL_VERSION = "3.17.2"
@@ -17,6 +20,25 @@ MLFLOW_PROTOCOL_VERSION = "3.17.2"
 
 async def health(_: Request) -> Response:
     return PlainTextResponse("OK")
+
+
+def _readiness(context: Context) -> dict[str, str]:
+    """Each dependency a request needs, "ok" or why not; blocking, so run in a worker thread."""
+    checks: dict[str, str] = {}
+    try:
+        with context.db.read() as session:
+            session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+    try:
+        context.artifacts.destination.check()
+        checks["artifacts"] = "ok"
+    except MlflowError as exc:
+        checks["artifacts"] = f"unavailable: {exc.message}"
+    except Exception as exc:
+        checks["artifacts"] = f"unavailable: {type(exc).__name__}"
+    return checks
 
 
 async def version(_: Request) -> Response:
@@ -52,9 +74,17 @@ def routes(context: Context) -> list[BaseRoute]:
     async def server_info(_: Request) -> Response:
         return json_response(info)
 
+    async def ready(_: Request) -> Response:
+        """Ready to serve: the database answers and the artifact store is usable (503 otherwise, with why)."""
+        checks = await run_in_threadpool(_readiness, context)
+        ok = all(value == "ok" for value in checks.values())
+        body = orjson.dumps({"status": "ready" if ok else "unavailable", "checks": checks})
+        return Response(body, status_code=200 if ok else 503, media_type="application/json")
+
     return [
         Route("/health", health, methods=["GET"]),
         Route("/version", version, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/v1/traces", otlp_traces, methods=["POST"]),

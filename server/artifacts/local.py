@@ -14,7 +14,7 @@ import anyio.to_thread
 
 from server.artifacts.base import Download, FileInfo
 from server.artifacts.paths import RESERVED_ROOT_ENTRY, resolve_under
-from server.errors import MlflowError
+from server.errors import ErrorCode, MlflowError
 
 CHUNK_SIZE = 1 << 20  # bytes per read, and per write to disk
 STAGING_DIR = RESERVED_ROOT_ENTRY  # multipart parts in flight; hidden from listings, refused as a client path
@@ -26,6 +26,17 @@ class LocalArtifactStore:
 
     def _path(self, relative: str) -> Path:
         return resolve_under(self.root, relative)
+
+    def check(self) -> None:
+        """Ready means we can write here: the folder exists (or can be made) and is writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MlflowError(
+                f"Cannot create artifact folder {str(self.root)!r}: {exc}", ErrorCode.INVALID_STATE
+            ) from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise MlflowError(f"Artifact folder {str(self.root)!r} is not writable", ErrorCode.INVALID_STATE)
 
     async def write(self, path: str, chunks: AsyncIterator[bytes]) -> None:
         await self.write_to(self._path(path), path, chunks)

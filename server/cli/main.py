@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import os
+import tempfile
 from typing import Any
 
 import click
@@ -11,6 +11,10 @@ import click
 from server.asgi import SETTINGS_ENV
 from server.config import Settings
 from server.errors import MlflowError
+from server.observability.logs import configure_logging
+from server.observability.metrics import MULTIPROCESS_ENV
+
+GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to finish
 
 
 def _settings(**flags: Any) -> Settings:
@@ -46,7 +50,11 @@ def server(**flags: Any) -> None:
     from server.app import create_app
 
     settings = _settings(**flags)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
+    if settings.workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
+        # Set before any worker process imports prometheus_client, so each writes its counters where /metrics
+        # (in whichever process is scraped) can sum them.
+        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="runyard-metrics-")
     try:
         app = create_app(settings)  # opens (or creates) the store now, so a bad one fails here, clearly
     except MlflowError as exc:
@@ -61,7 +69,8 @@ def server(**flags: Any) -> None:
         "host": settings.host,
         "port": settings.port,
         "log_level": "warning",
-        "access_log": False,
+        "access_log": False,  # ours is structured and carries the request id
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
     }
     if settings.workers == 1:
         uvicorn.run(app, **options)
