@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test lint format bench postgres azurite
+.PHONY: help install run test lint format bench postgres azurite compose
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,7 +32,14 @@ $(AZURITE):
 
 azurite: $(AZURITE) ## Install Azurite (the Azure Blob emulator, from npm) that the tests start
 
-test: install postgres azurite ## Run the whole suite on SQLite and PostgreSQL, artifacts on a folder and Azurite
+compose: ## Where Docker is installed without Compose, install docker-compose (Debian) to validate the stack
+	@if command -v docker >/dev/null && ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then \
+		echo "installing docker-compose (Debian package)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
+	fi
+
+test: install postgres azurite compose ## Run the whole suite on SQLite and PostgreSQL, artifacts on a folder and Azurite
+	$(BIN)/uv lock --check --quiet
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy

@@ -97,3 +97,31 @@ def upgrade(backend_store_uri: str | None) -> None:
     schema.upgrade(database.engine)
     click.echo(f"Database schema upgraded from {before} to {schema.current_revision(database.engine)}.")
     database.dispose()
+
+
+@cli.group()
+def artifacts() -> None:
+    """Artifact store commands."""
+
+
+@artifacts.command("create-container")
+@click.option("--artifacts-destination", default=None, help="wasbs:// destination [env MLFLOW_ARTIFACTS_DESTINATION].")
+def create_container(artifacts_destination: str | None) -> None:
+    """Create the destination's Azure container if it is missing (for a fresh Azurite or storage account)."""
+    from azure.core.exceptions import ResourceExistsError
+
+    from server.artifacts.azure_blob import AzureBlobArtifactStore
+
+    destination = _settings(artifacts_destination=artifacts_destination).artifacts_destination
+    if not destination.startswith("wasbs://"):
+        raise click.ClickException(f"{destination!r} is not an Azure destination (wasbs://...); nothing to create.")
+    try:
+        store = AzureBlobArtifactStore(destination)
+        store.container.create_container()
+        click.echo(f"Created container {store.container.container_name!r}.")
+    except ResourceExistsError:
+        click.echo(f"Container {store.container.container_name!r} already exists.")
+    except MlflowError as exc:
+        raise click.ClickException(exc.message) from None
+    except Exception as exc:
+        raise click.ClickException(f"Cannot create the container: {exc}") from None
