@@ -14,11 +14,17 @@ from server.api import all_routes
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.routing import Context
 from server.artifacts.registry import ArtifactRegistry
+from server.auth.identity import Authenticator
+from server.auth.middleware import AuthMiddleware
+from server.auth.permissions import Permission
+from server.auth.rules import Authorizer
+from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
 from server.errors import install_error_handlers
 from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
 from server.services.experiments import artifact_root, ensure_default_experiment
+from server.services.users import bootstrap_admin
 from server.store.engine import Database
 from server.store.schema import ensure_schema
 
@@ -37,7 +43,13 @@ def prepare_database(settings: Settings) -> Database:
 def create_app(settings: Settings) -> FastAPI:
     db = prepare_database(settings)
     artifacts = ArtifactRegistry(settings.artifacts_destination, db, local_roots=[artifact_root(settings)])
-    context = Context(settings=settings, db=db, artifacts=artifacts)
+    authorizer, signer = None, None
+    if settings.auth:
+        with db.write() as session:
+            bootstrap_admin(session, settings)
+            signer = UrlSigner(shared_key(session))
+        authorizer = Authorizer(Permission(settings.auth_default_permission))
+    context = Context(settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +60,8 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Runyard", version=__version__, openapi_url=None, lifespan=lifespan)
     app.state.context = context
     install_error_handlers(app)
+    if signer is not None:
+        app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings, db), signer=signer)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MergeSlashesMiddleware)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included

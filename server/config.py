@@ -7,7 +7,7 @@ setting also answers to a `RUNYARD_` name. Built once by the CLI (or a test) and
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -65,9 +65,52 @@ class Settings(BaseSettings):
     access_log: bool = Field(
         True, validation_alias=_env("ACCESS_LOG"), description="Write one JSON line per request to stderr."
     )
+    auth: bool = Field(
+        False,
+        validation_alias=_env("AUTH"),
+        description="Require every caller to sign in (HTTP Basic, API tokens, OIDC bearer tokens) and enforce "
+        "per-experiment and per-model permissions.",
+    )
+    auth_default_permission: str = Field(
+        "READ",
+        validation_alias=_env("AUTH_DEFAULT_PERMISSION"),
+        description="What a signed-in user may do on a resource nobody granted them anything on: READ, EDIT, "
+        "MANAGE or NO_PERMISSIONS (MLflow's default is READ).",
+    )
+    admin_username: str | None = Field(
+        None,
+        validation_alias=_env("ADMIN_USERNAME"),
+        description="With --auth, the first admin, created at start when there are no users yet.",
+    )
+    admin_password: str | None = Field(None, validation_alias=_env("ADMIN_PASSWORD"), repr=False)
+    oidc_issuer: str | None = Field(
+        None,
+        validation_alias=_env("OIDC_ISSUER"),
+        description="Accept bearer JWTs from this issuer (e.g. https://login.microsoftonline.com/<tenant>/v2.0).",
+    )
+    oidc_audience: str | None = Field(
+        None, validation_alias=_env("OIDC_AUDIENCE"), description="The `aud` OIDC tokens must carry."
+    )
+    oidc_jwks_url: str | None = Field(
+        None,
+        validation_alias=_env("OIDC_JWKS_URL"),
+        description="Where the issuer's signing keys are; discovered from the issuer's metadata when unset.",
+    )
+    oidc_username_claim: str = Field(
+        "preferred_username",
+        validation_alias=_env("OIDC_USERNAME_CLAIM"),
+        description="The token claim naming the Runyard user (Entra ID: preferred_username, upn or oid).",
+    )
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"), description="Interface to listen on.")
     port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")
     workers: int = Field(1, validation_alias=_env("WORKERS"), description="Number of server processes.")
+
+    @field_validator("auth_default_permission")
+    @classmethod
+    def _known_permission(cls, value: str) -> str:
+        from server.auth.permissions import parse_permission
+
+        return parse_permission(value).value
 
     @property
     def effective_artifact_root(self) -> str:

@@ -21,6 +21,7 @@ def upgrade() -> None:
         sa.Column("prefix_digest", sa.String(length=64), nullable=False),
         sa.Column("prefix", sa.Text(), nullable=False),
         sa.Column("destination", sa.Text(), nullable=False),
+        sa.Column("owner_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("prefix_digest", name=op.f("pk_artifact_destinations")),
     )
 

@@ -11,7 +11,7 @@ import posixpath
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
-from urllib.parse import quote, urlparse
+from urllib.parse import quote, urlencode, urlparse
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -20,12 +20,14 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from server.api import multipart
-from server.api.routing import Context, Rpc
+from server.api.routing import Check, Context, Rpc, authorize
 from server.api.runs import run_id_of
 from server.api.wire import Fields, json_response, server_base_url
 from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.artifacts.base import ArtifactStore
 from server.artifacts.paths import clean_relative_path
+from server.auth import rules
+from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
 from server.store import logged_models as model_store
 from server.store import runs as run_store
@@ -89,37 +91,43 @@ def _file_path(request: Request) -> str:
 
 
 def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any], list[str]]]:
-    async def locate(path: str) -> tuple[ArtifactStore, str]:
+    async def locate(request: Request, raw_path: str, need: Permission) -> tuple[ArtifactStore, str]:
+        """The caller's right to `need` on the path (when auth is on), then the store holding it."""
+        path = clean_relative_path(raw_path)
+        await authorize(request, context, lambda a, s, p: a.require_on_artifact_path(s, p, path, need))
         return await run_in_threadpool(context.artifacts.proxied, path)
 
     async def upload(request: Request) -> Response:
-        store, path = await locate(_file_path(request))
+        store, path = await locate(request, _file_path(request), rules.EDIT)
         await store.write(path, request.stream())
         return json_response({})
 
     async def download(request: Request) -> Response:
-        store, path = await locate(_file_path(request))
+        store, path = await locate(request, _file_path(request), rules.READ)
         return await stream_file(store, path, request.headers.get("range"))
 
     async def delete(request: Request) -> Response:
-        store, path = await locate(request.path_params["artifact_path"].rstrip("/"))
+        store, path = await locate(request, request.path_params["artifact_path"].rstrip("/"), rules.EDIT)
         await run_in_threadpool(store.delete, path)
         return json_response({})
 
     async def list_artifacts(request: Request) -> Response:
-        store, path = await locate(request.query_params.get("path") or "")
+        store, path = await locate(request, request.query_params.get("path") or "", rules.READ)
         files = await run_in_threadpool(store.list, path)
         return json_response({"files": [f.to_json() for f in files]} if files else {})
 
     async def presigned(request: Request) -> Response:
         """Where to fetch one file in parallel ranges: a read-only SAS URL to the blob when direct access is on,
         else this server's own proxy URL (which serves ranges too)."""
-        store, path = await locate(_file_path(request))
+        store, path = await locate(request, _file_path(request), rules.READ)
         size = (await run_in_threadpool(store.open, path, 0, 0)).size
         if context.settings.artifacts_direct_access and isinstance(store, AzureBlobArtifactStore):
             url = await run_in_threadpool(store.signed_url, path, context.settings.presigned_url_ttl)
         else:
-            url = f"{server_base_url(request)}/api/2.0/mlflow-artifacts/artifacts/{quote(path)}"
+            url_path = f"/api/2.0/mlflow-artifacts/artifacts/{path}"
+            url = f"{server_base_url(request)}{quote(url_path)}"
+            if context.signer is not None:  # the client fetches ranges without its credentials
+                url += "?" + urlencode(context.signer.sign("GET", url_path, context.settings.presigned_url_ttl))
         return json_response({"url": url, "headers": {}, "file_size": size})
 
     return [
@@ -127,7 +135,7 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
         ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
-        *multipart.routes(locate, direct_access=context.settings.artifacts_direct_access),
+        *multipart.routes(locate, direct_access=context.settings.artifacts_direct_access, signer=context.signer),
         ("/mlflow-artifacts/presigned/{artifact_path:path}", presigned, ["GET"]),
     ]
 
@@ -196,13 +204,22 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         with context.db.read() as session:
             return model_store.get_logged_model(session, model_id).artifact_uri
 
+    def on_run(run_id: str, need: Permission) -> Check:
+        return lambda a, s, p: a.require(a.on_run(s, p, run_id), need, f"run {run_id}")
+
     async def run_artifact(request: Request) -> Response:
         params = request.query_params
-        artifact_uri = await run_in_threadpool(run_uri, params.get("run_id") or params.get("run_uuid") or "")
+        run_id = params.get("run_id") or params.get("run_uuid") or ""
+        await authorize(request, context, on_run(run_id, rules.READ))
+        artifact_uri = await run_in_threadpool(run_uri, run_id)
         return await _serve(artifact_uri, params.get("path", ""))
 
     async def model_artifact(request: Request) -> Response:
-        artifact_uri = await run_in_threadpool(model_uri, request.path_params["model_id"])
+        model_id = request.path_params["model_id"]
+        await authorize(
+            request, context, lambda a, s, p: a.require(a.on_logged_model(s, p, model_id), rules.READ, model_id)
+        )
+        artifact_uri = await run_in_threadpool(model_uri, model_id)
         return await _serve(artifact_uri, request.query_params.get("artifact_file_path", ""))
 
     async def _serve(artifact_uri: str, path: str) -> Response:
@@ -221,6 +238,7 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         clean_relative_path(params["path"])  # refuse a bad path before looking anything up
         if int(request.headers.get("content-length") or 0) > MAX_UI_UPLOAD_BYTES:
             raise MlflowError.invalid_parameter("Artifact size is too large. Max size is 10MB.")
+        await authorize(request, context, on_run(run_id, rules.EDIT))
         store, path = context.artifacts.locate(await run_in_threadpool(run_uri, run_id), params["path"])
         await store.write(path, _limited(request.stream()))
         return json_response({})
@@ -281,8 +299,25 @@ def create_presigned_download_url(fields: Fields, session: Session, _: Context) 
 
 
 RPCS = [
-    Rpc("POST", "/mlflow/artifacts/presigned-upload-url", create_presigned_upload_url, writes=False),
-    Rpc("POST", "/mlflow/artifacts/presigned-download-url", create_presigned_download_url, writes=False),
-    Rpc("GET", "/mlflow/artifacts/list", list_artifacts),
-    Rpc("GET", "/mlflow/logged-models/{model_id}/artifacts/directories", list_logged_model_artifacts),
+    Rpc(
+        "POST",
+        "/mlflow/artifacts/presigned-upload-url",
+        create_presigned_upload_url,
+        writes=False,
+        access=rules.run(rules.EDIT),
+    ),
+    Rpc(
+        "POST",
+        "/mlflow/artifacts/presigned-download-url",
+        create_presigned_download_url,
+        writes=False,
+        access=rules.run(rules.READ),
+    ),
+    Rpc("GET", "/mlflow/artifacts/list", list_artifacts, access=rules.run(rules.READ)),
+    Rpc(
+        "GET",
+        "/mlflow/logged-models/{model_id}/artifacts/directories",
+        list_logged_model_artifacts,
+        access=rules.logged_model(rules.READ),
+    ),
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields, key_value_pairs
+from server.auth import rules
 from server.errors import MlflowError
 from server.services import experiments as service
 from server.services import validation
@@ -48,7 +50,12 @@ def create_experiment(fields: Fields, session: Session, context: Context) -> dic
     return {"experiment_id": str(experiment.experiment_id)}
 
 
-def search_experiments(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def _readable(context: Context, session: Session) -> ColumnElement[bool] | None:
+    authorizer = context.authorizer
+    return authorizer.readable_condition(session, rules.current_principal()) if authorizer else None
+
+
+def search_experiments(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     max_results = fields.integer("max_results", default=0) or 0
     if max_results <= 0 or max_results > validation.MAX_EXPERIMENTS_PER_PAGE:
         raise validation.invalid_max_results(max_results, validation.MAX_EXPERIMENTS_PER_PAGE)
@@ -59,6 +66,7 @@ def search_experiments(fields: Fields, session: Session, _: Context) -> dict[str
         view_type=fields.enum("view_type", VIEW_TYPES, default="ACTIVE_ONLY") or "ACTIVE_ONLY",
         max_results=max_results,
         page_token=fields.string("page_token"),
+        visible=_readable(context, session),
     )
     tags = store.experiment_tags(session, [e.experiment_id for e in page.items])
     experiments = [convert.experiment_json(e, tags[e.experiment_id]) for e in page.items]
@@ -106,14 +114,21 @@ def delete_experiment_tag(fields: Fields, session: Session, _: Context) -> dict[
 
 
 RPCS = [
-    Rpc("GET", "/mlflow/experiments/get-by-name", get_experiment_by_name),
-    Rpc("POST", "/mlflow/experiments/create", create_experiment),
-    Rpc("POST", "/mlflow/experiments/search", search_experiments, writes=False),
-    Rpc("GET", "/mlflow/experiments/search", search_experiments),
-    Rpc("GET", "/mlflow/experiments/get", get_experiment),
-    Rpc("POST", "/mlflow/experiments/delete", delete_experiment),
-    Rpc("POST", "/mlflow/experiments/restore", restore_experiment),
-    Rpc("POST", "/mlflow/experiments/update", update_experiment),
-    Rpc("POST", "/mlflow/experiments/set-experiment-tag", set_experiment_tag),
-    Rpc("POST", "/mlflow/experiments/delete-experiment-tag", delete_experiment_tag),
+    Rpc(
+        "GET",
+        "/mlflow/experiments/get-by-name",
+        get_experiment_by_name,
+        access=rules.Access("experiment_name", rules.READ, "experiment_name"),
+    ),
+    Rpc("POST", "/mlflow/experiments/create", create_experiment, access=rules.Access("signed_in", grants_creator=True)),
+    Rpc("POST", "/mlflow/experiments/search", search_experiments, writes=False, access=rules.SIGNED_IN),
+    Rpc("GET", "/mlflow/experiments/search", search_experiments, access=rules.SIGNED_IN),
+    Rpc("GET", "/mlflow/experiments/get", get_experiment, access=rules.experiment(rules.READ)),
+    Rpc("POST", "/mlflow/experiments/delete", delete_experiment, access=rules.experiment(rules.MANAGE)),
+    Rpc("POST", "/mlflow/experiments/restore", restore_experiment, access=rules.experiment(rules.MANAGE)),
+    Rpc("POST", "/mlflow/experiments/update", update_experiment, access=rules.experiment(rules.EDIT)),
+    Rpc("POST", "/mlflow/experiments/set-experiment-tag", set_experiment_tag, access=rules.experiment(rules.EDIT)),
+    Rpc(
+        "POST", "/mlflow/experiments/delete-experiment-tag", delete_experiment_tag, access=rules.experiment(rules.EDIT)
+    ),
 ]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields, key_value_pairs, missing
+from server.auth import rules
 from server.errors import MlflowError
 from server.services import validation as v
 from server.store import runs as run_store
@@ -96,7 +97,14 @@ def search_datasets(fields: Fields, session: Session, _: Context) -> dict[str, A
 
 
 RPCS = [
-    Rpc("POST", "/mlflow/runs/log-inputs", log_inputs),
-    Rpc("POST", "/mlflow/runs/outputs", log_outputs),
-    Rpc("POST", "/mlflow/experiments/search-datasets", search_datasets, writes=False, prefixes=("/ajax-api",)),
+    Rpc("POST", "/mlflow/runs/log-inputs", log_inputs, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/outputs", log_outputs, access=rules.run(rules.EDIT)),
+    Rpc(
+        "POST",
+        "/mlflow/experiments/search-datasets",
+        search_datasets,
+        writes=False,
+        prefixes=("/ajax-api",),
+        access=rules.READABLE_EXPERIMENTS,
+    ),
 ]

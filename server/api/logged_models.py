@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from server.api import convert
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields, key_value_pairs, missing
+from server.auth import rules
 from server.clock import now_ms
 from server.errors import MlflowError
 from server.services import validation
@@ -68,7 +69,7 @@ def create_logged_model(fields: Fields, session: Session, context: Context) -> d
     )
     session.add(model)
     session.flush()
-    artifact_destinations.record(session, model.artifact_uri, context.artifacts.destination_uri)
+    artifact_destinations.record(session, model.artifact_uri, context.artifacts.destination_uri, model_id)
     store.set_params(session, model_id, dict(key_value_pairs(fields, "params")))
     store.set_tags(session, model_id, dict(key_value_pairs(fields, "tags")))
     return {"model": _model_body(session, model)}
@@ -136,12 +137,22 @@ def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[s
 
 
 RPCS = [
-    Rpc("POST", "/mlflow/logged-models", create_logged_model),
-    Rpc("POST", "/mlflow/logged-models/search", search_logged_models, writes=False),
-    Rpc("GET", "/mlflow/logged-models/{model_id}", get_logged_model),
-    Rpc("PATCH", "/mlflow/logged-models/{model_id}", finalize_logged_model),
-    Rpc("DELETE", "/mlflow/logged-models/{model_id}", delete_logged_model),
-    Rpc("PATCH", "/mlflow/logged-models/{model_id}/tags", set_logged_model_tags),
-    Rpc("DELETE", "/mlflow/logged-models/{model_id}/tags/{tag_key}", delete_logged_model_tag),
-    Rpc("POST", "/mlflow/logged-models/{model_id}/params", log_logged_model_params),
+    Rpc("POST", "/mlflow/logged-models", create_logged_model, access=rules.experiment(rules.EDIT)),
+    Rpc("POST", "/mlflow/logged-models/search", search_logged_models, writes=False, access=rules.READABLE_EXPERIMENTS),
+    Rpc("GET", "/mlflow/logged-models/{model_id}", get_logged_model, access=rules.logged_model(rules.READ)),
+    Rpc("PATCH", "/mlflow/logged-models/{model_id}", finalize_logged_model, access=rules.logged_model(rules.EDIT)),
+    Rpc("DELETE", "/mlflow/logged-models/{model_id}", delete_logged_model, access=rules.logged_model(rules.MANAGE)),
+    Rpc("PATCH", "/mlflow/logged-models/{model_id}/tags", set_logged_model_tags, access=rules.logged_model(rules.EDIT)),
+    Rpc(
+        "DELETE",
+        "/mlflow/logged-models/{model_id}/tags/{tag_key}",
+        delete_logged_model_tag,
+        access=rules.logged_model(rules.MANAGE),
+    ),
+    Rpc(
+        "POST",
+        "/mlflow/logged-models/{model_id}/params",
+        log_logged_model_params,
+        access=rules.logged_model(rules.EDIT),
+    ),
 ]

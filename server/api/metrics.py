@@ -10,6 +10,7 @@ from server.api.convert import metric_value
 from server.api.routing import Context, Rpc
 from server.api.runs import run_id_of
 from server.api.wire import API_DOCS_HINT, Fields, missing
+from server.auth import rules
 from server.errors import MlflowError
 from server.store import runs as run_store
 from server.store.metrics import metric_history, sampled_history
@@ -96,7 +97,20 @@ def get_metric_history_bulk(fields: Fields, session: Session, _: Context) -> dic
 
 
 RPCS = [
-    Rpc("GET", "/mlflow/metrics/get-history", get_metric_history),
-    Rpc("GET", "/mlflow/metrics/get-history-bulk-interval", get_metric_history_bulk_interval),
+    Rpc("GET", "/mlflow/metrics/get-history", get_metric_history, access=rules.run(rules.READ)),
+    Rpc(
+        "GET",
+        "/mlflow/metrics/get-history-bulk-interval",
+        get_metric_history_bulk_interval,
+        access=rules.Access("runs", rules.READ, "run_ids"),
+    ),
 ]
-RPCS += [Rpc("GET", "/mlflow/metrics/get-history-bulk", get_metric_history_bulk, prefixes=("/ajax-api",))]
+RPCS += [
+    Rpc(
+        "GET",
+        "/mlflow/metrics/get-history-bulk",
+        get_metric_history_bulk,
+        prefixes=("/ajax-api",),
+        access=rules.Access("runs", rules.READ, "run_id"),
+    )
+]

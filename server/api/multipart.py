@@ -24,6 +24,8 @@ from server.artifacts.azure_blob import AzureBlobArtifactStore, AzureMultipartUp
 from server.artifacts.base import ArtifactStore
 from server.artifacts.local import LocalArtifactStore, LocalMultipartUploads
 from server.artifacts.paths import clean_relative_path
+from server.auth.permissions import Permission
+from server.auth.signing import UrlSigner
 from server.errors import MlflowError
 
 MAX_PARTS = 10_000
@@ -58,21 +60,22 @@ def _upload_id(value: str | None) -> str:
     return value
 
 
-Locate = Callable[[str], Awaitable[tuple[ArtifactStore, str]]]
+# (request, proxied path, permission needed) -> the store and the cleaned path, after the caller's permission check
+Locate = Callable[[Request, str, Permission], Awaitable[tuple[ArtifactStore, str]]]
 
 
-def routes(locate: Locate, *, direct_access: bool) -> list[tuple[str, Any, list[str]]]:
+def routes(locate: Locate, *, direct_access: bool, signer: UrlSigner | None) -> list[tuple[str, Any, list[str]]]:
     """The mpu routes over `locate`, which maps a proxied path to its store and the path within it. With
     `direct_access`, parts bound for Azure go straight to storage through single-block SAS URLs."""
 
-    async def uploads_at(path: str) -> tuple[MultipartUploads, str]:
-        store, located = await locate(path)
+    async def uploads_at(request: Request, path: str) -> tuple[MultipartUploads, str]:
+        store, located = await locate(request, path, Permission.EDIT)
         return uploads_for(store), located
 
     async def create(request: Request) -> Response:
         fields = await read_fields(request)
         path = _target(request, fields)
-        store, located = await locate(path)
+        store, located = await locate(request, path, Permission.EDIT)
         uploads_for(store)  # refuses a backend without multipart before any URL is handed out
         num_parts = fields.integer("num_parts", default=1) or 1
         if not 0 < num_parts <= MAX_PARTS:
@@ -83,14 +86,16 @@ def routes(locate: Locate, *, direct_access: bool) -> list[tuple[str, Any, list[
         def part_url(n: int) -> str:
             if direct_access and isinstance(store, AzureBlobArtifactStore):
                 return store.signed_url(located, UPLOAD_URL_TTL_S, block=block_id(upload_id, n, 0))
-            return f"{base}/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}?{urlencode({'path': path})}"
+            part_path = f"/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}"
+            query = {"path": path, **(signer.sign("PUT", part_path, UPLOAD_URL_TTL_S) if signer else {})}
+            return f"{base}{part_path}?{urlencode(query)}"
 
         urls = await run_in_threadpool(lambda: [part_url(n) for n in range(1, num_parts + 1)])  # signing may call Azure
         credentials = [{"url": url, "part_number": n, "headers": {}} for n, url in enumerate(urls, start=1)]
         return json_response({"upload_id": upload_id, "credentials": credentials})
 
     async def upload_part(request: Request) -> Response:
-        uploads, path = await uploads_at(request.query_params.get("path") or "")
+        uploads, path = await uploads_at(request, request.query_params.get("path") or "")
         part_number = int(request.path_params["part_number"])
         if not 0 < part_number <= MAX_PARTS:
             raise MlflowError.invalid_parameter(f"Invalid part number {part_number}")
@@ -100,7 +105,7 @@ def routes(locate: Locate, *, direct_access: bool) -> list[tuple[str, Any, list[
 
     async def complete(request: Request) -> Response:
         fields = await read_fields(request)
-        uploads, path = await uploads_at(_target(request, fields))
+        uploads, path = await uploads_at(request, _target(request, fields))
         upload_id = _upload_id(fields.string("upload_id"))
         numbers = sorted({Fields(part).integer("part_number", default=0) or 0 for part in fields.objects("parts")})
         if not numbers or numbers != list(range(1, len(numbers) + 1)):
@@ -110,7 +115,7 @@ def routes(locate: Locate, *, direct_access: bool) -> list[tuple[str, Any, list[
 
     async def abort(request: Request) -> Response:
         fields = await read_fields(request)
-        uploads, path = await uploads_at(_target(request, fields))
+        uploads, path = await uploads_at(request, _target(request, fields))
         await run_in_threadpool(uploads.abort, path, _upload_id(fields.string("upload_id")))
         return json_response({})
 

@@ -20,6 +20,10 @@ from starlette.routing import BaseRoute, Route
 
 from server.api.wire import Fields, json_response, read_fields
 from server.artifacts.registry import ArtifactRegistry
+from server.auth import rules
+from server.auth.identity import Principal, unauthenticated
+from server.auth.rules import Access, Authorizer
+from server.auth.signing import UrlSigner
 from server.config import Settings
 from server.store.engine import Database
 
@@ -31,6 +35,8 @@ class Context:
     settings: Settings
     db: Database
     artifacts: ArtifactRegistry
+    authorizer: Authorizer | None = None  # None: authentication is off and every caller may do anything
+    signer: UrlSigner | None = None  # with auth on, signs the artifact URLs handed to clients
 
 
 Handler = Callable[[Fields, Session, Context], Mapping[str, Any]]
@@ -44,27 +50,70 @@ class Rpc:
     since: int = 2
     writes: bool | None = None  # default: everything but GET writes
     prefixes: tuple[str, ...] = ("/api", "/ajax-api")  # a few UI helpers exist under /ajax-api only
+    access: Access | None = None  # what the caller needs when auth is on; None is refused to everyone
 
     @property
     def is_write(self) -> bool:
         return self.method != "GET" if self.writes is None else self.writes
 
 
+def principal_of(request: Request) -> Principal | None:
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
+
+
 def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
-    def read(fields: Fields) -> Mapping[str, Any]:
-        with context.db.read() as session:
+    def call(fields: Fields, session: Session, principal: Principal | None) -> Mapping[str, Any]:
+        authorizer = context.authorizer
+        if authorizer is None or principal is None:
             return rpc.handler(fields, session, context)
+        if principal.signed:
+            raise rules.permission_denied("a signed artifact URL opens one artifact path only")
+        access = rpc.access or rules.ADMIN
+        fields = authorizer.check(access, fields, session, principal)
+        with rules.acting_as(principal):
+            result = rpc.handler(fields, session, context)
+        authorizer.grant_creator(access, session, principal, result)
+        return result
+
+    def read(fields: Fields, principal: Principal | None) -> Mapping[str, Any]:
+        with context.db.read() as session:
+            return call(fields, session, principal)
 
     async def endpoint(request: Request) -> Response:
         fields = await read_fields(request)
         if request.path_params:
             fields = Fields({**fields.as_dict(), **request.path_params}, from_query=fields.from_query)
+        principal = principal_of(request)
+        if context.authorizer is not None and principal is None:
+            raise unauthenticated()
         if rpc.is_write:
-            return json_response(await context.db.run_write(lambda session: rpc.handler(fields, session, context)))
-        return json_response(await run_in_threadpool(read, fields))
+            return json_response(await context.db.run_write(lambda session: call(fields, session, principal)))
+        return json_response(await run_in_threadpool(read, fields, principal))
 
     endpoint.__name__ = rpc.handler.__name__
     return endpoint
+
+
+Check = Callable[[Authorizer, Session, Principal], None]
+
+
+async def authorize(request: Request, context: Context, check: Check) -> None:
+    """For routes outside the RPC table: run `check` (which raises PERMISSION_DENIED) when auth is on."""
+    if context.authorizer is None:
+        return
+    principal = principal_of(request)
+    if principal is None:
+        raise unauthenticated()
+    if principal.signed:
+        return  # the middleware checked the signature for exactly this method and path
+    authorizer = context.authorizer
+
+    def run() -> None:
+        with context.db.read() as session:
+            check(authorizer, session, principal)
+
+    await run_in_threadpool(run)
 
 
 def build_routes(rpcs: Sequence[Rpc], context: Context) -> list[BaseRoute]:

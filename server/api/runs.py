@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from server.api import convert
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields, key_value_pairs, missing, parse_double
+from server.auth import rules
 from server.errors import MlflowError
 from server.services import runs as service
 from server.services import validation
@@ -171,15 +172,15 @@ def log_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
 
 
 RPCS = [
-    Rpc("POST", "/mlflow/runs/create", create_run),
-    Rpc("GET", "/mlflow/runs/get", get_run),
-    Rpc("POST", "/mlflow/runs/update", update_run),
-    Rpc("POST", "/mlflow/runs/delete", delete_run),
-    Rpc("POST", "/mlflow/runs/restore", restore_run),
-    Rpc("POST", "/mlflow/runs/set-tag", set_tag),
-    Rpc("POST", "/mlflow/runs/delete-tag", delete_tag),
-    Rpc("POST", "/mlflow/runs/log-parameter", log_param),
-    Rpc("POST", "/mlflow/runs/log-metric", log_metric),
-    Rpc("POST", "/mlflow/runs/log-batch", log_batch),
-    Rpc("POST", "/mlflow/runs/log-model", log_model),
+    Rpc("POST", "/mlflow/runs/create", create_run, access=rules.experiment(rules.EDIT)),
+    Rpc("GET", "/mlflow/runs/get", get_run, access=rules.run(rules.READ)),
+    Rpc("POST", "/mlflow/runs/update", update_run, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/delete", delete_run, access=rules.run(rules.MANAGE)),
+    Rpc("POST", "/mlflow/runs/restore", restore_run, access=rules.run(rules.MANAGE)),
+    Rpc("POST", "/mlflow/runs/set-tag", set_tag, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/delete-tag", delete_tag, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/log-parameter", log_param, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/log-metric", log_metric, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/log-batch", log_batch, access=rules.run(rules.EDIT)),
+    Rpc("POST", "/mlflow/runs/log-model", log_model, access=rules.run(rules.EDIT)),
 ]

@@ -10,6 +10,7 @@ from server.api import convert
 from server.api.experiments import VIEW_TYPES
 from server.api.routing import Context, Rpc
 from server.api.wire import Fields
+from server.auth import rules
 from server.services import validation
 from server.store import runs as run_store
 from server.store import search
@@ -38,4 +39,4 @@ def search_runs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     return convert.page_json("runs", runs, page.next_page_token)
 
 
-RPCS = [Rpc("POST", "/mlflow/runs/search", search_runs, writes=False)]
+RPCS = [Rpc("POST", "/mlflow/runs/search", search_runs, writes=False, access=rules.READABLE_EXPERIMENTS)]

@@ -56,7 +56,8 @@ class ArtifactRegistry:
         """The store holding `mlflow-artifacts:/<path>` and the cleaned path within it. Blocking: one indexed read."""
         path = clean_relative_path(path)
         with self._db.read() as session:
-            recorded = artifact_destinations.lookup(session, path) if path else None
+            record = artifact_destinations.lookup(session, path) if path else None
+            recorded = record.destination if record else None
         if recorded is None or recorded == self.destination_uri:
             return self.destination, path
         return _store_for_root(recorded), path

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from server.asgi import SETTINGS_ENV
+from server.cli.accounts import tokens_group, users_group
 from server.config import Settings
 from server.errors import MlflowError
 from server.observability.logs import configure_logging
@@ -42,6 +43,12 @@ def cli() -> None:
     "--artifacts-direct-access/--no-artifacts-direct-access",
     default=None,
     help="Hand out short-lived SAS URLs so big files skip the server (Azure destinations; default off).",
+)
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require sign-in and enforce permissions [env RUNYARD_AUTH; default off]. The first admin comes from "
+    "RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD.",
 )
 def server(**flags: Any) -> None:
     """Start the tracking server."""
@@ -125,3 +132,7 @@ def create_container(artifacts_destination: str | None) -> None:
         raise click.ClickException(exc.message) from None
     except Exception as exc:
         raise click.ClickException(f"Cannot create the container: {exc}") from None
+
+
+cli.add_command(users_group, "users")
+cli.add_command(tokens_group, "tokens")

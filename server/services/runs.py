@@ -56,7 +56,7 @@ def create_run(
     )
     store.insert_run(session, return_run)
     store.set_tags(session, run_id, tags)
-    artifact_destinations.record(session, return_run.artifact_uri, artifact_destination)
+    artifact_destinations.record(session, return_run.artifact_uri, artifact_destination, run_id)
     return return_run, tags
 
 

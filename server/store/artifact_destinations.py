@@ -25,23 +25,22 @@ def proxied_path(uri: str) -> str | None:
     return parsed.path.strip("/") if parsed.scheme == PROXY_SCHEME else None
 
 
-def record(session: Session, artifact_uri: str, destination: str) -> None:
-    """Remember where `artifact_uri`'s folder lives; a no-op for URIs the proxy does not serve."""
+def record(session: Session, artifact_uri: str, destination: str, owner_id: str) -> None:
+    """Remember where `artifact_uri`'s folder lives and which run or logged model owns it; a no-op for URIs the
+    proxy does not serve."""
     prefix = proxied_path(artifact_uri)
     if prefix:
-        session.add(ArtifactDestination(prefix_digest=_digest(prefix), prefix=prefix, destination=destination))
+        session.add(
+            ArtifactDestination(
+                prefix_digest=_digest(prefix), prefix=prefix, destination=destination, owner_id=owner_id
+            )
+        )
         session.flush()
 
 
-def lookup(session: Session, path: str) -> str | None:
-    """The destination recorded for the deepest recorded folder holding `path` (cleaned, relative), if any."""
+def lookup(session: Session, path: str) -> ArtifactDestination | None:
+    """The record of the deepest recorded folder holding `path` (cleaned, relative), if any."""
     parts = path.split("/")[:_MAX_DEPTH]
     prefixes = {_digest("/".join(parts[: n + 1])): n for n in range(len(parts))}
-    rows = session.execute(
-        select(ArtifactDestination.prefix_digest, ArtifactDestination.destination).where(
-            ArtifactDestination.prefix_digest.in_(prefixes)
-        )
-    ).all()
-    if not rows:
-        return None
-    return max(rows, key=lambda row: prefixes[row[0]])[1]
+    rows = session.scalars(select(ArtifactDestination).where(ArtifactDestination.prefix_digest.in_(prefixes))).all()
+    return max(rows, key=lambda row: prefixes[row.prefix_digest]) if rows else None

@@ -202,3 +202,56 @@ class ArtifactDestination(Base):
     prefix_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
     prefix: Mapped[str] = mapped_column(Text)
     destination: Mapped[str] = mapped_column(Text)
+    # The run or logged model owning the folder: access to proxied paths follows the owner's permissions.
+    owner_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(255), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # None: signs in only with tokens or OIDC
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiToken(Base):
+    """A bearer token, stored as its SHA-256: a leaked table does not leak usable tokens. A token with
+    `run_id` set (given to a job) acts for its user on that one run only."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    run_id: Mapped[str | None] = mapped_column(RUN_ID)
+    created_at_ms: Mapped[int] = mapped_column(BigInteger)
+    expires_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at_ms: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ExperimentPermission(Base):
+    __tablename__ = "experiment_permissions"
+
+    experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    permission: Mapped[str] = mapped_column(String(32))
+
+
+class RegisteredModelPermission(Base):
+    __tablename__ = "registered_model_permissions"
+
+    name: Mapped[str] = mapped_column(String(256), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    permission: Mapped[str] = mapped_column(String(32))
+
+
+class ServerSecret(Base):
+    """Secrets every server process sharing this database must agree on (the key that signs artifact URLs)."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))

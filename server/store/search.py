@@ -263,8 +263,12 @@ def search_experiments(
     view_type: str,
     max_results: int,
     page_token: str | None,
+    visible: ColumnElement[bool] | None = None,
 ) -> Page[Experiment]:
+    """`visible` narrows the search to what the caller may read, in SQL, so pages stay full and tokens stable."""
     conditions = [_experiment_condition(c) for c in grammar.parse_experiment_filter(filter_string)]
+    if visible is not None:
+        conditions.append(visible)
     query = select(Experiment).where(_lifecycle(Experiment.lifecycle_stage, view_type), *conditions)
     keys = grammar.parse_experiment_order_by(order_by)
     for key in keys:

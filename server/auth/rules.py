@@ -1,0 +1,236 @@
+"""What each route needs, and the one place that decides whether a caller has it.
+
+Every RPC declares an `Access`: the resource it touches (found from a request field), the level it needs, and
+whether the caller becomes the resource's manager. Searches do not refuse: they only ever see what the caller
+may read. A job's token (`Principal.run_id`) acts for its user on its own run, reads that run's experiment, and
+creates logged models from that run; nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, select, true
+from sqlalchemy.orm import Session
+
+from server.auth.identity import Principal
+from server.auth.permissions import Permission
+from server.errors import ErrorCode, MlflowError
+from server.store import artifact_destinations, users
+from server.store.models import Experiment, LoggedModel, Run
+
+Resource = Literal[
+    "experiment",
+    "experiment_name",
+    "experiments",
+    "run",
+    "runs",
+    "logged_model",
+    "registered_model",
+    "signed_in",
+    "admin",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    resource: Resource
+    need: Permission = Permission.READ
+    field: str = ""
+    grants_creator: bool = False  # the caller gets MANAGE on what the request creates
+
+
+def experiment(need: Permission, field: str = "experiment_id") -> Access:
+    return Access("experiment", need, field)
+
+
+def run(need: Permission) -> Access:
+    return Access("run", need, "run_id")
+
+
+def logged_model(need: Permission) -> Access:
+    return Access("logged_model", need, "model_id")
+
+
+READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+LOGGED_MODEL_ID_PREFIX = "m-"
+SIGNED_IN = Access("signed_in")
+ADMIN = Access("admin", MANAGE)
+READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")  # a search: unreadable ids are dropped
+
+
+def permission_denied(what: str = "") -> MlflowError:
+    return MlflowError(f"Permission denied{': ' + what if what else ''}.", ErrorCode.PERMISSION_DENIED)
+
+
+_acting: ContextVar[Principal | None] = ContextVar("runyard_principal", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(principal: Principal | None) -> Iterator[None]:
+    """Makes `principal` visible to the search code a handler runs, in the thread that runs it."""
+    token = _acting.set(principal)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
+class Authorizer:
+    def __init__(self, default: Permission) -> None:
+        self.default = default
+
+    # --- effective permissions ----------------------------------------------------------------------------------
+
+    def on_experiment(self, session: Session, principal: Principal, experiment_id: int) -> Permission:
+        if principal.run_id is not None:
+            run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
+            if run_experiment != experiment_id:
+                return Permission.NO_PERMISSIONS
+            return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), READ)
+        if principal.is_admin:
+            return MANAGE
+        granted = users.experiment_permission(session, experiment_id, principal.user_id)
+        return Permission(granted) if granted else self.default
+
+    def on_run(self, session: Session, principal: Principal, run_id: str) -> Permission | None:
+        experiment_id = session.scalar(select(Run.experiment_id).where(Run.run_uuid == run_id))
+        if experiment_id is None:
+            return None  # unknown run: the handler answers 404
+        if principal.run_id is not None:
+            if run_id != principal.run_id:
+                return Permission.NO_PERMISSIONS
+            return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), EDIT)
+        return self.on_experiment(session, principal, experiment_id)
+
+    def on_logged_model(self, session: Session, principal: Principal, model_id: str) -> Permission | None:
+        row = session.execute(
+            select(LoggedModel.experiment_id, LoggedModel.source_run_id).where(LoggedModel.model_id == model_id)
+        ).first()
+        if row is None:
+            return None
+        if principal.run_id is not None and row.source_run_id == principal.run_id:
+            return self.on_run(session, principal, principal.run_id)
+        return self.on_experiment(session, principal, row.experiment_id)
+
+    def on_artifact_path(self, session: Session, principal: Principal, path: str) -> Permission:
+        """Proxied artifacts follow the run or logged model whose folder holds them; paths in no such folder
+        (the destination's root, stray uploads) are for administrators only."""
+        record = artifact_destinations.lookup(session, path) if path else None
+        have: Permission | None = None
+        if record is not None and record.owner_id:
+            if record.owner_id.startswith(LOGGED_MODEL_ID_PREFIX):
+                have = self.on_logged_model(session, principal, record.owner_id)
+            else:
+                have = self.on_run(session, principal, record.owner_id)
+        if have is None:
+            return MANAGE if principal.is_admin and principal.run_id is None else Permission.NO_PERMISSIONS
+        return have
+
+    def require_on_artifact_path(self, session: Session, principal: Principal, path: str, need: Permission) -> None:
+        if not self.on_artifact_path(session, principal, path).allows(need):
+            raise permission_denied(f"{need.value} on artifacts at '{path}' required")
+
+    # --- checks -------------------------------------------------------------------------------------------------
+
+    def check(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        """Raise PERMISSION_DENIED unless `principal` may make this request; returns the fields the handler should
+        see (a search's experiment ids narrowed to the readable ones)."""
+        if access.resource == "signed_in":
+            if principal.run_id is not None and access.grants_creator:
+                raise permission_denied("a job's token cannot create resources")
+            return fields
+        if access.resource == "admin":
+            if not (principal.is_admin and principal.run_id is None):
+                raise permission_denied("administrators only")
+            return fields
+        if access.resource == "experiments":
+            readable = self.readable_ids(session, principal, fields.string_list(access.field))
+            return type(fields)({**fields.as_dict(), access.field: readable}, from_query=False)
+        if access.resource == "runs":
+            for run_id in fields.string_list(access.field):
+                self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
+            return fields
+        if access.resource == "run":
+            run_id = fields.string("run_id") or fields.string("run_uuid")
+            model_id = fields.string("model_id")
+            if run_id:
+                self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
+            elif model_id:  # requests that name a run or a logged model (presigned upload URLs)
+                self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
+            return fields
+        if access.resource == "logged_model":
+            model_id = fields.string(access.field)
+            if model_id:
+                self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
+            return fields
+        if access.resource in ("experiment", "experiment_name"):
+            experiment_id = self._experiment_id(session, access, fields)
+            if experiment_id is None:
+                return fields  # unknown or malformed: the handler answers with MLflow's error
+            if (
+                principal.run_id is not None
+                and access.need == EDIT
+                and fields.string("source_run_id") == principal.run_id
+            ):
+                # A job creating a logged model from its own run.
+                self.require(self.on_run(session, principal, principal.run_id), EDIT, f"run {principal.run_id}")
+                return fields
+            self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
+            return fields
+        raise permission_denied()  # a resource this checker does not know is refused, never waved through
+
+    def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
+        if not access.grants_creator or principal.is_admin:
+            return
+        experiment_id = result.get("experiment_id") if isinstance(result, dict) else None
+        if experiment_id is not None:
+            users.set_experiment_permission(session, int(experiment_id), principal.user_id, MANAGE.value)
+
+    @staticmethod
+    def require(have: Permission | None, need: Permission, what: str) -> None:
+        if have is not None and not have.allows(need):
+            raise permission_denied(f"{need.value} on {what} required")
+
+    @staticmethod
+    def _experiment_id(session: Session, access: Access, fields: Any) -> int | None:
+        if access.resource == "experiment_name":
+            name = fields.string(access.field)
+            return session.scalar(select(Experiment.experiment_id).where(Experiment.name == name)) if name else None
+        value = fields.string(access.field)
+        return int(value) if value and value.isdigit() else None
+
+    # --- searches -----------------------------------------------------------------------------------------------
+
+    def readable_ids(self, session: Session, principal: Principal, ids: Sequence[str]) -> list[str]:
+        return [i for i in ids if i.isdigit() and self.on_experiment(session, principal, int(i)).allows(READ)]
+
+    def readable_condition(self, session: Session, principal: Principal | None) -> ColumnElement[bool]:
+        """A WHERE clause on `Experiment.experiment_id` matching exactly the experiments `principal` may read."""
+        if principal is None or (principal.is_admin and principal.run_id is None):
+            return true()
+        if principal.run_id is not None:
+            run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
+            return Experiment.experiment_id == (run_experiment if run_experiment is not None else -1)
+        grants = users.experiment_grants(session, principal.user_id)
+        allowed = [e for e, p in grants.items() if Permission(p).allows(READ)]
+        denied = [e for e, p in grants.items() if not Permission(p).allows(READ)]
+        if self.default.allows(READ):
+            return Experiment.experiment_id.not_in(denied) if denied else true()
+        return Experiment.experiment_id.in_(allowed)
+
+
+def _lower(first: Permission, second: Permission) -> Permission:
+    return first if first.rank <= second.rank else second
+
+
+def _unscoped(principal: Principal) -> Principal:
+    return Principal(principal.user_id, principal.username, principal.is_admin)
+
+
+def current_principal() -> Principal | None:
+    return _acting.get()

@@ -1,0 +1,59 @@
+"""A server with `--auth` on each database kind, and users made with the `runyard users` / `tokens` commands."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.processes import create_database, runyard_server
+
+ADMIN = ("root", "root-password")
+PASSWORD = "s3cret-password"
+
+
+@dataclass(frozen=True)
+class AuthServer:
+    url: str
+    store: str
+
+    def runyard(self, *args: str) -> str:
+        """A `runyard` admin command against this server's database; its stdout."""
+        result = subprocess.run(
+            [sys.executable, "-m", "server", *args, "--backend-store-uri", self.store],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def add_user(self, name: str) -> tuple[str, str]:
+        self.runyard("users", "create", name, "--password", PASSWORD)
+        return name, PASSWORD
+
+    def http(self, user: tuple[str, str] | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=user, timeout=30)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    base = tmp_path_factory.mktemp("auth")
+    if request.param == "sqlite":
+        store = f"sqlite:///{base / 'db.sqlite'}"
+    else:
+        admin_url = request.getfixturevalue("postgres_admin_url")
+        store = create_database(admin_url, f"runyard_auth_{os.getpid()}_{base.name}")
+    env = {
+        "RUNYARD_ADMIN_USERNAME": ADMIN[0],
+        "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
+        "RUNYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+    }
+    with runyard_server(store, Path(base) / "mlartifacts", "--auth", env=env) as url:
+        yield AuthServer(url, store)

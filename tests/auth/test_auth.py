@@ -1,0 +1,166 @@
+"""Authentication and permissions with `--auth`, through the stock client and raw HTTP, on both databases."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+import requests
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tests.auth.conftest import ADMIN, AuthServer
+
+API = "/api/2.0/mlflow"
+
+
+@pytest.fixture
+def as_user(monkeypatch: pytest.MonkeyPatch, auth_server: AuthServer) -> Iterator[object]:
+    """Switches the stock client's credentials, as a user would with MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(auth_server.url)
+
+    def use(user: tuple[str, str] | None = None, token: str | None = None) -> MlflowClient:
+        for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        if user:
+            monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+            monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+        if token:
+            monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
+        return MlflowClient(auth_server.url)
+
+    yield use
+    if mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
+def _code(call: object) -> str:
+    with pytest.raises(MlflowException) as caught:
+        call()  # type: ignore[operator]
+    return str(caught.value.error_code)
+
+
+def test_anonymous_callers_get_401_and_probes_stay_open(auth_server: AuthServer) -> None:
+    with auth_server.http() as anonymous:
+        refused = anonymous.get(f"{API}/experiments/get", params={"experiment_id": "0"})
+        assert refused.status_code == 401
+        assert refused.json()["error_code"] == "UNAUTHENTICATED"
+        assert refused.headers["www-authenticate"].startswith("Basic")
+        for probe in ("/health", "/ready", "/version", "/api/3.0/mlflow/server-info"):
+            assert anonymous.get(probe).status_code == 200, probe
+    with auth_server.http(("root", "wrong-password")) as wrong:
+        assert wrong.get(f"{API}/experiments/get", params={"experiment_id": "0"}).status_code == 401
+
+
+def test_stock_client_with_basic_auth_and_tokens(
+    auth_server: AuthServer, as_user: object, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    admin = as_user(ADMIN)  # type: ignore[operator]
+    experiment_id = admin.create_experiment(f"admin-{request.node.name}")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_metric("loss", 0.5)
+        mlflow.log_text("hello", "notes/hello.txt")
+    assert admin.get_run(run.info.run_id).data.metrics == {"loss": 0.5}
+    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
+
+    carol = auth_server.add_user(f"carol-{request.node.name}")
+    token = auth_server.runyard("tokens", "create", carol[0], "--name", "laptop")
+    assert token.startswith("ryd_")
+    by_token = as_user(token=token)  # type: ignore[operator]
+    own = by_token.create_experiment(f"carol-{request.node.name}")
+    assert by_token.get_experiment(own).name == f"carol-{request.node.name}"
+    assert _code(lambda: by_token.get_experiment(experiment_id)) == "PERMISSION_DENIED"
+
+
+def test_permissions_follow_experiments_and_searches_hide_the_rest(
+    auth_server: AuthServer, as_user: object, request: pytest.FixtureRequest
+) -> None:
+    suffix = request.node.name
+    alice, bob = auth_server.add_user(f"alice-{suffix}"), auth_server.add_user(f"bob-{suffix}")
+    as_alice = as_user(alice)  # type: ignore[operator]
+    experiment_id = as_alice.create_experiment(f"private-{suffix}")  # the creator manages it
+    run_id = as_alice.create_run(experiment_id).info.run_id
+    as_alice.log_metric(run_id, "acc", 0.9)
+    as_alice.log_text(run_id, "secret", "notes.txt")
+
+    as_bob = as_user(bob)  # type: ignore[operator]
+    assert _code(lambda: as_bob.get_experiment(experiment_id)) == "PERMISSION_DENIED"
+    assert _code(lambda: as_bob.get_run(run_id)) == "PERMISSION_DENIED"
+    assert _code(lambda: as_bob.log_metric(run_id, "acc", 0.1)) == "PERMISSION_DENIED"
+    assert _code(lambda: as_bob.download_artifacts(run_id, "notes.txt")) == "PERMISSION_DENIED"
+    assert experiment_id not in {e.experiment_id for e in as_bob.search_experiments()}
+    assert as_bob.search_runs([experiment_id]) == []
+
+    auth_server.runyard("users", "grant", bob[0], "READ", "--experiment-id", experiment_id)
+    assert as_bob.get_run(run_id).data.metrics == {"acc": 0.9}
+    assert experiment_id in {e.experiment_id for e in as_bob.search_experiments()}
+    assert [r.info.run_id for r in as_bob.search_runs([experiment_id])] == [run_id]
+    assert mlflow.artifacts.load_text(f"runs:/{run_id}/notes.txt") == "secret"
+    assert _code(lambda: as_bob.log_metric(run_id, "acc", 0.1)) == "PERMISSION_DENIED"
+    with pytest.raises(requests.HTTPError, match="403"):  # artifact uploads fail as HTTP errors in the client
+        as_bob.log_text(run_id, "overwritten", "notes.txt")
+
+    auth_server.runyard("users", "grant", bob[0], "EDIT", "--experiment-id", experiment_id)
+    as_bob.log_metric(run_id, "acc", 0.95)
+    assert _code(lambda: as_bob.delete_run(run_id)) == "PERMISSION_DENIED"
+    assert _code(lambda: as_bob.delete_experiment(experiment_id)) == "PERMISSION_DENIED"
+
+    as_alice = as_user(alice)  # type: ignore[operator]
+    as_alice.delete_run(run_id)  # MANAGE, as its creator
+    admin = as_user(ADMIN)  # type: ignore[operator]
+    admin.delete_experiment(experiment_id)  # admins may do anything
+
+
+def test_revoked_and_expired_tokens_are_refused(auth_server: AuthServer, request: pytest.FixtureRequest) -> None:
+    user = auth_server.add_user(f"dave-{request.node.name}")
+    revoked = auth_server.runyard("tokens", "create", user[0])
+    token_id = auth_server.runyard("tokens", "list", user[0]).split("\t")[0]
+    auth_server.runyard("tokens", "revoke", token_id)
+    expiring = auth_server.runyard("tokens", "create", user[0], "--expires-in-days", "0.00002")  # 1.7 s
+    live = auth_server.runyard("tokens", "create", user[0])
+
+    def status(token: str) -> int:
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.get(
+            f"{auth_server.url}{API}/experiments/search", params={"max_results": 1}, headers=headers
+        ).status_code
+
+    assert status(live) == 200
+    assert status(revoked) == 401
+    time.sleep(2)
+    assert status(expiring) == 401
+    assert status("ryd_not-a-token") == 401
+
+
+def test_multipart_transfers_work_with_auth_on(
+    auth_server: AuthServer, as_user: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client sends multipart parts and fetches parallel ranges without its credentials, as it would to
+    cloud storage: the URLs the server hands out are signed for one method and path."""
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "1")
+    monkeypatch.setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", str(1024 * 1024))
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "true")
+    monkeypatch.setenv("MLFLOW_MULTIPART_DOWNLOAD_CHUNK_SIZE", str(1024 * 1024))
+    admin = as_user(ADMIN)  # type: ignore[operator]
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    (tmp_path / "w.bin").write_bytes(data)
+    run_id = admin.create_run(admin.create_experiment(f"mpu-{tmp_path.name}")).info.run_id
+    admin.log_artifact(run_id, str(tmp_path / "w.bin"))
+    assert Path(admin.download_artifacts(run_id, "w.bin", str(tmp_path / "dl"))).read_bytes() == data
+
+    folder = admin.get_run(run_id).info.artifact_uri.removeprefix("mlflow-artifacts:/")
+    with auth_server.http(ADMIN) as http:
+        url = http.get(f"/api/2.0/mlflow-artifacts/presigned/{folder}/w.bin").json()["url"]
+    assert httpx.get(url, headers={"Range": "bytes=0-9"}).content == data[:10]
+    assert httpx.get(url.replace("runyard_signature=", "runyard_signature=0")).status_code == 401
+    assert httpx.get(url.replace("/w.bin", "/other.bin")).status_code == 401  # signed for one path only
+    assert httpx.put(url, content=b"x").status_code == 401  # and one method
