@@ -39,8 +39,9 @@ def get_registered_model(fields: Fields, session: Session, _: Context) -> dict[s
 
 
 def rename_registered_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    new_name = name_of(fields, "new_name")
     model = model_of(fields, session)
-    store.rename_registered_model(session, model, name_of(fields, "new_name"))
+    store.rename_registered_model(session, model, new_name)
     return model_json(session, model)
 
 

@@ -21,6 +21,7 @@ PROMPT_TEXT_TAG = "mlflow.prompt.text"
 STAGES = ("None", "Staging", "Production", "Archived")
 ACTIVE_STAGES = ("Staging", "Production")
 
+_MAX_VERSION = 2**31 - 1
 _ALIAS = re.compile(r"^[\w\-]*$")
 _VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 
@@ -54,10 +55,14 @@ def validate_description(description: str | None) -> str | None:
 
 
 def parse_version(version: str) -> int:
+    """A version number as stored: a 32-bit integer (larger numbers cannot name a version)."""
     try:
-        return int(version)
+        number = int(version)
     except ValueError:
-        raise MlflowError.invalid_parameter(f"Parameter 'version' must be an integer, got '{version}'.") from None
+        number = None
+    if number is None or abs(number) > _MAX_VERSION:
+        raise MlflowError.invalid_parameter(f"Parameter 'version' must be an integer, got '{version}'.")
+    return number
 
 
 def validate_alias(alias: str) -> str:

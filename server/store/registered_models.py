@@ -51,9 +51,9 @@ def insert_registered_model(
     model = RegisteredModel(
         name=name, description=description, creation_timestamp=now, last_updated_timestamp=now, last_version=0
     )
-    session.add(model)
     try:
         with session.begin_nested():  # a concurrent create of the same name fails here, not at commit
+            session.add(model)  # added inside the savepoint, so a failed insert leaves nothing pending
             session.flush()
     except IntegrityError:
         raise already_exists(session, name, new_is_prompt=tags.get(PROMPT_TAG) == "true") from None

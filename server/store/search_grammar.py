@@ -532,11 +532,11 @@ def _registry_number(key: str, token: _Token) -> int:
     raise _invalid(f"Invalid value for numeric attribute '{key}': {token.text!r}")
 
 
-def _registry_attribute(key: str, clause: _Clause, listable: frozenset[str]) -> Comparison:
+def _registry_attribute(key: str, clause: _Clause, numeric: frozenset[str], listable: frozenset[str]) -> Comparison:
     token = clause.value
     if token is None:
         raise _invalid(f"Invalid comparator '{clause.op}' not one of '{_set_text(_STRING_OPS)}'")
-    if key in _VERSION_NUMERIC:
+    if key in numeric:
         _check_op(clause.op, _NUMERIC_OPS)
         return Comparison("attribute", key, clause.op, _registry_number(key, token))
     _check_op(clause.op, _STRING_OPS)
@@ -548,18 +548,20 @@ def _registry_attribute(key: str, clause: _Clause, listable: frozenset[str]) -> 
         if token.kind != "list":
             raise _invalid(f"{_IN_LIST} a non-empty list of string values, but got {token.text}")
         return Comparison("attribute", key, clause.op, _string_list(token))
-    if token.kind == "number":
-        raise _invalid(f"Only the '{_set_text(_VERSION_NUMERIC)}' attributes support comparison with numeric values.")
+    if token.kind == "number" and numeric:
+        raise _invalid(f"Only the '{_set_text(numeric)}' attributes support comparison with numeric values.")
     expected = (
         f"Expected a quoted string value or a list of quoted string values for attributes. Got value {token.text}"
     )
     return Comparison("attribute", key, clause.op, _string(token, expected))
 
 
-def _registry_comparison(clause: _Clause, attributes: frozenset[str], listable: frozenset[str]) -> Comparison:
+def _registry_comparison(
+    clause: _Clause, attributes: frozenset[str], numeric: frozenset[str], listable: frozenset[str]
+) -> Comparison:
     kind, key = _registry_identifier(_identifier(clause), attributes)
     if kind == "attribute":
-        return _registry_attribute(key, clause, listable)
+        return _registry_attribute(key, clause, numeric, listable)
     if clause.op not in _REGISTRY_TAG_OPS or clause.value is None:
         raise _invalid(f"Invalid comparator for tag: {clause.op}")
     return Comparison(kind, key, clause.op, _string(clause.value, _expected_string(kind, clause.value)))
@@ -568,7 +570,7 @@ def _registry_comparison(clause: _Clause, attributes: frozenset[str], listable: 
 def parse_registered_model_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchRegisteredModels` filter: the model's `name` and its tags."""
     return [
-        _registry_comparison(clause, _REGISTERED_MODEL_KEYS, _REGISTERED_MODEL_KEYS)
+        _registry_comparison(clause, _REGISTERED_MODEL_KEYS, frozenset(), _REGISTERED_MODEL_KEYS)
         for clause in _clauses(filter_string, "registry")
     ]
 
@@ -576,7 +578,8 @@ def parse_registered_model_filter(filter_string: str | None) -> list[Comparison]
 def parse_model_version_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchModelVersions` filter: version attributes and version tags."""
     return [
-        _registry_comparison(clause, _VERSION_KEYS, _VERSION_LISTABLE) for clause in _clauses(filter_string, "registry")
+        _registry_comparison(clause, _VERSION_KEYS, _VERSION_NUMERIC, _VERSION_LISTABLE)
+        for clause in _clauses(filter_string, "registry")
     ]
 
 
