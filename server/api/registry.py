@@ -47,16 +47,16 @@ def version_json(session: Session, row: ModelVersion) -> dict[str, Any]:
 
 
 def models_json(session: Session, models: Sequence[RegisteredModel]) -> list[dict[str, Any]]:
-    """Models with their tags, aliases and latest version per stage, in a handful of queries for the whole page."""
+    """Models with their tags, aliases and latest version per stage, in a fixed number of queries per page."""
     pks = [model.id for model in models]
     tags, aliases = model_store.model_tags(session, pks), model_store.model_aliases(session, pks)
-    latest = version_store.latest_per_stage(session, pks)
+    latest: dict[int, list[dict[str, Any]]] = {pk: [] for pk in pks}
+    rows = [row for rows in version_store.latest_per_stage(session, pks).values() for row in rows]
+    for row, body in zip(rows, versions_json(session, rows), strict=True):
+        latest[row.model_pk].append(body)
     return [
         convert.registered_model_json(
-            model,
-            tags=tags[model.id],
-            aliases=aliases[model.id],
-            latest_versions=versions_json(session, latest[model.id]),
+            model, tags=tags[model.id], aliases=aliases[model.id], latest_versions=latest[model.id]
         )
         for model in models
     ]
