@@ -4,6 +4,7 @@ tags, stages, search, rename, copy and delete, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +48,9 @@ def predict(uri: str) -> list[int]:
     return mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"x": [1, 5]}))["x"].tolist()
 
 
-def error_code(call: object, *args: object, **kwargs: object) -> str:
+def error_code(call: Callable[..., object], *args: object, **kwargs: object) -> str:
     with pytest.raises(MlflowException) as caught:
-        call(*args, **kwargs)  # type: ignore[operator]
+        call(*args, **kwargs)
     return caught.value.error_code
 
 
@@ -80,6 +81,7 @@ def test_register_alias_and_load(client: MlflowClient, logged: Logged, unique_na
     assert f'"name": "{unique_name}"' in registrations
 
 
+@pytest.mark.filterwarnings("ignore:.*Model registry stages will be removed:FutureWarning")
 def test_tags_stages_descriptions_and_rename(client: MlflowClient, logged: Logged, unique_name: str) -> None:
     client.create_registered_model(unique_name, tags={"team": "vision"}, description="first")
     for _ in range(3):
