@@ -118,6 +118,7 @@ def _registered_source(session: Session, source: str) -> tuple[str, int]:
     """(name, version) that a `models:/<name>/<suffix>` or `models:/<name>@<alias>` source designates."""
     parts = _models_uri_parts(source)
     name, _, suffix = parts[0].rpartition("@") if len(parts) == 1 else (parts[0], "/", parts[1])
+    number = rules.parse_version(suffix) if len(parts) == 2 and suffix.isdigit() else None
     model = model_store.get_registered_model(session, name)
     if model_store.model_tags(session, [model.id])[model.id].get(model_store.PROMPT_TAG) == "true":
         raise MlflowError.invalid_parameter(
@@ -125,8 +126,8 @@ def _registered_source(session: Session, source: str) -> tuple[str, int]:
         )
     if len(parts) == 1:
         return name, model_store.aliased_version(session, model, suffix)
-    if suffix.isdigit():
-        return name, version_store.get_version(session, model, int(suffix)).version
+    if number is not None:
+        return name, version_store.get_version(session, model, number).version
     stages = () if suffix.lower() == "latest" else (rules.canonical_stage(suffix),)
     latest = version_store.latest_version(session, model, stages)
     if latest is None:

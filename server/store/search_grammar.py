@@ -525,10 +525,13 @@ def _registry_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, s
 
 
 def _registry_number(key: str, token: _Token) -> int:
-    """Version numbers and timestamps are integers; MLflow also takes them quoted (`version_number = '3'`)."""
+    """Version numbers and timestamps are integers (32 and 64 bits, as stored); MLflow also takes them quoted
+    (`version_number = '3'`)."""
     text = token.text[1:-1] if token.kind == "string" else token.text
     if token.kind in ("string", "number") and re.fullmatch(r"-?\d+", text.strip()):
-        return int(text)
+        number = int(text)
+        if abs(number) < (2**31 if key == "version_number" else 2**63):
+            return number
     raise _invalid(f"Invalid value for numeric attribute '{key}': {token.text!r}")
 
 
