@@ -19,7 +19,6 @@ from server.store import logged_models as logged_model_store
 from server.store import model_versions as store
 from server.store import registered_models as model_store
 from server.store import search
-from server.store.models import ModelVersion
 
 MAX_RESULTS = 200_000
 
@@ -40,23 +39,16 @@ def create_model_version(fields: Fields, session: Session, _: Context) -> dict[s
         is_prompt=is_prompt,
     )
     model = model_store.get_registered_model(session, name)
-    now = now_ms()
-    row = ModelVersion(
-        model_pk=model.id,
-        version=store.next_version_number(session, model, now),
-        creation_timestamp=now,
-        last_updated_timestamp=now,
-        description=rules.validate_description(fields.string("description")),
-        current_stage="None",
+    row = store.insert_version(
+        session,
+        model,
         source=lineage.source,
         storage_location=lineage.storage_location,
         run_id=lineage.run_id,
-        run_link=run_link,
         model_id=lineage.model_id,
-        status="READY",
+        run_link=run_link,
+        description=rules.validate_description(fields.string("description")),
     )
-    session.add(row)
-    session.flush()
     store.set_version_tags(session, row, tags)
     if lineage.model_id and not is_prompt:
         logged_model_store.record_registration(session, lineage.model_id, model.name, row.version)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
+from server.clock import now_ms
 from server.errors import MlflowError
 from server.store.dialect import upsert
 from server.store.models import ModelVersion, ModelVersionTag, RegisteredModel
@@ -40,6 +41,38 @@ def next_version_number(session: Session, model: RegisteredModel, now: int) -> i
     ).scalar_one()
     session.expire(model, ["last_version", "last_updated_timestamp"])
     return int(number)
+
+
+def insert_version(
+    session: Session,
+    model: RegisteredModel,
+    *,
+    source: str,
+    storage_location: str,
+    run_id: str | None,
+    model_id: str | None,
+    run_link: str | None,
+    description: str | None,
+) -> ModelVersion:
+    """The model's next version, READY at once: its files already exist where `storage_location` says."""
+    now = now_ms()
+    row = ModelVersion(
+        model_pk=model.id,
+        version=next_version_number(session, model, now),
+        creation_timestamp=now,
+        last_updated_timestamp=now,
+        description=description,
+        current_stage="None",
+        source=source,
+        storage_location=storage_location,
+        run_id=run_id,
+        run_link=run_link,
+        model_id=model_id,
+        status="READY",
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def find_version(session: Session, model: RegisteredModel, version: int) -> ModelVersion | None:

@@ -226,6 +226,10 @@ def test_ui_model_version_artifact(http: httpx.Client, model: str) -> None:
 
     ok = http.get("/model-versions/get-artifact", params={"name": model, "version": "1", "path": "MLmodel"})
     assert (ok.status_code, ok.content) == (200, b"flavors: {}\n")
+    by_run = {"name": model, "source": f"runs:/{run['run_id']}/model", "run_id": run["run_id"]}
+    assert http.post(f"{API}/model-versions/create", json=by_run).json()["model_version"]["version"] == "2"
+    ok = http.get("/model-versions/get-artifact", params={"name": model, "version": "2", "path": "MLmodel"})
+    assert (ok.status_code, ok.content) == (200, b"flavors: {}\n")
     expect_error(
         http.get("/model-versions/get-artifact", params={"name": model, "version": "1", "path": "../x"}),
         400,
