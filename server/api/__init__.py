@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from server.api import artifacts, experiments, health, inputs, logged_models, metrics, runs, search
+from server.api import (
+    artifacts,
+    experiments,
+    health,
+    inputs,
+    logged_models,
+    metrics,
+    model_versions,
+    registered_models,
+    runs,
+    search,
+)
 from server.api.routing import Context, Rpc, build_routes
 
 RPCS: list[Rpc] = [
@@ -14,6 +25,8 @@ RPCS: list[Rpc] = [
     *metrics.RPCS,
     *inputs.RPCS,
     *logged_models.RPCS,
+    *registered_models.RPCS,
+    *model_versions.RPCS,
     *artifacts.RPCS,
 ]
 

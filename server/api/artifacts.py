@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from server.api import multipart
+from server.api.registry import version_of
 from server.api.routing import Check, Context, Rpc, authorize
 from server.api.runs import run_id_of
 from server.api.wire import Fields, json_response, server_base_url
@@ -29,6 +30,7 @@ from server.artifacts.paths import clean_relative_path
 from server.auth import rules
 from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
+from server.services import model_sources
 from server.store import logged_models as model_store
 from server.store import runs as run_store
 
@@ -243,12 +245,22 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         await store.write(path, _limited(request.stream()))
         return json_response({})
 
+    def version_uri(name: str, version: str) -> str:
+        with context.db.read() as session:
+            row = version_of(Fields({"name": name, "version": version}), session)[1]
+            return model_sources.served_location(session, row.storage_location)
+
     async def model_version_artifact(request: Request) -> Response:
-        """Registered-model downloads; the registry holds no models yet, so after the path check (which MLflow
-        makes first) every model is unknown."""
-        clean_relative_path(request.query_params.get("path"))
-        name = request.query_params.get("name", "")
-        raise MlflowError.not_found(f"Registered Model with name={name} not found")
+        """A registered version's file for the UI (MLflow's `get_model_version_artifact_handler`)."""
+        params = request.query_params
+        if not clean_relative_path(params.get("path")):  # checked first, as MLflow does
+            raise MlflowError.invalid_parameter("Invalid path: a file path is required")
+        name = params.get("name", "")
+        await authorize(
+            request, context, lambda a, s, p: a.require(a.on_registered_model(s, p, name), rules.READ, name)
+        )
+        artifact_uri = await run_in_threadpool(version_uri, params.get("name", ""), params.get("version", ""))
+        return await _serve(artifact_uri, params["path"])
 
     return [
         Route("/model-versions/get-artifact", model_version_artifact, methods=["GET"]),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from server.store.logged_models import STATUS_NAMES
-from server.store.models import Experiment, LoggedModel, Run
+from server.store.models import Experiment, LoggedModel, ModelVersion, RegisteredModel, Run
 from server.store.runs import LatestValue, RunData
 
 
@@ -126,3 +126,50 @@ def page_json(field: str, items: list[dict[str, Any]], next_page_token: str | No
 
 def _omit_none(**fields: Any) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+def model_version_json(
+    version: ModelVersion, *, name: str, tags: Mapping[str, str], aliases: list[str]
+) -> dict[str, Any]:
+    """`status` is always sent: a missing one reads as PENDING_REGISTRATION and the client would poll."""
+    body = _omit_none(
+        name=name,
+        version=str(version.version),
+        creation_timestamp=version.creation_timestamp,
+        last_updated_timestamp=version.last_updated_timestamp,
+        description=version.description,
+        current_stage=version.current_stage,
+        source=version.source,
+        run_id=version.run_id,
+        run_link=version.run_link,
+        status=version.status,
+        model_id=version.model_id,
+    )
+    if tags:
+        body["tags"] = key_values(tags)
+    if aliases:
+        body["aliases"] = aliases
+    return body
+
+
+def registered_model_json(
+    model: RegisteredModel,
+    *,
+    tags: Mapping[str, str],
+    aliases: Mapping[str, int],
+    latest_versions: list[dict[str, Any]],
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": model.name,
+        "creation_timestamp": model.creation_timestamp,
+        "last_updated_timestamp": model.last_updated_timestamp,
+    }
+    if model.description:
+        body["description"] = model.description
+    if latest_versions:
+        body["latest_versions"] = latest_versions
+    if tags:
+        body["tags"] = key_values(tags)
+    if aliases:
+        body["aliases"] = [{"alias": alias, "version": str(version)} for alias, version in aliases.items()]
+    return body

@@ -27,7 +27,10 @@ def missing(name: str) -> MlflowError:
 
 
 def invalid(name: str, value: Any, hint: str = "") -> MlflowError:
-    shown = orjson.dumps(value).decode() if not isinstance(value, str) else f'"{value}"'
+    try:
+        shown = orjson.dumps(value).decode() if not isinstance(value, str) else f'"{value}"'
+    except TypeError:  # orjson refuses integers past 64 bits, the very values this often reports
+        shown = str(value)
     hint = hint or f"Hint: Value was of type '{type(value).__name__}'."
     return MlflowError.invalid_parameter(
         f"Invalid value {shown} for parameter '{name}' supplied: {hint} {API_DOCS_HINT}"

@@ -14,14 +14,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.identity import Principal
 from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
 from server.store import artifact_destinations, users
-from server.store.models import Experiment, LoggedModel, Run
+from server.store.models import Experiment, LoggedModel, RegisteredModel, Run
 
 Resource = Literal[
     "experiment",
@@ -54,6 +54,10 @@ def run(need: Permission) -> Access:
 
 def logged_model(need: Permission) -> Access:
     return Access("logged_model", need, "model_id")
+
+
+def registered_model(need: Permission, field: str = "name") -> Access:
+    return Access("registered_model", need, field)
 
 
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
@@ -135,6 +139,15 @@ class Authorizer:
         if not self.on_artifact_path(session, principal, path).allows(need):
             raise permission_denied(f"{need.value} on artifacts at '{path}' required")
 
+    def on_registered_model(self, session: Session, principal: Principal, name: str) -> Permission:
+        """Registered models and prompts; a job's token has no say over the registry."""
+        if principal.run_id is not None:
+            return Permission.NO_PERMISSIONS
+        if principal.is_admin:
+            return MANAGE
+        granted = users.registered_model_permission(session, name, principal.user_id)
+        return Permission(granted) if granted else self.default
+
     # --- checks -------------------------------------------------------------------------------------------------
 
     def check(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
@@ -168,6 +181,16 @@ class Authorizer:
             if model_id:
                 self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
             return fields
+        if access.resource == "registered_model":
+            name = fields.string(access.field)
+            if name:
+                self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
+            # A new version's source must be readable too, or the registry would hand out someone else's files.
+            if run_id := fields.string("run_id"):
+                self.require(self.on_run(session, principal, run_id), READ, f"run {run_id}")
+            if model_id := fields.string("model_id"):
+                self.require(self.on_logged_model(session, principal, model_id), READ, f"model {model_id}")
+            return fields
         if access.resource in ("experiment", "experiment_name"):
             experiment_id = self._experiment_id(session, access, fields)
             if experiment_id is None:
@@ -187,9 +210,12 @@ class Authorizer:
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:
             return
-        experiment_id = result.get("experiment_id") if isinstance(result, dict) else None
-        if experiment_id is not None:
+        if not isinstance(result, dict):
+            return
+        if (experiment_id := result.get("experiment_id")) is not None:
             users.set_experiment_permission(session, int(experiment_id), principal.user_id, MANAGE.value)
+        if isinstance(model := result.get("registered_model"), dict) and model.get("name"):
+            users.set_registered_model_permission(session, model["name"], principal.user_id, MANAGE.value)
 
     @staticmethod
     def require(have: Permission | None, need: Permission, what: str) -> None:
@@ -222,6 +248,21 @@ class Authorizer:
         if self.default.allows(READ):
             return Experiment.experiment_id.not_in(denied) if denied else true()
         return Experiment.experiment_id.in_(allowed)
+
+
+def readable_model_condition(
+    authorizer: Authorizer, session: Session, principal: Principal | None
+) -> ColumnElement[bool] | None:
+    """A WHERE clause on `RegisteredModel.name` matching the registered models `principal` may read."""
+    if principal is None or (principal.is_admin and principal.run_id is None):
+        return None
+    if principal.run_id is not None:
+        return false()
+    grants = users.registered_model_grants(session, principal.user_id)
+    denied = [name for name, p in grants.items() if not Permission(p).allows(READ)]
+    if authorizer.default.allows(READ):
+        return RegisteredModel.name.not_in(denied) if denied else None
+    return RegisteredModel.name.in_([name for name, p in grants.items() if Permission(p).allows(READ)])
 
 
 def _lower(first: Permission, second: Permission) -> Permission:

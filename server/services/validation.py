@@ -61,6 +61,12 @@ def _path_not_unique(name: str) -> bool:
     return norm != name or norm == "." or norm.startswith("..") or norm.startswith("/")
 
 
+def validate_path_unique(name: str, path: str) -> None:
+    """A name that path normalisation would change (`a//b`, `./a`, `a/`) could later alias another name."""
+    if _path_not_unique(name):
+        raise MlflowError.invalid_parameter(invalid_value(path, name, _bad_path_message(name)))
+
+
 def validate_entity_key(name: str | None, path: str = "key", *, what: str = "Param") -> str:
     if name is not None and _is_valid_key(name):
         return name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,31 @@ def set_params(session: Session, model_id: str, params: Mapping[str, str]) -> No
 def set_tags(session: Session, model_id: str, tags: Mapping[str, str]) -> None:
     rows = [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
     upsert(session, LoggedModelTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+
+
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
+
+
+def record_registration(session: Session, model_id: str, name: str, version: int) -> None:
+    """Add `{name, version}` to the model's `mlflow.modelVersions` tag, as MLflow's server does on registration.
+
+    The tag row is locked while it is rewritten, so concurrent registrations of one logged model do not drop each
+    other's entries; the logged model's own row is left alone, so this never waits on a client's tag update."""
+    current = session.scalar(
+        select(LoggedModelTag.value)
+        .where(LoggedModelTag.model_id == model_id, LoggedModelTag.key == MODEL_VERSIONS_TAG)
+        .with_for_update()
+    )
+    try:
+        entries = json.loads(current) if current else []
+    except ValueError:
+        entries = []
+    entry = {"name": name, "version": version}
+    if not isinstance(entries, list):
+        entries = []
+    if entry not in entries:
+        entries.append(entry)
+    set_tags(session, model_id, {MODEL_VERSIONS_TAG: json.dumps(entries)})
 
 
 def delete_tag(session: Session, model_id: str, key: str) -> None:

@@ -7,7 +7,7 @@ search filters, ordering and `RunData.metrics` need, so none of them scan histor
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
@@ -255,3 +255,77 @@ class ServerSecret(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
+
+
+# --- model registry -------------------------------------------------------------------------------------------------
+
+
+class RegisteredModel(Base):
+    """A named model in the registry. Versions, tags and aliases hang off the surrogate `id`, so a rename touches
+    this row only; `last_version` is the counter that hands out version numbers (never reused, never skipped)."""
+
+    __tablename__ = "registered_models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    creation_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisteredModelTag(Base):
+    __tablename__ = "registered_model_tags"
+
+    model_pk: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class ModelVersion(Base):
+    """One registered version. `source` is what the client registered; `storage_location` is where its files
+    are (a logged model's or another version's location, resolved once at registration)."""
+
+    __tablename__ = "model_versions"
+
+    model_pk: Mapped[int] = mapped_column(ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    creation_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str | None] = mapped_column(Text)
+    current_stage: Mapped[str] = mapped_column(String(20), default="None")
+    source: Mapped[str] = mapped_column(Text)
+    storage_location: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(RUN_ID, index=True)
+    run_link: Mapped[str | None] = mapped_column(Text)
+    model_id: Mapped[str | None] = mapped_column(MODEL_ID, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="READY")
+
+
+class ModelVersionTag(Base):
+    __tablename__ = "model_version_tags"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_pk", "version"], ["model_versions.model_pk", "model_versions.version"], ondelete="CASCADE"
+        ),
+    )
+
+    model_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class RegisteredModelAlias(Base):
+    """An alias points at one version; deleting that version drops the alias with it (the foreign key)."""
+
+    __tablename__ = "registered_model_aliases"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["model_pk", "version"], ["model_versions.model_pk", "model_versions.version"], ondelete="CASCADE"
+        ),
+    )
+
+    model_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alias: Mapped[str] = mapped_column(String(255), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -26,13 +26,18 @@ from server.store.models import (
     LoggedModelMetric,
     LoggedModelParam,
     LoggedModelTag,
+    ModelVersion,
+    ModelVersionTag,
     Param,
+    RegisteredModel,
+    RegisteredModelTag,
     Run,
     RunDatasetInput,
     RunDatasetInputTag,
     RunTag,
 )
 from server.store.paging import decode_offset, encode_offset
+from server.store.registered_models import PROMPT_TAG
 
 T = TypeVar("T")
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -360,4 +365,110 @@ def search_logged_models(
             raise MlflowError.invalid_parameter(f"Invalid order by field name: {field_name}")
         query = query.order_by(column.asc() if ascending else column.desc())
     query = query.order_by(LoggedModel.creation_timestamp_ms.desc(), LoggedModel.model_id)
+    return _paginate(session, query, max_results, page_token)
+
+
+# --- registered models and model versions -------------------------------------------------------------------------
+
+
+def _prompt_scope(comparisons: list[grammar.Comparison]) -> tuple[list[grammar.Comparison], bool]:
+    """(comparisons to apply, whether to leave prompts out), by MLflow's rule (`_is_querying_prompt`): a search
+    returns prompts only when its first condition on the prompt tag asks for them (`= 'true'` or `!= 'false'`);
+    otherwise every condition on that tag is dropped and prompts are left out, since models lack the tag."""
+    on_tag = [c for c in comparisons if c.kind == "tag" and c.key == PROMPT_TAG]
+    if on_tag and (on_tag[0].op, str(on_tag[0].value).lower()) in (("=", "true"), ("!=", "false")):
+        return comparisons, False
+    return [c for c in comparisons if c not in on_tag], True
+
+
+def _prompt_models() -> CompoundSelect[int]:
+    """Ids of registered models that are prompts, or that hold a version tagged as one."""
+    model_tag, version_tag = aliased(RegisteredModelTag), aliased(ModelVersionTag)
+    return (
+        select(model_tag.model_pk)
+        .where(model_tag.key == PROMPT_TAG, model_tag.value == "true")
+        .union(select(version_tag.model_pk).where(version_tag.key == PROMPT_TAG, version_tag.value == "true"))
+    )
+
+
+def _ordered(query: Select[Any], keys: Sequence[grammar.OrderKey], columns: dict[str, Any]) -> Select[Any]:
+    return query.order_by(*[columns[k.key].asc() if k.ascending else columns[k.key].desc() for k in keys])
+
+
+_REGISTERED_MODEL_COLUMNS: dict[str, Any] = {
+    "name": RegisteredModel.name,
+    "last_updated_timestamp": RegisteredModel.last_updated_timestamp,
+}
+
+
+def search_registered_models(
+    session: Session,
+    *,
+    filter_string: str | None,
+    order_by: Sequence[str],
+    max_results: int,
+    page_token: str | None,
+    visible: ColumnElement[bool] | None = None,
+) -> Page[RegisteredModel]:
+    """Ordered as asked, then by name."""
+    comparisons, without_prompts = _prompt_scope(grammar.parse_registered_model_filter(filter_string))
+    conditions = []
+    for c in comparisons:
+        if c.kind == "tag":
+            tag = aliased(RegisteredModelTag)
+            conditions.append(_keyed_condition(tag.model_pk == RegisteredModel.id, tag, c))
+        else:
+            conditions.append(_compare(RegisteredModel.name, c.op, c.value))
+    if without_prompts:
+        conditions.append(RegisteredModel.id.not_in(_prompt_models()))
+    if visible is not None:  # what the caller may read, on RegisteredModel.name
+        conditions.append(visible)
+    keys = grammar.parse_registered_model_order_by(order_by)
+    query = _ordered(select(RegisteredModel).where(*conditions), keys, _REGISTERED_MODEL_COLUMNS)
+    if all(k.key != "name" for k in keys):
+        query = query.order_by(RegisteredModel.name)
+    return _paginate(session, query, max_results, page_token)
+
+
+_VERSION_COLUMNS: dict[str, Any] = {
+    "name": RegisteredModel.name,
+    "version_number": ModelVersion.version,
+    "run_id": ModelVersion.run_id,
+    "source_path": ModelVersion.source,
+    "creation_timestamp": ModelVersion.creation_timestamp,
+    "last_updated_timestamp": ModelVersion.last_updated_timestamp,
+}
+_DEFAULT_VERSION_ORDER = ("last_updated_timestamp DESC", "name ASC", "version_number DESC")
+
+
+def search_model_versions(
+    session: Session,
+    *,
+    filter_string: str | None,
+    order_by: Sequence[str],
+    max_results: int,
+    page_token: str | None,
+    visible: ColumnElement[bool] | None = None,
+) -> Page[ModelVersion]:
+    """Ordered as asked (by default newest change first), then by name, then by version number, newest first."""
+    comparisons, without_prompts = _prompt_scope(grammar.parse_model_version_filter(filter_string))
+    conditions = []
+    for c in comparisons:
+        if c.kind == "tag":
+            tag = aliased(ModelVersionTag)
+            owner = and_(tag.model_pk == ModelVersion.model_pk, tag.version == ModelVersion.version)
+            conditions.append(_keyed_condition(owner, tag, c))
+        else:
+            conditions.append(_compare(_VERSION_COLUMNS[c.key], c.op, c.value))
+    if without_prompts:
+        conditions.append(ModelVersion.model_pk.not_in(_prompt_models()))
+    if visible is not None:
+        conditions.append(visible)
+    keys = grammar.parse_model_version_order_by(order_by or _DEFAULT_VERSION_ORDER)
+    query = select(ModelVersion).join(RegisteredModel, RegisteredModel.id == ModelVersion.model_pk).where(*conditions)
+    query = _ordered(query, keys, _VERSION_COLUMNS)
+    if all(k.key != "name" for k in keys):
+        query = query.order_by(RegisteredModel.name)
+    if all(k.key != "version_number" for k in keys):
+        query = query.order_by(ModelVersion.version.desc())
     return _paginate(session, query, max_results, page_token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.clock import now_ms
@@ -126,3 +126,21 @@ def experiment_grants(session: Session, user_id: int) -> dict[int, str]:
         )
     )
     return {int(experiment_id): str(permission) for experiment_id, permission in rows}
+
+
+def registered_model_grants(session: Session, user_id: int) -> dict[str, str]:
+    rows = session.execute(
+        select(RegisteredModelPermission.name, RegisteredModelPermission.permission).where(
+            RegisteredModelPermission.user_id == user_id
+        )
+    )
+    return {str(name): str(permission) for name, permission in rows}
+
+
+def rename_registered_model_permissions(session: Session, old: str, new: str) -> None:
+    """Permissions are keyed by name, so they follow a rename (and go with a delete, below)."""
+    session.execute(update(RegisteredModelPermission).where(RegisteredModelPermission.name == old).values(name=new))
+
+
+def delete_registered_model_permissions(session: Session, name: str) -> None:
+    session.execute(delete(RegisteredModelPermission).where(RegisteredModelPermission.name == name))

@@ -14,7 +14,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import sqlalchemy_store as mlflow_store
 from mlflow.utils.search_logged_model_utils import parse_filter_string as mlflow_parse_logged_model_filter
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchUtils
+from mlflow.utils.search_utils import SearchExperimentsUtils, SearchModelUtils, SearchModelVersionUtils, SearchUtils
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
@@ -25,6 +25,10 @@ from server.store.search_grammar import (
     parse_experiment_filter,
     parse_experiment_order_by,
     parse_logged_model_filter,
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
 )
@@ -696,3 +700,86 @@ def test_pathological_input_is_answered_fast(text: str) -> None:
 def test_long_valid_filter() -> None:
     text = " AND ".join(f"metrics.m{i} > {i}" for i in range(2000))
     assert parse_run_filter(text)[-1] == C("metric", "m1999", ">", 1999.0)
+
+
+# --- registered models and model versions -------------------------------------------------------------------------
+
+REGISTERED_MODEL_FILTERS = [
+    ("name = 'a'", [C("attribute", "name", "=", "a")]),
+    ("name ILIKE '%a%' AND tags.team = \"ml\"", [C("attribute", "name", "ILIKE", "%a%"), C("tag", "team", "=", "ml")]),
+    ("name IN ('a', 'b')", [C("attribute", "name", "IN", ("a", "b"))]),
+    ("tags.`mlflow.prompt.is_prompt` != 'true'", [C("tag", "mlflow.prompt.is_prompt", "!=", "true")]),
+    ("attribute.name NOT IN ('x')", [C("attribute", "name", "NOT IN", ("x",))]),
+]
+MODEL_VERSION_FILTERS = [
+    ("version_number >= 2", [C("attribute", "version_number", ">=", 2)]),
+    ("version_number = '3'", [C("attribute", "version_number", "=", 3)]),
+    (
+        "run_id IN ('r1') AND source_path LIKE 's3://%'",
+        [
+            C("attribute", "run_id", "IN", ("r1",)),
+            C("attribute", "source_path", "LIKE", "s3://%"),
+        ],
+    ),
+    (
+        "name = 'm' AND tag.`mlflow.prompt.is_prompt` = 'true'",
+        [
+            C("attribute", "name", "=", "m"),
+            C("tag", "mlflow.prompt.is_prompt", "=", "true"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), REGISTERED_MODEL_FILTERS)
+def test_registered_model_filters(text: str, expected: list[Comparison]) -> None:
+    assert parse_registered_model_filter(text) == expected
+    assert len(SearchModelUtils.parse_search_filter(text)) == len(expected)  # MLflow's parser takes it too
+
+
+@pytest.mark.parametrize(("text", "expected"), MODEL_VERSION_FILTERS)
+def test_model_version_filters(text: str, expected: list[Comparison]) -> None:
+    assert parse_model_version_filter(text) == expected
+    assert len(SearchModelVersionUtils.parse_search_filter(text)) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (parse_registered_model_filter, "name = 3"),
+        (parse_registered_model_filter, "version_number = 1"),
+        (parse_registered_model_filter, "params.a = 'b'"),
+        (parse_registered_model_filter, "name = 'a' OR name = 'b'"),
+        (parse_registered_model_filter, "tags.t > 'a'"),
+        (parse_registered_model_filter, "tags.t IS NULL"),
+        (parse_registered_model_filter, "name IN ()"),
+        (parse_registered_model_filter, "name > 'a'"),
+        (parse_model_version_filter, "version_number = 1.5"),
+        (parse_model_version_filter, "version_number = 'x'"),
+        (parse_model_version_filter, "source_path IN ('a')"),
+        (parse_model_version_filter, "run_id = 5"),
+        (parse_model_version_filter, "name IN 'a'"),
+        (parse_model_version_filter, "metrics.acc > 1"),
+    ],
+)
+def test_registry_filters_refused(parse: Callable[[str], list[Comparison]], text: str) -> None:
+    outcome = _ours(parse, text)
+    assert outcome[0] == "error", outcome
+
+
+def test_registry_order_by() -> None:
+    assert parse_registered_model_order_by(["timestamp DESC", "name"]) == [
+        OrderKey("attribute", "last_updated_timestamp", False),
+        OrderKey("attribute", "name", True),
+    ]
+    assert parse_model_version_order_by(["attribute.version_number desc"]) == [
+        OrderKey("attribute", "version_number", False)
+    ]
+    for parse, order_by in (
+        (parse_registered_model_order_by, ["timestamp", "last_updated_timestamp DESC"]),
+        (parse_registered_model_order_by, ["creation_timestamp"]),
+        (parse_model_version_order_by, ["run_id"]),
+        (parse_model_version_order_by, ["tags.name"]),
+        (parse_model_version_order_by, ["name", "name"]),
+    ):
+        assert _ours(parse, order_by)[0] == "error", order_by

@@ -1,0 +1,242 @@
+"""Where a new model version's files are, and whether the client may point there.
+
+MLflow's server (`_create_model_version` and the `_validate_source_*` helpers in mlflow/server/handlers.py)
+accepts a source only when the run or logged model named in the request actually contains it: otherwise anyone
+could register `/etc` or another team's artifacts and read them back through the registry. The same rules apply
+here, and the version also records its `storage_location`, resolved once: a logged model's artifact location for
+`models:/<model_id>`, or the copied version's location for `models:/<name>/<version>`.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, unquote_plus, urlparse, urlsplit
+
+from sqlalchemy.orm import Session
+
+from server.errors import ErrorCode, MlflowError
+from server.services import registry as rules
+from server.services import validation
+from server.store import logged_models as logged_model_store
+from server.store import model_versions as version_store
+from server.store import registered_models as model_store
+from server.store import runs as run_store
+
+PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
+# Schemes whose artifact repositories connect to the host named in the URI (MLflow's host_policy.py).
+_HOST_SCHEMES = frozenset({"ftp", "sftp", "hdfs", "viewfs", "http", "https", "r2", "b2", "abfss"})
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    source: str
+    storage_location: str
+    run_id: str | None
+    model_id: str | None
+
+
+def _invalid_source(source: str, owner: str) -> MlflowError:
+    return MlflowError.invalid_parameter(
+        f"Invalid model version source: '{source}'. The {owner} request parameter must identify the resource "
+        "that contains the source."
+    )
+
+
+def _is_local(uri: str) -> bool:
+    scheme = urlparse(uri).scheme
+    return scheme in ("", "file") or (len(scheme) == 1 and uri[1:2] == ":")
+
+
+def _local_path(uri: str) -> Path:
+    return Path(os.path.realpath(urlparse(uri).path if uri.startswith("file:") else uri))
+
+
+def _within(source: str, root: str) -> bool:
+    """Whether `source` lies under `root`: same scheme and authority, and the root's path segments as a prefix."""
+    if _is_local(source):
+        if not _is_local(root):
+            return False
+        target, base = _local_path(source), _local_path(root)
+        return target == base or base in target.parents
+
+    def parts(uri: str) -> tuple[str, str, tuple[str, ...]]:
+        parsed = urlsplit(uri)
+        return parsed.scheme.lower(), parsed.netloc.lower(), tuple(unquote(p) for p in parsed.path.split("/") if p)
+
+    (scheme, host, path), (root_scheme, root_host, root_path) = parts(source), parts(root)
+    return (scheme, host) == (root_scheme, root_host) and bool(root_path) and path[: len(root_path)] == root_path
+
+
+def _check_no_relative_parts(source: str) -> None:
+    """No `..`, NUL or path that normalisation would change, even behind (repeated) percent-encoding."""
+    decoded = source
+    while (once := unquote_plus(decoded)) != decoded:
+        decoded = once
+    path = re.sub(r"/+", "/", urlparse(decoded).path.rstrip("/"))
+    normalised = posixpath.normpath(path) if path else path
+    if "\x00" in path or ".." in decoded.split("/") or (path and normalised != path):
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. If supplying a source as an http, https, local file path, "
+            "ftp, objectstore, or mlflow-artifacts uri, an absolute path must be provided without relative path "
+            "references present. Please provide an absolute path."
+        )
+
+
+def _check_host(source: str) -> None:
+    parsed = urlparse(source)
+    scheme = parsed.scheme.lower()
+    if scheme in _HOST_SCHEMES or (scheme == "mlflow-artifacts" and parsed.netloc):
+        raise MlflowError.invalid_parameter(
+            f"'source' cannot use the '{scheme}' scheme: the '{scheme}' scheme addresses a host other than the "
+            "tracking server's configured artifact storage, so the server would connect to the host named in the URI."
+        )
+
+
+def _models_uri_parts(source: str) -> list[str]:
+    parsed = urlparse(source)
+    if parsed.netloc:
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. Registered model sources must use the active model registry."
+        )
+    parts = parsed.path[1:].split("/") if parsed.path.startswith("/") else []
+    if not parts or len(parts) > 2 or not parts[0].strip() or (len(parts) == 2 and not parts[1].strip()):
+        raise _invalid_source(source, "model_id")
+    return parts
+
+
+def _logged_model_id(source: str) -> str | None:
+    """The id in `models:/<model_id>`; None for `models:/<name>/<version|stage|latest>` and `models:/<name>@<alias>`."""
+    parts = _models_uri_parts(source)
+    return parts[0] if len(parts) == 1 and "@" not in parts[0] else None
+
+
+def _registered_source(session: Session, source: str) -> tuple[str, int]:
+    """(name, version) that a `models:/<name>/<suffix>` or `models:/<name>@<alias>` source designates."""
+    parts = _models_uri_parts(source)
+    name, _, suffix = parts[0].rpartition("@") if len(parts) == 1 else (parts[0], "/", parts[1])
+    number = rules.parse_version(suffix) if len(parts) == 2 and suffix.isdigit() else None
+    model = model_store.get_registered_model(session, name)
+    if model_store.model_tags(session, [model.id])[model.id].get(model_store.PROMPT_TAG) == "true":
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. Prompt versions cannot be used as model version sources."
+        )
+    if len(parts) == 1:
+        return name, model_store.aliased_version(session, model, suffix)
+    if number is not None:
+        return name, version_store.get_version(session, model, number).version
+    stages = () if suffix.lower() == "latest" else (rules.canonical_stage(suffix),)
+    latest = version_store.latest_version(session, model, stages)
+    if latest is None:
+        where = f" and stage '{stages[0]}'" if stages else ""
+        raise MlflowError.not_found(f"No versions of model with name '{name}'{where} found")
+    return name, latest.version
+
+
+def _copy_lineage(session: Session, source: str, run_id: str | None, model_id: str | None) -> Lineage:
+    """A version registered from another version shares its files and, unless the request says otherwise, its
+    run and logged model; a request that names a different run or model is refused."""
+    name, number = _registered_source(session, source)
+    original = version_store.get_version(session, model_store.get_registered_model(session, name), number)
+    if (run_id is not None and run_id != (original.run_id or "")) or (
+        model_id is not None and model_id != (original.model_id or "")
+    ):
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. The run_id and model_id request parameters must match the "
+            "referenced model version."
+        )
+    return Lineage(
+        f"models:/{name}/{number}",
+        original.storage_location,
+        run_id if run_id is not None else original.run_id,
+        model_id if model_id is not None else original.model_id,
+    )
+
+
+def _run_lineage(session: Session, source: str, run_id: str | None) -> Lineage:
+    """Without a logged model, a source must be inside the run named by `run_id` (or be a plain object-store URI)."""
+    scheme = urlparse(source).scheme.lower()
+    contained = scheme in ("runs", "mlflow-artifacts") or _is_local(source)
+    if not contained:
+        return Lineage(source, source, run_id, None)
+    if scheme == "runs":
+        parsed = urlparse(source)
+        if not run_id or parsed.netloc or parsed.path.lstrip("/").split("/")[0] != run_id:
+            raise _invalid_source(source, "run_id")
+        return Lineage(source, source, run_id, None)
+    if run_id:
+        try:
+            run = run_store.get_run(session, run_id)
+        except MlflowError as error:
+            if error.code != ErrorCode.RESOURCE_DOES_NOT_EXIST:
+                raise
+        else:
+            if _within(source, run.artifact_uri):
+                return Lineage(source, source, run_id, None)
+    if _is_local(source):
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. To use a local path as a model version source, the run_id "
+            "request parameter has to be specified and the local path has to be contained within the artifact "
+            "directory of the run specified by the run_id."
+        )
+    raise _invalid_source(source, "run_id")
+
+
+def _model_lineage(session: Session, source: str, run_id: str | None, model_id: str) -> Lineage:
+    """With a logged model, the source is `models:/<model_id>` or lies inside that model's artifacts."""
+    try:
+        model = logged_model_store.get_logged_model(session, model_id)
+    except MlflowError as error:
+        if error.code != ErrorCode.RESOURCE_DOES_NOT_EXIST:
+            raise
+        raise _invalid_source(source, "model_id") from None
+    run_id = run_id or model.source_run_id
+    scheme = urlparse(source).scheme.lower()
+    if scheme == "models":
+        if _logged_model_id(source) != model_id:
+            raise _invalid_source(source, "model_id")
+        return Lineage(source, model.artifact_uri, run_id, model_id)
+    if scheme == "runs" or (
+        (scheme == "mlflow-artifacts" or _is_local(source)) and not _within(source, model.artifact_uri)
+    ):
+        raise _invalid_source(source, "model_id")
+    return Lineage(source, source, run_id, model_id)
+
+
+def resolve(session: Session, *, source: str, run_id: str | None, model_id: str | None, is_prompt: bool) -> Lineage:
+    """Check a CreateModelVersion source against the request's run and logged model; say where its files are.
+
+    `run_id`/`model_id` are None when the request left them out and "" when it sent them empty, a difference
+    that only matters when copying a version (an explicit value must match the copied version's)."""
+    validation.limit_length("source", rules.MAX_SOURCE_LENGTH, source)
+    if run_id and len(run_id) > 32:
+        raise MlflowError.invalid_parameter(validation.invalid_value("run_id", run_id))
+    if is_prompt:
+        if source not in PROMPT_SOURCES:
+            raise MlflowError.invalid_parameter(
+                f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
+            )
+        return Lineage(source, source, run_id or None, model_id or None)
+    _check_host(source)
+    if urlparse(source).scheme.lower() == "models" and _logged_model_id(source) is None:
+        return _copy_lineage(session, source, run_id, model_id)
+    _check_no_relative_parts(source)
+    if model_id:
+        return _model_lineage(session, source, run_id or None, model_id)
+    if urlparse(source).scheme.lower() == "models":
+        raise _invalid_source(source, "model_id")
+    return _run_lineage(session, source, run_id or None)
+
+
+def served_location(session: Session, storage_location: str) -> str:
+    """A version's files as a URI the artifact registry resolves: `runs:/<run_id>/<path>` (which the client
+    resolves itself) becomes the path under that run's artifact root; every other location is already one."""
+    parsed = urlparse(storage_location)
+    if parsed.scheme != "runs":
+        return storage_location
+    run_id, _, path = parsed.path.lstrip("/").partition("/")
+    run = run_store.get_run(session, run_id)
+    return f"{run.artifact_uri}/{path}" if path.strip("/") else run.artifact_uri
