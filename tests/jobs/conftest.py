@@ -28,18 +28,18 @@ JOB_ENV = {
 _names = itertools.count()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jobs_store_uri(
     backend_store_uri: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
-    """A database of its own for each job test module, of the kind the session is parametrised with."""
+    """A database of its own for the job tests, of the kind the session is parametrised with."""
     if backend_store_uri.startswith("sqlite"):
         return f"sqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.db'}"
     admin_url = request.getfixturevalue("postgres_admin_url")
     return create_database(admin_url, f"runyard_jobs_{os.getpid()}_{next(_names)}")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def jobs_server(jobs_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("jobs-server")
     with runyard_server(jobs_store_uri, workdir / "mlartifacts", env=JOB_ENV) as url:
@@ -48,7 +48,8 @@ def jobs_server(jobs_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def worker(jobs_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """One worker shared by the module, with a short cancel grace."""
+    """One worker for the module's tests, with a short cancel grace. Per module, so the fault tests can run
+    with only the workers they start themselves."""
     with runyard_worker(jobs_server, tmp_path_factory.mktemp("worker"), "--cancel-grace", "3") as pid:
         yield pid
 

@@ -108,10 +108,11 @@ def runyard_server(
     *extra: str,
     env: dict[str, str] | None = None,
     embedded_worker: bool = False,
+    port: int | None = None,
 ) -> Iterator[str]:
     """`runyard server` as a user starts it, on a free port; yields its base URL. Its embedded job worker is off
     unless asked for: job tests start the workers they need."""
-    port = free_port()
+    port = port or free_port()
     log_dir = Path(tempfile.gettempdir()) if isinstance(artifacts, str) else artifacts.parent
     log = open(log_dir / f"runyard-server-{port}.log", "wb")
     process = subprocess.Popen(

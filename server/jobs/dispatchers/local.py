@@ -28,6 +28,29 @@ from server.jobs.schemas import JobView, Stream
 
 READ_BYTES = 65536
 
+# The job's process-group leader: it runs the entry point and, should the worker die (even by SIGKILL), stops the
+# whole group within a second, so the job never keeps running while the server hands it to another worker. It
+# imports nothing heavy and replaces SIGTERM's default action with a no-op handler (a handler, unlike SIG_IGN,
+# is not inherited through exec), so a cancel's SIGTERM reaches the entry point while the guard stays to report.
+GUARD = """
+import os, signal, subprocess, sys, time
+worker, grace = os.getppid(), float(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: None)
+child = subprocess.Popen(sys.argv[2:])
+while child.poll() is None:
+    if os.getppid() != worker:
+        os.killpg(0, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(0, signal.SIGKILL)
+    try:
+        child.wait(timeout=0.25)
+    except subprocess.TimeoutExpired:
+        pass
+sys.exit(128 - child.returncode if child.returncode < 0 else child.returncode)
+"""
+
 
 class LocalDispatcher:
     backend = "local"
@@ -78,8 +101,9 @@ class LocalDispatcher:
         return env
 
     def _run(self, command: str, work_dir: Path, env: dict[str, str], lease: Lease) -> Outcome:
+        orphan_grace = min(self.cancel_grace_seconds, lease.lease_seconds / 3)
         process = subprocess.Popen(
-            ["bash", "-c", command],
+            [sys.executable, "-c", GUARD, str(orphan_grace), "bash", "-c", command],
             cwd=work_dir,
             env=env,
             stdin=subprocess.DEVNULL,
