@@ -61,7 +61,11 @@ def test_a_crashing_project_raises_like_mlflow_and_keeps_its_traceback(
     monkeypatch.chdir(project("basic"))
     with pytest.raises(ExecutionException, match=r"Run \(ID '[0-9a-f]{32}'\) failed") as raised:
         mlflow.projects.run(
-            uri=".", parameters={"exit_code": "3"}, backend="runyard", backend_config={"STREAM_LOGS": False}
+            uri=".",
+            entry_point="quick",
+            parameters={"exit_code": 3},
+            backend="runyard",
+            backend_config={"STREAM_LOGS": False},
         )
     run = MlflowClient().get_run(re.findall("[0-9a-f]{32}", str(raised.value))[0])
     assert run.info.status == "FAILED"
