@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test lint format bench postgres azurite compose
+.PHONY: help install run test lint format bench bench-jobs postgres azurite compose
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,3 +56,6 @@ format: install ## Fix lint and formatting
 
 bench: install ## Benchmark Runyard against `mlflow server` (prints a table)
 	$(BIN)/python -m bench
+
+bench-jobs: install ## Job queue: no-op jobs/s through 4 workers, and submit-to-running latency
+	$(BIN)/python -m bench.jobs

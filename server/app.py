@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from starlette.routing import Route
 
@@ -21,6 +22,9 @@ from server.auth.rules import Authorizer
 from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
 from server.errors import install_error_handlers
+from server.jobs.router import PREFIX as JOBS_PREFIX
+from server.jobs.router import router as jobs_router
+from server.jobs.service import JobService
 from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
 from server.services.experiments import artifact_root, ensure_default_experiment
@@ -50,15 +54,29 @@ def create_app(settings: Settings) -> FastAPI:
             signer = UrlSigner(shared_key(session))
         authorizer = Authorizer(Permission(settings.auth_default_permission))
     context = Context(settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer)
+    jobs = JobService(settings, db, artifacts)
+    jobs.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(jobs.reap_forever)
+            yield
+            tasks.cancel_scope.cancel()
         db.dispose()
 
-    # MLflow publishes no OpenAPI document for its surface; our own APIs will get theirs under /runyard.
-    app = FastAPI(title="Runyard", version=__version__, openapi_url=None, lifespan=lifespan)
+    # MLflow publishes no OpenAPI document for its surface (its routes are plain Starlette routes, which FastAPI
+    # leaves out); the document covers our own API under /runyard/api.
+    app = FastAPI(
+        title="Runyard",
+        version=__version__,
+        openapi_url=f"{JOBS_PREFIX}/openapi.json",
+        docs_url=f"{JOBS_PREFIX}/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
     app.state.context = context
+    app.state.jobs = jobs
     install_error_handlers(app)
     if signer is not None:
         app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings, db), signer=signer)
@@ -66,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(MergeSlashesMiddleware)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
+    app.include_router(jobs_router)
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[]), methods=["GET"]))
     label_routes(app.router.routes)
     return app

@@ -105,6 +105,47 @@ class Settings(BaseSettings):
     port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")
     workers: int = Field(1, validation_alias=_env("WORKERS"), description="Number of server processes.")
 
+    embedded_worker: bool = Field(
+        True,
+        validation_alias=AliasChoices("RUNYARD_EMBEDDED_WORKER", "embedded_worker"),
+        description="`runyard server` also starts one job worker, so a single command can run projects.",
+    )
+    job_lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=AliasChoices("RUNYARD_JOB_LEASE_SECONDS", "job_lease_seconds"),
+        description="How long a worker holds a job between heartbeats before the job is taken back.",
+    )
+    job_max_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias=AliasChoices("RUNYARD_JOB_MAX_ATTEMPTS", "job_max_attempts"),
+        description="Default attempts per job when workers are lost (a failing project is not retried).",
+    )
+    job_retry_backoff_seconds: float = Field(
+        5.0,
+        ge=0,
+        validation_alias=AliasChoices("RUNYARD_JOB_RETRY_BACKOFF_SECONDS", "job_retry_backoff_seconds"),
+        description="Delay before a requeued job is offered again; doubles with each attempt (capped at 10 min).",
+    )
+    job_reap_interval_seconds: float = Field(
+        2.0,
+        gt=0,
+        validation_alias=AliasChoices("RUNYARD_JOB_REAP_INTERVAL_SECONDS", "job_reap_interval_seconds"),
+        description="How often the server looks for expired leases.",
+    )
+    job_max_snapshot_mb: int = Field(
+        500,
+        gt=0,
+        validation_alias=AliasChoices("RUNYARD_JOB_MAX_SNAPSHOT_MB", "job_max_snapshot_mb"),
+        description="Largest project snapshot accepted, unpacked.",
+    )
+    job_allow_local_git: bool = Field(
+        False,
+        validation_alias=AliasChoices("RUNYARD_JOB_ALLOW_LOCAL_GIT", "job_allow_local_git"),
+        description="Accept file:// git URIs, which read repositories on the server's own disk.",
+    )
+
     @field_validator("auth_default_permission")
     @classmethod
     def _known_permission(cls, value: str) -> str:

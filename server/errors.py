@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     RESOURCE_DOES_NOT_EXIST = "RESOURCE_DOES_NOT_EXIST"
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
     REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
+    ABORTED = "ABORTED"
 
 
 # Meaning copied from MLflow's ERROR_CODE_TO_HTTP_STATUS (mlflow/exceptions.py): "already exists" is a 400.
@@ -47,6 +48,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.PERMISSION_DENIED: 403,
     ErrorCode.RESOURCE_DOES_NOT_EXIST: 404,
     ErrorCode.ENDPOINT_NOT_FOUND: 404,
+    ErrorCode.ABORTED: 409,  # a compare-and-set lost: e.g. a job lease that passed to another worker
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.INVALID_STATE: 500,
@@ -97,6 +99,10 @@ class MlflowError(Exception):
     @classmethod
     def invalid_state(cls, message: str) -> MlflowError:
         return cls(message, ErrorCode.INVALID_STATE)
+
+    @classmethod
+    def aborted(cls, message: str) -> MlflowError:
+        return cls(message, ErrorCode.ABORTED)
 
     @classmethod
     def not_implemented(cls, message: str) -> MlflowError:

@@ -1,7 +1,7 @@
 """users, API tokens and per-resource permissions
 
 Revision ID: 0005
-Revises: 0003_model_registry
+Revises: 0004_job_queue
 """
 
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003_model_registry"
+down_revision: str | None = "0004_job_queue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -10,6 +10,7 @@ import click
 
 from server.asgi import SETTINGS_ENV
 from server.cli.accounts import tokens_group, users_group
+from server.cli.jobs import start_embedded_worker, submit, worker
 from server.config import Settings
 from server.errors import MlflowError
 from server.observability.logs import configure_logging
@@ -50,10 +51,13 @@ def cli() -> None:
     help="Require sign-in and enforce permissions [env RUNYARD_AUTH; default off]. The first admin comes from "
     "RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD.",
 )
+@click.option(
+    "--embedded-worker/--no-embedded-worker",
+    default=None,
+    help="Also start one job worker [env RUNYARD_EMBEDDED_WORKER; default on].",
+)
 def server(**flags: Any) -> None:
     """Start the tracking server."""
-    import uvicorn
-
     from server.app import create_app
 
     settings = _settings(**flags)
@@ -70,8 +74,24 @@ def server(**flags: Any) -> None:
         f"Runyard serving http://{settings.host}:{settings.port} "
         f"(store {app.state.context.db.url.render_as_string(hide_password=True)}, "
         f"artifacts {settings.artifacts_destination if settings.serve_artifacts else 'not proxied'}, "
-        f"{settings.workers} worker{'s' if settings.workers > 1 else ''})"
+        f"{settings.workers} worker{'s' if settings.workers > 1 else ''}, "
+        f"{'an' if settings.embedded_worker else 'no'} embedded job worker)"
     )
+    embedded = None
+    if settings.embedded_worker:
+        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
+        embedded = start_embedded_worker(f"http://{host}:{settings.port}")
+    try:
+        _serve(app, settings)
+    finally:
+        if embedded is not None:
+            embedded.terminate()
+            embedded.wait(timeout=60)
+
+
+def _serve(app: Any, settings: Settings) -> None:
+    import uvicorn
+
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -136,3 +156,5 @@ def create_container(artifacts_destination: str | None) -> None:
 
 cli.add_command(users_group, "users")
 cli.add_command(tokens_group, "tokens")
+cli.add_command(worker)
+cli.add_command(submit)

@@ -29,9 +29,12 @@ def create_run(
     start_time: int | None,
     tags: dict[str, str],
     artifact_destination: str,
+    run_id: str | None = None,
+    status: str = "RUNNING",
 ) -> tuple[Run, dict[str, str]]:
     """The new run (not attached to the session) and the tags it was stored with. `artifact_destination` is where
-    the proxy stores artifacts today; the run's folder keeps that destination if the setting changes later."""
+    the proxy stores artifacts today; the run's folder keeps that destination if the setting changes later. A job
+    queue names the run in advance (its snapshot is stored before the run is) and creates it SCHEDULED."""
     artifact_location = experiment_store.active_experiment_location(session, experiment_id)
     tagged_name = tags.get(store.RUN_NAME_TAG)
     if run_name and tagged_name and run_name != tagged_name:
@@ -41,13 +44,13 @@ def create_run(
         )
     name = run_name or tagged_name or generate_run_name()
     tags = {**validate_tags(tags), store.RUN_NAME_TAG: name}
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     return_run = Run(
         run_uuid=run_id,
         experiment_id=experiment_id,
         name=name,
         user_id=user_id,
-        status="RUNNING",
+        status=status,
         start_time=start_time if start_time is not None else now_ms(),
         end_time=None,
         deleted_time=None,

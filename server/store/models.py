@@ -329,3 +329,63 @@ class RegisteredModelAlias(Base):
     model_pk: Mapped[int] = mapped_column(Integer, primary_key=True)
     alias: Mapped[str] = mapped_column(String(255), primary_key=True)
     version: Mapped[int] = mapped_column(Integer)
+
+
+# --- job queue ----------------------------------------------------------------------------------------------------
+
+
+class Job(Base):
+    """One submitted MLflow Project execution; the queue *is* this table (see `server/jobs/store.py`).
+
+    Every transition is a compare-and-set on `status` (and, for a worker's writes, `lease_token`), so a worker whose
+    lease expired can no longer change a job another worker now holds.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index(None, "status", "available_at"),
+        Index(None, "experiment_id", "created_at"),
+    )
+
+    job_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), index=True)
+    experiment_id: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    backend: Mapped[str] = mapped_column(String(32))  # which dispatcher runs it: local, azureml
+    entry_point: Mapped[str] = mapped_column(String(1000))
+    parameters: Mapped[str] = mapped_column(Text)  # JSON object of strings, as submitted
+    env_manager: Mapped[str | None] = mapped_column(String(16))
+    backend_config: Mapped[str] = mapped_column(Text)  # JSON object
+    source: Mapped[str] = mapped_column(Text)  # JSON: what the snapshot was made from
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    available_at: Mapped[int] = mapped_column(BigInteger)
+    lease_owner: Mapped[str | None] = mapped_column(String(255))
+    lease_token: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    external_id: Mapped[str | None] = mapped_column(String(255))  # e.g. an Azure ML job name
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    started_at: Mapped[int | None] = mapped_column(BigInteger)
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class JobLog(Base):
+    """Output lines as workers ship them. `id` orders the interleaved streams and is the live tail's cursor;
+    (job, attempt, seq) makes a worker's retried shipment a no-op."""
+
+    __tablename__ = "job_logs"
+    __table_args__ = (Index(None, "job_id", "attempt", "seq", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.job_id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    stream: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger)

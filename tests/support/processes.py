@@ -103,10 +103,16 @@ def create_database(admin_url: str, name: str) -> str:
 
 @contextlib.contextmanager
 def runyard_server(
-    backend_store_uri: str, artifacts: Path | str, *extra: str, env: dict[str, str] | None = None
+    backend_store_uri: str,
+    artifacts: Path | str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    embedded_worker: bool = False,
+    port: int | None = None,
 ) -> Iterator[str]:
-    """`runyard server` as a user starts it, on a free port; yields its base URL."""
-    port = free_port()
+    """`runyard server` as a user starts it, on a free port; yields its base URL. Its embedded job worker is off
+    unless asked for: job tests start the workers they need."""
+    port = port or free_port()
     log_dir = Path(tempfile.gettempdir()) if isinstance(artifacts, str) else artifacts.parent
     log = open(log_dir / f"runyard-server-{port}.log", "wb")
     process = subprocess.Popen(
@@ -123,6 +129,7 @@ def runyard_server(
             backend_store_uri,
             "--artifacts-destination",
             str(artifacts),
+            "--embedded-worker" if embedded_worker else "--no-embedded-worker",
             *extra,
         ],
         stdout=log,
@@ -140,6 +147,29 @@ def runyard_server(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def runyard_worker(server_url: str, log_dir: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`runyard worker` against `server_url`, polling briskly; yields its pid."""
+    log_path = log_dir / f"runyard-worker-{time.monotonic_ns()}.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server", "worker", "--server-url", server_url, "--poll-seconds", "1", *extra],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            yield process.pid
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

@@ -1,0 +1,155 @@
+"""HTTP client for the job API, used by `runyard worker`, `runyard submit` and the MLflow plugin: workers never see
+the database, only this API, so they can run on any machine that reaches the server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+from server.jobs.schemas import (
+    API_PREFIX,
+    ClaimedJob,
+    ClaimRequest,
+    ClaimResponse,
+    FinishRequest,
+    GitJobSubmit,
+    Heartbeat,
+    JobSpec,
+    JobView,
+    LeaseRequest,
+    LeaseState,
+)
+
+
+class JobApiError(Exception):
+    """The server answered with an error body (MLflow's shape) or not at all."""
+
+    def __init__(self, message: str, *, status: int | None = None, error_code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.error_code = error_code
+
+    @property
+    def lease_lost(self) -> bool:
+        return self.status == 409
+
+    @property
+    def transient(self) -> bool:
+        """Worth retrying: the server was unreachable, restarting, or busy."""
+        return self.status is None or self.status in (429, 502, 503, 504)
+
+
+class JobClient:
+    def __init__(self, server_url: str, *, timeout: float = 60.0) -> None:
+        self.server_url = server_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.server_url + API_PREFIX, timeout=timeout)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> JobClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise JobApiError(f"Runyard at {self.server_url} is unreachable: {exc}") from exc
+        if response.is_error:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            message = body.get("message") if isinstance(body, dict) else None
+            raise JobApiError(
+                message or f"HTTP {response.status_code} from {path}",
+                status=response.status_code,
+                error_code=body.get("error_code") if isinstance(body, dict) else None,
+            )
+        return response
+
+    def _post(self, path: str, body: BaseModel | None = None, **kwargs: Any) -> Any:
+        if body is not None:
+            kwargs["content"] = body.model_dump_json()
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        return self._request("POST", path, **kwargs).json()
+
+    # --- users ------------------------------------------------------------------------------------------------
+
+    def submit_archive(self, spec: JobSpec, archive: Path) -> JobView:
+        with archive.open("rb") as handle:
+            files = {"archive": ("project.tar.gz", handle, "application/gzip")}
+            body = self._request("POST", "/jobs/archive", data={"spec": spec.model_dump_json()}, files=files)
+        return JobView.model_validate(body.json())
+
+    def submit_git(self, spec: GitJobSubmit) -> JobView:
+        return JobView.model_validate(self._post("/jobs", spec))
+
+    def get(self, job_id: str) -> JobView:
+        return JobView.model_validate(self._request("GET", f"/jobs/{job_id}").json())
+
+    def cancel(self, job_id: str) -> JobView:
+        return JobView.model_validate(self._post(f"/jobs/{job_id}/cancel"))
+
+    def retry(self, job_id: str) -> JobView:
+        return JobView.model_validate(self._post(f"/jobs/{job_id}/retry"))
+
+    def logs(self, job_id: str) -> str:
+        return self._request("GET", f"/jobs/{job_id}/logs").text
+
+    def follow(self, job_id: str, after: int = 0) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The live tail: `("log", {attempt, stream, text})` events until `("end", {status})`."""
+        try:
+            with self._http.stream(
+                "GET", f"/jobs/{job_id}/logs/stream", params={"after": after}, timeout=httpx.Timeout(60, read=None)
+            ) as response:
+                if response.is_error:
+                    response.read()
+                    raise JobApiError(response.text, status=response.status_code)
+                event, data = "message", ""
+                for line in response.iter_lines():
+                    if line.startswith("event:"):
+                        event = line[6:].strip()
+                    elif line.startswith("data:"):
+                        data += line[5:].strip()
+                    elif not line and data:
+                        yield event, json.loads(data)
+                        event, data = "message", ""
+        except httpx.TransportError as exc:
+            raise JobApiError(f"Runyard at {self.server_url} is unreachable: {exc}") from exc
+
+    # --- workers ----------------------------------------------------------------------------------------------
+
+    def claim(self, request: ClaimRequest) -> list[ClaimedJob]:
+        timeout = httpx.Timeout(request.wait_seconds + 30)
+        return ClaimResponse.model_validate(self._post("/workers/claim", request, timeout=timeout)).jobs
+
+    def download_snapshot(self, job_id: str, dest: Path) -> None:
+        try:
+            with self._http.stream("GET", f"/jobs/{job_id}/snapshot") as response:
+                if response.is_error:
+                    response.read()
+                    raise JobApiError(response.text, status=response.status_code)
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        out.write(chunk)
+        except httpx.TransportError as exc:
+            raise JobApiError(f"Runyard at {self.server_url} is unreachable: {exc}") from exc
+
+    def start(self, job_id: str, token: str) -> LeaseState:
+        return LeaseState.model_validate(self._post(f"/jobs/{job_id}/start", LeaseRequest(lease_token=token)))
+
+    def heartbeat(self, job_id: str, beat: Heartbeat) -> LeaseState:
+        return LeaseState.model_validate(self._post(f"/jobs/{job_id}/heartbeat", beat))
+
+    def finish(self, job_id: str, request: FinishRequest) -> JobView:
+        return JobView.model_validate(self._post(f"/jobs/{job_id}/finish", request))

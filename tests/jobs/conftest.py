@@ -1,0 +1,103 @@
+"""Job-queue fixtures: one server per database kind with short leases (so fault tests wait seconds, not minutes),
+and real `runyard worker` processes running the small projects under `tests/jobs/projects/`."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import mlflow
+import pytest
+
+from server.jobs.client import JobClient
+from server.jobs.schemas import TERMINAL, JobView
+from tests.support.processes import create_database, runyard_server, runyard_worker
+
+PROJECTS = Path(__file__).parent / "projects"
+JOB_ENV = {
+    "RUNYARD_JOB_LEASE_SECONDS": "3",
+    "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.2",
+    "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5",
+    "RUNYARD_JOB_ALLOW_LOCAL_GIT": "true",
+}
+_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def jobs_store_uri(
+    backend_store_uri: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """A database of its own for the job tests, of the kind the session is parametrised with."""
+    if backend_store_uri.startswith("sqlite"):
+        return f"sqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.db'}"
+    admin_url = request.getfixturevalue("postgres_admin_url")
+    return create_database(admin_url, f"runyard_jobs_{os.getpid()}_{next(_names)}")
+
+
+@pytest.fixture(scope="session")
+def jobs_server(jobs_store_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    workdir = tmp_path_factory.mktemp("jobs-server")
+    with runyard_server(jobs_store_uri, workdir / "mlartifacts", env=JOB_ENV) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def worker(jobs_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """One worker for the module's tests, with a short cancel grace. Per module, so the fault tests can run
+    with only the workers they start themselves."""
+    with runyard_worker(jobs_server, tmp_path_factory.mktemp("worker"), "--cancel-grace", "3") as pid:
+        yield pid
+
+
+@pytest.fixture
+def tracking(jobs_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The stock client pointed at the job server, as a user in a project folder would have it."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", jobs_server)
+    mlflow.set_tracking_uri(jobs_server)
+    yield jobs_server
+    mlflow.set_tracking_uri(None)
+    mlflow.tracking.fluent._active_experiment_id = None  # a test's set_experiment must not leak into the next
+
+
+@pytest.fixture
+def jobs(jobs_server: str) -> Iterator[JobClient]:
+    with JobClient(jobs_server) as client:
+        yield client
+
+
+@pytest.fixture
+def http(jobs_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=jobs_server + "/runyard/api", timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Callable[[str], Path]:
+    """A private copy of a test project (tests may add files to it)."""
+
+    def copy(name: str = "basic") -> Path:
+        target = tmp_path / f"{name}-{next(_names)}"
+        shutil.copytree(PROJECTS / name, target)
+        return target
+
+    return copy
+
+
+def wait_for(
+    client: JobClient, job_id: str, *, until: Callable[[JobView], bool] | None = None, timeout: float = 60
+) -> JobView:
+    """Poll until the job ends (or `until` holds)."""
+    check = until or (lambda job: job.status in TERMINAL)
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(job_id)
+        if check(job):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job.status} after {timeout}s")
+        time.sleep(0.1)
