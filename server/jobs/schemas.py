@@ -135,6 +135,11 @@ class ClaimedJob(_Model):
     job: JobView
     lease_token: str
     lease_seconds: float = Field(description="Heartbeat well within this, or the job is taken back.")
+    tracking_token: str | None = Field(
+        None,
+        description="With authentication on: a bearer token that acts on this job's run only, for the project "
+        "process (as MLFLOW_TRACKING_TOKEN). It is revoked when the job finishes.",
+    )
 
 
 class ClaimResponse(_Model):
