@@ -73,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url=f"{JOBS_PREFIX}/openapi.json",
         docs_url=f"{JOBS_PREFIX}/docs",
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     app.state.context = context

@@ -5,10 +5,8 @@ import os
 from fastapi import FastAPI
 
 from server.app import create_app
-from server.config import Settings
+from server.config import SETTINGS_ENV, Settings
 from server.observability.logs import configure_logging
-
-SETTINGS_ENV = "RUNYARD_RESOLVED_SETTINGS"
 
 
 def build() -> FastAPI:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The CLI hands the resolved settings to uvicorn's worker processes through this variable.
+SETTINGS_ENV = "RUNYARD_RESOLVED_SETTINGS"
+
 
 def _env(name: str) -> AliasChoices:
     return AliasChoices(f"MLFLOW_{name}", f"RUNYARD_{name}", name.lower())

@@ -27,9 +27,10 @@ class MergeSlashesMiddleware:
 
 
 # Routes whose bodies are files, bounded by their own rules: artifact uploads and multipart parts stream to
-# storage, and the UI's small-file upload stops at 10 MB by itself.
+# storage, the UI's small-file upload stops at 10 MB by itself, project snapshots at RUNYARD_JOB_MAX_SNAPSHOT_MB.
 _STREAMED_BODIES = re.compile(
-    r"^/(?:ajax-)?api/2\.0/(?:mlflow-artifacts/(?:artifacts|mpu/part)/|mlflow/upload-artifact$)"
+    r"^(?:/(?:ajax-)?api/2\.0/(?:mlflow-artifacts/(?:artifacts|mpu/part)/|mlflow/upload-artifact$)"
+    r"|/runyard/api/jobs/archive$)"
 )
 
 

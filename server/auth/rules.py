@@ -64,7 +64,8 @@ READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
 SIGNED_IN = Access("signed_in")
 ADMIN = Access("admin", MANAGE)
-READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")  # a search: unreadable ids are dropped
+# A search naming experiments: unreadable ones are dropped, and naming only unreadable ones is refused.
+READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")
 
 
 def permission_denied(what: str = "") -> MlflowError:
@@ -162,7 +163,10 @@ class Authorizer:
                 raise permission_denied("administrators only")
             return fields
         if access.resource == "experiments":
-            readable = self.readable_ids(session, principal, fields.string_list(access.field))
+            asked = fields.string_list(access.field)
+            readable = self.readable_ids(session, principal, asked)
+            if asked and not readable:
+                raise permission_denied("READ on the requested experiments required")
             return type(fields)({**fields.as_dict(), access.field: readable}, from_query=False)
         if access.resource == "runs":
             for run_id in fields.string_list(access.field):

@@ -127,8 +127,9 @@ def submit(uri: str, params: tuple[str, ...], follow: bool, server_url: str, **o
             sys.exit(1)
 
 
-def start_embedded_worker(server_url: str) -> subprocess.Popen[bytes]:
+def start_embedded_worker(server_url: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """One worker beside `runyard server`, so the one-command start can run jobs."""
     return subprocess.Popen(
-        [sys.executable, "-m", "server", "worker", "--server-url", server_url, "--parent-pid", str(os.getpid())]
+        [sys.executable, "-m", "server", "worker", "--server-url", server_url, "--parent-pid", str(os.getpid())],
+        env=env,
     )

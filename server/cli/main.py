@@ -8,13 +8,14 @@ from typing import Any
 
 import click
 
-from server.asgi import SETTINGS_ENV
 from server.cli.accounts import tokens_group, users_group
 from server.cli.jobs import start_embedded_worker, submit, worker
-from server.config import Settings
+from server.config import SETTINGS_ENV, Settings
 from server.errors import MlflowError
 from server.observability.logs import configure_logging
 from server.observability.metrics import MULTIPROCESS_ENV
+from server.services.users import issue_admin_token
+from server.store.users import revoke_token
 
 GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to finish
 
@@ -77,16 +78,24 @@ def server(**flags: Any) -> None:
         f"{settings.workers} worker{'s' if settings.workers > 1 else ''}, "
         f"{'an' if settings.embedded_worker else 'no'} embedded job worker)"
     )
-    embedded = None
+    embedded, token_id = None, None
     if settings.embedded_worker:
         host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
-        embedded = start_embedded_worker(f"http://{host}:{settings.port}")
+        env = None
+        if settings.auth:  # the worker signs in like any other: with an administrator's token, revoked at exit
+            with app.state.context.db.write() as session:
+                token_id, token = issue_admin_token(session, f"embedded worker of pid {os.getpid()}", days=30)
+            env = {**os.environ, "MLFLOW_TRACKING_TOKEN": token}
+        embedded = start_embedded_worker(f"http://{host}:{settings.port}", env=env)
     try:
         _serve(app, settings)
     finally:
         if embedded is not None:
             embedded.terminate()
             embedded.wait(timeout=60)
+        if token_id is not None:
+            with app.state.context.db.write() as session:
+                revoke_token(session, token_id)
 
 
 def _serve(app: Any, settings: Settings) -> None:

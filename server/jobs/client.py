@@ -4,7 +4,8 @@ the database, only this API, so they can run on any machine that reaches the ser
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,10 +46,31 @@ class JobApiError(Exception):
         return self.status is None or self.status in (429, 502, 503, 504)
 
 
+def credentials_from_env() -> httpx.Auth | None:
+    """The stock client's variables: MLFLOW_TRACKING_TOKEN (bearer), else MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
+        return _Bearer(token)
+    username, password = os.environ.get("MLFLOW_TRACKING_USERNAME"), os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    return httpx.BasicAuth(username, password or "") if username else None
+
+
+class _Bearer(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        yield request
+
+
 class JobClient:
     def __init__(self, server_url: str, *, timeout: float = 60.0) -> None:
         self.server_url = server_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.server_url + API_PREFIX, timeout=timeout)
+        self._http = httpx.Client(
+            base_url=self.server_url + API_PREFIX,
+            timeout=timeout,
+            auth=credentials_from_env(),
+        )
 
     def close(self) -> None:
         self._http.close()

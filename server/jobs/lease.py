@@ -45,6 +45,7 @@ class Lease:
         self.client = client
         self.job: JobView = claimed.job
         self.token = claimed.lease_token
+        self.tracking_token = claimed.tracking_token  # for the project process; None when auth is off
         self.lease_seconds = claimed.lease_seconds
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()

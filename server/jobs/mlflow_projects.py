@@ -8,50 +8,63 @@ must re-run the job tests.
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml  # type: ignore[import-untyped]
-from mlflow.projects import _project_spec, env_type
-from mlflow.projects import utils as project_utils
 
 YAML_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError,)
-PYTHON_ENV = env_type.PYTHON
-CONDA_ENV = env_type.CONDA
+PYTHON_ENV = "python_env"  # mlflow.projects.env_type.PYTHON
+CONDA_ENV = "conda"  # mlflow.projects.CONDA_ENV
+
+
+def _mlflow(module: str) -> Any:
+    """Imported on first use: importing mlflow takes seconds, and the server should start without paying it."""
+    return importlib.import_module(module)
+
+
+def mlflow_exception() -> type[Exception]:
+    error: type[Exception] = _mlflow("mlflow.exceptions").MlflowException
+    return error
 
 
 def find_mlproject(directory: Path) -> str | None:
-    found: str | None = _project_spec._find_mlproject(str(directory))
+    found: str | None = _mlflow("mlflow.projects._project_spec")._find_mlproject(str(directory))
     return found
 
 
 def load_project(directory: Path) -> Any:
-    return _project_spec.load_project(str(directory))
+    return _mlflow("mlflow.projects._project_spec").load_project(str(directory))
 
 
 def entry_point_command(project: Any, entry_point: str, parameters: dict[str, str], storage_dir: Path) -> list[str]:
-    command: list[str] = project_utils.get_entry_point_command(project, entry_point, parameters, str(storage_dir))
+    command: list[str] = _mlflow("mlflow.projects.utils").get_entry_point_command(
+        project, entry_point, parameters, str(storage_dir)
+    )
     return command
 
 
 def fetch_git_repo(uri: str, version: str | None, dest: Path) -> None:
-    project_utils._fetch_git_repo(uri, version, str(dest))
+    _mlflow("mlflow.projects.utils")._fetch_git_repo(uri, version, str(dest))
 
 
 def fetch_project(uri: str, version: str | None) -> str:
     """A local folder as is, a zip unpacked, a git repository fetched (`version` checked out)."""
-    work_dir: str = project_utils._fetch_project(uri, version)
+    work_dir: str = _mlflow("mlflow.projects.utils")._fetch_project(uri, version)
     return work_dir
 
 
 def split_subdirectory(uri: str) -> tuple[str, str]:
-    base, subdirectory = project_utils._parse_subdirectory(uri)
+    base, subdirectory = _mlflow("mlflow.projects.utils")._parse_subdirectory(uri)
     return str(base), str(subdirectory)
 
 
 def is_remote_git(uri: str) -> bool:
     base, _ = split_subdirectory(uri)
-    return not project_utils._is_zip_uri(base) and not project_utils._is_local_uri(base)
+    return not _mlflow("mlflow.projects.utils")._is_zip_uri(base) and not _mlflow(
+        "mlflow.projects.utils"
+    )._is_local_uri(base)
 
 
 def current_user() -> str:
@@ -67,7 +80,7 @@ def local_source_tags(uri: str, work_dir: str) -> dict[str, str]:
 
     tags = {
         "mlflow.user": current_user(),
-        "mlflow.source.name": str(_get_git_url_if_present(project_utils._expand_uri(uri))),
+        "mlflow.source.name": str(_get_git_url_if_present(_mlflow("mlflow.projects.utils")._expand_uri(uri))),
     }
     if commit := get_git_commit(work_dir):
         tags["mlflow.source.git.commit"] = str(commit)
@@ -79,7 +92,7 @@ def local_source_tags(uri: str, work_dir: str) -> dict[str, str]:
 def _python_env(project: Any) -> Any:
     from mlflow.utils.environment import _PythonEnv
 
-    if project.env_type == env_type.CONDA:
+    if project.env_type == CONDA_ENV:
         return _PythonEnv.from_conda_yaml(project.env_config_path)
     return _PythonEnv.from_yaml(project.env_config_path) if project.env_config_path else _PythonEnv()
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlflow.exceptions import MlflowException
-
 from server.artifacts.paths import clean_relative_path
 from server.errors import MlflowError
 from server.jobs import mlflow_projects
@@ -148,8 +146,8 @@ def load_checked(
         entry = project.get_entry_point(entry_point)
         _check_types(entry, parameters)
         final, extra = entry.compute_parameters(parameters, storage_dir=None)
-    except MlflowException as exc:
-        raise MlflowError.invalid_parameter(exc.message) from None
+    except mlflow_projects.mlflow_exception() as exc:
+        raise MlflowError.invalid_parameter(str(getattr(exc, "message", exc))) from None
     except mlflow_projects.YAML_ERRORS as exc:
         raise MlflowError.invalid_parameter(f"The MLproject file is not valid YAML: {exc}") from None
     except (AttributeError, TypeError, KeyError, ValueError, IndexError) as exc:
@@ -178,8 +176,8 @@ def fetch_git(source: GitSource, dest: Path, *, allow_local: bool) -> tuple[Path
     try:
         mlflow_projects.fetch_git_repo(uri, source.version, dest)
         commit = git.Repo(dest).head.commit.hexsha
-    except (MlflowException, git.exc.GitError, ValueError) as exc:
-        message = exc.message if isinstance(exc, MlflowException) else str(exc)
+    except (mlflow_projects.mlflow_exception(), git.exc.GitError, ValueError) as exc:
+        message = str(getattr(exc, "message", exc))
         raise MlflowError.invalid_parameter(f"Could not fetch the project from {uri}: {message}") from None
     project_dir = dest / clean_relative_path(source.subdirectory) if source.subdirectory else dest
     if not project_dir.is_dir():

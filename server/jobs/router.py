@@ -17,7 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from server.api.artifacts import stream_file
+from server.auth.permissions import Permission
 from server.errors import MlflowError
+from server.jobs import access
 from server.jobs import store as queue
 from server.jobs.schemas import (
     API_PREFIX,
@@ -38,6 +40,7 @@ from server.store.paging import decode_offset, encode_offset
 
 PREFIX = API_PREFIX
 SSE_KEEPALIVE_SECONDS = 15.0
+READ, EDIT = Permission.READ, Permission.EDIT
 
 
 def _service(request: Request) -> JobService:
@@ -50,9 +53,10 @@ router = APIRouter(prefix=PREFIX, tags=["jobs"])
 
 
 @router.post("/jobs", response_model=JobView, summary="Submit a project from a git repository")
-async def submit_git_job(body: GitJobSubmit, jobs: Jobs) -> JobView:
+async def submit_git_job(body: GitJobSubmit, jobs: Jobs, request: Request) -> JobView:
     """The server fetches the repository once, checks the MLproject, stores the snapshot as a run artifact and
     creates the run (SCHEDULED) and the job together."""
+    await access.require_experiment(request, body.experiment_id, body.experiment_name, EDIT)
     return await jobs.submit_git(body)
 
 
@@ -75,6 +79,7 @@ async def _spool(upload: UploadFile, limit: int) -> tuple[Path, str]:
 @router.post("/jobs/archive", response_model=JobView, summary="Submit a project snapshot (.tar.gz)")
 async def submit_archive_job(
     jobs: Jobs,
+    request: Request,
     spec: Annotated[str, Form(description="A JobSpec as JSON.")],
     archive: Annotated[UploadFile, File(description="The project folder as a gzipped tar.")],
 ) -> JobView:
@@ -85,6 +90,7 @@ async def submit_archive_job(
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise MlflowError.invalid_parameter(f"Invalid value for 'spec.{where}': {first['msg']}") from None
+    await access.require_experiment(request, parsed.experiment_id, parsed.experiment_name, EDIT)
     path, sha256 = await _spool(archive, jobs.max_snapshot_bytes)
     try:
         return await jobs.submit_archive(parsed, path, sha256)
@@ -95,6 +101,7 @@ async def submit_archive_job(
 @router.get("/jobs", response_model=JobList, summary="List and filter jobs, newest first")
 async def list_jobs(
     jobs: Jobs,
+    request: Request,
     status: Annotated[list[str], Query()] = [],  # noqa: B006  (FastAPI copies query defaults)
     experiment_id: Annotated[list[str], Query()] = [],  # noqa: B006
     backend: str | None = None,
@@ -111,28 +118,35 @@ async def list_jobs(
     )
     page = await jobs.list_jobs(where, offset=offset, limit=max_results + 1)
     more = len(page) > max_results
-    return JobList(jobs=page[:max_results], next_page_token=encode_offset(offset + max_results) if more else None)
+    visible = await access.readable_jobs(request, page[:max_results])
+    return JobList(jobs=visible, next_page_token=encode_offset(offset + max_results) if more else None)
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, summary="Get a job")
-async def get_job(job_id: str, jobs: Jobs) -> JobView:
+async def get_job(job_id: str, jobs: Jobs, request: Request) -> JobView:
+    await access.require_job(request, job_id, READ)
     return await jobs.get(job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobView, summary="Cancel a job")
-async def cancel_job(job_id: str, jobs: Jobs) -> JobView:
+async def cancel_job(job_id: str, jobs: Jobs, request: Request) -> JobView:
     """A queued job is canceled at once; a running one is stopped by its worker (SIGTERM to the process group,
     SIGKILL after a grace period) and its run ends KILLED."""
+    await access.require_job(request, job_id, EDIT)
     return await jobs.cancel(job_id)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=JobView, summary="Queue a failed or canceled job again")
-async def retry_job(job_id: str, jobs: Jobs) -> JobView:
+async def retry_job(job_id: str, jobs: Jobs, request: Request) -> JobView:
+    await access.require_job(request, job_id, EDIT)
     return await jobs.retry(job_id)
 
 
 @router.get("/jobs/{job_id}/logs", summary="The whole log (text)", response_class=Response)
-async def get_logs(job_id: str, jobs: Jobs, stream: Literal["stdout", "stderr"] | None = None) -> Response:
+async def get_logs(
+    job_id: str, jobs: Jobs, request: Request, stream: Literal["stdout", "stderr"] | None = None
+) -> Response:
+    await access.require_job(request, job_id, READ)
     chunks = await run_in_threadpool(lambda: list(jobs.log_lines(job_id, stream=stream)))
     return Response(b"".join(chunks), media_type="text/plain; charset=utf-8")
 
@@ -147,6 +161,7 @@ async def stream_logs(job_id: str, request: Request, jobs: Jobs, after: int = 0)
     """`log` events carry `{attempt, stream, text}` with the cursor as the event id (resume with `after` or
     Last-Event-ID); a final `end` event carries the job's status."""
     cursor = int(request.headers.get("last-event-id") or after)
+    await access.require_job(request, job_id, READ)
     await jobs.get(job_id)  # a 404 before the stream starts, not inside it
 
     async def events() -> AsyncIterator[bytes]:
@@ -175,27 +190,34 @@ async def stream_logs(job_id: str, request: Request, jobs: Jobs, after: int = 0)
 
 
 @router.get("/jobs/{job_id}/snapshot", summary="Download the project snapshot", response_class=StreamingResponse)
-async def get_snapshot(job_id: str, jobs: Jobs) -> Response:
+async def get_snapshot(job_id: str, jobs: Jobs, request: Request) -> Response:
+    await access.require_job(request, job_id, READ)
     store, path = await run_in_threadpool(jobs.snapshot_location, job_id)
     return await stream_file(store, path)
 
 
 @router.post("/workers/claim", response_model=ClaimResponse, summary="Lease queued jobs (workers)")
-async def claim_jobs(body: ClaimRequest, jobs: Jobs) -> ClaimResponse:
-    return ClaimResponse(jobs=await jobs.claim(body))
+async def claim_jobs(body: ClaimRequest, jobs: Jobs, request: Request) -> ClaimResponse:
+    await access.require_worker(request)
+    return ClaimResponse(jobs=await access.issue_tracking_tokens(request, await jobs.claim(body)))
 
 
 @router.post("/jobs/{job_id}/start", response_model=LeaseState, summary="The entry point starts (workers)")
-async def start_job(job_id: str, body: LeaseRequest, jobs: Jobs) -> LeaseState:
+async def start_job(job_id: str, body: LeaseRequest, jobs: Jobs, request: Request) -> LeaseState:
+    await access.require_worker(request)
     return await jobs.start(job_id, body)
 
 
 @router.post("/jobs/{job_id}/heartbeat", response_model=LeaseState, summary="Keep the lease, ship logs (workers)")
-async def heartbeat(job_id: str, body: Heartbeat, jobs: Jobs) -> LeaseState:
+async def heartbeat(job_id: str, body: Heartbeat, jobs: Jobs, request: Request) -> LeaseState:
     """409 ABORTED means the lease is gone (expired and handed on): the worker must stop the job."""
+    await access.require_worker(request)
     return await jobs.heartbeat(job_id, body)
 
 
 @router.post("/jobs/{job_id}/finish", response_model=JobView, summary="Report the outcome (workers)")
-async def finish_job(job_id: str, body: FinishRequest, jobs: Jobs) -> JobView:
-    return await jobs.finish(job_id, body)
+async def finish_job(job_id: str, body: FinishRequest, jobs: Jobs, request: Request) -> JobView:
+    await access.require_worker(request)
+    finished = await jobs.finish(job_id, body)
+    await access.revoke_tracking_tokens(request, finished.run_id)
+    return finished

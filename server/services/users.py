@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.auth import secrets as auth_secrets
@@ -56,3 +57,12 @@ def bootstrap_admin(session: Session, settings: Settings) -> None:
             ErrorCode.INVALID_STATE,
         )
     create_user(session, settings.admin_username, settings.admin_password, is_admin=True)
+
+
+def issue_admin_token(session: Session, name: str, *, days: float) -> tuple[int, str]:
+    """A token for the first administrator, for processes the server starts itself (its embedded job worker)."""
+    admin = session.scalar(select(User).where(User.is_admin.is_(True)).order_by(User.id).limit(1))
+    if admin is None:
+        raise MlflowError("No administrator exists to run the embedded worker as.", ErrorCode.INVALID_STATE)
+    row, token = issue_token(session, admin.username, name, expires_in_days=days)
+    return row.id, token

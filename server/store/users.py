@@ -144,3 +144,11 @@ def rename_registered_model_permissions(session: Session, old: str, new: str) ->
 
 def delete_registered_model_permissions(session: Session, name: str) -> None:
     session.execute(delete(RegisteredModelPermission).where(RegisteredModelPermission.name == name))
+
+
+def revoke_run_tokens(session: Session, run_id: str) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.run_id == run_id, ApiToken.revoked_at_ms.is_(None))
+        .values(revoked_at_ms=now_ms())
+    )

@@ -97,7 +97,7 @@ def test_permissions_follow_experiments_and_searches_hide_the_rest(
     assert _code(lambda: as_bob.log_metric(run_id, "acc", 0.1)) == "PERMISSION_DENIED"
     assert _code(lambda: as_bob.download_artifacts(run_id, "notes.txt")) == "PERMISSION_DENIED"
     assert experiment_id not in {e.experiment_id for e in as_bob.search_experiments()}
-    assert as_bob.search_runs([experiment_id]) == []
+    assert _code(lambda: as_bob.search_runs([experiment_id])) == "PERMISSION_DENIED"
 
     auth_server.runyard("users", "grant", bob[0], "READ", "--experiment-id", experiment_id)
     assert as_bob.get_run(run_id).data.metrics == {"acc": 0.9}

@@ -75,7 +75,7 @@ class LocalDispatcher:
             except LeaseLost:
                 return Outcome("lost")
             lease.log("stderr", f"=== Running command '{command}' in run with ID '{job.run_id}' ===\n")
-            return self._run(command, work_dir, self._environment(job), lease)
+            return self._run(command, work_dir, self._environment(job, lease.tracking_token), lease)
 
     def _prepare(self, job: JobView, lease: Lease, tmp: Path) -> tuple[str, Path]:
         archive = tmp / "snapshot.tar.gz"
@@ -89,8 +89,12 @@ class LocalDispatcher:
         entry_command = mlflow_projects.entry_point_command(project, job.entry_point, job.parameters, storage)
         return " && ".join([*([activate] if activate else []), *entry_command]), work_dir
 
-    def _environment(self, job: JobView) -> dict[str, str]:
+    def _environment(self, job: JobView, tracking_token: str | None) -> dict[str, str]:
         env = dict(os.environ)
+        if tracking_token:  # the project acts on its own run only, never with the worker's credentials
+            for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+                env.pop(name, None)
+            env["MLFLOW_TRACKING_TOKEN"] = tracking_token
         # `local` means the worker's own Python, even when nobody activated its virtualenv.
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         env["PYTHONUNBUFFERED"] = "1"  # output reaches the live tail as it is printed

@@ -1,0 +1,105 @@
+"""Who may do what with jobs when auth is on: jobs belong to their experiment (submitting needs EDIT on it,
+reading a job or its logs READ, cancelling or retrying EDIT); the worker endpoints are for administrators (a
+worker signs in with an admin's token), and each claimed job gets a token that acts on its own run only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from server.api.routing import Context, authorize, principal_of
+from server.auth.identity import Principal
+from server.auth.permissions import Permission
+from server.auth.rules import Authorizer, permission_denied
+from server.jobs.schemas import ClaimedJob, JobView
+from server.services import users as accounts
+from server.store import users
+from server.store.models import Experiment, Job
+
+TRACKING_TOKEN_DAYS = 7  # revoked as soon as the job finishes; the expiry only bounds a token whose job was lost
+
+
+def _context(request: Request) -> Context:
+    context: Context = request.app.state.context
+    return context
+
+
+async def require_experiment(
+    request: Request, experiment_id: str | None, experiment_name: str | None, need: Permission
+) -> None:
+    def check(authorizer: Authorizer, session: Session, principal: Principal) -> None:
+        if experiment_name:
+            found = session.scalar(select(Experiment.experiment_id).where(Experiment.name == experiment_name))
+        else:
+            found = int(experiment_id or "0") if (experiment_id or "0").isdigit() else None
+        if found is not None:  # an unknown experiment gets the service's own 404/400
+            authorizer.require(authorizer.on_experiment(session, principal, found), need, f"experiment {found}")
+
+    await authorize(request, _context(request), check)
+
+
+async def require_job(request: Request, job_id: str, need: Permission) -> None:
+    def check(authorizer: Authorizer, session: Session, principal: Principal) -> None:
+        experiment_id = session.scalar(select(Job.experiment_id).where(Job.job_id == job_id))
+        if experiment_id is not None:
+            authorizer.require(authorizer.on_experiment(session, principal, experiment_id), need, f"job {job_id}")
+
+    await authorize(request, _context(request), check)
+
+
+async def require_worker(request: Request) -> None:
+    def check(_: Authorizer, __: Session, principal: Principal) -> None:
+        if not principal.is_admin or principal.run_id is not None:
+            raise permission_denied("job workers sign in as an administrator")
+
+    await authorize(request, _context(request), check)
+
+
+async def readable_jobs(request: Request, jobs: Sequence[JobView]) -> list[JobView]:
+    """A listing narrowed to the jobs whose experiment the caller may read."""
+    context, principal = _context(request), principal_of(request)
+    authorizer = context.authorizer
+    if authorizer is None or principal is None:
+        return list(jobs)
+
+    def readable() -> set[str]:
+        with context.db.read() as session:
+            ids = {job.experiment_id for job in jobs}
+            return {e for e in ids if authorizer.on_experiment(session, principal, int(e)).allows(Permission.READ)}
+
+    allowed = await run_in_threadpool(readable)
+    return [job for job in jobs if job.experiment_id in allowed]
+
+
+async def issue_tracking_tokens(request: Request, claimed: list[ClaimedJob]) -> list[ClaimedJob]:
+    context, principal = _context(request), principal_of(request)
+    if context.authorizer is None or principal is None or not claimed:
+        return claimed
+
+    def issue(session: Session) -> list[ClaimedJob]:
+        return [
+            c.model_copy(
+                update={
+                    "tracking_token": accounts.issue_token(
+                        session,
+                        principal.username,
+                        f"job {c.job.job_id}",
+                        expires_in_days=TRACKING_TOKEN_DAYS,
+                        run_id=c.job.run_id,
+                    )[1]
+                }
+            )
+            for c in claimed
+        ]
+
+    return await context.db.run_write(issue)
+
+
+async def revoke_tracking_tokens(request: Request, run_id: str) -> None:
+    context = _context(request)
+    if context.authorizer is not None:
+        await context.db.run_write(lambda session: users.revoke_run_tokens(session, run_id))

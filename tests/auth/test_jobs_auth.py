@@ -1,0 +1,107 @@
+"""Jobs with auth on: submitting needs EDIT on the experiment, workers sign in as an administrator, and the
+project process gets a token that acts on its own run only and dies with the job."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import ExecutionException, MlflowException
+
+from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
+from tests.support.processes import runyard_server
+
+PROJECT = Path(__file__).parents[1] / "jobs" / "projects" / "basic"
+PROBE = """import sys
+import mlflow
+from mlflow import MlflowClient
+
+with mlflow.start_run() as run:
+    mlflow.log_metric("score", 1.0)
+try:
+    MlflowClient().get_run(sys.argv[1])
+    print("OTHER RUN: readable")
+except Exception as exc:
+    print("OTHER RUN:", getattr(exc, "error_code", type(exc).__name__))
+"""
+
+
+@pytest.fixture(scope="module")
+def job_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """SQLite is enough here: what is checked is who may do what, and both databases run the rules elsewhere."""
+    base = tmp_path_factory.mktemp("auth-jobs")
+    store = f"sqlite:///{base / 'db.sqlite'}"
+    env = {"RUNYARD_ADMIN_USERNAME": ADMIN[0], "RUNYARD_ADMIN_PASSWORD": ADMIN[1]}
+    with runyard_server(store, base / "mlartifacts", "--auth", env=env, embedded_worker=True) as url:
+        yield AuthServer(url, store)
+
+
+def test_a_project_runs_with_a_token_for_its_own_run(
+    job_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erin = job_server.add_user("erin")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", job_server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", erin[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    mlflow.set_tracking_uri(job_server.url)
+    try:
+        client = MlflowClient(job_server.url)
+        experiment_id = client.create_experiment("erin-projects")
+        other_run = client.create_run(experiment_id).info.run_id  # erin's, but not the job's
+        project = tmp_path / "project"
+        shutil.copytree(PROJECT, project)
+        (project / "probe.py").write_text(PROBE)
+        (project / "MLproject").write_text(
+            (project / "MLproject").read_text()
+            + '  probe:\n    parameters:\n      other: {type: string}\n    command: "python probe.py {other}"\n'
+        )
+        submitted = mlflow.projects.run(
+            uri=str(project),
+            entry_point="probe",
+            parameters={"other": other_run},
+            experiment_id=experiment_id,
+            backend="runyard",
+            backend_config={"USE_CONDA": False},
+            synchronous=True,
+        )
+        run = client.get_run(submitted.run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics == {"score": 1.0}
+        stdout = client.download_artifacts(submitted.run_id, "runyard/logs/stdout.log", str(tmp_path / "logs"))
+        assert "OTHER RUN: PERMISSION_DENIED" in Path(stdout).read_text()
+    finally:
+        mlflow.set_tracking_uri(None)
+    tokens = job_server.runyard("tokens", "list")
+    job_tokens = [line for line in tokens.splitlines() if "\tjob " in line]
+    assert job_tokens
+    assert all("revoked" in line for line in job_tokens)  # gone with the job
+
+
+def test_submitting_needs_edit_on_the_experiment(
+    job_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frank = job_server.add_user("frank")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", job_server.url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    mlflow.set_tracking_uri(job_server.url)
+    try:
+        experiment_id = MlflowClient(job_server.url).create_experiment("admins-only")
+        job_server.runyard("users", "grant", frank[0], "READ", "--experiment-id", experiment_id)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", frank[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+        with pytest.raises((MlflowException, ExecutionException), match=r"(?i)permission"):
+            mlflow.projects.run(
+                uri=str(PROJECT),
+                entry_point="quick",
+                experiment_id=experiment_id,
+                backend="runyard",
+                backend_config={},
+                synchronous=False,
+            )
+    finally:
+        mlflow.set_tracking_uri(None)

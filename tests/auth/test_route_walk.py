@@ -1,0 +1,236 @@
+"""Every route the application has, walked with auth on: anonymous callers are refused on all but the probes,
+and a signed-in user without permissions is refused on everything that names someone else's resource, while the
+few routes open to any signed-in user (creating, searching, metrics) show nothing of it. A route added later
+without an access rule fails here, because the walk is built from the application's own route table."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from fastapi.routing import APIRoute
+from starlette.routing import Route
+
+from server.app import create_app
+from server.auth.middleware import PUBLIC_PATHS
+from server.config import Settings
+from tests.auth.conftest import AuthServer
+
+API = "/api/2.0/mlflow"
+ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
+
+# Open to any signed-in user; each lists only what the caller may read.
+OPEN_TO_SIGNED_IN = {
+    ("POST", "/api/2.0/mlflow/experiments/create"),
+    ("POST", "/api/2.0/mlflow/registered-models/create"),
+    ("GET", "/api/2.0/mlflow/experiments/search"),
+    ("POST", "/api/2.0/mlflow/experiments/search"),
+    ("GET", "/api/2.0/mlflow/registered-models/search"),
+    ("GET", "/api/2.0/mlflow/model-versions/search"),
+    ("GET", "/runyard/api/jobs"),
+    ("GET", "/metrics"),
+    ("POST", "/v1/traces"),
+    ("GET", "/runyard/api/openapi.json"),
+    ("GET", "/runyard/api/docs"),
+}
+
+
+def _routes() -> list[tuple[str, str]]:
+    """(method, path template) of every route, from an app built the way `runyard server --auth` builds it."""
+    base = Path(__import__("tempfile").mkdtemp(prefix="runyard-routes-"))
+    settings = Settings(
+        backend_store_uri=f"sqlite:///{base / 'db.sqlite'}",
+        artifacts_destination=str(base / "art"),
+        auth=True,
+        admin_username="a",
+        admin_password="password-1",
+    )
+    app = create_app(settings)
+    found = []
+    routes = list(app.routes)
+    while routes:
+        route = routes.pop()
+        if isinstance(route, Route | APIRoute):
+            for method in sorted((route.methods or set()) - {"HEAD", "OPTIONS"}):
+                found.append((method, route.path))
+        elif hasattr(route, "original_router"):  # a router included with include_router (the job API)
+            routes.extend(route.original_router.routes)
+        else:
+            raise AssertionError(f"the walk does not know how to enumerate {route!r}")
+    app.state.context.db.dispose()
+    return sorted(set(found))
+
+
+ROUTES = _routes()
+_counter = itertools.count()
+
+
+@dataclass(frozen=True)
+class Owned:
+    experiment_id: str
+    experiment_name: str
+    run_id: str
+    model_id: str
+    registered_model: str
+    job_id: str
+
+    @property
+    def folder(self) -> str:
+        return f"{self.experiment_id}/{self.run_id}/artifacts"
+
+    def secrets(self) -> list[str]:
+        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id]
+
+
+def _project_archive() -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        data = b"name: p\nentry_points:\n  main:\n    command: python -c pass\n"
+        info = tarfile.TarInfo("MLproject")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def owned(auth_server: AuthServer) -> Owned:
+    """Alice's experiment, run, artifact, logged model, registered model with a version, and queued job."""
+    alice = auth_server.add_user("alice-walk")
+    with auth_server.http(alice) as http:
+
+        def post(path: str, body: dict[str, object]) -> dict[str, object]:
+            response = http.post(path, json=body)
+            assert response.status_code == 200, response.text
+            return dict(response.json())
+
+        experiment_id = str(post(f"{API}/experiments/create", {"name": "alice-walk-private"})["experiment_id"])
+        run = post(f"{API}/runs/create", {"experiment_id": experiment_id})["run"]
+        run_id = str(run["info"]["run_id"])  # type: ignore[index]
+        assert http.put(f"{ARTIFACTS}/{experiment_id}/{run_id}/artifacts/x.txt", content=b"secret").status_code == 200
+        model = post(f"{API}/logged-models", {"experiment_id": experiment_id, "source_run_id": run_id})["model"]
+        model_id = str(model["info"]["model_id"])  # type: ignore[index]
+        post(f"{API}/registered-models/create", {"name": "alice-walk-model"})
+        post(
+            f"{API}/model-versions/create",
+            {"name": "alice-walk-model", "source": f"runs:/{run_id}/x", "run_id": run_id},
+        )
+        job = http.post(
+            "/runyard/api/jobs/archive",
+            data={"spec": orjson.dumps({"experiment_id": experiment_id}).decode()},
+            files={"archive": ("p.tar.gz", _project_archive(), "application/gzip")},
+        )
+        assert job.status_code == 200, job.text
+    return Owned(experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"])
+
+
+def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, object]]:
+    values = {
+        "model_id": owned.model_id,
+        "tag_key": "k",
+        "artifact_path": f"{owned.folder}/x.txt",
+        "upload_id": "0" * 32,
+        "part_number": "1",
+        "job_id": owned.job_id,
+    }
+    path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
+    fields: dict[str, object] = {
+        "experiment_id": owned.experiment_id,
+        "experiment_ids": [owned.experiment_id],
+        "experiment_name": owned.experiment_name,
+        "run_id": owned.run_id,
+        "run_uuid": owned.run_id,
+        "run_ids": [owned.run_id],
+        "model_id": owned.model_id,
+        "name": owned.registered_model,
+        "version": "1",
+        "alias": "champion",
+        "key": "k",
+        "value": "v",
+        "new_name": "stolen",
+        "path": f"{owned.folder}" if template.endswith("mlflow-artifacts/artifacts") else "x.txt",
+        "metric_key": "m",
+        "max_results": 10,
+        "stage": "Staging",
+        "source": f"runs:/{owned.run_id}/x",
+        "upload_id": "0" * 32,
+        "num_parts": 1,
+        "worker_id": "w",
+        "lease_token": "t",
+        "outcome": "succeeded",
+        "artifact_file_path": "x.txt",
+    }
+    if "/mpu/part/" in template:
+        fields = {"path": f"{owned.folder}/x.txt"}
+    if template.endswith("/create") and ("experiments" in template or "registered-models" in template):
+        fields["name"] = f"made-by-the-walk-{next(_counter)}"  # creating is open; it must not collide
+    if template.startswith("/runyard/api/") and method == "POST" and not template.endswith("/archive"):
+        job_bodies: dict[str, dict[str, object]] = {
+            "/runyard/api/jobs": {"source": {"uri": "https://example.com/p.git"}, "experiment_id": owned.experiment_id},
+            "/runyard/api/workers/claim": {"worker_id": "w"},
+            "/runyard/api/jobs/{job_id}/finish": {"lease_token": "t", "outcome": "succeeded"},
+            "/runyard/api/jobs/{job_id}/start": {"lease_token": "t"},
+            "/runyard/api/jobs/{job_id}/heartbeat": {"lease_token": "t"},
+        }
+        return path, {"json": job_bodies.get(template, {})}
+    if template.endswith("/upload-artifact"):
+        return path, {"params": {"run_uuid": owned.run_id, "path": "x.txt"}, "content": b"x"}
+    if method == "GET":
+        return path, {"params": {k: v[0] if isinstance(v, list) else v for k, v in fields.items()}}
+    if template == "/runyard/api/jobs/archive":
+        spec = orjson.dumps({"experiment_id": owned.experiment_id}).decode()
+        return path, {
+            "data": {"spec": spec},
+            "files": {"archive": ("p.tar.gz", _project_archive(), "application/gzip")},
+        }
+    if template.startswith("/api/2.0/mlflow-artifacts/artifacts") or "/mpu/part/" in template:
+        return path + (f"?path={owned.folder}/x.txt" if "/mpu/part/" in template else ""), {"content": b"x"}
+    return path, {"json": fields}
+
+
+@pytest.fixture(scope="module")
+def bob(auth_server: AuthServer) -> Iterator[httpx.Client]:
+    with auth_server.http(auth_server.add_user("bob-walk")) as client:
+        yield client
+
+
+def test_the_walk_covers_the_whole_surface() -> None:
+    assert len(ROUTES) > 150  # MLflow's tracking and registry RPCs under two prefixes, artifacts, jobs, probes
+    templates = {path for _, path in ROUTES}
+    assert "/runyard/api/workers/claim" in templates
+    assert "/api/2.0/mlflow/registered-models/create" in templates
+
+
+@pytest.mark.parametrize(("method", "template"), ROUTES)
+def test_anonymous_callers_are_refused(auth_server: AuthServer, method: str, template: str, owned: Owned) -> None:
+    path, kwargs = _request(method, template, owned)
+    with auth_server.http() as anonymous:
+        response = anonymous.request(method, path, **kwargs)  # type: ignore[arg-type]
+    if template in PUBLIC_PATHS:
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 401, f"{method} {template}: {response.status_code} {response.text[:200]}"
+        assert response.json()["error_code"] == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize(("method", "template"), [r for r in ROUTES if r[1] not in PUBLIC_PATHS])
+def test_callers_without_permission_are_refused_or_see_nothing(
+    bob: httpx.Client, method: str, template: str, owned: Owned
+) -> None:
+    path, kwargs = _request(method, template, owned)
+    response = bob.request(method, path, **kwargs)  # type: ignore[arg-type]
+    twin = (method, template.replace("/ajax-api/", "/api/"))
+    if (method, template) in OPEN_TO_SIGNED_IN or twin in OPEN_TO_SIGNED_IN:
+        assert response.status_code in (200, 501), f"{method} {template}: {response.status_code} {response.text[:200]}"
+        for secret in owned.secrets():
+            assert secret not in response.text, f"{method} {template} shows {secret}"
+    else:
+        assert response.status_code == 403, f"{method} {template}: {response.status_code} {response.text[:300]}"
+        assert response.json()["error_code"] == "PERMISSION_DENIED"
