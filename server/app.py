@@ -22,6 +22,7 @@ from server.auth.rules import Authorizer
 from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
 from server.errors import install_error_handlers
+from server.jobs.metrics import job_gauges
 from server.jobs.router import PREFIX as JOBS_PREFIX
 from server.jobs.router import router as jobs_router
 from server.jobs.service import JobService
@@ -86,6 +87,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
     app.include_router(jobs_router)
-    app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[]), methods=["GET"]))
+    app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)
     return app

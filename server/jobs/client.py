@@ -173,5 +173,13 @@ class JobClient:
     def heartbeat(self, job_id: str, beat: Heartbeat) -> LeaseState:
         return LeaseState.model_validate(self._post(f"/jobs/{job_id}/heartbeat", beat))
 
+    def release(self, job_id: str, lease_token: str) -> None:
+        self._request(
+            "POST",
+            f"/jobs/{job_id}/release",
+            content=LeaseRequest(lease_token=lease_token).model_dump_json(),
+            headers={"Content-Type": "application/json"},
+        )
+
     def finish(self, job_id: str, request: FinishRequest) -> JobView:
         return JobView.model_validate(self._post(f"/jobs/{job_id}/finish", request))

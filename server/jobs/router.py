@@ -215,6 +215,14 @@ async def heartbeat(job_id: str, body: Heartbeat, jobs: Jobs, request: Request) 
     return await jobs.heartbeat(job_id, body)
 
 
+@router.post("/jobs/{job_id}/release", status_code=204, summary="Hand a job back at shutdown (workers)")
+async def release_job(job_id: str, body: LeaseRequest, jobs: Jobs, request: Request) -> Response:
+    """The job goes back to the queue at once, for another worker to run from the start."""
+    await access.require_worker(request)
+    await jobs.release(job_id, body)
+    return Response(status_code=204)
+
+
 @router.post("/jobs/{job_id}/finish", response_model=JobView, summary="Report the outcome (workers)")
 async def finish_job(job_id: str, body: FinishRequest, jobs: Jobs, request: Request) -> JobView:
     await access.require_worker(request)

@@ -385,6 +385,25 @@ class JobService:
 
         return await self.db.run_write(write)
 
+    async def release(self, job_id: str, request: LeaseRequest) -> None:
+        """A worker shutting down hands its job back at once, rather than leaving it until its lease expires."""
+
+        def write(session: Session) -> None:
+            job = queue.get_job(session, job_id)
+            if queue.requeue(
+                session,
+                job_id,
+                request.lease_token,
+                available_at=now_ms(),
+                error="Released by its worker at shutdown; queued again.",
+            ):
+                queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
+            else:
+                raise _lease_lost(job_id)
+
+        await self.db.run_write(write)
+        self.jobs_changed.notify()
+
     async def heartbeat(self, job_id: str, beat: Heartbeat) -> LeaseState:
         """Extends the lease and stores the log lines it carries; the answer says whether to stop."""
 

@@ -53,11 +53,19 @@ class Worker:
             slot.start()
         stop.wait()
         with self._lock:
-            for lease in self._leases:
-                lease.lost.set()  # stop the processes; the server requeues once the leases run out
+            held = list(self._leases)
+            for lease in held:
+                lease.lost.set()  # stop the processes, then hand the jobs back below
         deadline = time.monotonic() + 60
         while self._leases and time.monotonic() < deadline:  # idle slots may sit in a long poll: not waited for
             time.sleep(0.1)
+        for lease in held:  # requeued now rather than when the leases run out; failing that, the lease expiry does it
+            try:
+                self.client.release(lease.job.job_id, lease.token)
+            except JobApiError as exc:
+                log.warning(
+                    "could not hand job %s back (%s); it is requeued when its lease expires", lease.job.job_id, exc
+                )
 
     def _slot(self, stop: threading.Event) -> None:
         backoff = 0.5

@@ -46,6 +46,8 @@ def test_prometheus_metrics_count_requests_by_route(http: httpx.Client) -> None:
     assert 'runyard_http_requests_total{method="GET",route="/api/2.0/mlflow/experiments/get",status="200"}' in text
     assert 'route="<unmatched>",status="404"' in text  # arbitrary paths never become their own series
     assert "runyard_http_request_duration_seconds_bucket" in text
+    assert 'runyard_jobs{status="QUEUED"}' in text
+    assert "runyard_job_queue_depth " in text
 
 
 def test_readiness_checks_the_database_and_the_artifact_store(http: httpx.Client) -> None:

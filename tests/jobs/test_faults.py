@@ -144,3 +144,16 @@ def test_a_server_restart_keeps_running_jobs(
             done = wait_for(client, job_id, timeout=60)
     assert done.status == "SUCCEEDED"
     assert done.attempt == 1
+
+
+def test_a_worker_stopped_with_sigterm_hands_its_job_back(jobs: JobClient, snapshot: Path, tmp_path: Path) -> None:
+    """Graceful shutdown: the job's processes stop and the job is queued again at once, not when the lease runs out."""
+    spec = JobSpec(entry_point="sleep", parameters={"seconds": 120}, max_attempts=3)
+    job_id = jobs.submit_archive(spec, snapshot).job_id
+    with runyard_worker(jobs.server_url, tmp_path, "--worker-id", "polite") as pid:
+        wait_for(jobs, job_id, until=lambda job: job.status == "RUNNING")
+        os.kill(pid, signal.SIGTERM)
+        released = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=20)
+    assert "Released by its worker at shutdown" in (released.error or "")
+    assert released.run_status == "SCHEDULED"
+    jobs.cancel(job_id)
