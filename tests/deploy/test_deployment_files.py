@@ -33,7 +33,7 @@ def _assert_cli_accepts(command: list[str]) -> None:
 def test_every_compose_command_is_a_valid_runyard_invocation() -> None:
     services = _compose()["services"]
     runyard_services = [name for name, spec in services.items() if spec.get("image") == "runyard:latest"]
-    assert {"migrate", "server"} <= set(runyard_services)
+    assert {"migrate", "server", "worker"} <= set(runyard_services)
     for name in runyard_services:
         _assert_cli_accepts(services[name]["command"])
 
