@@ -177,6 +177,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
             "/runyard/api/workers/claim": {"worker_id": "w"},
             "/runyard/api/jobs/{job_id}/finish": {"lease_token": "t", "outcome": "succeeded"},
             "/runyard/api/jobs/{job_id}/start": {"lease_token": "t"},
+            "/runyard/api/jobs/{job_id}/release": {"lease_token": "t"},
             "/runyard/api/jobs/{job_id}/heartbeat": {"lease_token": "t"},
         }
         return path, {"json": job_bodies.get(template, {})}

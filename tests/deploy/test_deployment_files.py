@@ -78,3 +78,16 @@ def _compose_command() -> list[str]:
 def test_docker_compose_validates_the_stack() -> None:
     result = subprocess.run([*_compose_command(), "config", "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_no_file_carries_merge_conflict_markers() -> None:
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    marked = []
+    for name in tracked:
+        path = ROOT / name
+        if path.suffix in {".lock", ".png"} or not path.is_file():
+            continue
+        text = path.read_text(errors="replace")
+        if re.search(r"^(<{7} |>{7} |={7}$)", text, re.MULTILINE):
+            marked.append(name)
+    assert marked == []
