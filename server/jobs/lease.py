@@ -46,6 +46,7 @@ class Lease:
         self.job: JobView = claimed.job
         self.token = claimed.lease_token
         self.lease_seconds = claimed.lease_seconds
+        self.tracking_token = claimed.tracking_token
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()
         self._flush_seconds = flush_seconds
@@ -80,6 +81,12 @@ class Lease:
         state = self._with_retries(lambda: self.client.start(self.job.job_id, self.token))
         if state.cancel_requested:
             self.cancel_requested.set()
+
+    def record_external_id(self, external_id: str) -> None:
+        """Store the name the job has on remote compute before submitting it there, so whoever holds the job next
+        can find it again instead of submitting it twice."""
+        beat = Heartbeat(lease_token=self.token, external_id=external_id)
+        self._with_retries(lambda: self.client.heartbeat(self.job.job_id, beat))
 
     def finish(self, outcome: Outcome) -> None:
         self._stop.set()
