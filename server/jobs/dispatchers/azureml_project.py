@@ -13,7 +13,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped]
+# mypy reports untyped yaml at one import site only, which may be this one or server.jobs.mlflow_projects.
+import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
