@@ -37,6 +37,15 @@ def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
 @click.option("--cancel-grace", type=float, default=30.0, show_default=True, help="Seconds from SIGTERM to SIGKILL.")
 @click.option("--poll-seconds", type=float, default=10.0, show_default=True, help="Long-poll wait per claim.")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Scratch folder.")
+@click.option(
+    "--backend",
+    "backends",
+    type=click.Choice(["local", "azureml"]),
+    multiple=True,
+    default=("local",),
+    show_default=True,
+    help="Which jobs to claim (repeatable): `local` runs them here, `azureml` submits them to Azure ML compute.",
+)
 @click.option("--parent-pid", type=int, default=None, hidden=True)
 def worker(
     server_url: str,
@@ -45,9 +54,11 @@ def worker(
     cancel_grace: float,
     poll_seconds: float,
     work_dir: Path | None,
+    backends: tuple[str, ...],
     parent_pid: int | None,
 ) -> None:
     """Run queued MLflow Projects, pulling them from the server over HTTP."""
+    from server.jobs.dispatchers.base import Dispatcher
     from server.jobs.dispatchers.local import LocalDispatcher
     from server.jobs.worker import Worker
 
@@ -60,9 +71,21 @@ def worker(
     if work_dir is not None:
         work_dir.mkdir(parents=True, exist_ok=True)
     with JobClient(server_url) as client:
-        dispatcher = LocalDispatcher(tracking_uri=server_url, cancel_grace_seconds=cancel_grace, work_root=work_dir)
-        runner = Worker(client, [dispatcher], concurrency=concurrency, worker_id=worker_id, poll_seconds=poll_seconds)
-        click.echo(f"Runyard worker {runner.worker_id}: {concurrency} slot(s), pulling from {server_url}", err=True)
+        dispatchers: list[Dispatcher] = []
+        if "local" in backends:
+            dispatchers.append(
+                LocalDispatcher(tracking_uri=server_url, cancel_grace_seconds=cancel_grace, work_root=work_dir)
+            )
+        if "azureml" in backends:
+            from server.jobs.dispatchers.azureml import AzureMLDispatcher
+
+            dispatchers.append(AzureMLDispatcher(server_url=server_url, work_root=work_dir))
+        runner = Worker(client, dispatchers, concurrency=concurrency, worker_id=worker_id, poll_seconds=poll_seconds)
+        click.echo(
+            f"Runyard worker {runner.worker_id}: {concurrency} slot(s) for {', '.join(sorted(set(backends)))} jobs, "
+            f"pulling from {server_url}",
+            err=True,
+        )
         runner.serve(stop)
 
 

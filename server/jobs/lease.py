@@ -82,6 +82,12 @@ class Lease:
         if state.cancel_requested:
             self.cancel_requested.set()
 
+    def record_external_id(self, external_id: str) -> None:
+        """Store the name the job has on remote compute before submitting it there, so whoever holds the job next
+        can find it again instead of submitting it twice."""
+        beat = Heartbeat(lease_token=self.token, external_id=external_id)
+        self._with_retries(lambda: self.client.heartbeat(self.job.job_id, beat))
+
     def finish(self, outcome: Outcome) -> None:
         self._stop.set()
         self._thread.join()

@@ -158,6 +158,9 @@ class LeaseRequest(_Model):
 
 class Heartbeat(LeaseRequest):
     chunks: Annotated[list[LogChunk], Field(max_length=10_000)] = Field(default_factory=list)
+    external_id: str | None = Field(
+        None, min_length=1, max_length=255, description="The job's name on remote compute (e.g. Azure ML), to record."
+    )
 
 
 class LeaseState(_Model):

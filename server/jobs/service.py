@@ -409,7 +409,9 @@ class JobService:
 
         def write(session: Session) -> LeaseState:
             now = now_ms()
-            if not queue.extend_lease(session, job_id, beat.lease_token, now=now, lease_ms=self.lease_ms):
+            if not queue.extend_lease(
+                session, job_id, beat.lease_token, now=now, lease_ms=self.lease_ms, external_id=beat.external_id
+            ):
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
             queue.append_logs(session, job_id, job.attempt, beat.chunks, now)

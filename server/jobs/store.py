@@ -99,12 +99,14 @@ def _held(job_id: str, token: str) -> Any:
     return and_(Job.job_id == job_id, Job.lease_token == token, Job.status.in_(_ACTIVE))
 
 
-def extend_lease(session: Session, job_id: str, token: str, *, now: int, lease_ms: int) -> bool:
+def extend_lease(
+    session: Session, job_id: str, token: str, *, now: int, lease_ms: int, external_id: str | None = None
+) -> bool:
+    values: dict[str, Any] = {"lease_expires_at": now + lease_ms}
+    if external_id is not None:
+        values["external_id"] = external_id
     result = session.execute(
-        update(Job)
-        .where(_held(job_id, token))
-        .values(lease_expires_at=now + lease_ms)
-        .execution_options(synchronize_session=False)
+        update(Job).where(_held(job_id, token)).values(**values).execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
 
@@ -186,6 +188,7 @@ def reopen(session: Session, job_id: str, *, now: int, max_attempts: int) -> boo
             started_at=None,
             exit_code=None,
             error=None,
+            external_id=None,  # a retry runs afresh; it must not adopt the remote job that failed
         )
         .execution_options(synchronize_session=False)
     )

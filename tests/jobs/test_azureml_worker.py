@@ -1,0 +1,109 @@
+"""Azure ML jobs through the real queue: a Runyard server process, the stock MLflow client and the `runyard`
+backend, the worker's own claim/lease/heartbeat code, and the dispatcher; only the `MLClient` is faked (an
+autospec'd one cannot be handed to another process, so the worker runs in this one). A real `runyard worker
+--backend azureml` process is driven too, up to the point where it needs a workspace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from server.jobs.client import JobClient
+from server.jobs.dispatchers.azureml import AzureMLDispatcher
+from server.jobs.dispatchers.azureml_project import AzureMLSettings, job_name
+from server.jobs.projects import pack_directory
+from server.jobs.schemas import ClaimedJob, ClaimRequest, JobSpec
+from server.jobs.worker import Worker
+from tests.jobs.azureml_fakes import ScriptedWorkspace
+from tests.jobs.conftest import wait_for
+from tests.support.processes import runyard_worker
+
+
+def _dispatcher(server_url: str, workspace: ScriptedWorkspace) -> AzureMLDispatcher:
+    settings = AzureMLSettings(poll_seconds=0.05, tracking_uri="https://runyard.example.com")
+    return AzureMLDispatcher(server_url=server_url, settings=settings, connect=workspace.azure)
+
+
+def _claim(jobs: JobClient, job_id: str) -> ClaimedJob:
+    (claimed,) = jobs.claim(ClaimRequest(worker_id="azureml-test", backends=["azureml"], max_jobs=1, wait_seconds=5))
+    assert claimed.job.job_id == job_id
+    return claimed
+
+
+def test_the_articles_call_runs_on_azure_ml_tracked_in_runyard(
+    tracking: str, jobs: JobClient, project: Callable[[str], Path]
+) -> None:
+    experiment = f"experiment-with-mlflow-projects {id(jobs)}"
+    mlflow.set_experiment(experiment)
+    submitted = mlflow.projects.run(
+        uri=str(project("basic")),
+        parameters={"alpha": 0.3},
+        backend="runyard",
+        backend_config={"COMPUTE": "cpu-cluster", "USE_CONDA": False, "STREAM_LOGS": False},
+        synchronous=False,
+    )
+    job_id = submitted.job_id  # type: ignore[attr-defined]
+    workspace = ScriptedWorkspace(["Queued", "Queued", "Running", "Running", "Completed"])
+    outcome = Worker(jobs, [_dispatcher(tracking, workspace)]).run_one(_claim(jobs, job_id))
+
+    assert outcome.outcome == "succeeded"
+    assert submitted.wait()
+    job = jobs.get(job_id)
+    assert (job.status, job.run_status, job.external_id) == ("SUCCEEDED", "FINISHED", job_name(job_id, 1))
+    (sent,), _ = workspace.client.jobs.create_or_update.call_args
+    assert sent.experiment_name == experiment.replace(" ", "-")
+    assert sent.environment_variables["RUNYARD_TRACKING_URI"] == "https://runyard.example.com"
+    assert sent.environment_variables["RUNYARD_RUN_ID"] == submitted.run_id
+    assert sent.command.endswith("python train.py --alpha 0.3 --exit-code 0")
+
+    client = MlflowClient(tracking)
+    run = client.get_run(submitted.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["runyard.azureml.job_name"] == job_name(job_id, 1)
+    assert run.data.tags["runyard.azureml.compute"] == "cpu-cluster"
+    logs = client.download_artifacts(submitted.run_id, "runyard/logs")
+    assert Path(logs, "azureml", "user_logs", "std_log.txt").read_text() == f"full log of {job_name(job_id, 1)}\n"
+    assert "hello from azure" in Path(logs, "stdout.log").read_text()
+    assert f"Submitted Azure ML job {job_name(job_id, 1)}" in Path(logs, "stderr.log").read_text()
+
+
+def test_cancel_while_queued_in_azure_kills_the_run(jobs: JobClient, project: Callable[[str], Path]) -> None:
+    archive = project("basic").parent / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+    job_id = jobs.submit_archive(spec, archive).job_id
+    workspace = ScriptedWorkspace(["Queued"])
+    worker = Worker(jobs, [_dispatcher(jobs.server_url, workspace)])
+    thread = threading.Thread(target=worker.run_one, args=(_claim(jobs, job_id),))
+    thread.start()
+    held = wait_for(jobs, job_id, until=lambda job: job.external_id is not None, timeout=30)
+    assert (held.status, held.run_status) == ("LEASED", "SCHEDULED")  # queued in Azure: not running yet
+    jobs.cancel(job_id)
+    thread.join(timeout=30)
+    done = jobs.get(job_id)
+    assert (done.status, done.run_status, done.error) == ("CANCELED", "KILLED", "Canceled by request.")
+    workspace.client.jobs.begin_cancel.assert_called_once_with(job_name(job_id, 1))
+
+
+def test_a_worker_process_without_a_workspace_fails_the_job_clearly(
+    jobs: JobClient, project: Callable[[str], Path], tmp_path: Path, backend_store_uri: str
+) -> None:
+    if not backend_store_uri.startswith("sqlite"):
+        pytest.skip("no database work beyond the other tests'; the worker process costs seconds, so once")
+    archive = tmp_path / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+    job_id = jobs.submit_archive(spec, archive).job_id
+    env = {"AZURE_SUBSCRIPTION_ID": "", "AZURE_RESOURCE_GROUP": "", "AZUREML_WORKSPACE": ""}
+    env["AZUREML_CONFIG"] = str(tmp_path / "no-config-here")
+    with runyard_worker(jobs.server_url, tmp_path, "--backend", "azureml", env=env):
+        failed = wait_for(jobs, job_id, timeout=60)
+    assert (failed.status, failed.run_status) == ("FAILED", "FAILED")
+    assert "No Azure ML workspace configured" in (failed.error or "")
+    run = MlflowClient(jobs.server_url).get_run(failed.run_id)
+    assert run.data.tags["runyard.azureml.error"] == failed.error
