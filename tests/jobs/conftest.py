@@ -20,7 +20,7 @@ from tests.support.processes import create_database, runyard_server, runyard_wor
 
 PROJECTS = Path(__file__).parent / "projects"
 JOB_ENV = {
-    "RUNYARD_JOB_LEASE_SECONDS": "3",
+    "RUNYARD_JOB_LEASE_SECONDS": "5",
     "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.2",
     "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5",
     "RUNYARD_JOB_ALLOW_LOCAL_GIT": "true",

@@ -1,5 +1,5 @@
 """Faults: racing claimers, a worker killed with SIGKILL mid-job, a zombie worker's stale writes, and a server
-restart under a running job. Leases are 3 s here (see conftest), so each fault resolves in seconds."""
+restart under a running job. Leases are 5 s here (see conftest), so each fault resolves in seconds."""
 
 from __future__ import annotations
 
