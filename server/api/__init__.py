@@ -16,6 +16,7 @@ from server.api import (
     registered_models,
     runs,
     search,
+    ui_helpers,
 )
 from server.api.routing import Context, Rpc, build_routes
 from server.ui import static
@@ -40,5 +41,6 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *artifacts.proxy_routes(context),
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),
+        *ui_helpers.routes(),
         *static.routes(),
     ]
