@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test lint format bench bench-jobs postgres azurite compose
+.PHONY: help install run test lint format bench bench-jobs postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,13 @@ compose: ## Where Docker is installed without Compose, install docker-compose (D
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; \
 	fi
 
-test: install postgres azurite compose ## Run the whole suite on SQLite and PostgreSQL, artifacts on a folder and Azurite
+chromium: ## Install the headless Chromium (Debian packages) the web UI tests drive, if it is missing
+	@if ! command -v chromium >/dev/null && [ -z "$$RUNYARD_TEST_CHROMIUM" ]; then \
+		echo "installing Chromium (Debian packages)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: install postgres azurite compose chromium ## Run the whole suite on SQLite and PostgreSQL, artifacts on a folder and Azurite, the UI in Chromium
 	$(BIN)/uv lock --check --quiet
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

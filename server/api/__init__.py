@@ -1,4 +1,4 @@
-"""HTTP surface: the MLflow RPC table plus the non-RPC routes (artifact proxy, health, UI downloads)."""
+"""HTTP surface: the MLflow RPC table plus the non-RPC routes (artifacts, health, GraphQL, the web UI)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from server.api import (
     artifacts,
     experiments,
+    graphql,
     health,
     inputs,
     logged_models,
@@ -15,8 +16,10 @@ from server.api import (
     registered_models,
     runs,
     search,
+    ui_helpers,
 )
 from server.api.routing import Context, Rpc, build_routes
+from server.ui import static
 
 RPCS: list[Rpc] = [
     *experiments.RPCS,
@@ -37,4 +40,7 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *build_routes(RPCS, context),
         *artifacts.proxy_routes(context),
         *artifacts.ui_routes(context),
+        *graphql.routes(RPCS, context),
+        *ui_helpers.routes(),
+        *static.routes(),
     ]

@@ -62,19 +62,27 @@ def principal_of(request: Request) -> Principal | None:
     return principal
 
 
+def invoke(
+    rpc: Rpc, fields: Fields, session: Session, context: Context, principal: Principal | None
+) -> Mapping[str, Any]:
+    """Run one RPC handler with the caller's permissions applied; other surfaces (GraphQL) reuse it so that they
+    can never see more than the RPC itself would show."""
+    authorizer = context.authorizer
+    if authorizer is None or principal is None:
+        return rpc.handler(fields, session, context)
+    if principal.signed:
+        raise rules.permission_denied("a signed artifact URL opens one artifact path only")
+    access = rpc.access or rules.ADMIN
+    fields = authorizer.check(access, fields, session, principal)
+    with rules.acting_as(principal):
+        result = rpc.handler(fields, session, context)
+    authorizer.grant_creator(access, session, principal, result)
+    return result
+
+
 def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
     def call(fields: Fields, session: Session, principal: Principal | None) -> Mapping[str, Any]:
-        authorizer = context.authorizer
-        if authorizer is None or principal is None:
-            return rpc.handler(fields, session, context)
-        if principal.signed:
-            raise rules.permission_denied("a signed artifact URL opens one artifact path only")
-        access = rpc.access or rules.ADMIN
-        fields = authorizer.check(access, fields, session, principal)
-        with rules.acting_as(principal):
-            result = rpc.handler(fields, session, context)
-        authorizer.grant_creator(access, session, principal, result)
-        return result
+        return invoke(rpc, fields, session, context, principal)
 
     def read(fields: Fields, principal: Principal | None) -> Mapping[str, Any]:
         with context.db.read() as session:

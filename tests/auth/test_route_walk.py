@@ -40,7 +40,23 @@ OPEN_TO_SIGNED_IN = {
     ("POST", "/v1/traces"),
     ("GET", "/runyard/api/openapi.json"),
     ("GET", "/runyard/api/docs"),
+    # The web UI's own files and its housekeeping calls carry no one's data.
+    ("GET", "/"),
+    ("GET", "/static-files/{path:path}"),
+    ("GET", "/ajax-api/2.0/mlflow/gateway-proxy"),
+    ("GET", "/ajax-api/3.0/mlflow/ui-telemetry"),
+    ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
 }
+# Every root field the UI's GraphQL endpoint resolves, each naming Alice's things; each must answer PERMISSION_DENIED.
+GRAPHQL_PROBE = """
+query Probe($exp: String, $run: String) {
+  mlflowGetExperiment(input: {experimentId: $exp}) { apiError { code } experiment { name } }
+  mlflowGetRun(input: {runId: $run}) { apiError { code } run { info { runName } experiment { name } } }
+  mlflowSearchRuns(input: {experimentIds: [$exp]}) { apiError { code } runs { info { runId } } }
+  mlflowGetMetricHistoryBulkInterval(input: {runIds: [$run], metricKey: "m"}) { apiError { code } metrics { value } }
+  mlflowListArtifacts(input: {runId: $run}) { apiError { code } files { path } }
+}
+"""
 
 
 def _routes() -> list[tuple[str, str]]:
@@ -139,6 +155,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "upload_id": "0" * 32,
         "part_number": "1",
         "job_id": owned.job_id,
+        "path": "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
     fields: dict[str, object] = {
@@ -179,8 +196,14 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
             "/runyard/api/jobs/{job_id}/start": {"lease_token": "t"},
             "/runyard/api/jobs/{job_id}/release": {"lease_token": "t"},
             "/runyard/api/jobs/{job_id}/heartbeat": {"lease_token": "t"},
+            "/runyard/api/jobs/{job_id}/release": {"lease_token": "t"},
         }
         return path, {"json": job_bodies.get(template, {})}
+    if template == "/graphql":
+        variables = {"exp": owned.experiment_id, "run": owned.run_id}
+        if method == "GET":
+            return path, {"params": {"query": GRAPHQL_PROBE, "variables": orjson.dumps(variables).decode()}}
+        return path, {"json": {"query": GRAPHQL_PROBE, "variables": variables}}
     if template.endswith("/upload-artifact"):
         return path, {"params": {"run_uuid": owned.run_id, "path": "x.txt"}, "content": b"x"}
     if method == "GET":
@@ -228,7 +251,13 @@ def test_callers_without_permission_are_refused_or_see_nothing(
     path, kwargs = _request(method, template, owned)
     response = bob.request(method, path, **kwargs)  # type: ignore[arg-type]
     twin = (method, template.replace("/ajax-api/", "/api/"))
-    if (method, template) in OPEN_TO_SIGNED_IN or twin in OPEN_TO_SIGNED_IN:
+    if template == "/graphql":  # always 200, as in MLflow; each root field carries its own error
+        assert response.status_code == 200, response.text
+        answers = response.json()["data"]
+        assert len(answers) == 5
+        for field, answer in answers.items():
+            assert answer["apiError"]["code"] == "PERMISSION_DENIED", f"{method} /graphql {field}: {answer}"
+    elif (method, template) in OPEN_TO_SIGNED_IN or twin in OPEN_TO_SIGNED_IN:
         assert response.status_code in (200, 501), f"{method} {template}: {response.status_code} {response.text[:200]}"
         for secret in owned.secrets():
             assert secret not in response.text, f"{method} {template} shows {secret}"

@@ -1,0 +1,74 @@
+"""Serves MLflow's built web UI (`index.html` and `/static-files/...`) straight from the installed `mlflow` wheel.
+
+The UI is optional (`pip install runyard[ui]`): only the full `mlflow` wheel carries the ~28 MB build, the
+`mlflow-skinny` we depend on does not. We find the folder through the import system without importing `mlflow`,
+because importing it pulls Flask-era server globals we never want at runtime.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import mimetypes
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+# As MLflow's `serve_static_file`: asset names carry a content hash, so a browser may keep them for four weeks.
+ASSET_CACHE = "public, max-age=2419200"
+# The page itself names the hashed assets, so it must be revalidated or an upgrade would load stale bundles.
+INDEX_CACHE = "no-cache"
+
+NOT_INSTALLED = (
+    "The Runyard web UI is not installed.\n\n"
+    "It is MLflow's own UI, which ships only in the full `mlflow` wheel. Install it with\n\n"
+    "    pip install 'runyard[ui]'\n\n"
+    "and restart the server. The tracking API works without it.\n"
+)
+
+# The bundle is served with types the browser trusts; the platform's table may lack some (e.g. .mjs, .wasm, .map).
+for _type, _suffix in [("text/javascript", ".js"), ("text/javascript", ".mjs"), ("application/wasm", ".wasm")]:
+    mimetypes.add_type(_type, _suffix)
+mimetypes.add_type("application/json", ".map")
+
+
+def find_build() -> Path | None:
+    """The `mlflow/server/js/build` folder of the installed `mlflow` package, if it holds a built UI."""
+    spec = importlib.util.find_spec("mlflow")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        build = Path(location) / "server" / "js" / "build"
+        if (build / "index.html").is_file():
+            return build
+    return None
+
+
+def _not_installed() -> Response:
+    return PlainTextResponse(NOT_INSTALLED, status_code=404)
+
+
+def routes(build: Path | None = None) -> list[BaseRoute]:
+    """`/` and `/static-files/{path}`; both answer 404 with install instructions when the UI is missing."""
+    root = (build or find_build() or Path("/nonexistent")).resolve()
+    installed = (root / "index.html").is_file()
+
+    async def index(_: Request) -> Response:
+        if not installed:
+            return _not_installed()
+        headers = {"Cache-Control": INDEX_CACHE, "X-Content-Type-Options": "nosniff"}
+        return FileResponse(root / "index.html", media_type="text/html; charset=utf-8", headers=headers)
+
+    async def static_file(request: Request) -> Response:
+        if not installed:
+            return _not_installed()
+        wanted = (root / request.path_params["path"]).resolve()
+        if not wanted.is_relative_to(root) or not wanted.is_file():
+            return PlainTextResponse("Not found.", status_code=404)
+        media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
+        headers = {"Cache-Control": ASSET_CACHE, "X-Content-Type-Options": "nosniff"}
+        return FileResponse(wanted, media_type=media_type, headers=headers)
+
+    return [
+        Route("/", index, methods=["GET"]),
+        Route("/static-files/{path:path}", static_file, methods=["GET"]),
+    ]

@@ -1,0 +1,81 @@
+"""With `--auth` the browser signs in (HTTP Basic, the browser's own prompt) and the UI shows only what that user
+may read: the pages go through the same permission checks as the API. (Anonymous requests get the 401 that makes
+the browser prompt; the route walk in tests/auth checks that for every route.)"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, HttpCredentials, Page, expect
+
+from tests.auth.conftest import ADMIN, AuthServer
+from tests.support.processes import runyard_server
+
+API = "/api/2.0/mlflow"
+
+
+@dataclass(frozen=True)
+class Private:
+    server: AuthServer
+    alice: tuple[str, str]
+    bob: tuple[str, str]
+    experiment_id: str
+    run_id: str
+
+
+@pytest.fixture(scope="module")
+def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private]:
+    """Alice's experiment and run on a server where nobody may read what is not theirs."""
+    base = tmp_path_factory.mktemp("ui-auth")
+    store = f"sqlite:///{base / 'db.sqlite'}"
+    env = {
+        "RUNYARD_ADMIN_USERNAME": ADMIN[0],
+        "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
+        "RUNYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+    }
+    with runyard_server(store, base / "mlartifacts", "--auth", env=env) as url:
+        server = AuthServer(url, store)
+        alice, bob = server.add_user("alice-ui"), server.add_user("bob-ui")
+        with server.http(alice) as http:
+            experiment_id = http.post(f"{API}/experiments/create", json={"name": "alice-secret"}).json()[
+                "experiment_id"
+            ]
+            run = http.post(f"{API}/runs/create", json={"experiment_id": experiment_id, "run_name": "alice-run"})
+            run_id = run.json()["run"]["info"]["run_id"]
+            params = {"run_id": run_id, "key": "secret-param", "value": "42"}
+            assert http.post(f"{API}/runs/log-parameter", json=params).status_code == 200
+        with server.http(bob) as http:
+            assert http.post(f"{API}/experiments/create", json={"name": "bob-own"}).status_code == 200
+        yield Private(server, alice, bob, experiment_id, run_id)
+
+
+def signed_in(browser: Browser, user: tuple[str, str]) -> Page:
+    credentials: HttpCredentials = {"username": user[0], "password": user[1]}
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, http_credentials=credentials)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def test_the_owner_sees_her_experiment_and_run(private: Private, browser: Browser, screenshots: Path) -> None:
+    page = signed_in(browser, private.alice)
+    page.goto(f"{private.server.url}/#/experiments")
+    expect(page.get_by_role("link", name="alice-secret", exact=True)).to_be_visible()
+    page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}/runs/{private.run_id}")
+    expect(page.get_by_role("cell", name="secret-param", exact=True)).to_be_visible()
+    page.screenshot(path=str(screenshots / "test_signed_in-owner-run.png"))
+    page.context.close()
+
+
+def test_another_user_sees_none_of_it(private: Private, browser: Browser, screenshots: Path) -> None:
+    page = signed_in(browser, private.bob)
+    page.goto(f"{private.server.url}/#/experiments")
+    expect(page.get_by_role("link", name="bob-own", exact=True)).to_be_visible()
+    expect(page.get_by_text("alice-secret")).to_have_count(0)
+    page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}/runs/{private.run_id}")
+    expect(page.get_by_text("Permission denied").first).to_be_visible()
+    expect(page.get_by_text("secret-param")).to_have_count(0)
+    page.screenshot(path=str(screenshots / "test_signed_in-other-user-run.png"))
+    page.context.close()
