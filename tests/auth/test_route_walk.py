@@ -196,7 +196,6 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
             "/runyard/api/jobs/{job_id}/start": {"lease_token": "t"},
             "/runyard/api/jobs/{job_id}/release": {"lease_token": "t"},
             "/runyard/api/jobs/{job_id}/heartbeat": {"lease_token": "t"},
-            "/runyard/api/jobs/{job_id}/release": {"lease_token": "t"},
         }
         return path, {"json": job_bodies.get(template, {})}
     if template == "/graphql":
