@@ -18,6 +18,11 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(f"MLFLOW_{name}", f"RUNYARD_{name}", name.lower())
 
 
+def _runyard_env(name: str) -> AliasChoices:
+    """For settings MLflow has no counterpart of: the `RUNYARD_` name only."""
+    return AliasChoices(f"RUNYARD_{name}", name.lower())
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(populate_by_name=True, extra="ignore")
 
@@ -110,42 +115,42 @@ class Settings(BaseSettings):
 
     embedded_worker: bool = Field(
         True,
-        validation_alias=AliasChoices("RUNYARD_EMBEDDED_WORKER", "embedded_worker"),
+        validation_alias=_runyard_env("EMBEDDED_WORKER"),
         description="`runyard server` also starts one job worker, so a single command can run projects.",
     )
     job_lease_seconds: float = Field(
         30.0,
         gt=0,
-        validation_alias=AliasChoices("RUNYARD_JOB_LEASE_SECONDS", "job_lease_seconds"),
+        validation_alias=_runyard_env("JOB_LEASE_SECONDS"),
         description="How long a worker holds a job between heartbeats before the job is taken back.",
     )
     job_max_attempts: int = Field(
         3,
         ge=1,
-        validation_alias=AliasChoices("RUNYARD_JOB_MAX_ATTEMPTS", "job_max_attempts"),
+        validation_alias=_runyard_env("JOB_MAX_ATTEMPTS"),
         description="Default attempts per job when workers are lost (a failing project is not retried).",
     )
     job_retry_backoff_seconds: float = Field(
         5.0,
         ge=0,
-        validation_alias=AliasChoices("RUNYARD_JOB_RETRY_BACKOFF_SECONDS", "job_retry_backoff_seconds"),
+        validation_alias=_runyard_env("JOB_RETRY_BACKOFF_SECONDS"),
         description="Delay before a requeued job is offered again; doubles with each attempt (capped at 10 min).",
     )
     job_reap_interval_seconds: float = Field(
         2.0,
         gt=0,
-        validation_alias=AliasChoices("RUNYARD_JOB_REAP_INTERVAL_SECONDS", "job_reap_interval_seconds"),
+        validation_alias=_runyard_env("JOB_REAP_INTERVAL_SECONDS"),
         description="How often the server looks for expired leases.",
     )
     job_max_snapshot_mb: int = Field(
         500,
         gt=0,
-        validation_alias=AliasChoices("RUNYARD_JOB_MAX_SNAPSHOT_MB", "job_max_snapshot_mb"),
+        validation_alias=_runyard_env("JOB_MAX_SNAPSHOT_MB"),
         description="Largest project snapshot accepted, unpacked.",
     )
     job_allow_local_git: bool = Field(
         False,
-        validation_alias=AliasChoices("RUNYARD_JOB_ALLOW_LOCAL_GIT", "job_allow_local_git"),
+        validation_alias=_runyard_env("JOB_ALLOW_LOCAL_GIT"),
         description="Accept file:// git URIs, which read repositories on the server's own disk.",
     )
 

@@ -4,11 +4,13 @@ access-log line. Pure ASGI, so it costs microseconds, not the hundreds a `BaseHT
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import orjson
 from starlette.routing import BaseRoute, Route
@@ -49,6 +51,13 @@ class _RouteLabel:
         await self.app(scope, receive, send)
 
 
+@functools.cache
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
+    """The metric children of one (route, method, status): `labels()` validates and locks on every call, and the set
+    of keys is bounded by the route table, so each pair is looked up once."""
+    return REQUESTS.labels(route, method, str(status)), LATENCY.labels(route, method)
+
+
 class RequestObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,8 +84,9 @@ class RequestObservabilityMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             route, method = _route_template(scope), scope["method"]
-            REQUESTS.labels(route, method, str(status)).inc()
-            LATENCY.labels(route, method).observe(elapsed)
+            counter, latency = _series(route, method, status)
+            counter.inc()
+            latency.observe(elapsed)
             if access_log.isEnabledFor(logging.INFO):
                 client = scope.get("client")
                 line = {

@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, fals
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
+from server.store import registry_grammar
 from server.store import search_grammar as grammar
 from server.store.logged_models import STATUS_NUMBERS
 from server.store.models import (
@@ -411,7 +412,7 @@ def search_registered_models(
     visible: ColumnElement[bool] | None = None,
 ) -> Page[RegisteredModel]:
     """Ordered as asked, then by name."""
-    comparisons, without_prompts = _prompt_scope(grammar.parse_registered_model_filter(filter_string))
+    comparisons, without_prompts = _prompt_scope(registry_grammar.parse_registered_model_filter(filter_string))
     conditions = []
     for c in comparisons:
         if c.kind == "tag":
@@ -423,7 +424,7 @@ def search_registered_models(
         conditions.append(RegisteredModel.id.not_in(_prompt_models()))
     if visible is not None:  # what the caller may read, on RegisteredModel.name
         conditions.append(visible)
-    keys = grammar.parse_registered_model_order_by(order_by)
+    keys = registry_grammar.parse_registered_model_order_by(order_by)
     query = _ordered(select(RegisteredModel).where(*conditions), keys, _REGISTERED_MODEL_COLUMNS)
     if all(k.key != "name" for k in keys):
         query = query.order_by(RegisteredModel.name)
@@ -451,7 +452,7 @@ def search_model_versions(
     visible: ColumnElement[bool] | None = None,
 ) -> Page[ModelVersion]:
     """Ordered as asked (by default newest change first), then by name, then by version number, newest first."""
-    comparisons, without_prompts = _prompt_scope(grammar.parse_model_version_filter(filter_string))
+    comparisons, without_prompts = _prompt_scope(registry_grammar.parse_model_version_filter(filter_string))
     conditions = []
     for c in comparisons:
         if c.kind == "tag":
@@ -464,7 +465,7 @@ def search_model_versions(
         conditions.append(ModelVersion.model_pk.not_in(_prompt_models()))
     if visible is not None:
         conditions.append(visible)
-    keys = grammar.parse_model_version_order_by(order_by or _DEFAULT_VERSION_ORDER)
+    keys = registry_grammar.parse_model_version_order_by(order_by or _DEFAULT_VERSION_ORDER)
     query = select(ModelVersion).join(RegisteredModel, RegisteredModel.id == ModelVersion.model_pk).where(*conditions)
     query = _ordered(query, keys, _VERSION_COLUMNS)
     if all(k.key != "name" for k in keys):

@@ -18,6 +18,12 @@ from mlflow.utils.search_utils import SearchExperimentsUtils, SearchModelUtils, 
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
+from server.store.registry_grammar import (
+    parse_model_version_filter,
+    parse_model_version_order_by,
+    parse_registered_model_filter,
+    parse_registered_model_order_by,
+)
 from server.store.search_grammar import (
     Comparison,
     Kind,
@@ -25,10 +31,6 @@ from server.store.search_grammar import (
     parse_experiment_filter,
     parse_experiment_order_by,
     parse_logged_model_filter,
-    parse_model_version_filter,
-    parse_model_version_order_by,
-    parse_registered_model_filter,
-    parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
 )
