@@ -1,16 +1,19 @@
 # Runyard server and worker image: slim, non-root, dependencies exactly as locked in uv.lock.
 #   docker build -t runyard .
 #   docker run -p 5000:5000 runyard            # embedded SQLite + ./mlartifacts under /data
+#   docker build --build-arg RUNYARD_EXTRAS= -t runyard:api .   # without the web UI (a much smaller image)
 FROM python:3.11-slim AS build
+# The web UI is MLflow's own build, which only the full `mlflow` wheel carries (the `ui` extra).
+ARG RUNYARD_EXTRAS=ui
 COPY --from=ghcr.io/astral-sh/uv:0.9 /uv /usr/local/bin/uv
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
 WORKDIR /app
 # Dependencies first, from the lock file alone, so code changes reuse this layer.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-install-project --no-editable
+RUN uv sync --frozen --no-install-project --no-editable ${RUNYARD_EXTRAS:+--extra $RUNYARD_EXTRAS}
 COPY server ./server
 COPY migrations ./migrations
-RUN uv sync --frozen --no-editable
+RUN uv sync --frozen --no-editable ${RUNYARD_EXTRAS:+--extra $RUNYARD_EXTRAS}
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /data runyard

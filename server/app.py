@@ -32,6 +32,7 @@ from server.services.experiments import artifact_root, ensure_default_experiment
 from server.services.users import bootstrap_admin
 from server.store.engine import Database
 from server.store.schema import ensure_schema
+from server.ui import jobs as job_pages
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
     app.include_router(jobs_router)
+    app.router.routes.extend(job_pages.routes())
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)
     return app

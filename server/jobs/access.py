@@ -4,18 +4,17 @@ worker signs in with an admin's token), and each claimed job gets a token that a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from server.api.routing import Context, authorize, principal_of
 from server.auth.identity import Principal
 from server.auth.permissions import Permission
 from server.auth.rules import Authorizer, permission_denied
-from server.jobs.schemas import ClaimedJob, JobView
+from server.jobs.schemas import ClaimedJob
 from server.services import users as accounts
 from server.store import users
 from server.store.models import Experiment, Job
@@ -59,20 +58,13 @@ async def require_worker(request: Request) -> None:
     await authorize(request, _context(request), check)
 
 
-async def readable_jobs(request: Request, jobs: Sequence[JobView]) -> list[JobView]:
-    """A listing narrowed to the jobs whose experiment the caller may read."""
+def readable_clause(request: Request) -> Callable[[Session], ColumnElement[bool]] | None:
+    """The caller's visibility on jobs (their experiments'), for the listing to apply in SQL; None when open."""
     context, principal = _context(request), principal_of(request)
     authorizer = context.authorizer
     if authorizer is None or principal is None:
-        return list(jobs)
-
-    def readable() -> set[str]:
-        with context.db.read() as session:
-            ids = {job.experiment_id for job in jobs}
-            return {e for e in ids if authorizer.on_experiment(session, principal, int(e)).allows(Permission.READ)}
-
-    allowed = await run_in_threadpool(readable)
-    return [job for job in jobs if job.experiment_id in allowed]
+        return None
+    return lambda session: authorizer.readable_condition(session, principal)
 
 
 async def issue_tracking_tokens(request: Request, claimed: list[ClaimedJob]) -> list[ClaimedJob]:

@@ -116,10 +116,9 @@ async def list_jobs(
         backend=backend,
         run_id=run_id,
     )
-    page = await jobs.list_jobs(where, offset=offset, limit=max_results + 1)
+    page = await jobs.list_jobs(where, offset=offset, limit=max_results + 1, readable=access.readable_clause(request))
     more = len(page) > max_results
-    visible = await access.readable_jobs(request, page[:max_results])
-    return JobList(jobs=visible, next_page_token=encode_offset(offset + max_results) if more else None)
+    return JobList(jobs=page[:max_results], next_page_token=encode_offset(offset + max_results) if more else None)
 
 
 @router.get("/jobs/{job_id}", response_model=JobView, summary="Get a job")

@@ -98,6 +98,8 @@ class JobView(_Model):
     job_id: str
     run_id: str
     experiment_id: str
+    run_name: str | None = None
+    experiment_name: str | None = None
     status: JobStatus
     run_status: str = Field(description="The MLflow run status the job maps to.")
     backend: str

@@ -12,13 +12,14 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 import orjson
+from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -85,6 +86,21 @@ def to_view(job: Job) -> JobView:
         started_at=job.started_at,
         finished_at=job.finished_at,
     )
+
+
+def _named_views(session: Session, jobs: Sequence[Job]) -> list[JobView]:
+    """Views with the run and experiment names a person reads, for the job pages and `runyard` listings."""
+    run_names, experiment_names = queue.names_of(session, jobs)
+    return [
+        to_view(job).model_copy(
+            update={"run_name": run_names.get(job.run_id), "experiment_name": experiment_names.get(job.experiment_id)}
+        )
+        for job in jobs
+    ]
+
+
+def _named_view(session: Session, job: Job) -> JobView:
+    return _named_views(session, [job])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +193,7 @@ class JobService:
                         f"Idempotency key '{spec.idempotency_key}' was already used for a different job request "
                         f"(job {job.job_id})."
                     )
-                return to_view(job)
+                return _named_view(session, job)
 
         return await run_in_threadpool(read)
 
@@ -242,7 +258,7 @@ class JobService:
             )
             run_store.insert_params(session, run_id, run_service.validate_params(list(checked.logged_params.items())))
             queue.insert_job(session, job)
-            return to_view(job)
+            return _named_view(session, job)
 
         try:
             view = await self.db.run_write(write)
@@ -282,14 +298,24 @@ class JobService:
     async def get(self, job_id: str) -> JobView:
         def read() -> JobView:
             with self.db.read() as session:
-                return to_view(queue.get_job(session, job_id))
+                return _named_views(session, [queue.get_job(session, job_id)])[0]
 
         return await run_in_threadpool(read)
 
-    async def list_jobs(self, where: queue.JobFilter, *, offset: int, limit: int) -> list[JobView]:
+    async def list_jobs(
+        self,
+        where: queue.JobFilter,
+        *,
+        offset: int,
+        limit: int,
+        readable: Callable[[Session], ColumnElement[bool] | None] | None = None,
+    ) -> list[JobView]:
+        """`readable` builds the caller's visibility clause inside the same read session."""
+
         def read() -> list[JobView]:
             with self.db.read() as session:
-                return [to_view(job) for job in queue.list_jobs(session, where, offset=offset, limit=limit)]
+                narrowed = replace(where, readable=readable(session)) if readable else where
+                return _named_views(session, queue.list_jobs(session, narrowed, offset=offset, limit=limit))
 
         return await run_in_threadpool(read)
 
@@ -322,7 +348,7 @@ class JobService:
                 queue.request_cancel(session, job_id)
             session.expire_all()
             job = queue.get_job(session, job_id)
-            return to_view(job), job.status == JobStatus.CANCELED
+            return _named_view(session, job), job.status == JobStatus.CANCELED
 
         view, ended = await self.db.run_write(write)
         if ended:
@@ -338,7 +364,7 @@ class JobService:
                 )
             queue.reopen_run(session, job.run_id)
             session.expire_all()
-            return to_view(queue.get_job(session, job_id))
+            return _named_view(session, queue.get_job(session, job_id))
 
         view = await self.db.run_write(write)
         self.jobs_changed.notify()
@@ -364,7 +390,7 @@ class JobService:
                 job = queue.get_job(session, job_id)
                 queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
                 token, seconds = job.lease_token or "", self.settings.job_lease_seconds
-                claimed.append(ClaimedJob(job=to_view(job), lease_token=token, lease_seconds=seconds))
+                claimed.append(ClaimedJob(job=_named_view(session, job), lease_token=token, lease_seconds=seconds))
             return claimed
 
         while True:
@@ -447,7 +473,7 @@ class JobService:
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
             queue.set_run_status(session, job.run_id, RUN_STATUS[status], end_time=now)
-            return to_view(job)
+            return _named_view(session, job)
 
         view = await self.db.run_write(write)
         self.jobs_changed.notify()

@@ -12,7 +12,7 @@ import mimetypes
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 # As MLflow's `serve_static_file`: asset names carry a content hash, so a browser may keep them for four weeks.
@@ -43,6 +43,16 @@ def find_build() -> Path | None:
     return None
 
 
+# MLflow's UI gets one script of ours: a link to the Jobs page, and from a job's run to its job (`server/ui/assets`).
+NAV_SCRIPT = b'<script src="/runyard/ui/nav.js" defer></script>'
+
+
+def with_nav(index: bytes) -> bytes:
+    """The page with our navigation script added at the end of <head> (or first, if the build had no head)."""
+    head_end = index.lower().rfind(b"</head>")
+    return index[:head_end] + NAV_SCRIPT + index[head_end:] if head_end >= 0 else NAV_SCRIPT + index
+
+
 def _not_installed() -> Response:
     return PlainTextResponse(NOT_INSTALLED, status_code=404)
 
@@ -51,12 +61,13 @@ def routes(build: Path | None = None) -> list[BaseRoute]:
     """`/` and `/static-files/{path}`; both answer 404 with install instructions when the UI is missing."""
     root = (build or find_build() or Path("/nonexistent")).resolve()
     installed = (root / "index.html").is_file()
+    page = with_nav((root / "index.html").read_bytes()) if installed else b""
 
     async def index(_: Request) -> Response:
         if not installed:
             return _not_installed()
         headers = {"Cache-Control": INDEX_CACHE, "X-Content-Type-Options": "nosniff"}
-        return FileResponse(root / "index.html", media_type="text/html; charset=utf-8", headers=headers)
+        return HTMLResponse(page, headers=headers)
 
     async def static_file(request: Request) -> Response:
         if not installed:

@@ -8,13 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import orjson
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
 
+from server.jobs.projects import pack_directory
 from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
 from tests.support.processes import runyard_server
 
+API = "/api/2.0/mlflow"
 PROJECT = Path(__file__).parents[1] / "jobs" / "projects" / "basic"
 PROBE = """import sys
 import mlflow
@@ -105,3 +108,40 @@ def test_submitting_needs_edit_on_the_experiment(
             )
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_the_job_list_pages_through_only_readable_jobs_and_each_page_is_full(
+    job_server: AuthServer, tmp_path: Path
+) -> None:
+    """Jobs in an experiment the caller may not read are left out by the query itself, so no page comes back short
+    or empty while more readable jobs follow."""
+    gina = job_server.add_user("gina")
+    archive = tmp_path / "project.tar.gz"
+    pack_directory(PROJECT, archive)
+    with job_server.http(ADMIN) as admin:
+        hidden, shown = (
+            admin.post(f"{API}/experiments/create", json={"name": name}).json()["experiment_id"]
+            for name in ("gina-may-not-read", "gina-may-read")
+        )
+        submitted: dict[str, list[str]] = {hidden: [], shown: []}
+        for experiment_id in (shown, hidden, shown, hidden, hidden):  # the newest ones are hidden from her
+            spec = {"experiment_id": experiment_id, "entry_point": "quick"}
+            response = admin.post(
+                "/runyard/api/jobs/archive",
+                data={"spec": orjson.dumps(spec).decode()},
+                files={"archive": ("p.tar.gz", archive.read_bytes(), "application/gzip")},
+            )
+            assert response.status_code == 200, response.text
+            submitted[experiment_id].append(response.json()["job_id"])
+    job_server.runyard("users", "grant", gina[0], "NO_PERMISSIONS", "--experiment-id", hidden)
+    pages: list[list[str]] = []
+    with job_server.http(gina) as http:
+        query: dict[str, str | list[str]] = {"max_results": "1", "experiment_id": [hidden, shown]}
+        while True:
+            body = http.get("/runyard/api/jobs", params=query).json()
+            pages.append([job["job_id"] for job in body["jobs"]])
+            if not body.get("next_page_token"):
+                break
+            query["page_token"] = body["next_page_token"]
+    assert [len(page) for page in pages[:2]] == [1, 1]
+    assert sorted(job for page in pages for job in page) == sorted(submitted[shown])

@@ -46,6 +46,9 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/ajax-api/2.0/mlflow/gateway-proxy"),
     ("GET", "/ajax-api/3.0/mlflow/ui-telemetry"),
     ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
+    # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
+    ("GET", "/runyard/jobs"),
+    ("GET", "/runyard/ui/{path:path}"),
 }
 # Every root field the UI's GraphQL endpoint resolves, each naming Alice's things; each must answer PERMISSION_DENIED.
 GRAPHQL_PROBE = """
@@ -155,7 +158,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "upload_id": "0" * 32,
         "part_number": "1",
         "job_id": owned.job_id,
-        "path": "favicon.ico",
+        "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
     fields: dict[str, object] = {

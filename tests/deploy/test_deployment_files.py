@@ -60,6 +60,7 @@ def test_the_image_runs_as_a_user_from_the_lock_file_with_a_healthcheck() -> Non
     assert users, "the image must not run as root"
     assert users[-1] not in ("root", "0")
     assert "uv sync --frozen" in dockerfile  # dependencies exactly as locked
+    assert re.search(r"^ARG RUNYARD_EXTRAS=ui$", dockerfile, re.MULTILINE)  # the web UI, unless built without
     assert (ROOT / "uv.lock").exists()
     assert re.search(r"^HEALTHCHECK .*\n?.*/ready", dockerfile, re.MULTILINE)
     cmd = re.findall(r"^CMD (\[.*\])", dockerfile, re.MULTILINE)[-1]

@@ -48,6 +48,8 @@ def test_the_index_page_is_html_and_always_revalidated(http: InProcess) -> None:
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
     assert 'src="static-files/static/js/main.' in response.text
+    head = response.text.split("</head>")[0]
+    assert head.endswith('<script src="/runyard/ui/nav.js" defer></script>')  # the link to the Jobs page
 
 
 def test_assets_carry_their_type_and_a_long_cache(http: InProcess, build: Path) -> None:

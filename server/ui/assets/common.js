@@ -1,0 +1,86 @@
+// Shared by the job pages: the job API, and how a job's facts read to a person. Text only ever goes into the page
+// through textContent, so nothing a job prints or a user names can inject markup.
+
+export const API = "/runyard/api";
+export const TERMINAL = new Set(["SUCCEEDED", "FAILED", "CANCELED"]);
+const STATUS_LABELS = {
+  QUEUED: "Queued",
+  LEASED: "Starting",
+  RUNNING: "Running",
+  SUCCEEDED: "Succeeded",
+  FAILED: "Failed",
+  CANCELED: "Canceled",
+};
+
+/** A JSON call; an MLflow-style error body becomes an Error carrying its message. */
+export async function call(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    throw new Error(body?.message || `${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+export function element(tag, { text, className, href, attrs } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  if (href) node.href = href;
+  for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, value);
+  node.append(...children);
+  return node;
+}
+
+export function statusBadge(job) {
+  const label = STATUS_LABELS[job.status] || job.status;
+  const pending = job.cancel_requested && !TERMINAL.has(job.status) ? " (canceling)" : "";
+  return element("span", { text: label + pending, className: `status ${job.status}` });
+}
+
+export function statusLabel(status) {
+  return STATUS_LABELS[status] || status;
+}
+
+export function backendLabel(job) {
+  const name = job.backend === "azureml" ? "Azure ML" : job.backend === "local" ? "Local" : job.backend;
+  const compute = job.backend_config?.COMPUTE;
+  return compute ? `${name} · ${compute}` : name;
+}
+
+export function runHref(job) {
+  return `/#/experiments/${encodeURIComponent(job.experiment_id)}/runs/${encodeURIComponent(job.run_id)}`;
+}
+
+export function experimentHref(job) {
+  return `/#/experiments/${encodeURIComponent(job.experiment_id)}`;
+}
+
+export function jobHref(jobId) {
+  return `/runyard/jobs/${encodeURIComponent(jobId)}`;
+}
+
+export function formatTime(ms) {
+  return ms ? new Date(ms).toLocaleString() : "–";
+}
+
+export function formatDuration(job, now = Date.now()) {
+  if (!job.started_at) return "–";
+  let seconds = Math.max(0, Math.round(((job.finished_at || now) - job.started_at) / 1000));
+  const hours = Math.floor(seconds / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  seconds %= 60;
+  if (hours) return `${hours}h ${minutes}m`;
+  if (minutes) return `${minutes}m ${seconds}s`;
+  return `${seconds}s`;
+}
+
+export async function cancelJob(jobId) {
+  return call(`${API}/jobs/${encodeURIComponent(jobId)}/cancel`, { method: "POST" });
+}
+
+export function showError(error) {
+  const banner = document.getElementById("error");
+  banner.textContent = error ? String(error.message || error) : "";
+  banner.hidden = !error;
+}

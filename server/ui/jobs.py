@@ -1,0 +1,55 @@
+"""The Jobs pages, `/runyard/jobs` and `/runyard/jobs/{job_id}`: MLflow's UI has no view of a job queue, so these
+are Runyard's own. They are static pages whose scripts read the job API (`/runyard/api`), so they need neither the
+`ui` extra nor a build step, and under `--auth` the browser's sign-in carries over to every call they make."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from server.auth.permissions import Permission
+from server.jobs import access
+from server.jobs.service import JobService
+
+ASSETS = (Path(__file__).parent / "assets").resolve()
+PAGE_URL = "/runyard/jobs"
+ASSET_URL = "/runyard/ui"
+# Asset names carry no content hash, so browsers revalidate (cheaply, by ETag) instead of keeping stale scripts.
+HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+def _page(name: str) -> Response:
+    return FileResponse(ASSETS / name, media_type="text/html; charset=utf-8", headers=HEADERS)
+
+
+async def job_list(_: Request) -> Response:
+    return _page("jobs.html")
+
+
+async def job_detail(request: Request) -> Response:
+    """Checked like the API's job read, so a job one may not read is a 403 here too, and an unknown one a 404."""
+    job_id = request.path_params["job_id"]
+    await access.require_job(request, job_id, Permission.READ)
+    service: JobService = request.app.state.jobs
+    await service.get(job_id)
+    return _page("job.html")
+
+
+async def asset(request: Request) -> Response:
+    wanted = (ASSETS / request.path_params["path"]).resolve()
+    if not wanted.is_relative_to(ASSETS) or not wanted.is_file():
+        return PlainTextResponse("Not found.", status_code=404)
+    media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
+    return FileResponse(wanted, media_type=media_type, headers=HEADERS)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(PAGE_URL, job_list, methods=["GET"]),
+        Route(PAGE_URL + "/{job_id}", job_detail, methods=["GET"]),
+        Route(ASSET_URL + "/{path:path}", asset, methods=["GET"]),
+    ]
