@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from server import __version__
 from server.api import all_routes
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.routing import Context
+from server.api.security import SecurityMiddleware, cors_options
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
 from server.auth.middleware import AuthMiddleware
@@ -85,6 +87,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings, db), signer=signer)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MergeSlashesMiddleware)
+    if not settings.disable_security_middleware:
+        app.add_middleware(
+            SecurityMiddleware,
+            allowed_hosts=settings.allowed_host_list,
+            cors_allowed_origins=settings.cors_origin_list,
+            x_frame_options=settings.x_frame_options,
+        )
+        if origins := settings.cors_origin_list:
+            app.add_middleware(CORSMiddleware, **cors_options(origins))
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
     app.include_router(jobs_router)

@@ -112,6 +112,34 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("HOST"), description="Interface to listen on.")
     port: int = Field(5000, validation_alias=_env("PORT"), description="Port to listen on.")
     workers: int = Field(1, validation_alias=_env("WORKERS"), description="Number of server processes.")
+    allowed_hosts: str | None = Field(
+        None,
+        validation_alias=AliasChoices("MLFLOW_SERVER_ALLOWED_HOSTS", "RUNYARD_ALLOWED_HOSTS", "allowed_hosts"),
+        description="Comma-separated Host values (fnmatch wildcards; `*` for any) the server answers besides IP "
+        "addresses and single-label names; a dotted name such as runyard.example.com must be listed.",
+    )
+    cors_allowed_origins: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "MLFLOW_SERVER_CORS_ALLOWED_ORIGINS", "RUNYARD_CORS_ALLOWED_ORIGINS", "cors_allowed_origins"
+        ),
+        description="Comma-separated origins (https://app.example.com, wildcards allowed) whose pages may call "
+        "the API from the browser; others may not write, and get no CORS headers.",
+    )
+    x_frame_options: str = Field(
+        "SAMEORIGIN",
+        validation_alias=AliasChoices("MLFLOW_SERVER_X_FRAME_OPTIONS", "RUNYARD_X_FRAME_OPTIONS", "x_frame_options"),
+        description="X-Frame-Options on every response (SAMEORIGIN, DENY, or NONE to send none).",
+    )
+    disable_security_middleware: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE",
+            "RUNYARD_DISABLE_SECURITY_MIDDLEWARE",
+            "disable_security_middleware",
+        ),
+        description="Turn off the Host, Origin and header guards (only behind a proxy that does the same).",
+    )
 
     embedded_worker: bool = Field(
         True,
@@ -153,6 +181,18 @@ class Settings(BaseSettings):
         validation_alias=_runyard_env("JOB_ALLOW_LOCAL_GIT"),
         description="Accept file:// git URIs, which read repositories on the server's own disk.",
     )
+
+    @staticmethod
+    def _split(value: str | None) -> list[str] | None:
+        return [item.strip() for item in value.split(",") if item.strip()] if value else None
+
+    @property
+    def allowed_host_list(self) -> list[str] | None:
+        return self._split(self.allowed_hosts)
+
+    @property
+    def cors_origin_list(self) -> list[str] | None:
+        return self._split(self.cors_allowed_origins)
 
     @field_validator("auth_default_permission")
     @classmethod

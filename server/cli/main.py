@@ -53,6 +53,26 @@ def cli() -> None:
     "RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD.",
 )
 @click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Host values to answer besides IP addresses and single-label names, comma-separated, wildcards allowed "
+    "[env MLFLOW_SERVER_ALLOWED_HOSTS]. Needed for dotted names, e.g. runyard.example.com.",
+)
+@click.option(
+    "--cors-allowed-origins",
+    default=None,
+    help="Sites whose pages may call the API from a browser, comma-separated [env MLFLOW_SERVER_CORS_ALLOWED_ORIGINS].",
+)
+@click.option(
+    "--x-frame-options", default=None, help="SAMEORIGIN (default), DENY or NONE [env MLFLOW_SERVER_X_FRAME_OPTIONS]."
+)
+@click.option(
+    "--disable-security-middleware",
+    is_flag=True,
+    default=None,
+    help="Turn off the Host, Origin and header guards [env MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE].",
+)
+@click.option(
     "--embedded-worker/--no-embedded-worker",
     default=None,
     help="Also start one job worker [env RUNYARD_EMBEDDED_WORKER; default on].",

@@ -5,9 +5,12 @@ runs the jobs, so a long job keeps the next one queued while the test looks at b
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -156,6 +159,56 @@ def test_a_running_job_tails_its_log_live_and_links_to_and_from_its_run(
     page.screenshot(path=str(screenshots / "test_jobs_page-run-page-links-to-its-job.png"))
     back.click()
     expect(page).to_have_url(f"{queue.url}/runyard/jobs/{queue.running.job_id}")
+
+
+@contextmanager
+def local_site(html: str) -> Iterator[str]:
+    """A page served from another port of this machine: Chromium already keeps public sites off loopback, so the
+    pages that can try to reach a local server are local ones (another port, or a DNS-rebound name)."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}/"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def test_another_site_can_neither_cancel_a_job_nor_frame_the_page(page: Page, queue: Queue) -> None:
+    """Another site's page posts a form to the cancel route (a signed-in browser would send its credentials) and
+    frames the Jobs page; the server refuses the first and forbids the second."""
+    cancel = f"{queue.url}/runyard/api/jobs/{queue.azure.job_id}/cancel"
+    attacker = f"""<html><body>
+        <iframe id="framed" src="{queue.url}/runyard/jobs"></iframe>
+        <form id="csrf" method="post" action="{cancel}" target="sink"></form><iframe name="sink"></iframe>
+        <script>document.getElementById("csrf").submit();</script></body></html>"""
+    with (
+        local_site(attacker) as site,
+        page.expect_response(lambda r: r.url == cancel) as posted,
+    ):
+        page.goto(site)
+    assert posted.value.status == 403
+    with JobClient(queue.url) as client:
+        refused = client.get(queue.azure.job_id)
+    assert refused.status == JobStatus.QUEUED
+    assert not refused.cancel_requested
+    framed = page.frame_locator("#framed")
+    expect(framed.locator("body")).to_be_attached()
+    expect(framed.get_by_role("heading", name="Jobs")).to_have_count(0)
 
 
 def test_the_cancel_button_stops_a_running_job_and_kills_its_run(page: Page, queue: Queue) -> None:
