@@ -12,6 +12,7 @@ its API with the browser's credentials; we send none unless `--cors-allowed-orig
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import logging
 import re
@@ -54,8 +55,10 @@ class HostPolicy:
     def __init__(self, allowed: Sequence[str] | None) -> None:
         self.any = allowed is not None and "*" in allowed
         self.listed = _matcher(allowed) if allowed else None
+        # A server sees a handful of Host values; the bound keeps a flood of made-up ones from growing it.
+        self.allows = functools.lru_cache(maxsize=256)(self._allows)
 
-    def allows(self, host: str) -> bool:
+    def _allows(self, host: str) -> bool:
         if self.any:
             return True
         name = _host_name(host)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from urllib.parse import urlparse
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server.store.models import ArtifactDestination
@@ -29,13 +29,9 @@ def record(session: Session, artifact_uri: str, destination: str, owner_id: str)
     """Remember where `artifact_uri`'s folder lives and which run or logged model owns it; a no-op for URIs the
     proxy does not serve."""
     prefix = proxied_path(artifact_uri)
-    if prefix:
-        session.add(
-            ArtifactDestination(
-                prefix_digest=_digest(prefix), prefix=prefix, destination=destination, owner_id=owner_id
-            )
-        )
-        session.flush()
+    if prefix:  # a Core insert: run creation is a hot path, and the ORM's unit of work costs more than the row
+        row = {"prefix_digest": _digest(prefix), "prefix": prefix, "destination": destination, "owner_id": owner_id}
+        session.execute(insert(ArtifactDestination), [row])
 
 
 def lookup(session: Session, path: str) -> ArtifactDestination | None:

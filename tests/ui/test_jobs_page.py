@@ -222,6 +222,17 @@ def test_the_cancel_button_stops_a_running_job_and_kills_its_run(page: Page, que
     expect(row(page, queue.queued).locator(".status")).to_have_text("Succeeded", timeout=30_000)
 
 
+def test_retry_runs_a_failed_job_again_and_the_log_shows_both_attempts(page: Page, queue: Queue) -> None:
+    page.goto(f"{queue.url}/runyard/jobs/{queue.failed.job_id}")
+    expect(page.locator("#status")).to_have_text("Failed")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.locator("#facts")).to_contain_text("2 of")  # a second attempt (it fails again, on purpose)
+    expect(page.locator("#status")).to_have_text("Failed", timeout=30_000)
+    log = page.get_by_label("Log")
+    expect(log.locator(".attempt")).to_have_text(re.compile(r"attempt 2"))
+    expect(log.locator(".stderr").filter(has_text="ticker failing on purpose with 3")).to_have_count(2)
+
+
 @dataclass(frozen=True)
 class PrivateJob:
     url: str
