@@ -221,10 +221,15 @@ def _check_op(op: str, allowed: frozenset[str]) -> None:
 
 
 def _number(token: _Token, expected: str) -> float:
-    """An unquoted number: int when written as one, as MLflow hands integer timestamps to the store."""
+    """An unquoted number: int when written as one (and it fits 64 bits), as MLflow hands integer timestamps to the
+    store."""
     if token.kind != "number":
         raise MlflowError.invalid_parameter(expected)
-    return int(token.text) if re.fullmatch(r"-?\d+", token.text) else float(token.text)
+    if re.fullmatch(r"-?\d{1,19}", token.text) and -(2**63) <= (number := int(token.text)) < 2**63:
+        return number
+    # Beyond 64 bits an integer becomes a float: both databases compare it with their integer columns correctly,
+    # where the SQLite driver cannot bind the integer at all.
+    return float(token.text)
 
 
 def _string(token: _Token, expected: str) -> str:
@@ -408,7 +413,7 @@ def _experiment_attribute(key: str, clause: _Clause) -> Comparison:
         _check_experiment_id(clause.op, value)
     elif key in _EXPERIMENT_NUMERIC:
         _check_op(clause.op, _NUMERIC_OPS)
-        if isinstance(value, float):
+        if isinstance(value, float) and abs(value) < 2**63:  # a fraction; whole numbers beyond 64 bits may pass
             raise _invalid(f"Invalid value for numeric attribute '{key}': {str(value)!r}")
     else:
         _check_op(clause.op, _STRING_OPS)

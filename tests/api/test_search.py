@@ -96,3 +96,28 @@ def test_search_experiments(http: httpx.Client, unique_name: str) -> None:
     assert len(everything) == 3
     tagged = http.get(f"{API}/experiments/search", params={"max_results": 10, "filter": "tags.k = '2'"}).json()
     assert [e["experiment_id"] for e in tagged["experiments"]] == [ids[2]]
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        ("attributes.start_time > 99999999999999999999", []),
+        ("attributes.start_time > -99999999999999999999", ["e", "d", "c", "b", "a"]),
+        ("attributes.start_time < 9223372036854775808", ["e", "d", "c", "b", "a"]),
+        ("attributes.end_time <= -9223372036854775809", []),
+    ],
+)
+def test_timestamps_beyond_64_bits_compare_instead_of_failing(
+    http: httpx.Client, experiment: str, filter_string: str, expected: list[str]
+) -> None:
+    """The SQLite driver cannot bind such an integer; the server compares it as a number on both databases."""
+    assert names(http, experiment, filter=filter_string) == expected
+
+
+def test_experiment_times_beyond_64_bits_compare_instead_of_failing(http: httpx.Client, unique_name: str) -> None:
+    http.post(f"{API}/experiments/create", json={"name": unique_name})
+    for filter_string, found in [("creation_time > 99999999999999999999", False), ("creation_time > -1e30", True)]:
+        response = http.post(f"{API}/experiments/search", json={"max_results": 1000, "filter": filter_string})
+        assert response.status_code == 200, response.text
+        listed = [e["name"] for e in response.json().get("experiments", [])]
+        assert (unique_name in listed) is found
