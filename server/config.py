@@ -176,6 +176,13 @@ class Settings(BaseSettings):
         validation_alias=_runyard_env("JOB_MAX_SNAPSHOT_MB"),
         description="Largest project snapshot accepted, unpacked.",
     )
+    job_max_log_mb: float = Field(
+        64.0,
+        gt=0,
+        validation_alias=_runyard_env("JOB_MAX_LOG_MB"),
+        description="Log stored per job attempt (the live tail, the log route and the run's runyard/logs/ "
+        "artifacts); past it the log ends with a line saying so and the rest of the output is dropped.",
+    )
     job_allow_local_git: bool = Field(
         False,
         validation_alias=_runyard_env("JOB_ALLOW_LOCAL_GIT"),

@@ -29,7 +29,7 @@ from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import projects
+from server.jobs import log_budget, projects
 from server.jobs import store as queue
 from server.jobs.schemas import (
     ACTIVE,
@@ -146,6 +146,10 @@ class JobService:
     @property
     def lease_ms(self) -> int:
         return int(self.settings.job_lease_seconds * 1000)
+
+    @property
+    def max_log_bytes(self) -> int:
+        return int(self.settings.job_max_log_mb * 2**20)
 
     @property
     def max_snapshot_bytes(self) -> int:
@@ -440,7 +444,11 @@ class JobService:
             ):
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
-            queue.append_logs(session, job_id, job.attempt, beat.chunks, now)
+            kept, used = log_budget.within_budget(beat.chunks, job.log_bytes, self.max_log_bytes)
+            if kept:
+                queue.append_logs(session, job_id, job.attempt, kept, now)
+            if used != job.log_bytes:
+                queue.add_log_bytes(session, job_id, used - job.log_bytes)
             return LeaseState(cancel_requested=job.cancel_requested, lease_seconds=self.settings.job_lease_seconds)
 
         state = await self.db.run_write(write)

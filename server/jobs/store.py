@@ -97,6 +97,7 @@ def claim(session: Session, *, owner: str, backends: Sequence[str], limit: int, 
         .values(
             status=JobStatus.LEASED,
             attempt=Job.attempt + 1,
+            log_bytes=0,
             lease_owner=owner,
             lease_token=uuid.uuid4().hex,
             lease_expires_at=now + lease_ms,
@@ -238,6 +239,15 @@ def set_run_status(session: Session, run_id: str, status: str, *, end_time: int 
         values["end_time"] = end_time
     session.execute(
         update(Run).where(Run.run_uuid == run_id).values(**values).execution_options(synchronize_session=False)
+    )
+
+
+def add_log_bytes(session: Session, job_id: str, added: int) -> None:
+    session.execute(
+        update(Job)
+        .where(Job.job_id == job_id)
+        .values(log_bytes=Job.log_bytes + added)
+        .execution_options(synchronize_session=False)
     )
 
 

@@ -368,6 +368,8 @@ class Job(Base):
     lease_expires_at: Mapped[int | None] = mapped_column(BigInteger)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     external_id: Mapped[str | None] = mapped_column(String(255))  # e.g. an Azure ML job name
+    # Log stored for the current attempt (UTF-8 bytes); past RUNYARD_JOB_MAX_LOG_MB the rest is dropped.
+    log_bytes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     exit_code: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
