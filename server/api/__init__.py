@@ -31,6 +31,7 @@ RPCS: list[Rpc] = [
     *registered_models.RPCS,
     *model_versions.RPCS,
     *artifacts.RPCS,
+    *ui_helpers.RPCS,
 ]
 
 

@@ -46,6 +46,8 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/ajax-api/2.0/mlflow/gateway-proxy"),
     ("GET", "/ajax-api/3.0/mlflow/ui-telemetry"),
     ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
+    ("GET", "/ajax-api/3.0/mlflow/assistant/config"),
+    ("GET", "/ajax-api/3.0/mlflow/assistant/providers"),
 }
 # Every root field the UI's GraphQL endpoint resolves, each naming Alice's things; each must answer PERMISSION_DENIED.
 GRAPHQL_PROBE = """
