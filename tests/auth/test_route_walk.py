@@ -40,6 +40,9 @@ OPEN_TO_SIGNED_IN = {
     ("POST", "/v1/traces"),
     ("GET", "/runyard/api/openapi.json"),
     ("GET", "/runyard/api/docs"),
+    # Who the caller is: only ever the caller's own name and grants.
+    ("GET", "/api/2.0/mlflow/users/current"),
+    ("GET", "/api/3.0/mlflow/users/current/permissions"),
     # The web UI's own files and its housekeeping calls carry no one's data.
     ("GET", "/"),
     ("GET", "/static-files/{path:path}"),
