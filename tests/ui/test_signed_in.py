@@ -98,6 +98,7 @@ def test_the_ui_knows_who_is_signed_in_and_gets_no_errors(
     assert grants[("experiment", private.experiment_id)] == "MANAGE"  # she created it
     assert grants[("experiment", "*")] == "NO_PERMISSIONS"  # the server's default
     expect(page.get_by_role("link", name="alice-secret", exact=True)).to_be_visible()
+    expect(page.get_by_text(private.alice[0], exact=True)).to_be_visible()  # the sidebar's account menu
     page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}")
     page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}/runs/{private.run_id}")
     expect(page.get_by_role("cell", name="secret-param", exact=True)).to_be_visible()
