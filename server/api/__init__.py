@@ -17,6 +17,7 @@ from server.api import (
     runs,
     search,
     ui_helpers,
+    users,
 )
 from server.api.routing import Context, Rpc, build_routes
 from server.ui import static
@@ -31,6 +32,8 @@ RPCS: list[Rpc] = [
     *registered_models.RPCS,
     *model_versions.RPCS,
     *artifacts.RPCS,
+    *users.RPCS,
+    *ui_helpers.RPCS,
 ]
 
 

@@ -1,16 +1,27 @@
 """Answers for the web UI's housekeeping calls that have nothing to show on Runyard, so the UI stays quiet instead of
-raising "endpoint not found" toasts: the legacy prompt lab's gateway endpoint list and the UI telemetry switch."""
+raising "endpoint not found" toasts: the legacy prompt lab's gateway endpoint list, the UI telemetry switch, the
+assistant panel's settings, and the trace charts of an experiment's overview."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api.wire import json_response
+from server.api.routing import Context, Rpc
+from server.api.wire import Fields, json_response
+from server.auth import rules
 
 # As MLflow's `get_ui_telemetry_handler` when telemetry is off: nothing is collected, nothing is sent.
 TELEMETRY_OFF = {"disable_ui_telemetry": True, "disable_ui_events": [], "ui_rollout_percentage": 0}
+# As MLflow's assistant API answers before anyone has set it up: no provider chosen, no project, no remote use. The
+# UI then shows its setup screen instead of a chat, and hides the assistant entirely unless the page was opened on a
+# loopback address (it decides that from the address alone); Runyard offers no provider to set up.
+ASSISTANT_CONFIG = {"providers": {}, "projects": {}, "remote_access_allowed": False}
+ASSISTANT_PROVIDERS: dict[str, Any] = {"providers": [], "resolved": None, "gateway_vendor_options": {}}
 
 
 async def gateway_endpoints(_: Request) -> Response:
@@ -27,9 +38,38 @@ async def drop_ui_telemetry(_: Request) -> Response:
     return json_response({})
 
 
+async def assistant_config(_: Request) -> Response:
+    return json_response(ASSISTANT_CONFIG)
+
+
+async def assistant_providers(_: Request) -> Response:
+    return json_response(ASSISTANT_PROVIDERS)
+
+
+def query_trace_metrics(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
+    """Runyard keeps no traces, so every trace metric has no data points (MLflow omits the empty list)."""
+    return {}
+
+
+# Under /ajax-api only: the stock client's trace calls keep getting the 404 that tells it traces are not stored here.
+RPCS = [
+    Rpc(
+        "POST",
+        "/mlflow/traces/metrics",
+        query_trace_metrics,
+        since=3,
+        writes=False,
+        prefixes=("/ajax-api",),
+        access=rules.READABLE_EXPERIMENTS,
+    )
+]
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/ajax-api/2.0/mlflow/gateway-proxy", gateway_endpoints, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/ui-telemetry", ui_telemetry, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/ui-telemetry", drop_ui_telemetry, methods=["POST"]),
+        Route("/ajax-api/3.0/mlflow/assistant/config", assistant_config, methods=["GET"]),
+        Route("/ajax-api/3.0/mlflow/assistant/providers", assistant_providers, methods=["GET"]),
     ]

@@ -36,6 +36,7 @@ class Principal:
     is_admin: bool
     run_id: str | None = None  # set for a job's token: it acts on that one run only
     signed: bool = False  # a signed artifact URL: the signature, checked already, is the whole authorisation
+    basic: bool = False  # signed in with HTTP Basic, so the browser can sign out by replacing its credentials
 
 
 SIGNED_URL = Principal(0, "<signed URL>", False, signed=True)
@@ -116,7 +117,7 @@ class Authenticator:
             user = users.find_user(session, username)
             if user is None or not auth_secrets.password_matches(user.password_hash, password):
                 raise unauthenticated("Wrong username or password.")
-            return Principal(user.id, user.username, user.is_admin)
+            return Principal(user.id, user.username, user.is_admin, basic=True)
 
     def _bearer(self, token: str) -> Principal:
         if self.oidc is not None and looks_like_jwt(token):

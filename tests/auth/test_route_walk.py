@@ -40,12 +40,17 @@ OPEN_TO_SIGNED_IN = {
     ("POST", "/v1/traces"),
     ("GET", "/runyard/api/openapi.json"),
     ("GET", "/runyard/api/docs"),
+    # Who the caller is: only ever the caller's own name and grants.
+    ("GET", "/api/2.0/mlflow/users/current"),
+    ("GET", "/api/3.0/mlflow/users/current/permissions"),
     # The web UI's own files and its housekeeping calls carry no one's data.
     ("GET", "/"),
     ("GET", "/static-files/{path:path}"),
     ("GET", "/ajax-api/2.0/mlflow/gateway-proxy"),
     ("GET", "/ajax-api/3.0/mlflow/ui-telemetry"),
     ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
+    ("GET", "/ajax-api/3.0/mlflow/assistant/config"),
+    ("GET", "/ajax-api/3.0/mlflow/assistant/providers"),
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
     ("GET", "/runyard/jobs"),
     ("GET", "/runyard/ui/{path:path}"),

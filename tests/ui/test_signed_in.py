@@ -79,3 +79,29 @@ def test_another_user_sees_none_of_it(private: Private, browser: Browser, screen
     expect(page.get_by_text("secret-param")).to_have_count(0)
     page.screenshot(path=str(screenshots / "test_signed_in-other-user-run.png"))
     page.context.close()
+
+
+def test_the_ui_knows_who_is_signed_in_and_gets_no_errors(
+    private: Private, browser: Browser, screenshots: Path
+) -> None:
+    page = signed_in(browser, private.alice)
+    failed: list[str] = []
+    page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.status} {r.request.method} {r.url}"))
+    with page.expect_response(lambda r: r.url.endswith("/users/current")) as current:
+        page.goto(f"{private.server.url}/#/experiments")
+    user = current.value.json()
+    assert user["user"]["username"] == private.alice[0]
+    assert (user["user"]["is_admin"], user["is_basic_auth"]) == (False, True)
+    with private.server.http(private.alice) as http:  # what the UI asks before enabling trace and review controls
+        answer = http.get("/ajax-api/3.0/mlflow/users/current/permissions").json()
+    grants = {(g["resource_type"], g["resource_pattern"]): g["permission"] for g in answer["permissions"]}
+    assert grants[("experiment", private.experiment_id)] == "MANAGE"  # she created it
+    assert grants[("experiment", "*")] == "NO_PERMISSIONS"  # the server's default
+    expect(page.get_by_role("link", name="alice-secret", exact=True)).to_be_visible()
+    expect(page.get_by_text(private.alice[0], exact=True)).to_be_visible()  # the sidebar's account menu
+    page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}")
+    page.goto(f"{private.server.url}/#/experiments/{private.experiment_id}/runs/{private.run_id}")
+    expect(page.get_by_role("cell", name="secret-param", exact=True)).to_be_visible()
+    page.screenshot(path=str(screenshots / "test_signed_in-no-errors.png"))
+    page.context.close()
+    assert not failed, f"the UI got errors: {failed}"
