@@ -182,7 +182,8 @@ def _listing(context: Context, artifact_uri: str, path: str | None) -> dict[str,
         {**info.to_json(), "path": posixpath.join(relative, info.path) if relative else info.path}
         for info in store.list(located)
     ]
-    return {"root_uri": artifact_uri, **({"files": files} if files else {})}
+    # `files` even when empty: MLflow leaves it out, and its compare page then fails on a run without artifacts.
+    return {"root_uri": artifact_uri, "files": files}
 
 
 def list_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:

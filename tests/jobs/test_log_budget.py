@@ -52,10 +52,10 @@ def small_budget_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 def test_a_flooding_job_stores_its_budget_and_runs_to_the_end(small_budget_server: str, tmp_path: Path) -> None:
-    archive = tmp_path / "basic.tar.gz"
-    pack_directory(PROJECTS / "basic", archive)
+    archive = tmp_path / "flood.tar.gz"
+    pack_directory(PROJECTS / "flood", archive)
     with JobClient(small_budget_server) as jobs:
-        job = jobs.submit_archive(JobSpec(entry_point="flood", parameters={"kib": 512}), archive)
+        job = jobs.submit_archive(JobSpec(parameters={"kib": 512}), archive)
         finished = wait_for(jobs, job.job_id)
         stored = jobs.logs(job.job_id)
     assert finished.status == JobStatus.SUCCEEDED

@@ -107,6 +107,8 @@ def test_two_runs_selected_in_the_table_can_be_compared(page: Page, previews: Pr
     expect(page.get_by_role("link", name="loss", exact=True)).to_be_visible()
     metric_values = page.get_by_role("grid").filter(has_text="0.125")
     expect(metric_values).to_contain_text("0.5")
+    # One run has artifacts, the other none: MLflow's own server makes this section fail; ours lists both.
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
 
 
 def open_artifact(page: Page, previews: Previews, *path: str) -> None:
