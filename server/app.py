@@ -32,6 +32,7 @@ from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
 from server.services.experiments import artifact_root, ensure_default_experiment
 from server.services.users import bootstrap_admin
+from server.shutdown import on_stop_signal
 from server.store.engine import Database
 from server.store.schema import ensure_schema
 from server.ui import jobs as job_pages
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        on_stop_signal(jobs.stop_waiting)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(jobs.reap_forever)
             yield

@@ -178,6 +178,8 @@ async def stream_logs(job_id: str, request: Request, jobs: Jobs, after: int = 0)
             if is_terminal(status):
                 yield _event("end", {"status": status.value})
                 return
+            if jobs.stopping:  # the server is going down; the client reconnects and resumes from its cursor
+                return
             if idle >= SSE_KEEPALIVE_SECONDS:
                 yield b": keep-alive\n\n"
                 idle = 0.0

@@ -142,6 +142,12 @@ class JobService:
         self.artifacts = artifacts
         self.jobs_changed = _Wakeup()
         self.logs_arrived = _Wakeup()
+        self.stopping = False  # the server is shutting down: long polls and log tails return now
+
+    def stop_waiting(self) -> None:
+        self.stopping = True
+        self.jobs_changed.notify()
+        self.logs_arrived.notify()
 
     @property
     def lease_ms(self) -> int:
@@ -400,7 +406,7 @@ class JobService:
         while True:
             claimed = await self.db.run_write(write)
             remaining = deadline - asyncio.get_running_loop().time()
-            if claimed or remaining <= 0:
+            if claimed or remaining <= 0 or self.stopping:
                 return claimed
             await self.jobs_changed.wait(min(remaining, 1.0))
 
