@@ -4,16 +4,16 @@ are Runyard's own. They are static pages whose scripts read the job API (`/runya
 
 from __future__ import annotations
 
-import mimetypes
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.auth.permissions import Permission
 from server.jobs import access
 from server.jobs.service import JobService
+from server.ui.static import file_under
 
 ASSETS = (Path(__file__).parent / "assets").resolve()
 PAGE_URL = "/runyard/jobs"
@@ -40,11 +40,7 @@ async def job_detail(request: Request) -> Response:
 
 
 async def asset(request: Request) -> Response:
-    wanted = (ASSETS / request.path_params["path"]).resolve()
-    if not wanted.is_relative_to(ASSETS) or not wanted.is_file():
-        return PlainTextResponse("Not found.", status_code=404)
-    media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
-    return FileResponse(wanted, media_type=media_type, headers=HEADERS)
+    return file_under(ASSETS, request.path_params["path"], HEADERS)
 
 
 def routes() -> list[BaseRoute]:

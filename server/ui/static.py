@@ -53,6 +53,15 @@ def with_nav(index: bytes) -> bytes:
     return index[:head_end] + NAV_SCRIPT + index[head_end:] if head_end >= 0 else NAV_SCRIPT + index
 
 
+def file_under(root: Path, relative: str, headers: dict[str, str]) -> Response:
+    """`relative` below `root` (already resolved) with its type, or 404: nothing outside `root` is ever served."""
+    wanted = (root / relative).resolve()
+    if not wanted.is_relative_to(root) or not wanted.is_file():
+        return PlainTextResponse("Not found.", status_code=404)
+    media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
+    return FileResponse(wanted, media_type=media_type, headers=headers)
+
+
 def _not_installed() -> Response:
     return PlainTextResponse(NOT_INSTALLED, status_code=404)
 
@@ -72,12 +81,8 @@ def routes(build: Path | None = None) -> list[BaseRoute]:
     async def static_file(request: Request) -> Response:
         if not installed:
             return _not_installed()
-        wanted = (root / request.path_params["path"]).resolve()
-        if not wanted.is_relative_to(root) or not wanted.is_file():
-            return PlainTextResponse("Not found.", status_code=404)
-        media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
         headers = {"Cache-Control": ASSET_CACHE, "X-Content-Type-Options": "nosniff"}
-        return FileResponse(wanted, media_type=media_type, headers=headers)
+        return file_under(root, request.path_params["path"], headers)
 
     return [
         Route("/", index, methods=["GET"]),

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from server.ui import jobs as job_pages
 from server.ui import static
 
 
@@ -74,3 +75,12 @@ def test_without_the_ui_files_the_pages_say_how_to_install_them(tmp_path: Path) 
         response = http.get(path)
         assert response.status_code == 404
         assert "pip install 'runyard[ui]'" in response.text
+
+
+def test_the_job_pages_assets_are_served_and_nothing_beside_them() -> None:
+    http = InProcess(Starlette(routes=job_pages.routes()))
+    script = http.get("/runyard/ui/jobs.js")
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    for path in ["%2e%2e/jobs.py", "..%2F..%2Fconfig.py", "nope.js", ""]:
+        assert http.get(f"/runyard/ui/{path}").status_code == 404
