@@ -48,6 +48,8 @@ class Lease:
         self.tracking_token = claimed.tracking_token  # for the project process; None when auth is off
         self.lease_seconds = claimed.lease_seconds
         self.cancel_requested = threading.Event()
+        if claimed.job.cancel_requested:  # claimed only to cancel what a lost worker left on remote compute
+            self.cancel_requested.set()
         self.lost = threading.Event()
         self._flush_seconds = flush_seconds
         self._deadline = time.monotonic() + self.lease_seconds * 0.9

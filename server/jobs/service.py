@@ -338,11 +338,16 @@ class JobService:
     # --- the user's controls ----------------------------------------------------------------------------------
 
     async def cancel(self, job_id: str) -> JobView:
-        """A queued job ends at once; a held one is flagged, and its worker stops it on its next heartbeat."""
+        """A queued job ends at once; a held one is flagged, and its worker stops it on its next heartbeat. A queued
+        job whose lost worker had submitted it to remote compute stays queued, flagged, until a worker has
+        canceled the remote job too; ending it here would leave that job running, and billed, with nobody to stop
+        it."""
 
         def write(session: Session) -> tuple[JobView, bool]:
             job = queue.get_job(session, job_id)
-            if job.status == JobStatus.QUEUED:
+            if job.status == JobStatus.QUEUED and has_remote_job(job):
+                queue.request_remote_cancel(session, job_id, now=now_ms())
+            elif job.status == JobStatus.QUEUED:
                 now = now_ms()
                 queue.finish(
                     session,
@@ -512,6 +517,10 @@ class JobService:
             for job in queue.expired_leases(session, now):
                 token = job.lease_token or ""
                 where = f"worker {job.lease_owner} stopped heartbeating (lease expired) on attempt {job.attempt}"
+                if job.cancel_requested and has_remote_job(job):
+                    if queue.requeue(session, job.job_id, token, available_at=now, error=f"Canceling; {where}."):
+                        handled.append((job.job_id, False))  # the next worker adopts the remote job to cancel it
+                    continue
                 if job.cancel_requested or job.attempt >= job.max_attempts:
                     status = JobStatus.CANCELED if job.cancel_requested else JobStatus.FAILED
                     error = (
@@ -590,6 +599,11 @@ class JobService:
                 await store.write(path, chunks())
             except Exception:  # the job's outcome must not hinge on the artifact store; the logs stay queryable
                 log.exception("could not store the %s log of job %s", stream, job_id)
+
+
+def has_remote_job(job: Job) -> bool:
+    """Whether an attempt submitted the job to remote compute (Azure ML), where it runs on without a worker."""
+    return job.backend == "azureml" and bool(job.external_id)
 
 
 def is_terminal(status: JobStatus) -> bool:

@@ -189,6 +189,18 @@ def request_cancel(session: Session, job_id: str) -> bool:
     return _rowcount(result) == 1
 
 
+def request_remote_cancel(session: Session, job_id: str, *, now: int) -> bool:
+    """A queued job that still has a job on remote compute (its worker was lost) is offered again at once, flagged,
+    so the next worker adopts the remote job only to cancel it."""
+    result = session.execute(
+        update(Job)
+        .where(Job.job_id == job_id, Job.status == JobStatus.QUEUED)
+        .values(cancel_requested=True, available_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(result) == 1
+
+
 def reopen(session: Session, job_id: str, *, now: int, max_attempts: int) -> bool:
     """A finished or failed job back in the queue (the user's retry), with a fresh budget of attempts."""
     result = session.execute(

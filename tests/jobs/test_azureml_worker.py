@@ -17,7 +17,7 @@ from server.jobs.client import JobClient
 from server.jobs.dispatchers.azureml import AzureMLDispatcher
 from server.jobs.dispatchers.azureml_project import AzureMLSettings, job_name
 from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimedJob, ClaimRequest, JobSpec
+from server.jobs.schemas import ClaimedJob, ClaimRequest, Heartbeat, JobSpec
 from server.jobs.worker import Worker
 from tests.jobs.azureml_fakes import ScriptedWorkspace
 from tests.jobs.conftest import wait_for
@@ -107,3 +107,56 @@ def test_a_worker_process_without_a_workspace_fails_the_job_clearly(
     assert "No Azure ML workspace configured" in (failed.error or "")
     run = MlflowClient(jobs.server_url).get_run(failed.run_id)
     assert run.data.tags["runyard.azureml.error"] == failed.error
+
+
+def test_canceling_a_job_its_lost_worker_left_in_azure_cancels_the_azure_job(
+    jobs: JobClient, project: Callable[[str], Path]
+) -> None:
+    """The worker that submitted the job is gone (its lease was handed back), so the Azure job runs on with nobody
+    following it. Canceling the Runyard job must not end it there: it stays queued, flagged, until the next worker
+    adopts the Azure job and cancels it."""
+    archive = project("basic").parent / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+    job_id = jobs.submit_archive(spec, archive).job_id
+    first = ScriptedWorkspace(["Running"])
+    lost = _claim(jobs, job_id)
+    thread = threading.Thread(target=Worker(jobs, [_dispatcher(jobs.server_url, first)]).run_one, args=(lost,))
+    thread.start()
+    wait_for(jobs, job_id, until=lambda job: job.status == "RUNNING", timeout=30)
+    jobs.release(job_id, lost.lease_token)  # the lease moves on: that worker may no longer act on the job
+    thread.join(timeout=30)
+    assert first.client.jobs.begin_cancel.call_count == 0  # a lost lease leaves the Azure job running
+
+    flagged = jobs.cancel(job_id)
+    assert (flagged.status, flagged.cancel_requested, flagged.run_status) == ("QUEUED", True, "SCHEDULED")
+
+    second = ScriptedWorkspace(["Running"])
+    second.names.add(job_name(job_id, 1))  # what the first worker submitted, still running in Azure
+    Worker(jobs, [_dispatcher(jobs.server_url, second)]).run_one(_claim(jobs, job_id))
+    done = jobs.get(job_id)
+    assert (done.status, done.run_status) == ("CANCELED", "KILLED")
+    second.client.jobs.begin_cancel.assert_called_once_with(job_name(job_id, 1))
+    second.client.jobs.create_or_update.assert_not_called()
+
+
+def test_a_cancel_pending_when_the_worker_vanishes_still_reaches_azure(
+    jobs: JobClient, project: Callable[[str], Path]
+) -> None:
+    """The user cancels while a worker holds the job; that worker dies before acting on it. When its lease runs
+    out the job is not simply marked canceled: it goes back to the queue, flagged, for a worker to cancel in Azure."""
+    archive = project("basic").parent / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+    job_id = jobs.submit_archive(spec, archive).job_id
+    vanished = _claim(jobs, job_id)
+    name = job_name(job_id, 1)
+    jobs.heartbeat(job_id, Heartbeat(lease_token=vanished.lease_token, external_id=name))  # submitted, then died
+    assert jobs.cancel(job_id).cancel_requested
+    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=30)  # lease expired
+    assert requeued.cancel_requested
+    workspace = ScriptedWorkspace(["Running"])
+    workspace.names.add(name)
+    Worker(jobs, [_dispatcher(jobs.server_url, workspace)]).run_one(_claim(jobs, job_id))
+    assert jobs.get(job_id).status == "CANCELED"
+    workspace.client.jobs.begin_cancel.assert_called_once_with(name)
