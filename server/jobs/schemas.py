@@ -100,6 +100,7 @@ class JobView(_Model):
     experiment_id: str
     run_name: str | None = None
     experiment_name: str | None = None
+    user_id: str | None = Field(None, description="Who submitted it: the run's user (the `mlflow.user` tag).")
     status: JobStatus
     run_status: str = Field(description="The MLflow run status the job maps to.")
     backend: str

@@ -89,14 +89,15 @@ def to_view(job: Job) -> JobView:
 
 
 def _named_views(session: Session, jobs: Sequence[Job]) -> list[JobView]:
-    """Views with the run and experiment names a person reads, for the job pages and `runyard` listings."""
-    run_names, experiment_names = queue.names_of(session, jobs)
-    return [
-        to_view(job).model_copy(
-            update={"run_name": run_names.get(job.run_id), "experiment_name": experiment_names.get(job.experiment_id)}
-        )
-        for job in jobs
-    ]
+    """Views with the run and experiment names and the run's user, as a person reads them on the job pages."""
+    runs, experiment_names = queue.names_of(session, jobs)
+    views = []
+    for job in jobs:
+        run_name, user_id = runs.get(job.run_id, (None, None))
+        experiment_name = experiment_names.get(job.experiment_id)
+        names = {"run_name": run_name, "user_id": user_id or None, "experiment_name": experiment_name}
+        views.append(to_view(job).model_copy(update=names))
+    return views
 
 
 def _named_view(session: Session, job: Job) -> JobView:

@@ -72,13 +72,14 @@ def list_jobs(session: Session, where: JobFilter, *, offset: int, limit: int) ->
     return list(session.scalars(query))
 
 
-def names_of(session: Session, jobs: Sequence[Job]) -> tuple[dict[str, str], dict[int, str]]:
-    """Run and experiment names for a page of jobs, in two queries rather than two per job."""
-    runs = select(Run.run_uuid, Run.name).where(Run.run_uuid.in_({job.run_id for job in jobs}))
+def names_of(session: Session, jobs: Sequence[Job]) -> tuple[dict[str, tuple[str, str]], dict[int, str]]:
+    """(run name, run user) per run and the experiment names for a page of jobs, in two queries, not two per job."""
+    runs = select(Run.run_uuid, Run.name, Run.user_id).where(Run.run_uuid.in_({job.run_id for job in jobs}))
     experiments = select(Experiment.experiment_id, Experiment.name).where(
         Experiment.experiment_id.in_({job.experiment_id for job in jobs})
     )
-    return dict(session.execute(runs).tuples().all()), dict(session.execute(experiments).tuples().all())
+    by_run = {run_id: (name, user) for run_id, name, user in session.execute(runs).tuples()}
+    return by_run, dict(session.execute(experiments).tuples().all())
 
 
 def claim(session: Session, *, owner: str, backends: Sequence[str], limit: int, now: int, lease_ms: int) -> list[str]:

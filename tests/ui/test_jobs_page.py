@@ -26,6 +26,7 @@ from tests.support.processes import runyard_server, runyard_worker
 from tests.ui.test_signed_in import signed_in
 
 TICKER = Path(__file__).parent / "projects" / "ticker"
+SUBMITTER = "grace"
 JOB_ENV = {"RUNYARD_JOB_LEASE_SECONDS": "5", "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5"}
 
 
@@ -66,6 +67,7 @@ def queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
                 {
                     "experiment_id": experiment_id,
                     "run_name": run_name,
+                    "tags": {"mlflow.user": SUBMITTER},
                     "parameters": {"ticks": ticks, "exit_code": exit_code},
                     **extra,
                 }
@@ -102,6 +104,7 @@ def test_the_jobs_page_lists_each_job_with_its_backend_and_status(page: Page, qu
         expect(line.locator(".status")).to_have_text(status)
         expect(line).to_contain_text(backend)
         expect(line).to_contain_text("ui-jobs")
+        expect(line).to_contain_text(SUBMITTER)
         run = line.get_by_role("link", name=job.run_name or "", exact=True)
         expect(run).to_have_attribute("href", f"/#/experiments/{queue.experiment_id}/runs/{job.run_id}")
     expect(row(page, queue.running).get_by_role("button", name="Cancel")).to_be_visible()
@@ -132,6 +135,7 @@ def test_a_failed_job_shows_its_error_exit_code_and_log(page: Page, queue: Queue
     facts = page.locator("#facts")
     expect(facts.locator("dt", has_text="Exit code").locator("+ dd")).to_have_text("1")
     expect(facts).to_contain_text("The entry point exited with code 1.")
+    expect(facts.locator("dt", has_text="Submitted by").locator("+ dd")).to_have_text(SUBMITTER)
     log = page.get_by_label("Log")
     expect(log).to_contain_text("tick 1")
     expect(log.locator(".stderr").filter(has_text="ticker failing on purpose with 3")).to_be_visible()

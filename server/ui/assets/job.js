@@ -41,6 +41,7 @@ function render(job) {
   const facts = [
     ...fact("Run", element("a", { text: job.run_name || job.run_id, href: runHref(job) })),
     ...fact("Experiment", element("a", { text: job.experiment_name || job.experiment_id, href: experimentHref(job) })),
+    ...fact("Submitted by", job.user_id),
     ...fact("Entry point", job.entry_point),
     ...fact("Backend", backendLabel(job)),
     ...(job.external_id ? fact(job.backend === "azureml" ? "Azure ML job" : "External id", job.external_id) : []),

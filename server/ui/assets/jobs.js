@@ -68,6 +68,7 @@ function row(job) {
     element("td", {}, [statusBadge(job)]),
     element("td", {}, [element("a", { text: job.run_name || job.run_id, href: runHref(job) })]),
     element("td", {}, [element("a", { text: job.experiment_name || job.experiment_id, href: experimentHref(job) })]),
+    element("td", { text: job.user_id || "–" }),
     element("td", { text: job.entry_point, className: "mono" }),
     element("td", { text: backendLabel(job) }),
     element("td", { text: `${job.attempt} / ${job.max_attempts}` }),
