@@ -72,14 +72,17 @@ class OriginPolicy:
         self.any = allowed is not None and "*" in allowed
         self.listed = _matcher(allowed) if allowed else None
 
-    def allows(self, origin: str, host: str) -> bool:
-        """Same-origin writes (the web UI's own) and the listed sites; everything else a browser sends cross-site."""
+    def allows(self, origin: str, hosts: Sequence[str]) -> bool:
+        """Same-origin writes (the web UI's own) and the listed sites; everything else a browser sends cross-site.
+        `hosts` are the Host header and a proxy's X-Forwarded-Host: a page cannot set the latter on a cross-site
+        request without a CORS preflight, which only listed sites pass."""
         if self.any:
             return True
         if self.listed is not None and self.listed.fullmatch(origin):
             return True
         parts = urlsplit(origin)
-        return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+        netloc = parts.netloc.lower()
+        return parts.scheme in ("http", "https") and any(host and netloc == host.lower() for host in hosts)
 
 
 class SecurityMiddleware:
@@ -111,7 +114,8 @@ class SecurityMiddleware:
             return
         origin = headers.get(b"origin")
         if origin is not None and scope["method"] in STATE_CHANGING:
-            if not self.origins.allows(origin.decode("latin-1"), host):
+            forwarded = headers.get(b"x-forwarded-host", b"").decode("latin-1").split(",")[0].strip()
+            if not self.origins.allows(origin.decode("latin-1"), (host, forwarded)):
                 message = "Cross-origin request blocked; the server allows other sites with --cors-allowed-origins."
                 await error_response(ErrorCode.PERMISSION_DENIED, message)(scope, receive, send)
                 return

@@ -58,6 +58,14 @@ def test_the_uis_own_writes_and_originless_clients_pass(http: httpx.Client, uniq
     assert http.post(CREATE, json={"name": unique_name + "-script"}).status_code == 200
 
 
+def test_behind_a_proxy_the_public_origin_may_write(http: httpx.Client, unique_name: str) -> None:
+    """A reverse proxy that passes the public name as X-Forwarded-Host (and its own Host) keeps the UI working."""
+    public = {"Origin": "https://mlflow.example.com", "X-Forwarded-Host": "mlflow.example.com", "Host": "runyard:5000"}
+    assert http.post(CREATE, json={"name": unique_name}, headers=public).status_code == 200
+    spoofed = {**public, "X-Forwarded-Host": "other.example.com"}
+    assert http.post(CREATE, json={"name": unique_name + "-x"}, headers=spoofed).status_code == 403
+
+
 def test_other_sites_get_no_cors_headers_and_pages_cannot_be_framed(http: httpx.Client) -> None:
     response = http.get(SEARCH, params={"max_results": 1}, headers={"Origin": "https://evil.example"})
     assert response.status_code == 200  # a read: the browser itself withholds the answer from the other site
