@@ -58,7 +58,7 @@ def create_run(
         artifact_uri=f"{artifact_location}/{run_id}/artifacts",
     )
     store.insert_run(session, return_run)
-    store.set_tags(session, run_id, tags)
+    store.set_tags(session, run_id, tags, rename=False)  # the row was inserted with the name
     artifact_destinations.record(session, return_run.artifact_uri, artifact_destination, run_id)
     return return_run, tags
 

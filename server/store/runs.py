@@ -157,8 +157,9 @@ def insert_params(session: Session, run_id: str, params: Mapping[str, str]) -> N
         )
 
 
-def set_tags(session: Session, run_id: str, tags: Mapping[str, str]) -> None:
-    """Upsert tags; `mlflow.runName` also renames the run, as in MLflow."""
+def set_tags(session: Session, run_id: str, tags: Mapping[str, str], *, rename: bool = True) -> None:
+    """Upsert tags; `mlflow.runName` also renames the run, as in MLflow (not needed for a run just inserted with
+    that name, which is why creation passes `rename=False`)."""
     if not tags:
         return
     raw = Raw(session)
@@ -167,7 +168,7 @@ def set_tags(session: Session, run_id: str, tags: Mapping[str, str]) -> None:
         "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value",
         [{"r": run_id, "k": k, "v": v} for k, v in sorted(tags.items())],
     )
-    if RUN_NAME_TAG in tags:
+    if rename and RUN_NAME_TAG in tags:
         raw.execute("UPDATE runs SET name = :n WHERE run_uuid = :r", {"n": tags[RUN_NAME_TAG], "r": run_id})
 
 
