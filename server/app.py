@@ -52,13 +52,16 @@ def prepare_database(settings: Settings) -> Database:
 def create_app(settings: Settings) -> FastAPI:
     db = prepare_database(settings)
     artifacts = ArtifactRegistry(settings.artifacts_destination, db, local_roots=[artifact_root(settings)])
-    authorizer, signer = None, None
+    authorizer, signer, authenticator = None, None, None
     if settings.auth:
         with db.write() as session:
             bootstrap_admin(session, settings)
             signer = UrlSigner(shared_key(session))
         authorizer = Authorizer(Permission(settings.auth_default_permission))
-    context = Context(settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer)
+        authenticator = Authenticator(settings, db)
+    context = Context(
+        settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer, authenticator=authenticator
+    )
     jobs = JobService(settings, db, artifacts)
     jobs.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
 
@@ -85,8 +88,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.context = context
     app.state.jobs = jobs
     install_error_handlers(app)
-    if signer is not None:
-        app.add_middleware(AuthMiddleware, authenticator=Authenticator(settings, db), signer=signer)
+    if signer is not None and authenticator is not None:
+        app.add_middleware(AuthMiddleware, authenticator=authenticator, signer=signer)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(MergeSlashesMiddleware)
     if not settings.disable_security_middleware:

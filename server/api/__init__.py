@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from server.api import (
+    accounts,
     artifacts,
     experiments,
     graphql,
@@ -33,6 +34,7 @@ RPCS: list[Rpc] = [
     *model_versions.RPCS,
     *artifacts.RPCS,
     *users.RPCS,
+    *accounts.RPCS,
     *ui_helpers.RPCS,
 ]
 

@@ -21,7 +21,7 @@ from starlette.routing import BaseRoute, Route
 from server.api.wire import Fields, json_response, read_fields
 from server.artifacts.registry import ArtifactRegistry
 from server.auth import rules
-from server.auth.identity import Principal, unauthenticated
+from server.auth.identity import Authenticator, Principal, unauthenticated
 from server.auth.rules import Access, Authorizer
 from server.auth.signing import UrlSigner
 from server.config import Settings
@@ -37,6 +37,7 @@ class Context:
     artifacts: ArtifactRegistry
     authorizer: Authorizer | None = None  # None: authentication is off and every caller may do anything
     signer: UrlSigner | None = None  # with auth on, signs the artifact URLs handed to clients
+    authenticator: Authenticator | None = None  # with auth on: told when a user's credentials change
 
 
 Handler = Callable[[Fields, Session, Context], Mapping[str, Any]]

@@ -3,7 +3,8 @@ client sends it (MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_TOKEN).
 
 Password checks are argon2, tens of milliseconds by design, so a verified (user, password) pair is remembered
 for a minute under a keyed hash; tokens are remembered for 30 seconds, which bounds how long a revoked token or
-a changed password keeps working on a server process that did not make the change.
+a changed password keeps working on a server process that did not make the change. The process that makes the
+change (the user API) calls `Authenticator.forget`, so there it takes effect at once.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class _TtlCache:
                 self._entries.clear()
             self._entries[key] = (time.monotonic() + self.ttl_s, principal)
 
+    def drop_user(self, username: str) -> None:
+        with self._lock:
+            for key in [k for k, (_, p) in self._entries.items() if p.username == username]:
+                del self._entries[key]
+
 
 class Authenticator:
     def __init__(self, settings: Settings, db: Database) -> None:
@@ -85,6 +91,23 @@ class Authenticator:
         self._key = secrets.token_bytes(32)  # cache keys are keyed hashes: memory never holds a password
         self._passwords = _TtlCache(PASSWORD_CACHE_S)
         self._tokens = _TtlCache(TOKEN_CACHE_S)
+        # username -> when its credentials last changed; a check that began before then is not remembered
+        self._changed: dict[str, float] = {}
+        self._changed_lock = threading.Lock()
+
+    def forget(self, username: str) -> None:
+        """Drop what is remembered about `username` (password changed, admin flag changed, user deleted). Call it
+        once the change is committed: a check that read the old row and finishes later is not cached either."""
+        with self._changed_lock:
+            self._changed[username] = time.monotonic()
+        self._passwords.drop_user(username)
+        self._tokens.drop_user(username)
+
+    def _remember(self, cache: _TtlCache, authorization: str, principal: Principal, started: float) -> None:
+        with self._changed_lock:
+            changed = self._changed.get(principal.username)
+        if changed is None or started > changed:
+            cache.put(self._cache_key(authorization), principal)
 
     def cached(self, authorization: str) -> Principal | None:
         """The principal for an Authorization header seen recently, without touching the database."""
@@ -95,12 +118,13 @@ class Authenticator:
         """Blocking (database, argon2): call from a worker thread."""
         scheme, _, credentials = authorization.partition(" ")
         credentials = credentials.strip()
+        started = time.monotonic()
         if scheme.lower() == "basic":
             principal = self._basic(credentials)
-            self._passwords.put(self._cache_key(authorization), principal)
+            self._remember(self._passwords, authorization, principal, started)
         elif scheme.lower() == "bearer" and credentials:
             principal = self._bearer(credentials)
-            self._tokens.put(self._cache_key(authorization), principal)
+            self._remember(self._tokens, authorization, principal, started)
         else:
             raise unauthenticated(f"Unsupported authorization scheme {scheme!r}.")
         return principal

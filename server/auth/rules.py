@@ -33,6 +33,8 @@ Resource = Literal[
     "registered_model",
     "signed_in",
     "admin",
+    "user",
+    "named_resource",
 ]
 
 
@@ -64,6 +66,10 @@ READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
 SIGNED_IN = Access("signed_in")
 ADMIN = Access("admin", MANAGE)
+# A user's own account (by its `username` field): that user or an administrator; never a job's token.
+SELF_OR_ADMIN = Access("user", MANAGE, "username")
+# Granting on the resource a request names by `resource_type` and `resource_id` needs MANAGE on it.
+MANAGE_NAMED_RESOURCE = Access("named_resource", MANAGE)
 # A search naming experiments: unreadable ones are dropped, and naming only unreadable ones is refused.
 READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")
 
@@ -161,6 +167,19 @@ class Authorizer:
         if access.resource == "admin":
             if not (principal.is_admin and principal.run_id is None):
                 raise permission_denied("administrators only")
+            return fields
+        if access.resource == "user":
+            if principal.run_id is None and (principal.is_admin or fields.string(access.field) == principal.username):
+                return fields
+            raise permission_denied("only administrators act on other users' accounts")
+        if access.resource == "named_resource":
+            kind, name = fields.string("resource_type"), fields.string("resource_id")
+            if kind == "experiment" and name and name.isdigit():
+                self.require(self.on_experiment(session, principal, int(name)), access.need, "experiment")
+            elif kind == "registered_model" and name and name != "*":
+                self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
+            elif not (principal.is_admin and principal.run_id is None):
+                raise permission_denied("administrators only")  # whatever else it names, the handler refuses
             return fields
         if access.resource == "experiments":
             asked = fields.string_list(access.field)

@@ -101,6 +101,33 @@ def set_experiment_permission(session: Session, experiment_id: int, user_id: int
     session.flush()
 
 
+def experiment_permission_row(session: Session, experiment_id: int, user_id: int) -> ExperimentPermission | None:
+    return session.get(ExperimentPermission, (experiment_id, user_id))
+
+
+def delete_experiment_permission(session: Session, experiment_id: int, user_id: int) -> bool:
+    """False when there was no such grant."""
+    result = session.execute(
+        delete(ExperimentPermission).where(
+            ExperimentPermission.experiment_id == experiment_id, ExperimentPermission.user_id == user_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def registered_model_permission_row(session: Session, name: str, user_id: int) -> RegisteredModelPermission | None:
+    return session.get(RegisteredModelPermission, (name, user_id))
+
+
+def delete_registered_model_permission(session: Session, name: str, user_id: int) -> bool:
+    result = session.execute(
+        delete(RegisteredModelPermission).where(
+            RegisteredModelPermission.name == name, RegisteredModelPermission.user_id == user_id
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
 def registered_model_permission(session: Session, name: str, user_id: int) -> str | None:
     return session.scalar(
         select(RegisteredModelPermission.permission).where(

@@ -191,10 +191,19 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "lease_token": "t",
         "outcome": "succeeded",
         "artifact_file_path": "x.txt",
+        # The user and permission API: Alice's account, and grants on her experiment and registered model.
+        "username": "alice-walk",
+        "password": "taken-over-1",
+        "current_password": "s3cret-password",
+        "is_admin": True,
+        "permission": "MANAGE",
+        "resource_type": "experiment",
+        "resource_id": owned.experiment_id,
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
-    if template.endswith("/create") and ("experiments" in template or "registered-models" in template):
+    creates = template.endswith("/create") and "/permissions/" not in template
+    if creates and ("experiments" in template or "registered-models" in template):
         fields["name"] = f"made-by-the-walk-{next(_counter)}"  # creating is open; it must not collide
     if template.startswith("/runyard/api/") and method == "POST" and not template.endswith("/archive"):
         job_bodies: dict[str, dict[str, object]] = {
@@ -237,6 +246,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     templates = {path for _, path in ROUTES}
     assert "/runyard/api/workers/claim" in templates
     assert "/api/2.0/mlflow/registered-models/create" in templates
+    assert "/api/2.0/mlflow/users/update-password" in templates  # the user and permission API
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)

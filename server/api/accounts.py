@@ -1,0 +1,375 @@
+"""Managing users and their grants over the API of MLflow's basic-auth app, so `mlflow.server.get_app_client(
+"basic-auth", tracking_uri=...)` and the web UI's account pages work against Runyard.
+
+Who may call what is MLflow's rule, declared as each route's `Access`: administrators anything; a user reads their
+own account and changes their own password (re-stating the current one, as MLflow asks); granting on an experiment
+or registered model needs MANAGE on it; the rest is for administrators only. Without `--auth` MLflow has none of
+these routes, and neither do we: they answer 404.
+
+A change to a user's password, admin flag or existence takes effect at once on this server: the cached
+credentials of that user are dropped when the change commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from server.api.routing import Context, Rpc
+from server.api.wire import Fields, missing
+from server.auth import rules
+from server.auth import secrets as auth_secrets
+from server.auth.identity import Principal
+from server.auth.permissions import Permission
+from server.errors import ErrorCode, MlflowError
+from server.services import users as accounts
+from server.store import users
+from server.store.models import User
+
+EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
+
+
+def _require_auth(context: Context) -> None:
+    if context.authorizer is None:
+        raise MlflowError("No such endpoint: this server does not sign users in.", ErrorCode.ENDPOINT_NOT_FOUND)
+
+
+def _forget_credentials(session: Session, context: Context, username: str) -> None:
+    """Drop the user's cached credentials now and again once the transaction commits, so that a check which read
+    the old row meanwhile is not remembered either."""
+    authenticator = context.authenticator
+    if authenticator is None:
+        return
+    authenticator.forget(username)
+    event.listen(session, "after_commit", lambda _: authenticator.forget(username), once=True)
+
+
+def _permission(fields: Fields) -> Permission:
+    value = fields.required_string("permission")
+    try:
+        return Permission(value)
+    except ValueError:
+        names = ", ".join(p.value for p in Permission)
+        raise MlflowError.invalid_parameter(f"Invalid permission '{value}'. Valid permissions are: ({names})") from None
+
+
+def _experiment_id(fields: Fields, name: str = "experiment_id") -> int:
+    value = fields.integer(name, required=True)
+    assert value is not None
+    return value
+
+
+def _user_json(session: Session, user: User) -> dict[str, Any]:
+    experiments = users.experiment_grants(session, user.id)
+    models = users.registered_model_grants(session, user.id)
+    return {
+        "id": user.id,
+        "username": user.username,
+        "is_admin": user.is_admin,
+        "experiment_permissions": [
+            {"experiment_id": str(e), "user_id": user.id, "permission": p} for e, p in sorted(experiments.items())
+        ],
+        "registered_model_permissions": [
+            {"name": n, "user_id": user.id, "permission": p} for n, p in sorted(models.items())
+        ],
+    }
+
+
+# --- users ------------------------------------------------------------------------------------------------------
+
+
+def create_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    username, password = fields.string("username"), fields.string("password")
+    if not username or not password:
+        raise MlflowError.invalid_parameter("Username and password cannot be empty.")
+    user = accounts.create_user(session, username, password)
+    return {"user": _user_json(session, user)}
+
+
+def get_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    return {"user": _user_json(session, users.get_user(session, fields.required_string("username")))}
+
+
+def update_user_password(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    username, password = fields.required_string("username"), fields.required_string("password")
+    user = users.get_user(session, username)
+    principal = rules.current_principal()
+    if principal is not None and principal.username == username:
+        # Changing one's own password re-states the current one, so that a borrowed session cannot take the account.
+        current = fields.string("current_password")
+        if not current:
+            raise MlflowError.invalid_parameter("Current password is required when changing your own password.")
+        if not auth_secrets.password_matches(user.password_hash, current):
+            raise MlflowError.invalid_parameter("Current password does not match.")
+        if password == current:
+            raise MlflowError.invalid_parameter("New password must differ from the current password.")
+    accounts.set_password(session, username, password)
+    _forget_credentials(session, context, username)
+    return {}
+
+
+def update_user_admin(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    username = fields.required_string("username")
+    if not fields.has("is_admin"):
+        raise missing("is_admin")
+    users.get_user(session, username).is_admin = fields.boolean("is_admin")
+    _forget_credentials(session, context, username)
+    return {}
+
+
+def delete_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    username = fields.required_string("username")
+    principal = rules.current_principal()
+    if principal is not None and principal.username == username:
+        raise MlflowError(
+            "Users cannot delete their own account. Ask another admin to delete this user instead.",
+            ErrorCode.BAD_REQUEST,
+        )
+    users.delete_user(session, username)
+    _forget_credentials(session, context, username)
+    return {}
+
+
+# --- experiment permissions ---------------------------------------------------------------------------------------
+
+
+def _experiment_grant(session: Session, fields: Fields) -> tuple[int, User]:
+    return _experiment_id(fields), users.get_user(session, fields.required_string("username"))
+
+
+def _experiment_not_found(experiment_id: int, username: str) -> MlflowError:
+    return MlflowError.not_found(
+        f"Experiment permission with experiment_id={experiment_id} and username={username} not found"
+    )
+
+
+def create_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    experiment_id, user = _experiment_grant(session, fields)
+    permission = _permission(fields)
+    if users.experiment_permission_row(session, experiment_id, user.id) is not None:
+        raise MlflowError.already_exists(
+            f"Experiment permission (experiment_id={experiment_id}, username={user.username}) already exists"
+        )
+    users.set_experiment_permission(session, experiment_id, user.id, permission.value)
+    return {
+        "experiment_permission": {
+            "experiment_id": str(experiment_id),
+            "user_id": user.id,
+            "permission": permission.value,
+        }
+    }
+
+
+def get_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    experiment_id, user = _experiment_grant(session, fields)
+    row = users.experiment_permission_row(session, experiment_id, user.id)
+    if row is None:
+        raise _experiment_not_found(experiment_id, user.username)
+    return {
+        "experiment_permission": {"experiment_id": str(experiment_id), "user_id": user.id, "permission": row.permission}
+    }
+
+
+def update_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    experiment_id, user = _experiment_grant(session, fields)
+    permission = _permission(fields)
+    row = users.experiment_permission_row(session, experiment_id, user.id)
+    if row is None:
+        raise _experiment_not_found(experiment_id, user.username)
+    row.permission = permission.value
+    return {}
+
+
+def delete_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    experiment_id, user = _experiment_grant(session, fields)
+    if not users.delete_experiment_permission(session, experiment_id, user.id):
+        raise _experiment_not_found(experiment_id, user.username)
+    return {}
+
+
+# --- registered model permissions ---------------------------------------------------------------------------------
+
+
+def _model_grant(session: Session, fields: Fields) -> tuple[str, User]:
+    return fields.required_string("name"), users.get_user(session, fields.required_string("username"))
+
+
+def _model_not_found(name: str, username: str) -> MlflowError:
+    return MlflowError.not_found(f"Registered model permission with name={name} and username={username} not found")
+
+
+def create_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    name, user = _model_grant(session, fields)
+    permission = _permission(fields)
+    if users.registered_model_permission_row(session, name, user.id) is not None:
+        raise MlflowError.already_exists(
+            f"Registered model permission (name={name}, username={user.username}) already exists"
+        )
+    users.set_registered_model_permission(session, name, user.id, permission.value)
+    return {"registered_model_permission": {"name": name, "user_id": user.id, "permission": permission.value}}
+
+
+def get_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    name, user = _model_grant(session, fields)
+    row = users.registered_model_permission_row(session, name, user.id)
+    if row is None:
+        raise _model_not_found(name, user.username)
+    return {"registered_model_permission": {"name": name, "user_id": user.id, "permission": row.permission}}
+
+
+def update_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    name, user = _model_grant(session, fields)
+    permission = _permission(fields)
+    row = users.registered_model_permission_row(session, name, user.id)
+    if row is None:
+        raise _model_not_found(name, user.username)
+    row.permission = permission.value
+    return {}
+
+
+def delete_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    name, user = _model_grant(session, fields)
+    if not users.delete_registered_model_permission(session, name, user.id):
+        raise _model_not_found(name, user.username)
+    return {}
+
+
+# --- MLflow 3's per-user grant API: one (resource_type, resource_id) shape for both kinds -------------------------
+
+
+def _resource(fields: Fields) -> tuple[str, str]:
+    kind, name = fields.required_string("resource_type"), fields.required_string("resource_id")
+    if kind not in (EXPERIMENT, REGISTERED_MODEL):
+        raise MlflowError.invalid_parameter(
+            f"Unsupported resource_type '{kind}': this server grants on '{EXPERIMENT}' and '{REGISTERED_MODEL}'."
+        )
+    if name == "*":
+        raise MlflowError.invalid_parameter(
+            "Wildcard grants are not supported: the server's default permission applies to every resource."
+        )
+    if kind == EXPERIMENT and not name.isdigit():
+        raise MlflowError.invalid_parameter(f"Invalid experiment id '{name}'.")
+    return kind, name
+
+
+def grant_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    kind, name = _resource(fields)
+    user = users.get_user(session, fields.required_string("username"))
+    permission = _permission(fields)
+    exists = (
+        users.experiment_permission_row(session, int(name), user.id)
+        if kind == EXPERIMENT
+        else users.registered_model_permission_row(session, name, user.id)
+    )
+    if exists is not None:
+        raise MlflowError.already_exists(
+            f"Permission for user={user.username} on resource_type={kind}, resource_id={name} already exists."
+        )
+    if kind == EXPERIMENT:
+        users.set_experiment_permission(session, int(name), user.id, permission.value)
+    else:
+        users.set_registered_model_permission(session, name, user.id, permission.value)
+    return {}
+
+
+def revoke_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    kind, name = _resource(fields)
+    user = users.get_user(session, fields.required_string("username"))
+    deleted = (
+        users.delete_experiment_permission(session, int(name), user.id)
+        if kind == EXPERIMENT
+        else users.delete_registered_model_permission(session, name, user.id)
+    )
+    if not deleted:
+        raise MlflowError.not_found(
+            f"No permission for user={user.username} on resource_type={kind}, resource_id={name}."
+        )
+    return {}
+
+
+def get_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """The user's effective permission (their grant, else the server's default), as a request would see it."""
+    _require_auth(context)
+    assert context.authorizer is not None
+    kind, name = _resource(fields)
+    user = users.get_user(session, fields.required_string("username"))
+    target = Principal(user.id, user.username, user.is_admin)
+    if kind == EXPERIMENT:
+        have = context.authorizer.on_experiment(session, target, int(name))
+    else:
+        have = context.authorizer.on_registered_model(session, target, name)
+    return {"allowed": have.allows(Permission.EDIT), "permission": have.value}
+
+
+RPCS = [
+    Rpc("POST", "/mlflow/users/create", create_user, access=rules.ADMIN),
+    Rpc("GET", "/mlflow/users/get", get_user, access=rules.SELF_OR_ADMIN),
+    Rpc("PATCH", "/mlflow/users/update-password", update_user_password, access=rules.SELF_OR_ADMIN),
+    Rpc("PATCH", "/mlflow/users/update-admin", update_user_admin, access=rules.ADMIN),
+    Rpc("DELETE", "/mlflow/users/delete", delete_user, access=rules.ADMIN),
+    Rpc(
+        "POST",
+        "/mlflow/experiments/permissions/create",
+        create_experiment_permission,
+        access=rules.experiment(rules.MANAGE),
+    ),
+    Rpc("GET", "/mlflow/experiments/permissions/get", get_experiment_permission, access=rules.experiment(rules.MANAGE)),
+    Rpc(
+        "PATCH",
+        "/mlflow/experiments/permissions/update",
+        update_experiment_permission,
+        access=rules.experiment(rules.MANAGE),
+    ),
+    Rpc(
+        "DELETE",
+        "/mlflow/experiments/permissions/delete",
+        delete_experiment_permission,
+        access=rules.experiment(rules.MANAGE),
+    ),
+    Rpc(
+        "POST",
+        "/mlflow/registered-models/permissions/create",
+        create_registered_model_permission,
+        access=rules.registered_model(rules.MANAGE),
+    ),
+    Rpc(
+        "GET",
+        "/mlflow/registered-models/permissions/get",
+        get_registered_model_permission,
+        access=rules.registered_model(rules.MANAGE),
+    ),
+    Rpc(
+        "PATCH",
+        "/mlflow/registered-models/permissions/update",
+        update_registered_model_permission,
+        access=rules.registered_model(rules.MANAGE),
+    ),
+    Rpc(
+        "DELETE",
+        "/mlflow/registered-models/permissions/delete",
+        delete_registered_model_permission,
+        access=rules.registered_model(rules.MANAGE),
+    ),
+    Rpc("POST", "/mlflow/users/permissions/grant", grant_user_permission, since=3, access=rules.MANAGE_NAMED_RESOURCE),
+    Rpc(
+        "POST", "/mlflow/users/permissions/revoke", revoke_user_permission, since=3, access=rules.MANAGE_NAMED_RESOURCE
+    ),
+    Rpc("GET", "/mlflow/users/permissions/get", get_user_permission, since=3, access=rules.SELF_OR_ADMIN),
+]
