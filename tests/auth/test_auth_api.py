@@ -3,9 +3,6 @@ per-resource routes the stock client of this MLflow version no longer calls, by 
 
 from __future__ import annotations
 
-import importlib
-import sys
-import types
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,26 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.server.auth.client import AuthServiceClient
 
 from server.app import create_app
 from server.config import Settings
 from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
 
-
-def _client_class() -> type:
-    """The stock `AuthServiceClient`. Its package's `__init__` builds MLflow's own Flask auth server, which needs
-    Flask-WTF; a client-only install lacks it, so then the package is entered without running that `__init__`
-    (the client module itself is loaded unchanged, and `get_app_client` finds it through MLflow's entry point)."""
-    try:
-        return importlib.import_module("mlflow.server.auth.client").AuthServiceClient  # type: ignore[no-any-return]
-    except ImportError:
-        package = types.ModuleType("mlflow.server.auth")
-        package.__path__ = [str(Path(mlflow.server.__file__).parent / "auth")]
-        sys.modules["mlflow.server.auth"] = package
-        return importlib.import_module("mlflow.server.auth.client").AuthServiceClient  # type: ignore[no-any-return]
-
-
-AuthServiceClient = _client_class()
 API = "/api/2.0/mlflow"
 Use = Callable[[tuple[str, str]], tuple[AuthServiceClient, MlflowClient]]
 
