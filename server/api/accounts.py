@@ -12,12 +12,14 @@ credentials of that user are dropped when the change commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from server.api.routing import Context, Rpc
+from server.api.routing import Context, Handler, Rpc
 from server.api.wire import Fields, missing
 from server.auth import rules
 from server.auth import secrets as auth_secrets
@@ -137,122 +139,109 @@ def delete_user(fields: Fields, session: Session, context: Context) -> dict[str,
     return {}
 
 
-# --- experiment permissions ---------------------------------------------------------------------------------------
+# --- per-resource grants: one set of handlers, told apart by what they grant on -----------------------------------
 
 
-def _experiment_grant(session: Session, fields: Fields) -> tuple[int, User]:
-    return _experiment_id(fields), users.get_user(session, fields.required_string("username"))
+@dataclass(frozen=True)
+class _Grants:
+    """How grants on one kind of resource are named and stored; the handlers below are the same for both kinds."""
 
+    label: str  # as MLflow's messages name them
+    body_key: str  # the answer's key
+    field: str  # the request field naming the resource
+    parse: Callable[[Fields], Any]
+    row: Callable[[Session, Any, int], Any]
+    store: Callable[[Session, Any, int, str], None]
+    delete: Callable[[Session, Any, int], bool]
 
-def _experiment_not_found(experiment_id: int, username: str) -> MlflowError:
-    return MlflowError.not_found(
-        f"Experiment permission with experiment_id={experiment_id} and username={username} not found"
-    )
+    def target(self, session: Session, fields: Fields) -> tuple[Any, User]:
+        return self.parse(fields), users.get_user(session, fields.required_string("username"))
 
+    def body(self, resource: Any, user: User, permission: str) -> dict[str, Any]:
+        return {self.body_key: {self.field: str(resource), "user_id": user.id, "permission": permission}}
 
-def create_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    experiment_id, user = _experiment_grant(session, fields)
-    permission = _permission(fields)
-    if users.experiment_permission_row(session, experiment_id, user.id) is not None:
-        raise MlflowError.already_exists(
-            f"Experiment permission (experiment_id={experiment_id}, username={user.username}) already exists"
+    def not_found(self, resource: Any, user: User) -> MlflowError:
+        return MlflowError.not_found(
+            f"{self.label} permission with {self.field}={resource} and username={user.username} not found"
         )
-    users.set_experiment_permission(session, experiment_id, user.id, permission.value)
-    return {
-        "experiment_permission": {
-            "experiment_id": str(experiment_id),
-            "user_id": user.id,
-            "permission": permission.value,
-        }
-    }
 
 
-def get_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    experiment_id, user = _experiment_grant(session, fields)
-    row = users.experiment_permission_row(session, experiment_id, user.id)
-    if row is None:
-        raise _experiment_not_found(experiment_id, user.username)
-    return {
-        "experiment_permission": {"experiment_id": str(experiment_id), "user_id": user.id, "permission": row.permission}
-    }
+EXPERIMENT_GRANTS = _Grants(
+    "Experiment",
+    "experiment_permission",
+    "experiment_id",
+    _experiment_id,
+    users.experiment_permission_row,
+    users.set_experiment_permission,
+    users.delete_experiment_permission,
+)
+MODEL_GRANTS = _Grants(
+    "Registered model",
+    "registered_model_permission",
+    "name",
+    lambda fields: fields.required_string("name"),
+    users.registered_model_permission_row,
+    users.set_registered_model_permission,
+    users.delete_registered_model_permission,
+)
 
 
-def update_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    experiment_id, user = _experiment_grant(session, fields)
-    permission = _permission(fields)
-    row = users.experiment_permission_row(session, experiment_id, user.id)
-    if row is None:
-        raise _experiment_not_found(experiment_id, user.username)
-    row.permission = permission.value
-    return {}
+def _create_grant(grants: _Grants) -> Handler:
+    def create(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        _require_auth(context)
+        resource, user = grants.target(session, fields)
+        permission = _permission(fields)
+        if grants.row(session, resource, user.id) is not None:
+            raise MlflowError.already_exists(
+                f"{grants.label} permission ({grants.field}={resource}, username={user.username}) already exists"
+            )
+        grants.store(session, resource, user.id, permission.value)
+        return grants.body(resource, user, permission.value)
+
+    return create
 
 
-def delete_experiment_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    experiment_id, user = _experiment_grant(session, fields)
-    if not users.delete_experiment_permission(session, experiment_id, user.id):
-        raise _experiment_not_found(experiment_id, user.username)
-    return {}
+def _get_grant(grants: _Grants) -> Handler:
+    def get(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        _require_auth(context)
+        resource, user = grants.target(session, fields)
+        row = grants.row(session, resource, user.id)
+        if row is None:
+            raise grants.not_found(resource, user)
+        return grants.body(resource, user, row.permission)
+
+    return get
 
 
-# --- registered model permissions ---------------------------------------------------------------------------------
+def _update_grant(grants: _Grants) -> Handler:
+    def update(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        _require_auth(context)
+        resource, user = grants.target(session, fields)
+        permission = _permission(fields)
+        row = grants.row(session, resource, user.id)
+        if row is None:
+            raise grants.not_found(resource, user)
+        row.permission = permission.value
+        return {}
+
+    return update
 
 
-def _model_grant(session: Session, fields: Fields) -> tuple[str, User]:
-    return fields.required_string("name"), users.get_user(session, fields.required_string("username"))
+def _delete_grant(grants: _Grants) -> Handler:
+    def delete(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        _require_auth(context)
+        resource, user = grants.target(session, fields)
+        if not grants.delete(session, resource, user.id):
+            raise grants.not_found(resource, user)
+        return {}
 
-
-def _model_not_found(name: str, username: str) -> MlflowError:
-    return MlflowError.not_found(f"Registered model permission with name={name} and username={username} not found")
-
-
-def create_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    name, user = _model_grant(session, fields)
-    permission = _permission(fields)
-    if users.registered_model_permission_row(session, name, user.id) is not None:
-        raise MlflowError.already_exists(
-            f"Registered model permission (name={name}, username={user.username}) already exists"
-        )
-    users.set_registered_model_permission(session, name, user.id, permission.value)
-    return {"registered_model_permission": {"name": name, "user_id": user.id, "permission": permission.value}}
-
-
-def get_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    name, user = _model_grant(session, fields)
-    row = users.registered_model_permission_row(session, name, user.id)
-    if row is None:
-        raise _model_not_found(name, user.username)
-    return {"registered_model_permission": {"name": name, "user_id": user.id, "permission": row.permission}}
-
-
-def update_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    name, user = _model_grant(session, fields)
-    permission = _permission(fields)
-    row = users.registered_model_permission_row(session, name, user.id)
-    if row is None:
-        raise _model_not_found(name, user.username)
-    row.permission = permission.value
-    return {}
-
-
-def delete_registered_model_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    name, user = _model_grant(session, fields)
-    if not users.delete_registered_model_permission(session, name, user.id):
-        raise _model_not_found(name, user.username)
-    return {}
+    return delete
 
 
 # --- MLflow 3's per-user grant API: one (resource_type, resource_id) shape for both kinds -------------------------
 
 
-def _resource(fields: Fields) -> tuple[str, str]:
+def _resource(fields: Fields) -> tuple[str, _Grants, Any]:
     kind, name = fields.required_string("resource_type"), fields.required_string("resource_id")
     if kind not in (EXPERIMENT, REGISTERED_MODEL):
         raise MlflowError.invalid_parameter(
@@ -264,42 +253,29 @@ def _resource(fields: Fields) -> tuple[str, str]:
         )
     if kind == EXPERIMENT and not name.isdigit():
         raise MlflowError.invalid_parameter(f"Invalid experiment id '{name}'.")
-    return kind, name
+    return (kind, EXPERIMENT_GRANTS, int(name)) if kind == EXPERIMENT else (kind, MODEL_GRANTS, name)
 
 
 def grant_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    kind, name = _resource(fields)
+    kind, grants, resource = _resource(fields)
     user = users.get_user(session, fields.required_string("username"))
     permission = _permission(fields)
-    exists = (
-        users.experiment_permission_row(session, int(name), user.id)
-        if kind == EXPERIMENT
-        else users.registered_model_permission_row(session, name, user.id)
-    )
-    if exists is not None:
+    if grants.row(session, resource, user.id) is not None:
         raise MlflowError.already_exists(
-            f"Permission for user={user.username} on resource_type={kind}, resource_id={name} already exists."
+            f"Permission for user={user.username} on resource_type={kind}, resource_id={resource} already exists."
         )
-    if kind == EXPERIMENT:
-        users.set_experiment_permission(session, int(name), user.id, permission.value)
-    else:
-        users.set_registered_model_permission(session, name, user.id, permission.value)
+    grants.store(session, resource, user.id, permission.value)
     return {}
 
 
 def revoke_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    kind, name = _resource(fields)
+    kind, grants, resource = _resource(fields)
     user = users.get_user(session, fields.required_string("username"))
-    deleted = (
-        users.delete_experiment_permission(session, int(name), user.id)
-        if kind == EXPERIMENT
-        else users.delete_registered_model_permission(session, name, user.id)
-    )
-    if not deleted:
+    if not grants.delete(session, resource, user.id):
         raise MlflowError.not_found(
-            f"No permission for user={user.username} on resource_type={kind}, resource_id={name}."
+            f"No permission for user={user.username} on resource_type={kind}, resource_id={resource}."
         )
     return {}
 
@@ -308,14 +284,23 @@ def get_user_permission(fields: Fields, session: Session, context: Context) -> d
     """The user's effective permission (their grant, else the server's default), as a request would see it."""
     _require_auth(context)
     assert context.authorizer is not None
-    kind, name = _resource(fields)
+    kind, _, resource = _resource(fields)
     user = users.get_user(session, fields.required_string("username"))
     target = Principal(user.id, user.username, user.is_admin)
     if kind == EXPERIMENT:
-        have = context.authorizer.on_experiment(session, target, int(name))
+        have = context.authorizer.on_experiment(session, target, resource)
     else:
-        have = context.authorizer.on_registered_model(session, target, name)
+        have = context.authorizer.on_registered_model(session, target, resource)
     return {"allowed": have.allows(Permission.EDIT), "permission": have.value}
+
+
+def _grant_routes(path: str, grants: _Grants, access: rules.Access) -> list[Rpc]:
+    return [
+        Rpc("POST", f"{path}/create", _create_grant(grants), access=access),
+        Rpc("GET", f"{path}/get", _get_grant(grants), access=access),
+        Rpc("PATCH", f"{path}/update", _update_grant(grants), access=access),
+        Rpc("DELETE", f"{path}/delete", _delete_grant(grants), access=access),
+    ]
 
 
 RPCS = [
@@ -324,49 +309,8 @@ RPCS = [
     Rpc("PATCH", "/mlflow/users/update-password", update_user_password, access=rules.SELF_OR_ADMIN),
     Rpc("PATCH", "/mlflow/users/update-admin", update_user_admin, access=rules.ADMIN),
     Rpc("DELETE", "/mlflow/users/delete", delete_user, access=rules.ADMIN),
-    Rpc(
-        "POST",
-        "/mlflow/experiments/permissions/create",
-        create_experiment_permission,
-        access=rules.experiment(rules.MANAGE),
-    ),
-    Rpc("GET", "/mlflow/experiments/permissions/get", get_experiment_permission, access=rules.experiment(rules.MANAGE)),
-    Rpc(
-        "PATCH",
-        "/mlflow/experiments/permissions/update",
-        update_experiment_permission,
-        access=rules.experiment(rules.MANAGE),
-    ),
-    Rpc(
-        "DELETE",
-        "/mlflow/experiments/permissions/delete",
-        delete_experiment_permission,
-        access=rules.experiment(rules.MANAGE),
-    ),
-    Rpc(
-        "POST",
-        "/mlflow/registered-models/permissions/create",
-        create_registered_model_permission,
-        access=rules.registered_model(rules.MANAGE),
-    ),
-    Rpc(
-        "GET",
-        "/mlflow/registered-models/permissions/get",
-        get_registered_model_permission,
-        access=rules.registered_model(rules.MANAGE),
-    ),
-    Rpc(
-        "PATCH",
-        "/mlflow/registered-models/permissions/update",
-        update_registered_model_permission,
-        access=rules.registered_model(rules.MANAGE),
-    ),
-    Rpc(
-        "DELETE",
-        "/mlflow/registered-models/permissions/delete",
-        delete_registered_model_permission,
-        access=rules.registered_model(rules.MANAGE),
-    ),
+    *_grant_routes("/mlflow/experiments/permissions", EXPERIMENT_GRANTS, rules.experiment(rules.MANAGE)),
+    *_grant_routes("/mlflow/registered-models/permissions", MODEL_GRANTS, rules.registered_model(rules.MANAGE)),
     Rpc("POST", "/mlflow/users/permissions/grant", grant_user_permission, since=3, access=rules.MANAGE_NAMED_RESOURCE),
     Rpc(
         "POST", "/mlflow/users/permissions/revoke", revoke_user_permission, since=3, access=rules.MANAGE_NAMED_RESOURCE

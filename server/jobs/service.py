@@ -12,7 +12,7 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from server.config import Settings
 from server.errors import MlflowError
 from server.jobs import log_budget, projects
 from server.jobs import store as queue
+from server.jobs import views as job_views
 from server.jobs.schemas import (
     ACTIVE,
     RUN_STATUS,
@@ -58,50 +59,6 @@ log = logging.getLogger(__name__)
 JOB_TAG = "runyard.job_id"
 MAX_BACKOFF_MS = 600_000
 _OUTCOMES = {"succeeded": JobStatus.SUCCEEDED, "failed": JobStatus.FAILED, "canceled": JobStatus.CANCELED}
-
-
-def to_view(job: Job) -> JobView:
-    status = JobStatus(job.status)
-    return JobView(
-        job_id=job.job_id,
-        run_id=job.run_id,
-        experiment_id=str(job.experiment_id),
-        status=status,
-        run_status=RUN_STATUS[status],
-        backend=job.backend,
-        entry_point=job.entry_point,
-        parameters=orjson.loads(job.parameters),
-        env_manager=job.env_manager,
-        backend_config=orjson.loads(job.backend_config),
-        source=orjson.loads(job.source),
-        priority=job.priority,
-        attempt=job.attempt,
-        max_attempts=job.max_attempts,
-        cancel_requested=job.cancel_requested,
-        lease_owner=job.lease_owner,
-        external_id=job.external_id,
-        exit_code=job.exit_code,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
-
-
-def _named_views(session: Session, jobs: Sequence[Job]) -> list[JobView]:
-    """Views with the run and experiment names and the run's user, as a person reads them on the job pages."""
-    runs, experiment_names = queue.names_of(session, jobs)
-    views = []
-    for job in jobs:
-        run_name, user_id = runs.get(job.run_id, (None, None))
-        experiment_name = experiment_names.get(job.experiment_id)
-        names = {"run_name": run_name, "user_id": user_id or None, "experiment_name": experiment_name}
-        views.append(to_view(job).model_copy(update=names))
-    return views
-
-
-def _named_view(session: Session, job: Job) -> JobView:
-    return _named_views(session, [job])[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +161,7 @@ class JobService:
                         f"Idempotency key '{spec.idempotency_key}' was already used for a different job request "
                         f"(job {job.job_id})."
                     )
-                return _named_view(session, job)
+                return job_views.view(session, job)
 
         return await run_in_threadpool(read)
 
@@ -269,7 +226,7 @@ class JobService:
             )
             run_store.insert_params(session, run_id, run_service.validate_params(list(checked.logged_params.items())))
             queue.insert_job(session, job)
-            return _named_view(session, job)
+            return job_views.view(session, job)
 
         try:
             view = await self.db.run_write(write)
@@ -309,7 +266,7 @@ class JobService:
     async def get(self, job_id: str) -> JobView:
         def read() -> JobView:
             with self.db.read() as session:
-                return _named_views(session, [queue.get_job(session, job_id)])[0]
+                return job_views.views(session, [queue.get_job(session, job_id)])[0]
 
         return await run_in_threadpool(read)
 
@@ -326,7 +283,7 @@ class JobService:
         def read() -> list[JobView]:
             with self.db.read() as session:
                 narrowed = replace(where, readable=readable(session)) if readable else where
-                return _named_views(session, queue.list_jobs(session, narrowed, offset=offset, limit=limit))
+                return job_views.views(session, queue.list_jobs(session, narrowed, offset=offset, limit=limit))
 
         return await run_in_threadpool(read)
 
@@ -364,7 +321,7 @@ class JobService:
                 queue.request_cancel(session, job_id)
             session.expire_all()
             job = queue.get_job(session, job_id)
-            return _named_view(session, job), job.status == JobStatus.CANCELED
+            return job_views.view(session, job), job.status == JobStatus.CANCELED
 
         view, ended = await self.db.run_write(write)
         if ended:
@@ -380,7 +337,7 @@ class JobService:
                 )
             queue.reopen_run(session, job.run_id)
             session.expire_all()
-            return _named_view(session, queue.get_job(session, job_id))
+            return job_views.view(session, queue.get_job(session, job_id))
 
         view = await self.db.run_write(write)
         self.jobs_changed.notify()
@@ -406,7 +363,7 @@ class JobService:
                 job = queue.get_job(session, job_id)
                 queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
                 token, seconds = job.lease_token or "", self.settings.job_lease_seconds
-                claimed.append(ClaimedJob(job=_named_view(session, job), lease_token=token, lease_seconds=seconds))
+                claimed.append(ClaimedJob(job=job_views.view(session, job), lease_token=token, lease_seconds=seconds))
             return claimed
 
         while True:
@@ -493,7 +450,7 @@ class JobService:
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
             queue.set_run_status(session, job.run_id, RUN_STATUS[status], end_time=now)
-            return _named_view(session, job)
+            return job_views.view(session, job)
 
         view = await self.db.run_write(write)
         self.jobs_changed.notify()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from playwright.sync_api import Browser, Page, Playwright, Response, sync_playwright
+from playwright.sync_api import Browser, HttpCredentials, Page, Playwright, Response, sync_playwright
 
 from tests.support.processes import runyard_server
 
@@ -102,6 +102,14 @@ def screenshots(request: pytest.FixtureRequest) -> Path:
     folder = request.config.rootpath / "test-output" / "ui"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def signed_in(browser: Browser, user: tuple[str, str]) -> Page:
+    """A page whose browser answers the server's sign-in prompt with `user`'s name and password (HTTP Basic)."""
+    credentials: HttpCredentials = {"username": user[0], "password": user[1]}
+    context = browser.new_context(viewport={"width": 1920, "height": 1080}, http_credentials=credentials)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
 
 
 @pytest.fixture

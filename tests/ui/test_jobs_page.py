@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,10 +19,11 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from server.jobs.client import JobClient
 from server.jobs.projects import pack_directory
-from server.jobs.schemas import TERMINAL, JobSpec, JobStatus, JobView
+from server.jobs.schemas import JobSpec, JobStatus, JobView
 from tests.auth.conftest import ADMIN, AuthServer
+from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_server, runyard_worker
-from tests.ui.test_signed_in import signed_in
+from tests.ui.conftest import signed_in
 
 TICKER = Path(__file__).parent / "projects" / "ticker"
 SUBMITTER = "grace"
@@ -39,14 +39,6 @@ class Queue:
     running: JobView
     queued: JobView
     azure: JobView
-
-
-def wait_for(client: JobClient, job_id: str, done: Callable[[JobView], bool], timeout: float = 60) -> JobView:
-    deadline = time.monotonic() + timeout
-    while not done(job := client.get(job_id)):
-        assert time.monotonic() < deadline, f"job {job_id} still {job.status} after {timeout}s"
-        time.sleep(0.1)
-    return job
 
 
 @pytest.fixture(scope="module")
@@ -74,12 +66,10 @@ def queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
             )
             return client.submit_archive(spec, archive)
 
-        def finished(job: JobView) -> bool:
-            return job.status in TERMINAL
-
-        succeeded = wait_for(client, submit("short-ticker", 3).job_id, finished)
-        failed = wait_for(client, submit("failing-ticker", 1, exit_code=3).job_id, finished)
-        running = wait_for(client, submit("long-ticker", 3000).job_id, lambda job: job.status == JobStatus.RUNNING)
+        succeeded = wait_for(client, submit("short-ticker", 3).job_id)
+        failed = wait_for(client, submit("failing-ticker", 1, exit_code=3).job_id)
+        long_ticker = submit("long-ticker", 3000).job_id
+        running = wait_for(client, long_ticker, until=lambda job: job.status == JobStatus.RUNNING)
         queued = submit("waiting-ticker", 2)
         azure = submit("azure-ticker", 2, backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
         assert (succeeded.status, failed.status) == (JobStatus.SUCCEEDED, JobStatus.FAILED)

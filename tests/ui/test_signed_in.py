@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, HttpCredentials, Page, expect
+from playwright.sync_api import Browser, expect
 
 from tests.auth.conftest import ADMIN, AuthServer
 from tests.support.processes import runyard_server
+from tests.ui.conftest import signed_in
 
 API = "/api/2.0/mlflow"
 
@@ -50,13 +51,6 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Private]:
         with server.http(bob) as http:
             assert http.post(f"{API}/experiments/create", json={"name": "bob-own"}).status_code == 200
         yield Private(server, alice, bob, experiment_id, run_id)
-
-
-def signed_in(browser: Browser, user: tuple[str, str]) -> Page:
-    credentials: HttpCredentials = {"username": user[0], "password": user[1]}
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, http_credentials=credentials)
-    context.set_default_timeout(15_000)
-    return context.new_page()
 
 
 def test_the_owner_sees_her_experiment_and_run(private: Private, browser: Browser, screenshots: Path) -> None:
