@@ -200,7 +200,8 @@ async def get_snapshot(job_id: str, jobs: Jobs, request: Request) -> Response:
 @router.post("/workers/claim", response_model=ClaimResponse, summary="Lease queued jobs (workers)")
 async def claim_jobs(body: ClaimRequest, jobs: Jobs, request: Request) -> ClaimResponse:
     await access.require_worker(request)
-    return ClaimResponse(jobs=await access.issue_tracking_tokens(request, await jobs.claim(body)))
+    claimed = await jobs.claim(body, request.is_disconnected)  # a worker that hung up gets nothing leased
+    return ClaimResponse(jobs=await access.issue_tracking_tokens(request, claimed))
 
 
 @router.post("/jobs/{job_id}/start", response_model=LeaseState, summary="The entry point starts (workers)")

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -345,8 +345,11 @@ class JobService:
 
     # --- the worker's side ------------------------------------------------------------------------------------
 
-    async def claim(self, request: ClaimRequest) -> list[ClaimedJob]:
-        """Lease due jobs, waiting up to `wait_seconds` for one to arrive (long poll)."""
+    async def claim(
+        self, request: ClaimRequest, disconnected: Callable[[], Awaitable[bool]] | None = None
+    ) -> list[ClaimedJob]:
+        """Lease due jobs, waiting up to `wait_seconds` for one to arrive (long poll). The wait ends when the worker
+        hangs up (`disconnected`): a job leased to a worker that is gone would sit out a whole lease."""
         deadline = asyncio.get_running_loop().time() + request.wait_seconds
 
         def write(session: Session) -> list[ClaimedJob]:
@@ -372,6 +375,8 @@ class JobService:
             if claimed or remaining <= 0 or self.stopping:
                 return claimed
             await self.jobs_changed.wait(min(remaining, 1.0))
+            if disconnected is not None and await disconnected():
+                return []
 
     async def start(self, job_id: str, request: LeaseRequest) -> LeaseState:
         def write(session: Session) -> LeaseState:
