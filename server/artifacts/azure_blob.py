@@ -109,7 +109,8 @@ class AzureBlobArtifactStore:
         have one, else with a user delegation key, so managed identities can hand out URLs too."""
         blob = self.container.get_blob_client(self._name(path))
         now = datetime.now(UTC)
-        expiry = now + timedelta(seconds=ttl_s)
+        # A SAS carries whole seconds and the SDK truncates: round up, or a short URL could expire at once.
+        expiry = now.replace(microsecond=0) + timedelta(seconds=ttl_s + 1)
         signing: dict[str, Any] = {}
         if account_key := getattr(self.container.credential, "account_key", None):
             signing["account_key"] = account_key
