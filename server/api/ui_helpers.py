@@ -1,6 +1,7 @@
 """Answers for the web UI's housekeeping calls that have nothing to show on Runyard, so the UI stays quiet instead of
 raising "endpoint not found" toasts: the legacy prompt lab's gateway endpoint list, the UI telemetry switch, the
-assistant panel's settings, and the trace charts of an experiment's overview."""
+assistant panel's settings, and the GenAI pages of an experiment (trace charts, traces, evaluation datasets, review
+queues, the playground's endpoints and keys), which all show their empty state."""
 
 from __future__ import annotations
 
@@ -46,22 +47,26 @@ async def assistant_providers(_: Request) -> Response:
     return json_response(ASSISTANT_PROVIDERS)
 
 
-def query_trace_metrics(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
-    """Runyard keeps no traces, so every trace metric has no data points (MLflow omits the empty list)."""
+def nothing_stored(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
+    """Runyard keeps no traces, evaluation datasets, label schemas, review queues or gateway endpoints, so every
+    search or listing of them is empty: MLflow's answer for an empty result, which omits the empty list."""
     return {}
 
 
-# Under /ajax-api only: the stock client's trace calls keep getting the 404 that tells it traces are not stored here.
+def _empty_listing(method: str, path: str, access: rules.Access) -> Rpc:
+    return Rpc(method, path, nothing_stored, since=3, writes=False, prefixes=("/ajax-api",), access=access)
+
+
+# Under /ajax-api only: the stock client's calls keep getting the 404 that tells it these are not stored here, rather
+# than an empty answer it would take for "none yet".
 RPCS = [
-    Rpc(
-        "POST",
-        "/mlflow/traces/metrics",
-        query_trace_metrics,
-        since=3,
-        writes=False,
-        prefixes=("/ajax-api",),
-        access=rules.READABLE_EXPERIMENTS,
-    )
+    _empty_listing("POST", "/mlflow/traces/metrics", rules.READABLE_EXPERIMENTS),
+    _empty_listing("POST", "/mlflow/datasets/search", rules.READABLE_EXPERIMENTS),
+    _empty_listing("POST", "/mlflow/traces/search", rules.SIGNED_IN),  # names experiments inside `locations`
+    _empty_listing("GET", "/mlflow/label-schemas/list", rules.experiment(rules.READ)),
+    _empty_listing("GET", "/mlflow/review-queues/list", rules.experiment(rules.READ)),
+    _empty_listing("GET", "/mlflow/gateway/endpoints/list", rules.SIGNED_IN),
+    _empty_listing("GET", "/mlflow/gateway/secrets/list", rules.SIGNED_IN),
 ]
 
 

@@ -4,6 +4,9 @@ when the feature is not set up, and the trace routes the stock client uses keep 
 from __future__ import annotations
 
 import httpx
+import pytest
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 AJAX3 = "/ajax-api/3.0/mlflow"
 
@@ -21,6 +24,29 @@ def test_trace_metrics_have_no_data_points_for_the_ui_only(server_url: str) -> N
     answer = httpx.post(f"{server_url}{AJAX3}/traces/metrics", json=query)
     assert (answer.status_code, answer.json()) == (200, {})
     assert httpx.post(f"{server_url}/api/3.0/mlflow/traces/metrics", json=query).status_code == 404
+
+
+def test_the_genai_pages_find_nothing_stored_and_the_client_still_learns_it_is_not_served(server_url: str) -> None:
+    experiment = {"experiment_id": "0"}
+    calls = [
+        ("POST", "/traces/search", {"locations": [{"mlflow_experiment": experiment}], "max_results": 25}),
+        ("POST", "/datasets/search", {"experiment_ids": ["0"]}),
+        ("GET", "/label-schemas/list", experiment),
+        ("GET", "/review-queues/list", experiment),
+        ("GET", "/gateway/endpoints/list", {}),
+        ("GET", "/gateway/secrets/list", {}),
+    ]
+    for method, path, body in calls:
+        query = {"params": body} if method == "GET" else {"json": body}
+        answer = httpx.request(method, f"{server_url}{AJAX3}{path}", **query)  # type: ignore[arg-type]
+        assert (answer.status_code, answer.json()) == (200, {}), path
+        assert httpx.request(method, f"{server_url}/api/3.0/mlflow{path}", **query).status_code == 404, path  # type: ignore[arg-type]
+
+
+def test_the_stock_client_is_told_traces_are_not_stored(server_url: str) -> None:
+    with pytest.raises(MlflowException) as refused:
+        MlflowClient(server_url).search_traces(locations=["0"])
+    assert refused.value.error_code == "ENDPOINT_NOT_FOUND"
 
 
 def test_without_auth_nobody_is_signed_in(server_url: str) -> None:

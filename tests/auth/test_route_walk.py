@@ -51,6 +51,9 @@ OPEN_TO_SIGNED_IN = {
     ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
     ("GET", "/ajax-api/3.0/mlflow/assistant/config"),
     ("GET", "/ajax-api/3.0/mlflow/assistant/providers"),
+    ("POST", "/ajax-api/3.0/mlflow/traces/search"),  # always empty: no traces are stored
+    ("GET", "/ajax-api/3.0/mlflow/gateway/endpoints/list"),
+    ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/list"),
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
     ("GET", "/runyard/jobs"),
     ("GET", "/runyard/ui/{path:path}"),
