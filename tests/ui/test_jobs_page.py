@@ -151,6 +151,15 @@ def test_a_running_job_tails_its_log_live_and_links_to_and_from_its_run(
     expect(back).to_be_visible()
     expect(page.get_by_text("long-ticker").first).to_be_visible()
     page.screenshot(path=str(screenshots / "test_jobs_page-run-page-links-to-its-job.png"))
+
+    page.get_by_role("button", name="Toggle sidebar").click()  # collapsed, the sidebar is a strip of icons
+    nav, sidebar = page.get_by_role("navigation", name="Runyard"), page.locator("aside")
+    expect(nav).to_have_attribute("data-compact", "true")
+    expect(back).to_be_visible()
+    nav_box, sidebar_box = nav.bounding_box(), sidebar.bounding_box()
+    assert nav_box is not None and sidebar_box is not None
+    assert nav_box["x"] + nav_box["width"] <= sidebar_box["x"] + sidebar_box["width"]  # nothing over the page
+    page.screenshot(path=str(screenshots / "test_jobs_page-run-page-sidebar-collapsed.png"))
     back.click()
     expect(page).to_have_url(f"{queue.url}/runyard/jobs/{queue.running.job_id}")
 

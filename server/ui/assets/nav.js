@@ -1,23 +1,46 @@
 // Loaded into MLflow's own UI: a link to Runyard's Jobs page, and on the page of a run a job started, a link to
-// that job with its status. It only adds one fixed-position box, so it does not depend on MLflow's markup.
+// that job with its status. It only adds one fixed-position box, so it does not depend on MLflow's markup; it only
+// reads the width of the page's sidebar, if there is one, to shrink into it when the sidebar is collapsed.
 (() => {
   const RUN_PAGE = /^#\/experiments\/[^/]+\/runs\/([0-9a-f]{32})/;
+  const COLLAPSED_SIDEBAR_PX = 120;
   const box = document.createElement("nav");
   box.id = "runyard-nav";
   box.setAttribute("aria-label", "Runyard");
-  box.style.cssText =
-    "position:fixed;left:12px;bottom:76px;z-index:1000;display:flex;gap:8px;font:600 13px -apple-system," +
-    "'Segoe UI',Roboto,Arial,sans-serif;";
+  const boxStyle =
+    "position:fixed;bottom:76px;z-index:1000;display:flex;font:600 13px -apple-system,'Segoe UI',Roboto,Arial," +
+    "sans-serif;";
   const linkStyle =
-    "padding:6px 12px;border-radius:16px;background:#fff;border:1px solid #d1d9e1;color:#2272b4;" +
-    "text-decoration:none;box-shadow:0 1px 3px rgba(0,0,0,.12);";
+    "border-radius:16px;background:#fff;border:1px solid #d1d9e1;color:#2272b4;text-decoration:none;" +
+    "box-shadow:0 1px 3px rgba(0,0,0,.12);white-space:nowrap;";
   const jobs = Object.assign(document.createElement("a"), { href: "/runyard/jobs", textContent: "Jobs" });
   const job = document.createElement("a");
-  jobs.style.cssText = linkStyle;
-  job.style.cssText = linkStyle;
   job.hidden = true;
   box.append(jobs, job);
   let shownFor = null;
+  let jobLabel = "";
+  let compact = null;
+
+  // Beside an open sidebar the links sit in a row; a collapsed sidebar is an icon strip, so they stack inside it
+  // with short labels (the job link keeps its full name for screen readers and as a tooltip).
+  function layout() {
+    const sidebar = document.querySelector("aside");
+    const narrow = Boolean(sidebar) && sidebar.getBoundingClientRect().width < COLLAPSED_SIDEBAR_PX;
+    if (narrow === compact) return;
+    compact = narrow;
+    box.dataset.compact = String(narrow);
+    box.style.cssText = boxStyle + (narrow ? "left:3px;flex-direction:column;gap:4px;font-size:11px;" : "left:12px;gap:8px;");
+    const padding = narrow ? "padding:4px 3px;" : "padding:6px 12px;";
+    jobs.style.cssText = linkStyle + padding;
+    job.style.cssText = linkStyle + padding;
+    labelJob();
+  }
+
+  function labelJob() {
+    job.textContent = compact ? "Job" : jobLabel;
+    job.title = jobLabel;
+    job.setAttribute("aria-label", jobLabel);
+  }
 
   async function update() {
     const match = location.hash.match(RUN_PAGE);
@@ -31,7 +54,8 @@
       const found = response.ok ? (await response.json()).jobs[0] : null;
       if (!found || shownFor !== runId) return;
       job.href = `/runyard/jobs/${found.job_id}`;
-      job.textContent = `Job · ${found.status.charAt(0)}${found.status.slice(1).toLowerCase()}`;
+      jobLabel = `Job · ${found.status.charAt(0)}${found.status.slice(1).toLowerCase()}`;
+      labelJob();
       job.hidden = false;
     } catch {
       // The link is a convenience; MLflow's page works without it.
@@ -39,8 +63,10 @@
   }
 
   function mount() {
+    layout();
     document.body.append(box);
     update();
+    setInterval(layout, 300); // the sidebar toggles without an event of its own
   }
   window.addEventListener("hashchange", update);
   if (document.body) mount();
