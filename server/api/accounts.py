@@ -96,6 +96,28 @@ def get_user(fields: Fields, session: Session, context: Context) -> dict[str, An
     return {"user": _user_json(session, users.get_user(session, fields.required_string("username")))}
 
 
+def list_users(_: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """The roster the admin page and the reviewer picker show. Runyard has no roles, so each user's list is empty."""
+    _require_auth(context)
+    return {
+        "users": [
+            {"id": u.id, "username": u.username, "is_admin": u.is_admin, "roles": []} for u in users.list_users(session)
+        ]
+    }
+
+
+def list_user_roles(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    _require_auth(context)
+    users.get_user(session, fields.required_string("username"))  # an unknown user is RESOURCE_DOES_NOT_EXIST
+    return {"roles": []}
+
+
+def list_roles(_: Fields, __: Session, context: Context) -> dict[str, Any]:
+    """MLflow 3's roles bundle grants per workspace; Runyard grants per user only, so there are none to list."""
+    _require_auth(context)
+    return {"roles": []}
+
+
 def update_user_password(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
     username, password = fields.required_string("username"), fields.required_string("password")
@@ -306,6 +328,9 @@ def _grant_routes(path: str, grants: _Grants, access: rules.Access) -> list[Rpc]
 RPCS = [
     Rpc("POST", "/mlflow/users/create", create_user, access=rules.ADMIN),
     Rpc("GET", "/mlflow/users/get", get_user, access=rules.SELF_OR_ADMIN),
+    Rpc("GET", "/mlflow/users/list", list_users, access=rules.PERSON),
+    Rpc("GET", "/mlflow/users/roles/list", list_user_roles, since=3, access=rules.SELF_OR_ADMIN),
+    Rpc("GET", "/mlflow/roles/list", list_roles, since=3, access=rules.ADMIN),
     Rpc("PATCH", "/mlflow/users/update-password", update_user_password, access=rules.SELF_OR_ADMIN),
     Rpc("PATCH", "/mlflow/users/update-admin", update_user_admin, access=rules.ADMIN),
     Rpc("DELETE", "/mlflow/users/delete", delete_user, access=rules.ADMIN),

@@ -32,6 +32,7 @@ Resource = Literal[
     "logged_model",
     "registered_model",
     "signed_in",
+    "person",
     "admin",
     "user",
     "named_resource",
@@ -65,6 +66,8 @@ def registered_model(need: Permission, field: str = "name") -> Access:
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
 SIGNED_IN = Access("signed_in")
+# Any signed-in user, but not a job's token: the roster of users is for people (MLflow lists it to every user).
+PERSON = Access("person")
 ADMIN = Access("admin", MANAGE)
 # A user's own account (by its `username` field): that user or an administrator; never a job's token.
 SELF_OR_ADMIN = Access("user", MANAGE, "username")
@@ -163,6 +166,10 @@ class Authorizer:
         if access.resource == "signed_in":
             if principal.run_id is not None and access.grants_creator:
                 raise permission_denied("a job's token cannot create resources")
+            return fields
+        if access.resource == "person":
+            if principal.run_id is not None:
+                raise permission_denied("a job's token acts on its own run only")
             return fields
         if access.resource == "admin":
             if not (principal.is_admin and principal.run_id is None):

@@ -229,6 +229,26 @@ def test_per_resource_permission_routes(auth_server: AuthServer, use: Use) -> No
     }
 
 
+def test_the_user_roster_and_roles_as_the_admin_pages_read_them(auth_server: AuthServer) -> None:
+    """MLflow lists users to every signed-in user (to pick reviewers); Runyard has no roles, so every list of them
+    is empty, and only administrators may list roles across the server or read another user's."""
+    jan = auth_server.add_user("api-jan")
+    with auth_server.http(jan) as http:
+        listed = http.get(f"{API}/users/list").json()["users"]
+        assert {"username": "api-jan", "is_admin": False, "roles": []}.items() <= next(
+            u for u in listed if u["username"] == "api-jan"
+        ).items()
+        assert any(u["username"] == ADMIN[0] and u["is_admin"] for u in listed)
+        assert "password" not in str(listed)
+        assert http.get("/api/3.0/mlflow/users/roles/list", params={"username": "api-jan"}).json() == {"roles": []}
+        assert http.get("/api/3.0/mlflow/users/roles/list", params={"username": ADMIN[0]}).status_code == 403
+        assert http.get("/api/3.0/mlflow/roles/list").status_code == 403
+    with auth_server.http(ADMIN) as http:
+        assert http.get("/api/3.0/mlflow/roles/list").json() == {"roles": []}
+        missing = http.get("/api/3.0/mlflow/users/roles/list", params={"username": "api-nobody"})
+        assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+
+
 def test_without_auth_the_routes_do_not_exist(tmp_path: Path) -> None:
     settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}", artifacts_destination=str(tmp_path))
     app = create_app(settings)
@@ -248,6 +268,8 @@ def test_without_auth_the_routes_do_not_exist(tmp_path: Path) -> None:
             ("GET", f"{API}/registered-models/permissions/get?name=m&username=u", None),
             ("GET", "/api/3.0/mlflow/users/permissions/get?username=u&resource_type=experiment&resource_id=0", None),
             ("POST", "/ajax-api/2.0/mlflow/users/create", {"username": "u", "password": PASSWORD}),
+            ("GET", "/ajax-api/2.0/mlflow/users/list", None),
+            ("GET", "/ajax-api/3.0/mlflow/roles/list", None),
         ]:
             response = http.request(method, path, json=body)
             assert (response.status_code, response.json()["error_code"]) == (404, "ENDPOINT_NOT_FOUND"), path

@@ -19,7 +19,11 @@ from tests.support.processes import runyard_server
 
 API = "/api/2.0/mlflow"
 PROJECT = Path(__file__).parents[1] / "jobs" / "projects" / "basic"
-PROBE = """import sys
+PROBE = """import os
+import sys
+import urllib.error
+import urllib.request
+
 import mlflow
 from mlflow import MlflowClient
 
@@ -30,6 +34,15 @@ try:
     print("OTHER RUN: readable")
 except Exception as exc:
     print("OTHER RUN:", getattr(exc, "error_code", type(exc).__name__))
+roster = urllib.request.Request(
+    os.environ["MLFLOW_TRACKING_URI"] + "/api/2.0/mlflow/users/list",
+    headers={"Authorization": "Bearer " + os.environ["MLFLOW_TRACKING_TOKEN"]},
+)
+try:
+    urllib.request.urlopen(roster)
+    print("USER LIST: readable")
+except urllib.error.HTTPError as exc:
+    print("USER LIST:", exc.code)
 """
 
 
@@ -76,6 +89,7 @@ def test_a_project_runs_with_a_token_for_its_own_run(
         assert run.data.metrics == {"score": 1.0}
         stdout = client.download_artifacts(submitted.run_id, "runyard/logs/stdout.log", str(tmp_path / "logs"))
         assert "OTHER RUN: PERMISSION_DENIED" in Path(stdout).read_text()
+        assert "USER LIST: 403" in Path(stdout).read_text()  # the roster is for people, not for a job's token
     finally:
         mlflow.set_tracking_uri(None)
     tokens = job_server.runyard("tokens", "list")

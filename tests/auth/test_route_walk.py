@@ -43,6 +43,8 @@ OPEN_TO_SIGNED_IN = {
     # Who the caller is: only ever the caller's own name and grants.
     ("GET", "/api/2.0/mlflow/users/current"),
     ("GET", "/api/3.0/mlflow/users/current/permissions"),
+    # The roster of user names, as MLflow lists it to every user (for picking reviewers); never to a job's token.
+    ("GET", "/api/2.0/mlflow/users/list"),
     # The web UI's own files and its housekeeping calls carry no one's data.
     ("GET", "/"),
     ("GET", "/static-files/{path:path}"),

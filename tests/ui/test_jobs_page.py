@@ -157,7 +157,8 @@ def test_a_running_job_tails_its_log_live_and_links_to_and_from_its_run(
     expect(nav).to_have_attribute("data-compact", "true")
     expect(back).to_be_visible()
     nav_box, sidebar_box = nav.bounding_box(), sidebar.bounding_box()
-    assert nav_box is not None and sidebar_box is not None
+    assert nav_box is not None
+    assert sidebar_box is not None
     assert nav_box["x"] + nav_box["width"] <= sidebar_box["x"] + sidebar_box["width"]  # nothing over the page
     page.screenshot(path=str(screenshots / "test_jobs_page-run-page-sidebar-collapsed.png"))
     back.click()

@@ -4,18 +4,30 @@ the browser prompt; the route walk in tests/auth checks that for every route.)""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.auth.conftest import ADMIN, AuthServer
 from tests.support.processes import runyard_server
 from tests.ui.conftest import signed_in
 
 API = "/api/2.0/mlflow"
+# The sidebar's links and buttons that the Runyard box overlaps, by their text or label.
+COVERED_SIDEBAR_ITEMS = """() => {
+  const box = document.getElementById("runyard-nav").getBoundingClientRect();
+  return [...document.querySelectorAll("aside a, aside button")]
+    .filter((item) => {
+      const r = item.getBoundingClientRect();
+      return r.height > 0 && r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom;
+    })
+    .map((item) => item.innerText || item.getAttribute("aria-label"));
+}"""
 
 
 @dataclass(frozen=True)
@@ -99,3 +111,53 @@ def test_the_ui_knows_who_is_signed_in_and_gets_no_errors(
     page.screenshot(path=str(screenshots / "test_signed_in-no-errors.png"))
     page.context.close()
     assert not failed, f"the UI got errors: {failed}"
+
+
+def test_a_user_changes_her_password_on_the_account_page(private: Private, browser: Browser, screenshots: Path) -> None:
+    user = private.server.add_user("carol-ui")
+    new_password = "a-new-passphrase-1"
+    page = signed_in(browser, user)
+    page.goto(f"{private.server.url}/#/account")
+    expect(page.get_by_text("Logged in as")).to_contain_text(user[0])
+    expect(page.get_by_text("No roles")).to_be_visible()  # Runyard grants per user; it has no roles to show
+    page.get_by_role("button", name="Change password").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_placeholder("Enter current password").fill(user[1])
+    dialog.get_by_placeholder("Enter new password").fill(new_password)
+    dialog.get_by_placeholder("Confirm new password").fill(new_password)
+    with page.expect_response(lambda r: r.url.endswith("/users/update-password")) as changed:
+        dialog.get_by_role("button", name="Update password").click()
+    assert changed.value.status == 200
+    page.screenshot(path=str(screenshots / "test_signed_in-password-changed.png"))
+    page.context.close()
+    with private.server.http((user[0], new_password)) as http:
+        assert http.get("/ajax-api/2.0/mlflow/users/current").json()["user"]["username"] == user[0]
+    with private.server.http(user) as http:
+        assert http.get("/ajax-api/2.0/mlflow/users/current").status_code == 401
+
+
+def test_the_admin_page_lists_every_user_and_a_user_reads_only_her_own_roles(
+    private: Private, browser: Browser, screenshots: Path
+) -> None:
+    page = signed_in(browser, ADMIN)
+    page.goto(f"{private.server.url}/#/admin")
+    users = page.get_by_role("table")
+    for name in (ADMIN[0], private.alice[0], private.bob[0]):
+        expect(users.get_by_role("link", name=name, exact=True)).to_be_visible()
+    expect(users.get_by_role("row").filter(has_text=ADMIN[0])).to_contain_text("Admin")
+    # Signed in, the sidebar ends with the account menu; the Jobs link must sit above its links, covering none.
+    expect(page.get_by_role("navigation", name="Runyard").get_by_role("link", name="Jobs")).to_be_visible()
+    with contextlib.suppress(PlaywrightTimeoutError):  # the box places itself a moment after the sidebar renders
+        page.wait_for_function(f"() => ({COVERED_SIDEBAR_ITEMS})().length === 0", timeout=3_000)
+    covered = page.evaluate(COVERED_SIDEBAR_ITEMS)
+    assert covered == [], f"the Jobs link covers {covered}"
+    page.screenshot(path=str(screenshots / "test_signed_in-admin-users.png"))
+    page.context.close()
+    with private.server.http(private.bob) as http:
+        assert http.get("/ajax-api/3.0/mlflow/users/roles/list", params={"username": private.bob[0]}).json() == {
+            "roles": []
+        }
+        assert (
+            http.get("/ajax-api/3.0/mlflow/users/roles/list", params={"username": private.alice[0]}).status_code == 403
+        )
+        assert http.get("/ajax-api/3.0/mlflow/roles/list").status_code == 403  # administrators only

@@ -1,15 +1,16 @@
 // Loaded into MLflow's own UI: a link to Runyard's Jobs page, and on the page of a run a job started, a link to
-// that job with its status. It only adds one fixed-position box, so it does not depend on MLflow's markup; it only
-// reads the width of the page's sidebar, if there is one, to shrink into it when the sidebar is collapsed.
+// that job with its status. It adds one fixed-position box and reads nothing of MLflow's markup but the page's
+// sidebar (an <aside>) and where its links sit, so it can stay inside the sidebar, above its bottom links.
 (() => {
   const RUN_PAGE = /^#\/experiments\/[^/]+\/runs\/([0-9a-f]{32})/;
   const COLLAPSED_SIDEBAR_PX = 120;
+  const GAP_PX = 8;
+  const DEFAULT_BOTTOM_PX = 76;
   const box = document.createElement("nav");
   box.id = "runyard-nav";
   box.setAttribute("aria-label", "Runyard");
   const boxStyle =
-    "position:fixed;bottom:76px;z-index:1000;display:flex;font:600 13px -apple-system,'Segoe UI',Roboto,Arial," +
-    "sans-serif;";
+    "position:fixed;z-index:10;display:flex;font:600 13px -apple-system,'Segoe UI',Roboto,Arial,sans-serif;";
   const linkStyle =
     "border-radius:16px;background:#fff;border:1px solid #d1d9e1;color:#2272b4;text-decoration:none;" +
     "box-shadow:0 1px 3px rgba(0,0,0,.12);white-space:nowrap;";
@@ -19,17 +20,31 @@
   box.append(jobs, job);
   let shownFor = null;
   let jobLabel = "";
-  let compact = null;
+  let placed = "";
+  let compact = false;
+
+  // Just above the sidebar's lowest group of links (docs, settings, the account menu), whichever of them it shows.
+  function bottomOffset(sidebar) {
+    const side = sidebar.getBoundingClientRect();
+    const lowTops = [...sidebar.querySelectorAll("a, button")]
+      .map((item) => item.getBoundingClientRect())
+      .filter((rect) => rect.height > 0 && rect.top > side.top + side.height / 2)
+      .map((rect) => rect.top);
+    return lowTops.length ? Math.round(window.innerHeight - Math.min(...lowTops) + GAP_PX) : DEFAULT_BOTTOM_PX;
+  }
 
   // Beside an open sidebar the links sit in a row; a collapsed sidebar is an icon strip, so they stack inside it
   // with short labels (the job link keeps its full name for screen readers and as a tooltip).
   function layout() {
     const sidebar = document.querySelector("aside");
     const narrow = Boolean(sidebar) && sidebar.getBoundingClientRect().width < COLLAPSED_SIDEBAR_PX;
-    if (narrow === compact) return;
+    const bottom = sidebar ? bottomOffset(sidebar) : DEFAULT_BOTTOM_PX;
+    if (`${narrow}/${bottom}` === placed) return;
+    placed = `${narrow}/${bottom}`;
     compact = narrow;
     box.dataset.compact = String(narrow);
-    box.style.cssText = boxStyle + (narrow ? "left:3px;flex-direction:column;gap:4px;font-size:11px;" : "left:12px;gap:8px;");
+    const shape = narrow ? "left:3px;flex-direction:column;gap:4px;font-size:11px;" : "left:12px;gap:8px;";
+    box.style.cssText = `${boxStyle}${shape}bottom:${bottom}px;`;
     const padding = narrow ? "padding:4px 3px;" : "padding:6px 12px;";
     jobs.style.cssText = linkStyle + padding;
     job.style.cssText = linkStyle + padding;
