@@ -62,7 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     context = Context(
         settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer, authenticator=authenticator
     )
-    jobs = JobService(settings, db, artifacts)
+    jobs = JobService(settings, db, artifacts, authenticator.forget_run if authenticator else None)
     jobs.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
 
     @asynccontextmanager

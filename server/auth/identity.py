@@ -16,6 +16,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from server.auth import secrets as auth_secrets
@@ -72,9 +73,9 @@ class _TtlCache:
                 self._entries.clear()
             self._entries[key] = (time.monotonic() + self.ttl_s, principal)
 
-    def drop_user(self, username: str) -> None:
+    def drop(self, matches: Callable[[Principal], bool]) -> None:
         with self._lock:
-            for key in [k for k, (_, p) in self._entries.items() if p.username == username]:
+            for key in [k for k, (_, p) in self._entries.items() if matches(p)]:
                 del self._entries[key]
 
 
@@ -100,8 +101,12 @@ class Authenticator:
         once the change is committed: a check that read the old row and finishes later is not cached either."""
         with self._changed_lock:
             self._changed[username] = time.monotonic()
-        self._passwords.drop_user(username)
-        self._tokens.drop_user(username)
+        self._passwords.drop(lambda p: p.username == username)
+        self._tokens.drop(lambda p: p.username == username)
+
+    def forget_run(self, run_id: str) -> None:
+        """Drop the remembered tokens of a run's job once they are revoked, so they stop working at once here."""
+        self._tokens.drop(lambda p: p.run_id == run_id)
 
     def _remember(self, cache: _TtlCache, authorization: str, principal: Principal, started: float) -> None:
         with self._changed_lock:

@@ -95,3 +95,5 @@ async def revoke_tracking_tokens(request: Request, run_id: str) -> None:
     context = _context(request)
     if context.authorizer is not None:
         await context.db.run_write(lambda session: users.revoke_run_tokens(session, run_id))
+    if context.authenticator is not None:
+        context.authenticator.forget_run(run_id)

@@ -51,6 +51,7 @@ from server.services import runs as run_service
 from server.services import validation
 from server.store import experiments as experiment_store
 from server.store import runs as run_store
+from server.store import users as user_store
 from server.store.engine import Database
 from server.store.models import Job, JobLog
 
@@ -94,10 +95,18 @@ class _Wakeup:
 
 
 class JobService:
-    def __init__(self, settings: Settings, db: Database, artifacts: ArtifactRegistry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        artifacts: ArtifactRegistry,
+        forget_run_tokens: Callable[[str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.db = db
         self.artifacts = artifacts
+        # Revoked job tokens are also dropped from this server's sign-in cache, so they stop working at once.
+        self.forget_run_tokens = forget_run_tokens
         self.jobs_changed = _Wakeup()
         self.logs_arrived = _Wakeup()
         self.stopping = False  # the server is shutting down: long polls and log tails return now
@@ -471,18 +480,25 @@ class JobService:
 
     async def reap(self) -> int:
         """Take back jobs whose worker stopped heartbeating: requeue them with backoff while attempts remain,
-        else fail them (or finish a cancel that was pending). Returns how many were handled."""
+        else fail them (or finish a cancel that was pending). Returns how many were handled.
+
+        The lost attempt's tracking token is revoked, so that a project process that outlived its worker cannot
+        keep writing into a run that is queued again or over (the next attempt gets a token of its own). The one
+        exception is a remote job that is queued to run on: the next worker adopts it, and it still holds that
+        token."""
         backoff_ms = self.settings.job_retry_backoff_seconds * 1000
 
-        def write(session: Session) -> list[tuple[str, bool]]:
+        def write(session: Session) -> list[tuple[str, str, bool, bool]]:
+            """(job id, run id, whether it ended, whether its token was revoked) for each job taken back."""
             now = now_ms()
             handled = []
             for job in queue.expired_leases(session, now):
                 token = job.lease_token or ""
                 where = f"worker {job.lease_owner} stopped heartbeating (lease expired) on attempt {job.attempt}"
                 if job.cancel_requested and has_remote_job(job):
+                    # the next worker adopts the remote job only to cancel it
                     if queue.requeue(session, job.job_id, token, available_at=now, error=f"Canceling; {where}."):
-                        handled.append((job.job_id, False))  # the next worker adopts the remote job to cancel it
+                        handled.append((job.job_id, job.run_id, False, True))
                     continue
                 if job.cancel_requested or job.attempt >= job.max_attempts:
                     status = JobStatus.CANCELED if job.cancel_requested else JobStatus.FAILED
@@ -493,17 +509,22 @@ class JobService:
                         session, job.job_id, status=status, now=now, exit_code=None, error=error, token=token
                     ):
                         queue.set_run_status(session, job.run_id, RUN_STATUS[status], end_time=now)
-                        handled.append((job.job_id, True))
+                        handled.append((job.job_id, job.run_id, True, True))
                     continue
                 delay = min(MAX_BACKOFF_MS, int(backoff_ms * 2 ** (job.attempt - 1)))
                 if queue.requeue(session, job.job_id, token, available_at=now + delay, error=f"Requeued: {where}."):
                     queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
-                    handled.append((job.job_id, False))
+                    handled.append((job.job_id, job.run_id, False, not has_remote_job(job)))
+            for _, run_id, _, revoked in handled:
+                if revoked:
+                    user_store.revoke_run_tokens(session, run_id)
             return handled
 
         handled = await self.db.run_write(write)
-        for job_id, ended in handled:
+        for job_id, run_id, ended, revoked in handled:
             log.warning("job %s: lease expired; %s", job_id, "ended" if ended else "requeued")
+            if revoked and self.forget_run_tokens is not None:
+                self.forget_run_tokens(run_id)
             if ended:
                 await self.publish_logs(job_id)
         if handled:

@@ -7,17 +7,29 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import mlflow
 import orjson
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
 
+from server.jobs.client import JobClient
 from server.jobs.projects import pack_directory
+from server.jobs.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
 from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
+from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_server
 
 API = "/api/2.0/mlflow"
+# No worker runs in the lease tests: the test claims jobs itself, and a lease lapses 2 s after its last heartbeat.
+SHORT_LEASES = {
+    "RUNYARD_ADMIN_USERNAME": ADMIN[0],
+    "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
+    "RUNYARD_JOB_LEASE_SECONDS": "2",
+    "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.1",
+    "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.3",
+}
 PROJECT = Path(__file__).parents[1] / "jobs" / "projects" / "basic"
 PROBE = """import os
 import sys
@@ -159,3 +171,63 @@ def test_the_job_list_pages_through_only_readable_jobs_and_each_page_is_full(
             query["page_token"] = body["next_page_token"]
     assert [len(page) for page in pages[:2]] == [1, 1]
     assert sorted(job for page in pages for job in page) == sorted(submitted[shown])
+
+
+def test_a_lost_attempts_token_stops_working_when_its_lease_runs_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that dies leaves its project process behind, holding a token for the run. When the lease runs out
+    that token is revoked, whether the job is queued again or given up, so a stray process cannot write into the
+    next attempt's run or a finished one; the next attempt gets a token of its own."""
+    archive = tmp_path / "project.tar.gz"
+    pack_directory(PROJECT, archive)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    store = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with runyard_server(store, tmp_path / "mlartifacts", "--auth", env=SHORT_LEASES) as url, JobClient(url) as jobs:
+        spec = JobSpec(entry_point="quick", backend="azureml", max_attempts=2)  # no worker here serves azureml
+        job_id = jobs.submit_archive(spec, archive).job_id
+        claim = ClaimRequest(worker_id="doomed", backends=["azureml"], wait_seconds=5)
+
+        def run_status(token: str | None) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return httpx.get(f"{url}{API}/runs/get", params={"run_id": run_id}, headers=headers).status_code
+
+        (first,) = jobs.claim(claim)
+        run_id = first.job.run_id
+        assert run_status(first.tracking_token) == 200  # and now remembered by the server's sign-in cache
+        wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=20)
+        assert run_status(first.tracking_token) == 401
+
+        (second,) = jobs.claim(claim.model_copy(update={"worker_id": "doomed-too"}))
+        assert second.job.attempt == 2
+        assert run_status(second.tracking_token) == 200
+        failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED", timeout=20)
+        assert "Gave up" in (failed.error or "")
+        assert run_status(second.tracking_token) == 401
+
+
+def test_a_remote_job_queued_to_be_adopted_keeps_its_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Azure ML job whose worker was lost runs on in Azure, with the token it was submitted with; the next worker
+    adopts it, so that token must outlive the requeue (and dies when the job ends)."""
+    archive = tmp_path / "project.tar.gz"
+    pack_directory(PROJECT, archive)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    store = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with runyard_server(store, tmp_path / "mlartifacts", "--auth", env=SHORT_LEASES) as url, JobClient(url) as jobs:
+        spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+        job_id = jobs.submit_archive(spec, archive).job_id
+        claim = ClaimRequest(worker_id="submitter", backends=["azureml"], wait_seconds=5)
+        (first,) = jobs.claim(claim)
+        jobs.heartbeat(job_id, Heartbeat(lease_token=first.lease_token, external_id="runyard-job-attempt-1"))
+        run_id = first.job.run_id
+        headers = {"Authorization": f"Bearer {first.tracking_token}"}
+        with httpx.Client(base_url=url, headers=headers) as remote:  # what the Azure job logs with
+            assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
+            wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=20)
+            assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
+            (adopted,) = jobs.claim(claim.model_copy(update={"worker_id": "adopter"}))
+            assert adopted.job.external_id == "runyard-job-attempt-1"
+            jobs.finish(job_id, FinishRequest(lease_token=adopted.lease_token, outcome="succeeded"))
+            assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 401
