@@ -482,6 +482,9 @@ class JobService:
         """Take back jobs whose worker stopped heartbeating: requeue them with backoff while attempts remain,
         else fail them (or finish a cancel that was pending). Returns how many were handled.
 
+        A job that ran on remote compute is never simply ended here: it would keep running there, at a cost, with
+        nobody to stop it. It goes back to the queue with a cancel requested, for the next worker to cancel.
+
         The lost attempt's tracking token is revoked, so that a project process that outlived its worker cannot
         keep writing into a run that is queued again or over (the next attempt gets a token of its own). The one
         exception is a remote job that is queued to run on: the next worker adopts it, and it still holds that
@@ -495,9 +498,13 @@ class JobService:
             for job in queue.expired_leases(session, now):
                 token = job.lease_token or ""
                 where = f"worker {job.lease_owner} stopped heartbeating (lease expired) on attempt {job.attempt}"
-                if job.cancel_requested and has_remote_job(job):
-                    # the next worker adopts the remote job only to cancel it
-                    if queue.requeue(session, job.job_id, token, available_at=now, error=f"Canceling; {where}."):
+                if has_remote_job(job) and (job.cancel_requested or job.attempt >= job.max_attempts):
+                    # The remote job runs on without a worker: the next one adopts it only to cancel it, and ends
+                    # the job CANCELED, or FAILED when it was given up (its attempt is then past max_attempts).
+                    why = "Canceling" if job.cancel_requested else f"Gave up after {job.max_attempts} attempt(s)"
+                    error = f"{why}; {where}; its remote job is canceled by the next worker."
+                    if queue.requeue(session, job.job_id, token, available_at=now, error=error):
+                        queue.request_remote_cancel(session, job.job_id, now=now)
                         handled.append((job.job_id, job.run_id, False, True))
                     continue
                 if job.cancel_requested or job.attempt >= job.max_attempts:

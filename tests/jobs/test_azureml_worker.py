@@ -160,3 +160,43 @@ def test_a_cancel_pending_when_the_worker_vanishes_still_reaches_azure(
     Worker(jobs, [_dispatcher(jobs.server_url, workspace)]).run_one(_claim(jobs, job_id))
     assert jobs.get(job_id).status == "CANCELED"
     workspace.client.jobs.begin_cancel.assert_called_once_with(name)
+
+
+def test_a_job_given_up_after_its_workers_were_lost_still_cancels_its_azure_job(
+    jobs: JobClient, project: Callable[[str], Path]
+) -> None:
+    """Every attempt's worker died; the last one had submitted the Azure job. Giving the job up must not leave that
+    job running in Azure at a cost: a worker adopts it once more, only to cancel it, and the job ends FAILED."""
+    archive = project("basic").parent / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"}, max_attempts=1)
+    job_id = jobs.submit_archive(spec, archive).job_id
+    vanished = _claim(jobs, job_id)
+    name = job_name(job_id, 1)
+    jobs.heartbeat(job_id, Heartbeat(lease_token=vanished.lease_token, external_id=name))  # submitted, then died
+    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=30)  # lease expired
+    assert requeued.cancel_requested
+    assert "Gave up after 1 attempt(s)" in (requeued.error or "")
+
+    workspace = ScriptedWorkspace(["Running"])
+    workspace.names.add(name)
+    Worker(jobs, [_dispatcher(jobs.server_url, workspace)]).run_one(_claim(jobs, job_id))
+    done = jobs.get(job_id)
+    assert (done.status, done.run_status) == ("FAILED", "FAILED")
+    assert f"Azure ML job {name} was canceled" in (done.error or "")
+    workspace.client.jobs.begin_cancel.assert_called_once_with(name)
+    workspace.client.jobs.create_or_update.assert_not_called()  # nothing was run again
+
+
+def test_a_job_given_up_before_anything_reached_azure_simply_fails(
+    jobs: JobClient, project: Callable[[str], Path]
+) -> None:
+    """Without a remote job there is nothing left running, so running out of attempts ends the job at once."""
+    archive = project("basic").parent / "basic.tar.gz"
+    pack_directory(project("basic"), archive)
+    spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"}, max_attempts=1)
+    job_id = jobs.submit_archive(spec, archive).job_id
+    _claim(jobs, job_id)  # died before submitting anything to Azure
+    failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED", timeout=30)
+    assert not failed.cancel_requested
+    assert failed.run_status == "FAILED"

@@ -143,6 +143,8 @@ class _Attempt:
             azure = self.owner.azure()
             remote = self.adopt(azure)
             if remote is None:
+                if self.given_up:
+                    return self.gave_up("it had no Azure ML job left to cancel")
                 if self.lease.cancel_requested.is_set():
                     return Outcome("canceled", error="Canceled before it started.")
                 remote = self.submit(azure, spec)
@@ -268,6 +270,18 @@ class _Attempt:
                 self.stream = azure.stream(name, lambda text: lease.log("stdout", text))
             owner.pause(lease, owner.settings.poll_seconds)
 
+    @property
+    def given_up(self) -> bool:
+        """Claimed past its last attempt: the queue gave the job up after losing its workers, and offers it once
+        more only so that a worker cancels the Azure job the last attempt left running."""
+        return self.job.attempt > self.job.max_attempts
+
+    def gave_up(self, what_happened: str) -> Outcome:
+        return Outcome(
+            "failed",
+            error=f"Gave up: the workers of all {self.job.max_attempts} attempt(s) were lost; {what_happened}.",
+        )
+
     def give_up(self, azure: AzureML, name: str, waited: float) -> Outcome:
         try:
             azure.cancel(name)
@@ -286,6 +300,8 @@ class _Attempt:
             self.stream.detach()
         self.collect_logs(azure, name)
         outcome = ENDED[status]
+        if self.given_up and outcome == "canceled":
+            return self.gave_up(f"Azure ML job {name} was canceled")
         if outcome == "succeeded":
             return Outcome("succeeded", exit_code=0)
         if outcome == "canceled":
