@@ -1,7 +1,6 @@
 """How much of a job's output is stored. A project that prints without end must not fill the metadata store: past
 the budget, the attempt's log ends with a line saying it was cut, and the rest of that attempt's output is dropped
-(the job itself runs on). The budget counts what was shipped, so a heartbeat retried by the worker counts twice:
-it is a bound, not an exact size."""
+(the job itself runs on). A heartbeat the worker resends is counted once: only chunks not stored yet count."""
 
 from __future__ import annotations
 

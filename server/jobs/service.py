@@ -427,7 +427,8 @@ class JobService:
             ):
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
-            kept, used = log_budget.within_budget(beat.chunks, job.log_bytes, self.max_log_bytes)
+            fresh = queue.unstored_chunks(session, job_id, job.attempt, beat.chunks)  # a retried beat counts once
+            kept, used = log_budget.within_budget(fresh, job.log_bytes, self.max_log_bytes)
             if kept:
                 queue.append_logs(session, job_id, job.attempt, kept, now)
             if used != job.log_bytes:

@@ -264,6 +264,20 @@ def add_log_bytes(session: Session, job_id: str, added: int) -> None:
     )
 
 
+def unstored_chunks(session: Session, job_id: str, attempt: int, chunks: Sequence[LogChunk]) -> list[LogChunk]:
+    """The chunks of a heartbeat that are not stored yet: a worker resends a beat whose answer it did not get."""
+    if not chunks:
+        return []
+    stored = set(
+        session.scalars(
+            select(JobLog.seq).where(
+                JobLog.job_id == job_id, JobLog.attempt == attempt, JobLog.seq.in_([c.seq for c in chunks])
+            )
+        )
+    )
+    return [c for c in chunks if c.seq not in stored]
+
+
 def append_logs(session: Session, job_id: str, attempt: int, chunks: Sequence[LogChunk], now: int) -> None:
     rows = [
         {"job_id": job_id, "attempt": attempt, "seq": c.seq, "stream": c.stream, "text": c.text, "created_at": now}

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 from server.jobs.client import JobClient
 from server.jobs.log_budget import truncation_marker, within_budget
 from server.jobs.projects import pack_directory
-from server.jobs.schemas import JobSpec, JobStatus, LogChunk
+from server.jobs.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec, JobStatus, LogChunk
 from tests.jobs.conftest import JOB_ENV, PROJECTS, wait_for
 from tests.support.processes import runyard_server, runyard_worker
 
@@ -68,3 +68,22 @@ def test_a_flooding_job_stores_its_budget_and_runs_to_the_end(small_budget_serve
     client = MlflowClient(small_budget_server)
     artifact = client.download_artifacts(job.run_id, "runyard/logs/stdout.log", str(tmp_path))
     assert Path(artifact).read_text() in stored  # the run's copy holds the same stdout
+
+
+def test_a_heartbeat_the_worker_resends_counts_once(small_budget_server: str, tmp_path: Path) -> None:
+    """A worker that gets no answer to a heartbeat sends the same chunks again. They are stored once, and the
+    budget must count them once too, or a job on a flaky network has its log cut early."""
+    archive = tmp_path / "flood.tar.gz"
+    pack_directory(PROJECTS / "flood", archive)
+    kib = 1024
+    with JobClient(small_budget_server) as jobs:  # an azureml job: no worker here serves it, the test holds it
+        job_id = jobs.submit_archive(JobSpec(backend="azureml"), archive).job_id
+        (held,) = jobs.claim(ClaimRequest(worker_id="flaky", backends=["azureml"], wait_seconds=5))
+        first = Heartbeat(lease_token=held.lease_token, chunks=[LogChunk(seq=0, stream="stdout", text="a" * 40 * kib)])
+        jobs.heartbeat(job_id, first)
+        jobs.heartbeat(job_id, first)  # its answer was lost; 40 KiB more would cross the 64 KiB budget
+        second = [LogChunk(seq=1, stream="stdout", text="b" * 20 * kib)]
+        jobs.heartbeat(job_id, Heartbeat(lease_token=held.lease_token, chunks=second))
+        stored = jobs.logs(job_id)
+        jobs.finish(job_id, FinishRequest(lease_token=held.lease_token, outcome="canceled"))
+    assert stored == "a" * 40 * kib + "b" * 20 * kib  # whole, with no truncation marker
