@@ -22,11 +22,11 @@ from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_server
 
 API = "/api/2.0/mlflow"
-# No worker runs in the lease tests: the test claims jobs itself, and a lease lapses 2 s after its last heartbeat.
+# No worker runs in the lease tests: the test claims jobs itself, and a lease lapses 5 s after its last heartbeat.
 SHORT_LEASES = {
     "RUNYARD_ADMIN_USERNAME": ADMIN[0],
     "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
-    "RUNYARD_JOB_LEASE_SECONDS": "2",
+    "RUNYARD_JOB_LEASE_SECONDS": "5",
     "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.1",
     "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.3",
 }
