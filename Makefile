@@ -49,7 +49,7 @@ test: install postgres azurite compose chromium ## Run the whole suite on SQLite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 lint: install ## Lint, check formatting and types
 	$(BIN)/ruff check .
