@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
-from playwright.sync_api import Browser, HttpCredentials, Page, Playwright, Response, sync_playwright
+from playwright.sync_api import Browser, HttpCredentials, Page, Playwright, Response, expect, sync_playwright
 
 from tests.support.processes import runyard_server
 
 CHROMIUM_ENV = "RUNYARD_TEST_CHROMIUM"
 TIMEOUT_MS = 15_000
+# Assertions wait as long as actions do: the suite runs two files at once, and MLflow's bundle is heavy to load.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str:
