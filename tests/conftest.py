@@ -61,6 +61,17 @@ def server_log(server_url: str, server_dir: Path) -> Path:
     return server_dir / f"runyard-server-{server_url.rsplit(':', 1)[1]}.log"
 
 
+@pytest.fixture(autouse=True)
+def no_experiment_carried_over() -> Iterator[None]:
+    """`mlflow.set_experiment` and `set_tracking_uri` keep their choice for the rest of the process (the experiment
+    also in `MLFLOW_EXPERIMENT_ID`), so a test could log into an experiment of another test's server. Each test
+    starts as a new script would; MLflow's own test suite resets the same state."""
+    yield
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
+    mlflow.tracking.fluent._active_experiment_id = None
+    mlflow.set_tracking_uri(None)
+
+
 @pytest.fixture
 def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
     """The stock client, pointed at the server as a user would point it."""

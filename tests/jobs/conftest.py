@@ -61,7 +61,6 @@ def tracking(jobs_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     mlflow.set_tracking_uri(jobs_server)
     yield jobs_server
     mlflow.set_tracking_uri(None)
-    mlflow.tracking.fluent._active_experiment_id = None  # a test's set_experiment must not leak into the next
 
 
 @pytest.fixture
