@@ -73,37 +73,26 @@ class GroupCommitWriter:
                 job.loop.call_soon_threadsafe(_settle, job)
 
     def _commit(self, group: list[_Job]) -> None:
-        if len(group) > 1 and self._commit_without_savepoints(group):
-            return
+        """Whole first; a group that had a failure runs again with a savepoint per request. A lone request needs no
+        second run: its failure already rolled back only itself."""
+        if not self._transaction(group, savepoints=False) and len(group) > 1:
+            self._transaction(group, savepoints=True)
+
+    def _transaction(self, group: list[_Job], *, savepoints: bool) -> bool:
+        """Runs the group in one transaction. Without savepoints a failing request undoes the whole transaction and
+        this returns False; with them each request stands or falls alone."""
         try:
             with self._write_transaction() as session:
-                if len(group) == 1:
-                    _attempt(group[0], session)
-                    if not group[0].ok:
-                        raise _RolledBack
-                else:
-                    for job in group:
+                for job in group:
+                    if savepoints:
                         with session.begin_nested() as savepoint:
                             _attempt(job, session)
                             if not job.ok:
                                 savepoint.rollback()
-        except _RolledBack:
-            pass
-        except Exception as exc:  # the commit itself failed: nobody in the group was stored
-            log.warning("group commit of %d writes failed: %s", len(group), exc)
-            for job in group:
-                job.ok, job.outcome = False, exc
-
-    def _commit_without_savepoints(self, group: list[_Job]) -> bool:
-        """The common case, where no request in the group fails, without paying a savepoint per request. False
-        when one did fail: everything is undone and the caller runs the group again with savepoints, so each request
-        still stands or falls alone."""
-        try:
-            with self._write_transaction() as session:
-                for job in group:
-                    _attempt(job, session)
-                    if not job.ok:
-                        raise _RolledBack
+                    else:
+                        _attempt(job, session)
+                        if not job.ok:
+                            raise _RolledBack
         except _RolledBack:
             return False
         except Exception as exc:  # the commit itself failed: nobody in the group was stored
@@ -114,7 +103,7 @@ class GroupCommitWriter:
 
 
 class _RolledBack(Exception):
-    """Unwinds a lone failed request's transaction without counting as a commit failure."""
+    """Unwinds a transaction after a failed request without counting as a commit failure."""
 
 
 def _attempt(job: _Job, session: Session) -> None:
