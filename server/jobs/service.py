@@ -29,7 +29,7 @@ from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import log_budget, projects
+from server.jobs import expiry, log_budget, projects
 from server.jobs import store as queue
 from server.jobs import views as job_views
 from server.jobs.schemas import (
@@ -51,14 +51,12 @@ from server.services import runs as run_service
 from server.services import validation
 from server.store import experiments as experiment_store
 from server.store import runs as run_store
-from server.store import users as user_store
 from server.store.engine import Database
 from server.store.models import Job, JobLog
 
 log = logging.getLogger(__name__)
 
 JOB_TAG = "runyard.job_id"
-MAX_BACKOFF_MS = 600_000
 _OUTCOMES = {"succeeded": JobStatus.SUCCEEDED, "failed": JobStatus.FAILED, "canceled": JobStatus.CANCELED}
 
 
@@ -312,7 +310,7 @@ class JobService:
 
         def write(session: Session) -> tuple[JobView, bool]:
             job = queue.get_job(session, job_id)
-            if job.status == JobStatus.QUEUED and has_remote_job(job):
+            if job.status == JobStatus.QUEUED and expiry.has_remote_job(job):
                 queue.request_remote_cancel(session, job_id, now=now_ms())
             elif job.status == JobStatus.QUEUED:
                 now = now_ms()
@@ -480,61 +478,17 @@ class JobService:
                 log.info("%d running job(s) kept for their workers to reattach", count)
 
     async def reap(self) -> int:
-        """Take back jobs whose worker stopped heartbeating: requeue them with backoff while attempts remain,
-        else fail them (or finish a cancel that was pending). Returns how many were handled.
-
-        A job that ran on remote compute is never simply ended here: it would keep running there, at a cost, with
-        nobody to stop it. It goes back to the queue with a cancel requested, for the next worker to cancel.
-
-        The lost attempt's tracking token is revoked, so that a project process that outlived its worker cannot
-        keep writing into a run that is queued again or over (the next attempt gets a token of its own). The one
-        exception is a remote job that is queued to run on: the next worker adopts it, and it still holds that
-        token."""
+        """Take back jobs whose worker stopped heartbeating (see `expiry`). Returns how many were handled."""
         backoff_ms = self.settings.job_retry_backoff_seconds * 1000
-
-        def write(session: Session) -> list[tuple[str, str, bool, bool]]:
-            """(job id, run id, whether it ended, whether its token was revoked) for each job taken back."""
-            now = now_ms()
-            handled = []
-            for job in queue.expired_leases(session, now):
-                token = job.lease_token or ""
-                where = f"worker {job.lease_owner} stopped heartbeating (lease expired) on attempt {job.attempt}"
-                if has_remote_job(job) and (job.cancel_requested or job.attempt >= job.max_attempts):
-                    # The remote job runs on without a worker: the next one adopts it only to cancel it, and ends
-                    # the job CANCELED, or FAILED when it was given up (its attempt is then past max_attempts).
-                    why = "Canceling" if job.cancel_requested else f"Gave up after {job.max_attempts} attempt(s)"
-                    error = f"{why}; {where}; its remote job is canceled by the next worker."
-                    if queue.requeue(session, job.job_id, token, available_at=now, error=error):
-                        queue.request_remote_cancel(session, job.job_id, now=now)
-                        handled.append((job.job_id, job.run_id, False, True))
-                    continue
-                if job.cancel_requested or job.attempt >= job.max_attempts:
-                    status = JobStatus.CANCELED if job.cancel_requested else JobStatus.FAILED
-                    error = (
-                        f"Canceled; {where}." if job.cancel_requested else f"Gave up: {where} of {job.max_attempts}."
-                    )
-                    if queue.finish(
-                        session, job.job_id, status=status, now=now, exit_code=None, error=error, token=token
-                    ):
-                        queue.set_run_status(session, job.run_id, RUN_STATUS[status], end_time=now)
-                        handled.append((job.job_id, job.run_id, True, True))
-                    continue
-                delay = min(MAX_BACKOFF_MS, int(backoff_ms * 2 ** (job.attempt - 1)))
-                if queue.requeue(session, job.job_id, token, available_at=now + delay, error=f"Requeued: {where}."):
-                    queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
-                    handled.append((job.job_id, job.run_id, False, not has_remote_job(job)))
-            for _, run_id, _, revoked in handled:
-                if revoked:
-                    user_store.revoke_run_tokens(session, run_id)
-            return handled
-
-        handled = await self.db.run_write(write)
-        for job_id, run_id, ended, revoked in handled:
-            log.warning("job %s: lease expired; %s", job_id, "ended" if ended else "requeued")
-            if revoked and self.forget_run_tokens is not None:
-                self.forget_run_tokens(run_id)
-            if ended:
-                await self.publish_logs(job_id)
+        handled = await self.db.run_write(
+            lambda session: expiry.take_back_expired(session, now=now_ms(), backoff_ms=backoff_ms)
+        )
+        for taken in handled:
+            log.warning("job %s: lease expired; %s", taken.job_id, "ended" if taken.ended else "requeued")
+            if taken.token_revoked and self.forget_run_tokens is not None:
+                self.forget_run_tokens(taken.run_id)
+            if taken.ended:
+                await self.publish_logs(taken.job_id)
         if handled:
             self.jobs_changed.notify()
         return len(handled)
@@ -591,11 +545,6 @@ class JobService:
                 await store.write(path, chunks())
             except Exception:  # the job's outcome must not hinge on the artifact store; the logs stay queryable
                 log.exception("could not store the %s log of job %s", stream, job_id)
-
-
-def has_remote_job(job: Job) -> bool:
-    """Whether an attempt submitted the job to remote compute (Azure ML), where it runs on without a worker."""
-    return job.backend == "azureml" and bool(job.external_id)
 
 
 def is_terminal(status: JobStatus) -> bool:
