@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 
 from bench.servers import free_port
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import TERMINAL, JobSpec
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import TERMINAL, JobSpec
+from server.worker.client import JobClient
 
 NOOP_PROJECT = "name: noop\nentry_points:\n  main:\n    command: 'true'\n"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from server.jobs.client import JobApiError, JobClient
-from server.jobs.schemas import TERMINAL, JobStatus
+from server.jobspec.schemas import TERMINAL, JobStatus
+from server.worker.client import JobApiError, JobClient
 
 
 def _default_server_url() -> str | None:
@@ -58,9 +58,9 @@ def worker(
     parent_pid: int | None,
 ) -> None:
     """Run queued MLflow Projects, pulling them from the server over HTTP."""
-    from server.jobs.dispatchers.base import Dispatcher
-    from server.jobs.dispatchers.local import LocalDispatcher
-    from server.jobs.worker import Worker
+    from server.worker.dispatchers.base import Dispatcher
+    from server.worker.dispatchers.local import LocalDispatcher
+    from server.worker.loop import Worker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -77,7 +77,7 @@ def worker(
                 LocalDispatcher(tracking_uri=server_url, cancel_grace_seconds=cancel_grace, work_root=work_dir)
             )
         if "azureml" in backends:
-            from server.jobs.dispatchers.azureml import AzureMLDispatcher
+            from server.worker.dispatchers.azureml import AzureMLDispatcher
 
             dispatchers.append(AzureMLDispatcher(server_url=server_url, work_root=work_dir))
         runner = Worker(client, dispatchers, concurrency=concurrency, worker_id=worker_id, poll_seconds=poll_seconds)
@@ -123,8 +123,8 @@ def _follow(client: JobClient, job_id: str) -> JobStatus:
 @click.option("--server-url", default=_default_server_url, required=True, help="[env MLFLOW_TRACKING_URI]")
 def submit(uri: str, params: tuple[str, ...], follow: bool, server_url: str, **options: Any) -> None:
     """Submit the MLflow Project at URI (a folder, a .zip, or a git URI with #subdirectory) to Runyard."""
-    from server.jobs.submit import Submission
-    from server.jobs.submit import submit as submit_project
+    from server.worker.submit import Submission
+    from server.worker.submit import submit as submit_project
 
     config_text = options.pop("backend_config")
     if config_text and config_text.endswith(".json") and Path(config_text).exists():

@@ -14,7 +14,7 @@ from server.api.routing import Context, authorize, principal_of
 from server.auth.identity import Principal
 from server.auth.permissions import Permission
 from server.auth.rules import Authorizer, permission_denied
-from server.jobs.schemas import ClaimedJob
+from server.jobspec.schemas import ClaimedJob
 from server.services import users as accounts
 from server.store import users
 from server.store.models import Experiment, Job

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from server.jobs import store as queue
-from server.jobs.schemas import RUN_STATUS, JobStatus
+from server.jobs import queue
+from server.jobspec.schemas import RUN_STATUS, JobStatus
 from server.store import users as user_store
 from server.store.models import Job
 

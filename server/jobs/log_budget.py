@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from server.jobs.schemas import LogChunk
+from server.jobspec.schemas import LogChunk
 
 
 def truncation_marker(limit_bytes: int) -> str:

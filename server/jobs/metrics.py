@@ -9,7 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from server.clock import now_ms
-from server.jobs.schemas import JobStatus
+from server.jobspec.schemas import JobStatus
 from server.store.engine import Database
 from server.store.models import Job
 

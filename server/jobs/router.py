@@ -19,9 +19,9 @@ from starlette.responses import Response, StreamingResponse
 from server.api.artifacts import stream_file
 from server.auth.permissions import Permission
 from server.errors import MlflowError
-from server.jobs import access
-from server.jobs import store as queue
-from server.jobs.schemas import (
+from server.jobs import access, queue
+from server.jobs.service import JobService, is_terminal
+from server.jobspec.schemas import (
     API_PREFIX,
     ClaimRequest,
     ClaimResponse,
@@ -34,7 +34,6 @@ from server.jobs.schemas import (
     LeaseRequest,
     LeaseState,
 )
-from server.jobs.service import JobService, is_terminal
 from server.services import validation
 from server.store.paging import decode_offset, encode_offset
 

@@ -29,10 +29,10 @@ from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import expiry, log_budget, projects
-from server.jobs import store as queue
+from server.jobs import expiry, log_budget, queue
 from server.jobs import views as job_views
-from server.jobs.schemas import (
+from server.jobspec import projects
+from server.jobspec.schemas import (
     ACTIVE,
     RUN_STATUS,
     TERMINAL,

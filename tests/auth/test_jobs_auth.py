@@ -14,9 +14,9 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
 
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
+from server.worker.client import JobClient
 from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
 from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_server

@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from mlflow import MlflowClient
 from sklearn.linear_model import LinearRegression
 
-from server.jobs.client import JobClient
+from server.worker.client import JobClient
 from tests.jobs.conftest import PROJECTS
 from tests.support.processes import azurite, create_database, runyard_server, runyard_worker
 

@@ -18,10 +18,10 @@ from azure.ai.ml.exceptions import ErrorTarget, JobException
 from azure.ai.ml.operations import ComputeOperations, JobOperations, WorkspaceOperations
 from azure.core.exceptions import ResourceNotFoundError
 
-from server.jobs.dispatchers.azureml import AzureMLDispatcher
-from server.jobs.dispatchers.azureml_client import AzureML
-from server.jobs.dispatchers.azureml_project import AzureMLSettings
-from server.jobs.schemas import JobStatus, JobView
+from server.jobspec.schemas import JobStatus, JobView
+from server.worker.dispatchers.azureml import AzureMLDispatcher
+from server.worker.dispatchers.azureml_client import AzureML
+from server.worker.dispatchers.azureml_project import AzureMLSettings
 
 
 class FakeClock:

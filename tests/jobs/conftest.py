@@ -14,8 +14,8 @@ import httpx
 import mlflow
 import pytest
 
-from server.jobs.client import JobClient
-from server.jobs.schemas import TERMINAL, JobView
+from server.jobspec.schemas import TERMINAL, JobView
+from server.worker.client import JobClient
 from tests.support.processes import create_database, runyard_server, runyard_worker
 
 PROJECTS = Path(__file__).parent / "projects"

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
+from server.jobspec.projects import pack_directory
+from server.worker.client import JobClient
 from tests.jobs.conftest import wait_for
 
 

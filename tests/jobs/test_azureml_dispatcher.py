@@ -16,10 +16,10 @@ from azure.core.exceptions import (
     ServiceResponseError,
 )
 
-from server.jobs.dispatchers.azureml import LOG_ARTIFACTS
-from server.jobs.dispatchers.azureml_project import DEFAULT_ENVIRONMENT, experiment_name, job_command, job_name
-from server.jobs.dispatchers.run_tracking import RunTracking
-from server.jobs.projects import pack_directory
+from server.jobspec.projects import pack_directory
+from server.worker.dispatchers.azureml import LOG_ARTIFACTS
+from server.worker.dispatchers.azureml_project import DEFAULT_ENVIRONMENT, experiment_name, job_command, job_name
+from server.worker.dispatchers.run_tracking import RunTracking
 from tests.jobs.azureml_fakes import FakeClock, FakeLease, ScriptedWorkspace, dispatcher, make_job
 from tests.jobs.conftest import PROJECTS
 

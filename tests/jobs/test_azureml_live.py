@@ -16,11 +16,11 @@ from unittest.mock import create_autospec
 
 import pytest
 
-from server.jobs.dispatchers.azureml import AzureMLDispatcher
-from server.jobs.dispatchers.azureml_client import AzureML
-from server.jobs.dispatchers.azureml_project import AzureMLSettings, job_name
-from server.jobs.dispatchers.run_tracking import RunTracking
-from server.jobs.projects import pack_directory
+from server.jobspec.projects import pack_directory
+from server.worker.dispatchers.azureml import AzureMLDispatcher
+from server.worker.dispatchers.azureml_client import AzureML
+from server.worker.dispatchers.azureml_project import AzureMLSettings, job_name
+from server.worker.dispatchers.run_tracking import RunTracking
 from tests.jobs.azureml_fakes import FakeLease, make_job
 
 REQUIRED = ("AZURE_SUBSCRIPTION_ID", "AZURE_RESOURCE_GROUP", "AZUREML_WORKSPACE", "AZUREML_COMPUTE")

@@ -13,12 +13,12 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from server.jobs.client import JobClient
-from server.jobs.dispatchers.azureml import AzureMLDispatcher
-from server.jobs.dispatchers.azureml_project import AzureMLSettings, job_name
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimedJob, ClaimRequest, Heartbeat, JobSpec
-from server.jobs.worker import Worker
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimedJob, ClaimRequest, Heartbeat, JobSpec
+from server.worker.client import JobClient
+from server.worker.dispatchers.azureml import AzureMLDispatcher
+from server.worker.dispatchers.azureml_project import AzureMLSettings, job_name
+from server.worker.loop import Worker
 from tests.jobs.azureml_fakes import ScriptedWorkspace
 from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_worker

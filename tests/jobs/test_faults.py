@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from server.jobs.client import JobApiError, JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
+from server.worker.client import JobApiError, JobClient
 from tests.jobs.conftest import PROJECTS, wait_for
 from tests.support.processes import free_port, runyard_server, runyard_worker
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from server.jobs.client import JobClient
 from server.jobs.log_budget import truncation_marker, within_budget
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec, JobStatus, LogChunk
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec, JobStatus, LogChunk
+from server.worker.client import JobClient
 from tests.jobs.conftest import JOB_ENV, PROJECTS, wait_for
 from tests.support.processes import runyard_server, runyard_worker
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimRequest, JobSpec, JobStatus
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimRequest, JobSpec, JobStatus
+from server.worker.client import JobClient
 from tests.support.processes import runyard_server
 
 

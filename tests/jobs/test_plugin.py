@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException
 
-from server.jobs.client import JobClient
+from server.worker.client import JobClient
 from tests.jobs.conftest import wait_for
 
 

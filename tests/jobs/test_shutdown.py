@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import ClaimRequest, JobSpec
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import ClaimRequest, JobSpec
+from server.worker.client import JobClient
 from tests.support.processes import runyard_server
 
 

@@ -17,9 +17,9 @@ import pytest
 from mlflow import MlflowClient
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import JobSpec, JobStatus, JobView
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import JobSpec, JobStatus, JobView
+from server.worker.client import JobClient
 from tests.auth.conftest import ADMIN, AuthServer
 from tests.jobs.conftest import wait_for
 from tests.support.processes import runyard_server, runyard_worker

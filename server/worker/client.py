@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from server.jobs.schemas import (
+from server.jobspec.schemas import (
     API_PREFIX,
     ClaimedJob,
     ClaimRequest,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from server.jobs.lease import Lease, Outcome
-from server.jobs.schemas import JobView
+from server.jobspec.schemas import JobView
+from server.worker.lease import Lease, Outcome
 
 
 class Dispatcher(Protocol):

@@ -14,10 +14,10 @@ import traceback
 import uuid
 from collections.abc import Sequence
 
-from server.jobs.client import JobApiError, JobClient
-from server.jobs.dispatchers.base import Dispatcher
-from server.jobs.lease import Lease, Outcome
-from server.jobs.schemas import ClaimedJob, ClaimRequest
+from server.jobspec.schemas import ClaimedJob, ClaimRequest
+from server.worker.client import JobApiError, JobClient
+from server.worker.dispatchers.base import Dispatcher
+from server.worker.lease import Lease, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from server.artifacts.paths import clean_relative_path
 from server.errors import MlflowError
-from server.jobs import mlflow_projects
-from server.jobs.schemas import GitSource
+from server.jobspec import mlflow_projects
+from server.jobspec.schemas import GitSource
 
 SNAPSHOT_ARTIFACT = "runyard/snapshot.tar.gz"
 LOG_ARTIFACTS = {"stdout": "runyard/logs/stdout.log", "stderr": "runyard/logs/stderr.log"}

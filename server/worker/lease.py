@@ -17,8 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TypeVar
 
-from server.jobs.client import JobApiError, JobClient
-from server.jobs.schemas import ClaimedJob, FinishRequest, Heartbeat, JobView, LogChunk, Stream
+from server.jobspec.schemas import ClaimedJob, FinishRequest, Heartbeat, JobView, LogChunk, Stream
+from server.worker.client import JobApiError, JobClient
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
-from server.jobs.schemas import ACTIVE, JobStatus, LogChunk
+from server.jobspec.schemas import ACTIVE, JobStatus, LogChunk
 from server.store.dialect import insert_ignore
 from server.store.models import Experiment, Job, JobLog, Run
 

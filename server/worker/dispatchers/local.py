@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from server.errors import MlflowError
-from server.jobs import mlflow_projects, projects
-from server.jobs.dispatchers.environments import activation_command
-from server.jobs.lease import Lease, LeaseLost, Outcome
-from server.jobs.schemas import JobView, Stream
+from server.jobspec import mlflow_projects, projects
+from server.jobspec.schemas import JobView, Stream
+from server.worker.dispatchers.environments import activation_command
+from server.worker.lease import Lease, LeaseLost, Outcome
 
 READ_BYTES = 65536
 

@@ -13,14 +13,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-# mypy reports untyped yaml at one import site only, which may be this one or server.jobs.mlflow_projects.
+# mypy reports untyped yaml at one import site only, which may be this one or server.jobspec.mlflow_projects.
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from server.errors import MlflowError
-from server.jobs import mlflow_projects
-from server.jobs.dispatchers.azureml_client import EnvironmentChoice, Workspace
+from server.jobspec import mlflow_projects
+from server.worker.dispatchers.azureml_client import EnvironmentChoice, Workspace
 
 TRACKING_ENV = {
     "MLFLOW_TRACKING_URI": "RUNYARD_TRACKING_URI",

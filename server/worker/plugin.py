@@ -18,9 +18,9 @@ from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.projects.backend.abstract_backend import AbstractBackend
 from mlflow.projects.submitted_run import SubmittedRun
 
-from server.jobs.client import JobApiError, JobClient
-from server.jobs.schemas import RUN_STATUS, TERMINAL, JobStatus, JobView
-from server.jobs.submit import Submission, submit
+from server.jobspec.schemas import RUN_STATUS, TERMINAL, JobStatus, JobView
+from server.worker.client import JobApiError, JobClient
+from server.worker.submit import Submission, submit
 
 
 class RunyardSubmittedRun(SubmittedRun):

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from server.jobs import mlflow_projects
-from server.jobs.client import JobClient
-from server.jobs.projects import pack_directory
-from server.jobs.schemas import GitJobSubmit, GitSource, JobSpec, JobView
+from server.jobspec import mlflow_projects
+from server.jobspec.projects import pack_directory
+from server.jobspec.schemas import GitJobSubmit, GitSource, JobSpec, JobView
+from server.worker.client import JobClient
 
 # Keys MLflow writes into every backend_config (mlflow/projects/__init__.py `_run`) that mean nothing to us.
 MLFLOW_INJECTED = {"SYNCHRONOUS", "DOCKER_ARGS", "STORAGE_DIR", "build_image", "docker_auth", "ENV_MANAGER"}

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from server.errors import MlflowError
-from server.jobs import mlflow_projects, projects
-from server.jobs.dispatchers.azureml_client import AzureML, AzureMLError, CommandJob, LogStream, RemoteJob
-from server.jobs.dispatchers.azureml_project import (
+from server.jobspec import mlflow_projects, projects
+from server.jobspec.schemas import JobView
+from server.worker.dispatchers.azureml_client import AzureML, AzureMLError, CommandJob, LogStream, RemoteJob
+from server.worker.dispatchers.azureml_project import (
     AzureMLSettings,
     choose_environment,
     entry_command,
@@ -35,9 +36,8 @@ from server.jobs.dispatchers.azureml_project import (
     job_name,
     tracking_variables,
 )
-from server.jobs.dispatchers.run_tracking import RunTracking, TrackingError
-from server.jobs.lease import Lease, LeaseLost, Outcome
-from server.jobs.schemas import JobView
+from server.worker.dispatchers.run_tracking import RunTracking, TrackingError
+from server.worker.lease import Lease, LeaseLost, Outcome
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from server.errors import MlflowError
-from server.jobs import mlflow_projects
+from server.jobspec import mlflow_projects
 
 
 @contextmanager
