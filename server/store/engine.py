@@ -83,6 +83,16 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
+    async def run_read(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in a read-only session on the thread pool, so an async caller never blocks the event loop on
+        the database; the twin of `run_write`."""
+
+        def in_session() -> T:
+            with self.read() as session:
+                return work(session)
+
+        return await run_in_threadpool(in_session)
+
     async def run_write(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write transaction off the event loop: SQLite through the group-commit writer,
         PostgreSQL (which takes concurrent writers itself) on the thread pool, one transaction each."""
