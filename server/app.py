@@ -14,7 +14,6 @@ from starlette.routing import Route
 from server import __version__
 from server.api import all_routes
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
-from server.api.routing import Context
 from server.api.security import SecurityMiddleware, cors_options
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
@@ -36,6 +35,8 @@ from server.shutdown import on_stop_signal
 from server.store.engine import Database
 from server.store.schema import ensure_schema
 from server.ui import jobs as job_pages
+from server.ui import static as ui_static
+from server.web.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(all_routes(context))
     app.include_router(jobs_router)
     app.router.routes.extend(job_pages.routes())
+    app.router.routes.extend(ui_static.routes())  # MLflow's web UI: / and /static-files
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)
     return app

@@ -1,4 +1,4 @@
-"""HTTP surface: the MLflow RPC table plus the non-RPC routes (artifacts, health, GraphQL, the web UI)."""
+"""HTTP surface: the MLflow RPC table plus the non-RPC routes (artifacts, health, GraphQL, the UI's helper RPCs)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from server.api import (
     ui_helpers,
     users,
 )
-from server.api.routing import Context, Rpc, build_routes
-from server.ui import static
+from server.api.routing import Rpc, build_routes
+from server.web.context import Context
 
 RPCS: list[Rpc] = [
     *experiments.RPCS,
@@ -47,5 +47,4 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),
         *ui_helpers.routes(),
-        *static.routes(),
     ]

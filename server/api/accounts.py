@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from server.api.routing import Context, Handler, Rpc
+from server.api.routing import Handler, Rpc
 from server.api.wire import Fields, missing
 from server.auth import rules
 from server.auth import secrets as auth_secrets
@@ -29,6 +29,7 @@ from server.errors import ErrorCode, MlflowError
 from server.services import users as accounts
 from server.store import users
 from server.store.models import User
+from server.web.context import Context
 
 EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
 

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules
 from server.errors import MlflowError
@@ -16,6 +16,7 @@ from server.services import experiments as service
 from server.services import validation
 from server.store import experiments as store
 from server.store import search
+from server.web.context import Context
 
 VIEW_TYPES = {"ACTIVE_ONLY": 1, "DELETED_ONLY": 2, "ALL": 3}
 

@@ -46,10 +46,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api.routing import Context, Rpc, invoke, principal_of
+from server.api.routing import Rpc, invoke
 from server.api.wire import Fields
 from server.auth.identity import Principal, unauthenticated
 from server.errors import MlflowError
+from server.web.context import Context, principal_of
 
 log = logging.getLogger(__name__)
 

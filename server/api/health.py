@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.api.routing import Context
 from server.api.wire import json_response
 from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.errors import ErrorCode, MlflowError, error_response
+from server.web.context import Context
 
 # The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
 MLFLOW_PROTOCOL_VERSION = "3.17.2"

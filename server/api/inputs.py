@@ -6,13 +6,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs, missing
 from server.auth import rules
 from server.errors import MlflowError
 from server.services import validation as v
 from server.store import runs as run_store
 from server.store.inputs import DatasetSpec, add_dataset_inputs, add_model_links, dataset_summaries
+from server.web.context import Context
 
 _DATASET_LIMITS = (
     ("name", v.MAX_DATASET_NAME_SIZE),

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs, missing
 from server.auth import rules
 from server.clock import now_ms
@@ -20,6 +20,7 @@ from server.store import artifact_destinations, search
 from server.store import experiments as experiment_store
 from server.store import logged_models as store
 from server.store.models import LoggedModel
+from server.web.context import Context
 
 _BAD_NAME = re.compile(r"[/:.%\"']")
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api.convert import metric_value
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.runs import run_id_of
 from server.api.wire import API_DOCS_HINT, Fields, missing
 from server.auth import rules
@@ -15,6 +15,7 @@ from server.errors import MlflowError
 from server.store import runs as run_store
 from server.store.metrics import metric_history, sampled_history
 from server.store.paging import decode_offset, encode_offset
+from server.web.context import Context
 
 MAX_RUNS_PER_BULK_REQUEST = 100
 MAX_RESULTS_PER_RUN = 2500

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from server.api import convert
 from server.api.registered_models import check_max_results, readable_models
 from server.api.registry import name_of, version_json, version_of, versions_json
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
 from server.clock import now_ms
@@ -20,6 +20,7 @@ from server.store import logged_models as logged_model_store
 from server.store import model_versions as store
 from server.store import registered_models as model_store
 from server.store import search
+from server.web.context import Context
 
 MAX_RESULTS = 200_000
 

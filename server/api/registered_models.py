@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.registry import model_json, model_of, models_json, name_of, version_json, version_of, versions_json
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
 from server.errors import MlflowError
@@ -23,6 +23,7 @@ from server.services import validation
 from server.store import model_versions as version_store
 from server.store import registered_models as store
 from server.store import search, users
+from server.web.context import Context
 
 DEFAULT_MAX_RESULTS = 100
 MAX_RESULTS = 1000

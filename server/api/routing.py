@@ -19,26 +19,10 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from server.api.wire import Fields, json_response, read_fields
-from server.artifacts.registry import ArtifactRegistry
 from server.auth import rules
-from server.auth.identity import Authenticator, Principal, unauthenticated
-from server.auth.rules import Access, Authorizer
-from server.auth.signing import UrlSigner
-from server.config import Settings
-from server.store.engine import Database
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What a handler may use besides its request and session; built once per app."""
-
-    settings: Settings
-    db: Database
-    artifacts: ArtifactRegistry
-    authorizer: Authorizer | None = None  # None: authentication is off and every caller may do anything
-    signer: UrlSigner | None = None  # with auth on, signs the artifact URLs handed to clients
-    authenticator: Authenticator | None = None  # with auth on: told when a user's credentials change
-
+from server.auth.identity import Principal, unauthenticated
+from server.auth.rules import Access
+from server.web.context import Context, principal_of
 
 Handler = Callable[[Fields, Session, Context], Mapping[str, Any]]
 
@@ -56,11 +40,6 @@ class Rpc:
     @property
     def is_write(self) -> bool:
         return self.method != "GET" if self.writes is None else self.writes
-
-
-def principal_of(request: Request) -> Principal | None:
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
-    return principal
 
 
 def invoke(
@@ -102,27 +81,6 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
 
     endpoint.__name__ = rpc.handler.__name__
     return endpoint
-
-
-Check = Callable[[Authorizer, Session, Principal], None]
-
-
-async def authorize(request: Request, context: Context, check: Check) -> None:
-    """For routes outside the RPC table: run `check` (which raises PERMISSION_DENIED) when auth is on."""
-    if context.authorizer is None:
-        return
-    principal = principal_of(request)
-    if principal is None:
-        raise unauthenticated()
-    if principal.signed:
-        return  # the middleware checked the signature for exactly this method and path
-    authorizer = context.authorizer
-
-    def run() -> None:
-        with context.db.read() as session:
-            check(authorizer, session, principal)
-
-    await run_in_threadpool(run)
 
 
 def build_routes(rpcs: Sequence[Rpc], context: Context) -> list[BaseRoute]:

@@ -8,7 +8,7 @@ import orjson
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs, missing, parse_double
 from server.auth import rules
 from server.errors import MlflowError
@@ -16,6 +16,7 @@ from server.services import runs as service
 from server.services import validation
 from server.store import runs as store
 from server.store.metrics import MetricPoint
+from server.web.context import Context
 
 
 def run_id_of(fields: Fields) -> str:

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields, json_response
 from server.auth import rules
+from server.web.context import Context
 
 # As MLflow's `get_ui_telemetry_handler` when telemetry is off: nothing is collected, nothing is sent.
 TELEMETRY_OFF = {"disable_ui_telemetry": True, "disable_ui_events": [], "ui_rollout_percentage": 0}

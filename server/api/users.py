@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from server.api.routing import Context, Rpc
+from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import rules
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.store import users
+from server.web.context import Context
 
 # As MLflow names the role that holds a user's direct grants, and its only workspace when workspaces are off.
 DIRECT_ROLE = "__user_{user_id}__"

@@ -10,7 +10,6 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 
-from server.api.routing import Context, authorize, principal_of
 from server.auth.identity import Principal
 from server.auth.permissions import Permission
 from server.auth.rules import Authorizer, permission_denied
@@ -18,6 +17,7 @@ from server.jobspec.schemas import ClaimedJob
 from server.services import users as accounts
 from server.store import users
 from server.store.models import Experiment, Job
+from server.web.context import Context, authorize, principal_of
 
 TRACKING_TOKEN_DAYS = 7  # revoked as soon as the job finishes; the expiry only bounds a token whose job was lost
 

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from server.api.artifacts import stream_file
 from server.auth.permissions import Permission
 from server.errors import MlflowError
 from server.jobs import access, queue
@@ -36,6 +35,7 @@ from server.jobspec.schemas import (
 )
 from server.services import validation
 from server.store.paging import decode_offset, encode_offset
+from server.web.downloads import stream_file
 
 PREFIX = API_PREFIX
 SSE_KEEPALIVE_SECONDS = 15.0

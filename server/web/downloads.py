@@ -1,0 +1,64 @@
+"""Serving one stored file over HTTP: whole or one byte range, streamed in bounded chunks, with a media type a
+browser cannot be tricked into running. Shared by the artifact proxy and the job log and snapshot downloads."""
+
+from __future__ import annotations
+
+import mimetypes
+import posixpath
+import re
+from urllib.parse import quote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from server.artifacts.base import ArtifactStore
+
+# Types a browser would render or run are sent as plain text, so an uploaded page cannot script our origin.
+_NEUTERED_TYPES = {"text/html", "application/javascript", "text/javascript", "image/svg+xml", "application/xhtml+xml"}
+_TEXT_NAMES = {"MLmodel", "MLproject"}
+
+
+def _media_type(path: str) -> str:
+    name = posixpath.basename(path)
+    if name in _TEXT_NAMES or name.endswith((".yaml", ".yml", ".txt", ".log", ".md")):
+        return "text/plain"
+    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return "text/plain" if guessed in _NEUTERED_TYPES else guessed
+
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None) -> tuple[int | None, int | None] | None:
+    """One `bytes=first-last` range (either end may be missing); anything else is served whole, as RFC 9110
+    allows a server to do with ranges it does not handle."""
+    match = _RANGE.match(header.strip()) if header else None
+    if match is None or match[1] == match[2] == "":
+        return None
+    return (int(match[1]) if match[1] else None, int(match[2]) if match[2] else None)
+
+
+async def stream_file(store: ArtifactStore, path: str, range_header: str | None = None) -> Response:
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(posixpath.basename(path))}",
+        "X-Content-Type-Options": "nosniff",
+        "Accept-Ranges": "bytes",
+    }
+    wanted = _byte_range(range_header)
+    if wanted is None:
+        download = await run_in_threadpool(store.open, path)
+        headers["Content-Length"] = str(download.size)
+        return StreamingResponse(download.chunks, media_type=_media_type(path), headers=headers)
+    first, last = wanted
+    if first is None:  # a suffix: the last `last` bytes
+        size = (await run_in_threadpool(store.open, path, 0, 0)).size
+        first, last = max(0, size - (last or 0)), size - 1
+    length = None if last is None else max(0, last - first + 1)
+    download = await run_in_threadpool(store.open, path, first, length)
+    if first >= download.size or (last is not None and last < first):
+        headers["Content-Range"] = f"bytes */{download.size}"
+        return Response(status_code=416, headers=headers)
+    end = download.size - 1 if last is None else min(last, download.size - 1)
+    headers["Content-Range"] = f"bytes {first}-{end}/{download.size}"
+    headers["Content-Length"] = str(end - first + 1)
+    return StreamingResponse(download.chunks, status_code=206, media_type=_media_type(path), headers=headers)
