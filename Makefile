@@ -49,12 +49,14 @@ test: install postgres azurite compose chromium ## Run the whole suite on SQLite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-lint: install ## Lint, check formatting and types
+lint: install ## Lint, check formatting, types and the layering of imports
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install ## Fix lint and formatting
 	$(BIN)/ruff check --fix .
