@@ -15,6 +15,7 @@ from server import __version__
 from server.api import all_routes
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.security import SecurityMiddleware, cors_options
+from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
 from server.auth.middleware import AuthMiddleware
@@ -52,7 +53,10 @@ def prepare_database(settings: Settings) -> Database:
 
 def create_app(settings: Settings) -> FastAPI:
     db = prepare_database(settings)
-    artifacts = ArtifactRegistry(settings.artifacts_destination, db, local_roots=[artifact_root(settings)])
+    credentials = StorageCredentials(settings.azure_storage_connection_string, settings.azure_storage_access_key)
+    artifacts = ArtifactRegistry(
+        settings.artifacts_destination, db, local_roots=[artifact_root(settings)], credentials=credentials
+    )
     authorizer, signer, authenticator = None, None, None
     if settings.auth:
         with db.write() as session:

@@ -183,6 +183,20 @@ class Settings(BaseSettings):
         description="Log stored per job attempt (the live tail, the log route and the run's runyard/logs/ "
         "artifacts); past it the log ends with a line saying so and the rest of the output is dropped.",
     )
+    azure_storage_connection_string: str | None = Field(
+        None,
+        repr=False,
+        validation_alias=AliasChoices("AZURE_STORAGE_CONNECTION_STRING", "azure_storage_connection_string"),
+        description="Azure Blob credentials as a connection string (it also carries Azurite's endpoint); read "
+        "first, as MLflow does.",
+    )
+    azure_storage_access_key: str | None = Field(
+        None,
+        repr=False,
+        validation_alias=AliasChoices("AZURE_STORAGE_ACCESS_KEY", "azure_storage_access_key"),
+        description="Azure Blob account key, when there is no connection string. With neither, the server signs in "
+        "with DefaultAzureCredential (managed identity, CLI login, service principal).",
+    )
     job_allow_local_git: bool = Field(
         False,
         validation_alias=_runyard_env("JOB_ALLOW_LOCAL_GIT"),

@@ -22,7 +22,6 @@ from server.api.registry import version_of
 from server.api.routing import Rpc
 from server.api.runs import run_id_of
 from server.api.wire import Fields, json_response, server_base_url
-from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.artifacts.base import ArtifactStore
 from server.artifacts.paths import clean_relative_path
 from server.auth import rules
@@ -47,7 +46,7 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         """The caller's right to `need` on the path (when auth is on), then the store holding it."""
         path = clean_relative_path(raw_path)
         await authorize(request, context, lambda a, s, p: a.require_on_artifact_path(s, p, path, need))
-        return await run_in_threadpool(context.artifacts.proxied, path)
+        return await context.artifacts.proxied_async(path)
 
     async def upload(request: Request) -> Response:
         store, path = await locate(request, _file_path(request), rules.EDIT)
@@ -73,8 +72,9 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         else this server's own proxy URL (which serves ranges too)."""
         store, path = await locate(request, _file_path(request), rules.READ)
         size = (await run_in_threadpool(store.open, path, 0, 0)).size
-        if context.settings.artifacts_direct_access and isinstance(store, AzureBlobArtifactStore):
-            url = await run_in_threadpool(store.signed_url, path, context.settings.presigned_url_ttl)
+        signed = store.signed_urls() if context.settings.artifacts_direct_access else None
+        if signed is not None:
+            url = await run_in_threadpool(signed.download_url, path, context.settings.presigned_url_ttl)
         else:
             url_path = f"/api/2.0/mlflow-artifacts/artifacts/{path}"
             url = f"{server_base_url(request)}{quote(url_path)}"
@@ -93,6 +93,8 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
 
 
 MAX_UI_UPLOAD_BYTES = 10 * 1024 * 1024
+# One read session that finds a file: its owner's artifact URI, then the store and path holding it.
+Locate = Callable[[Session], tuple[ArtifactStore, str]]
 
 
 async def _limited(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -124,9 +126,9 @@ def proxy_routes(context: Context) -> list[BaseRoute]:
     return routes
 
 
-def _listing(context: Context, artifact_uri: str, path: str | None) -> dict[str, Any]:
+def _listing(session: Session, context: Context, artifact_uri: str, path: str | None) -> dict[str, Any]:
     """A run's or a model's artifact listing through the tracking API: paths relative to `artifact_uri`."""
-    store, located = context.artifacts.locate(artifact_uri, path)
+    store, located = context.artifacts.locate(session, artifact_uri, path)
     relative = clean_relative_path(path)
     files = [
         {**info.to_json(), "path": posixpath.join(relative, info.path) if relative else info.path}
@@ -138,24 +140,19 @@ def _listing(context: Context, artifact_uri: str, path: str | None) -> dict[str,
 
 def list_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     run = run_store.get_run(session, run_id_of(fields))
-    return _listing(context, run.artifact_uri, fields.string("path"))
+    return _listing(session, context, run.artifact_uri, fields.string("path"))
 
 
 def list_logged_model_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     model = model_store.get_logged_model(session, fields.required_string("model_id"))
-    return _listing(context, model.artifact_uri, fields.string("artifact_directory_path"))
+    return _listing(session, context, model.artifact_uri, fields.string("artifact_directory_path"))
 
 
 def ui_routes(context: Context) -> list[BaseRoute]:
     """Download routes the web UI uses outside the RPC table."""
 
-    def run_uri(run_id: str) -> str:
-        with context.db.read() as session:
-            return run_store.get_run(session, run_id).artifact_uri
-
-    def model_uri(model_id: str) -> str:
-        with context.db.read() as session:
-            return model_store.get_logged_model(session, model_id).artifact_uri
+    def run_file(run_id: str, path: str) -> Locate:
+        return lambda session: context.artifacts.locate(session, run_store.get_run(session, run_id).artifact_uri, path)
 
     def on_run(run_id: str, need: Permission) -> Check:
         return lambda a, s, p: a.require(a.on_run(s, p, run_id), need, f"run {run_id}")
@@ -164,21 +161,28 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         params = request.query_params
         run_id = params.get("run_id") or params.get("run_uuid") or ""
         await authorize(request, context, on_run(run_id, rules.READ))
-        artifact_uri = await run_in_threadpool(run_uri, run_id)
-        return await _serve(artifact_uri, params.get("path", ""))
+        return await _serve(params.get("path", ""), run_file(run_id, params.get("path", "")))
 
     async def model_artifact(request: Request) -> Response:
         model_id = request.path_params["model_id"]
         await authorize(
             request, context, lambda a, s, p: a.require(a.on_logged_model(s, p, model_id), rules.READ, model_id)
         )
-        artifact_uri = await run_in_threadpool(model_uri, model_id)
-        return await _serve(artifact_uri, request.query_params.get("artifact_file_path", ""))
+        path = request.query_params.get("artifact_file_path", "")
 
-    async def _serve(artifact_uri: str, path: str) -> Response:
+        def model_file(session: Session) -> tuple[ArtifactStore, str]:
+            artifact_uri = model_store.get_logged_model(session, model_id).artifact_uri
+            return context.artifacts.locate(session, artifact_uri, path)
+
+        return await _serve(path, model_file)
+
+    async def _serve(path: str, locate: Locate) -> Response:
+        """`locate` finds the file's store in one read session, run off the event loop (an unknown owner is a 404
+        before a bad path is a 400)."""
+        store, located = await context.db.run_read(locate)
         if not clean_relative_path(path):
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
-        return await stream_file(*context.artifacts.locate(artifact_uri, path))
+        return await stream_file(store, located)
 
     async def upload_artifact(request: Request) -> Response:
         """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""
@@ -192,14 +196,16 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         if int(request.headers.get("content-length") or 0) > MAX_UI_UPLOAD_BYTES:
             raise MlflowError.invalid_parameter("Artifact size is too large. Max size is 10MB.")
         await authorize(request, context, on_run(run_id, rules.EDIT))
-        store, path = context.artifacts.locate(await run_in_threadpool(run_uri, run_id), params["path"])
+        store, path = await context.db.run_read(run_file(run_id, params["path"]))
         await store.write(path, _limited(request.stream()))
         return json_response({})
 
-    def version_uri(name: str, version: str) -> str:
-        with context.db.read() as session:
+    def version_file(name: str, version: str, path: str) -> Locate:
+        def locate(session: Session) -> tuple[ArtifactStore, str]:
             row = version_of(Fields({"name": name, "version": version}), session)[1]
-            return model_sources.served_location(session, row.storage_location)
+            return context.artifacts.locate(session, model_sources.served_location(session, row.storage_location), path)
+
+        return locate
 
     async def model_version_artifact(request: Request) -> Response:
         """A registered version's file for the UI (MLflow's `get_model_version_artifact_handler`)."""
@@ -210,8 +216,7 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         await authorize(
             request, context, lambda a, s, p: a.require(a.on_registered_model(s, p, name), rules.READ, name)
         )
-        artifact_uri = await run_in_threadpool(version_uri, params.get("name", ""), params.get("version", ""))
-        return await _serve(artifact_uri, params["path"])
+        return await _serve(params["path"], version_file(name, params.get("version", ""), params["path"]))
 
     return [
         Route("/model-versions/get-artifact", model_version_artifact, methods=["GET"]),

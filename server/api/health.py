@@ -10,7 +10,6 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.api.wire import json_response
-from server.artifacts.azure_blob import AzureBlobArtifactStore
 from server.errors import ErrorCode, MlflowError, error_response
 from server.web.context import Context
 
@@ -47,10 +46,8 @@ async def version(_: Request) -> Response:
 
 def _server_info(context: Context) -> dict[str, object]:
     """`multipart_downloads_enabled` tells the stock client to fetch big files through presigned URLs; only
-    worth it (and so only announced) when those URLs lead straight to Azure."""
-    direct = context.settings.artifacts_direct_access and isinstance(
-        context.artifacts.destination, AzureBlobArtifactStore
-    )
+    worth it (and so only announced) when those URLs lead straight to the storage."""
+    direct = context.settings.artifacts_direct_access and context.artifacts.destination.signed_urls() is not None
     return {
         "store_type": "SqlStore",
         "workspaces_enabled": False,

@@ -12,7 +12,7 @@ import posixpath
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
@@ -20,9 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from server.api.wire import Fields, json_response, read_fields, server_base_url
-from server.artifacts.azure_blob import AzureBlobArtifactStore, AzureMultipartUploads, block_id
-from server.artifacts.base import ArtifactStore
-from server.artifacts.local import LocalArtifactStore, LocalMultipartUploads
+from server.artifacts.base import ArtifactStore, MultipartUploads
 from server.artifacts.paths import clean_relative_path
 from server.auth.permissions import Permission
 from server.auth.signing import UrlSigner
@@ -33,18 +31,11 @@ UPLOAD_URL_TTL_S = 3600  # a part URL must outlive the slowest part of a large u
 _UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class MultipartUploads(Protocol):
-    async def write_part(self, path: str, upload_id: str, part_number: int, chunks: Any) -> str: ...
-    def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None: ...
-    def abort(self, path: str, upload_id: str) -> None: ...
-
-
 def uploads_for(store: ArtifactStore) -> MultipartUploads:
-    if isinstance(store, LocalArtifactStore):
-        return LocalMultipartUploads(store)
-    if isinstance(store, AzureBlobArtifactStore):
-        return AzureMultipartUploads(store)
-    raise MlflowError.not_implemented("Multipart upload is not supported for the current artifact repository")
+    uploads = store.multipart()
+    if uploads is None:
+        raise MlflowError.not_implemented("Multipart upload is not supported for the current artifact repository")
+    return uploads
 
 
 def _target(request: Request, fields: Fields) -> str:
@@ -82,10 +73,11 @@ def routes(locate: Locate, *, direct_access: bool, signer: UrlSigner | None) -> 
             raise MlflowError.invalid_parameter(f"num_parts must be between 1 and {MAX_PARTS}, got {num_parts}")
         upload_id = uuid.uuid4().hex
         base = server_base_url(request)
+        signed = store.signed_urls() if direct_access else None
 
         def part_url(n: int) -> str:
-            if direct_access and isinstance(store, AzureBlobArtifactStore):
-                return store.signed_url(located, UPLOAD_URL_TTL_S, block=block_id(upload_id, n, 0))
+            if signed is not None:
+                return signed.part_upload_url(located, upload_id, n, UPLOAD_URL_TTL_S)
             part_path = f"/api/2.0/mlflow-artifacts/mpu/part/{upload_id}/{n}"
             query = {"path": path, **(signer.sign("PUT", part_path, UPLOAD_URL_TTL_S) if signer else {})}
             return f"{base}{part_path}?{urlencode(query)}"

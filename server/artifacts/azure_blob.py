@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import builtins
 import contextlib
-import os
 import posixpath
 import re
 import threading
@@ -39,7 +38,7 @@ from azure.storage.blob import (
     generate_blob_sas,
 )
 
-from server.artifacts.base import Download, FileInfo
+from server.artifacts.base import Download, FileInfo, MultipartUploads, SignedUrls, StorageCredentials
 from server.errors import ErrorCode, MlflowError
 
 BLOCK_SIZE = 4 << 20  # bytes per staged block (Azure allows up to 50,000 blocks per blob)
@@ -65,13 +64,13 @@ def parse_wasbs(uri: str) -> tuple[str, str, str, str]:
     return match["container"], match["account"], match["suffix"], prefix
 
 
-def service_client(account: str, suffix: str) -> BlobServiceClient:
+def service_client(account: str, suffix: str, credentials: StorageCredentials) -> BlobServiceClient:
     """Credentials in MLflow's order: a connection string (which also carries Azurite's endpoint), an account
     key, then whatever `DefaultAzureCredential` finds (managed identity, CLI login, service principal)."""
-    if connection_string := os.environ.get("AZURE_STORAGE_CONNECTION_STRING"):
+    if connection_string := credentials.azure_connection_string:
         return BlobServiceClient.from_connection_string(connection_string, **_TRANSFER)
     url = f"https://{account}.blob.{suffix}"
-    if access_key := os.environ.get("AZURE_STORAGE_ACCESS_KEY"):
+    if access_key := credentials.azure_access_key:
         return BlobServiceClient(url, credential={"account_name": account, "account_key": access_key}, **_TRANSFER)
     from azure.identity import DefaultAzureCredential  # imported only when neither secret is configured
 
@@ -79,9 +78,9 @@ def service_client(account: str, suffix: str) -> BlobServiceClient:
 
 
 class AzureBlobArtifactStore:
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, credentials: StorageCredentials) -> None:
         container, account, suffix, self.prefix = parse_wasbs(uri)
-        self.service = service_client(account, suffix)
+        self.service = service_client(account, suffix, credentials)
         self.container: ContainerClient = self.service.get_container_client(container)
         self._delegation_key: UserDelegationKey | None = None
         self._delegation_expiry = datetime.min.replace(tzinfo=UTC)
@@ -130,6 +129,19 @@ class AzureBlobArtifactStore:
             return f"{blob.url}?{sas}"
         encoded = base64.b64encode(block.encode()).decode()  # the id on the wire, as the SDK's stage_block sends it
         return f"{blob.url}?{sas}&comp=block&blockid={quote(encoded, safe='')}"
+
+    def multipart(self) -> MultipartUploads:
+        return AzureMultipartUploads(self)
+
+    def signed_urls(self) -> SignedUrls:
+        return self
+
+    def download_url(self, path: str, ttl_s: int) -> str:
+        return self.signed_url(path, ttl_s)
+
+    def part_upload_url(self, path: str, upload_id: str, part_number: int, ttl_s: int) -> str:
+        """A part sent straight to storage is one block, the first of its part's ids."""
+        return self.signed_url(path, ttl_s, block=block_id(upload_id, part_number, 0))
 
     def _user_delegation_key(self, expiry: datetime) -> UserDelegationKey:
         """One key per day, fetched on first need: each fetch is a round trip to Azure."""

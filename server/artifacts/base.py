@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -18,6 +18,15 @@ class FileInfo:
         if not self.is_dir and self.file_size is not None:
             body["file_size"] = self.file_size
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class StorageCredentials:
+    """Secrets for cloud stores, from Settings; a local folder needs none. Kept out of repr so they are never
+    logged."""
+
+    azure_connection_string: str | None = field(default=None, repr=False)
+    azure_access_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +57,38 @@ class ArtifactStore(Protocol):
 
     def check(self) -> None:
         """Raise INVALID_STATE unless the store is reachable and usable now (start-up and readiness probes)."""
+        ...
+
+    def multipart(self) -> MultipartUploads | None:
+        """How this store assembles an upload sent in parts, or None when it cannot."""
+        ...
+
+    def signed_urls(self) -> SignedUrls | None:
+        """How this store hands out URLs that reach one file without the server, or None when it cannot (a local
+        folder). The API asks this instead of asking which backend it holds."""
+        ...
+
+
+class MultipartUploads(Protocol):
+    """Parts are staged invisibly and become the file only when `complete` assembles them in order."""
+
+    async def write_part(self, path: str, upload_id: str, part_number: int, chunks: AsyncIterator[bytes]) -> str:
+        """Stage one part; returns its ETag."""
+        ...
+
+    def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None: ...
+
+    def abort(self, path: str, upload_id: str) -> None: ...
+
+
+class SignedUrls(Protocol):
+    """Short-lived URLs to one file in the storage itself, so big transfers skip the server. Blocking: signing may
+    fetch a key from the storage service."""
+
+    def download_url(self, path: str, ttl_s: int) -> str:
+        """Read-only, for `ttl_s` seconds at least."""
+        ...
+
+    def part_upload_url(self, path: str, upload_id: str, part_number: int, ttl_s: int) -> str:
+        """Write-only, for staging one part of a multipart upload; only the server can complete the upload."""
         ...

@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 import anyio.to_thread
 
-from server.artifacts.base import Download, FileInfo
+from server.artifacts.base import Download, FileInfo, MultipartUploads, SignedUrls
 from server.artifacts.paths import RESERVED_ROOT_ENTRY, resolve_under
 from server.errors import ErrorCode, MlflowError
 
@@ -105,6 +105,12 @@ class LocalArtifactStore:
             target.unlink()
         else:
             raise MlflowError.not_found(f"No such artifact: '{path}'")
+
+    def multipart(self) -> MultipartUploads:
+        return LocalMultipartUploads(self)
+
+    def signed_urls(self) -> SignedUrls | None:
+        return None  # a folder is reached through the server only
 
 
 def _read_chunks(handle: BinaryIO, length: int | None) -> Iterator[bytes]:

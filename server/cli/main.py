@@ -167,12 +167,15 @@ def create_container(artifacts_destination: str | None) -> None:
     from azure.core.exceptions import ResourceExistsError
 
     from server.artifacts.azure_blob import AzureBlobArtifactStore
+    from server.artifacts.base import StorageCredentials
 
-    destination = _settings(artifacts_destination=artifacts_destination).artifacts_destination
+    settings = _settings(artifacts_destination=artifacts_destination)
+    destination = settings.artifacts_destination
     if not destination.startswith("wasbs://"):
         raise click.ClickException(f"{destination!r} is not an Azure destination (wasbs://...); nothing to create.")
+    credentials = StorageCredentials(settings.azure_storage_connection_string, settings.azure_storage_access_key)
     try:
-        store = AzureBlobArtifactStore(destination)
+        store = AzureBlobArtifactStore(destination, credentials)
         store.container.create_container()
         click.echo(f"Created container {store.container.container_name!r}.")
     except ResourceExistsError:

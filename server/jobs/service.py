@@ -259,7 +259,7 @@ class JobService:
                 raise MlflowError.invalid_parameter(exc.message) from None
 
     async def _store_snapshot(self, artifact_uri: str, archive: Path) -> None:
-        store, path = self.artifacts.locate(artifact_uri, projects.SNAPSHOT_ARTIFACT)
+        store, path = await self.artifacts.locate_async(artifact_uri, projects.SNAPSHOT_ARTIFACT)
 
         async def chunks() -> AsyncIterator[bytes]:
             async with await anyio.open_file(archive, "rb") as source:
@@ -298,7 +298,7 @@ class JobService:
         with self.db.read() as session:
             job = queue.get_job(session, job_id)
             run = run_store.get_run(session, job.run_id)
-            return self.artifacts.locate(run.artifact_uri, projects.SNAPSHOT_ARTIFACT)
+            return self.artifacts.locate(session, run.artifact_uri, projects.SNAPSHOT_ARTIFACT)
 
     # --- the user's controls ----------------------------------------------------------------------------------
 
@@ -534,7 +534,7 @@ class JobService:
 
         artifact_uri = await run_in_threadpool(locate)
         for stream, relative in projects.LOG_ARTIFACTS.items():
-            store, path = self.artifacts.locate(artifact_uri, relative)
+            store, path = await self.artifacts.locate_async(artifact_uri, relative)
             lines = self.log_lines(job_id, stream=stream)
 
             async def chunks(lines: Iterator[bytes] = lines) -> AsyncIterator[bytes]:
