@@ -26,7 +26,7 @@ from server.config import Settings
 from server.errors import install_error_handlers
 from server.jobs.metrics import job_gauges
 from server.jobs.router import PREFIX as JOBS_PREFIX
-from server.jobs.router import router as jobs_router
+from server.jobs.router import job_router
 from server.jobs.service import JobService
 from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
@@ -68,13 +68,13 @@ def create_app(settings: Settings) -> FastAPI:
         settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer, authenticator=authenticator
     )
     jobs = JobService(settings, db, artifacts, authenticator.forget_run if authenticator else None)
-    jobs.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
+    jobs.leases.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        on_stop_signal(jobs.stop_waiting)
+        on_stop_signal(jobs.signals.stop_waiting)
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(jobs.reap_forever)
+            tasks.start_soon(jobs.leases.reap_forever)
             yield
             tasks.cancel_scope.cancel()
         db.dispose()
@@ -91,7 +91,6 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.context = context
-    app.state.jobs = jobs
     install_error_handlers(app)
     if signer is not None and authenticator is not None:
         app.add_middleware(AuthMiddleware, authenticator=authenticator, signer=signer)
@@ -108,8 +107,8 @@ def create_app(settings: Settings) -> FastAPI:
             app.add_middleware(CORSMiddleware, **cors_options(origins))
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
-    app.include_router(jobs_router)
-    app.router.routes.extend(job_pages.routes())
+    app.include_router(job_router(context, jobs))
+    app.router.routes.extend(job_pages.routes(context, jobs))
     app.router.routes.extend(ui_static.routes())  # MLflow's web UI: / and /static-files
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)

@@ -22,13 +22,8 @@ from server.web.context import Context, authorize, principal_of
 TRACKING_TOKEN_DAYS = 7  # revoked as soon as the job finishes; the expiry only bounds a token whose job was lost
 
 
-def _context(request: Request) -> Context:
-    context: Context = request.app.state.context
-    return context
-
-
 async def require_experiment(
-    request: Request, experiment_id: str | None, experiment_name: str | None, need: Permission
+    context: Context, request: Request, experiment_id: str | None, experiment_name: str | None, need: Permission
 ) -> None:
     def check(authorizer: Authorizer, session: Session, principal: Principal) -> None:
         if experiment_name:
@@ -38,37 +33,37 @@ async def require_experiment(
         if found is not None:  # an unknown experiment gets the service's own 404/400
             authorizer.require(authorizer.on_experiment(session, principal, found), need, f"experiment {found}")
 
-    await authorize(request, _context(request), check)
+    await authorize(request, context, check)
 
 
-async def require_job(request: Request, job_id: str, need: Permission) -> None:
+async def require_job(context: Context, request: Request, job_id: str, need: Permission) -> None:
     def check(authorizer: Authorizer, session: Session, principal: Principal) -> None:
         experiment_id = session.scalar(select(Job.experiment_id).where(Job.job_id == job_id))
         if experiment_id is not None:
             authorizer.require(authorizer.on_experiment(session, principal, experiment_id), need, f"job {job_id}")
 
-    await authorize(request, _context(request), check)
+    await authorize(request, context, check)
 
 
-async def require_worker(request: Request) -> None:
+async def require_worker(context: Context, request: Request) -> None:
     def check(_: Authorizer, __: Session, principal: Principal) -> None:
         if not principal.is_admin or principal.run_id is not None:
             raise permission_denied("job workers sign in as an administrator")
 
-    await authorize(request, _context(request), check)
+    await authorize(request, context, check)
 
 
-def readable_clause(request: Request) -> Callable[[Session], ColumnElement[bool]] | None:
+def readable_clause(context: Context, request: Request) -> Callable[[Session], ColumnElement[bool]] | None:
     """The caller's visibility on jobs (their experiments'), for the listing to apply in SQL; None when open."""
-    context, principal = _context(request), principal_of(request)
+    principal = principal_of(request)
     authorizer = context.authorizer
     if authorizer is None or principal is None:
         return None
     return lambda session: authorizer.readable_condition(session, principal)
 
 
-async def issue_tracking_tokens(request: Request, claimed: list[ClaimedJob]) -> list[ClaimedJob]:
-    context, principal = _context(request), principal_of(request)
+async def issue_tracking_tokens(context: Context, request: Request, claimed: list[ClaimedJob]) -> list[ClaimedJob]:
+    principal = principal_of(request)
     if context.authorizer is None or principal is None or not claimed:
         return claimed
 
@@ -91,8 +86,7 @@ async def issue_tracking_tokens(request: Request, claimed: list[ClaimedJob]) -> 
     return await context.db.run_write(issue)
 
 
-async def revoke_tracking_tokens(request: Request, run_id: str) -> None:
-    context = _context(request)
+async def revoke_tracking_tokens(context: Context, request: Request, run_id: str) -> None:
     if context.authorizer is not None:
         await context.db.run_write(lambda session: users.revoke_run_tokens(session, run_id))
     if context.authenticator is not None:

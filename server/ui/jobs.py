@@ -14,6 +14,7 @@ from server.auth.permissions import Permission
 from server.jobs import access
 from server.jobs.service import JobService
 from server.ui.static import file_under
+from server.web.context import Context
 
 ASSETS = (Path(__file__).parent / "assets").resolve()
 PAGE_URL = "/runyard/jobs"
@@ -30,20 +31,18 @@ async def job_list(_: Request) -> Response:
     return _page("jobs.html")
 
 
-async def job_detail(request: Request) -> Response:
-    """Checked like the API's job read, so a job one may not read is a 403 here too, and an unknown one a 404."""
-    job_id = request.path_params["job_id"]
-    await access.require_job(request, job_id, Permission.READ)
-    service: JobService = request.app.state.jobs
-    await service.get(job_id)
-    return _page("job.html")
-
-
 async def asset(request: Request) -> Response:
     return file_under(ASSETS, request.path_params["path"], HEADERS)
 
 
-def routes() -> list[BaseRoute]:
+def routes(context: Context, jobs: JobService) -> list[BaseRoute]:
+    async def job_detail(request: Request) -> Response:
+        """Checked like the API's job read, so a job one may not read is a 403 here too, and an unknown one a 404."""
+        job_id = request.path_params["job_id"]
+        await access.require_job(context, request, job_id, Permission.READ)
+        await jobs.get(job_id)
+        return _page("job.html")
+
     return [
         Route(PAGE_URL, job_list, methods=["GET"]),
         Route(PAGE_URL + "/{job_id}", job_detail, methods=["GET"]),
