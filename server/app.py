@@ -19,7 +19,6 @@ from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
 from server.auth.middleware import AuthMiddleware
-from server.auth.permissions import Permission
 from server.auth.rules import Authorizer
 from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
@@ -30,6 +29,7 @@ from server.jobs.router import job_router
 from server.jobs.service import JobService
 from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
+from server.permissions import Permission
 from server.services.experiments import artifact_root, ensure_default_experiment
 from server.services.users import bootstrap_admin
 from server.shutdown import on_stop_signal

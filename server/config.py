@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     @field_validator("auth_default_permission")
     @classmethod
     def _known_permission(cls, value: str) -> str:
-        from server.auth.permissions import parse_permission
+        from server.permissions import parse_permission
 
         return parse_permission(value).value
 

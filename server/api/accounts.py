@@ -24,8 +24,8 @@ from server.api.wire import Fields, missing
 from server.auth import rules
 from server.auth import secrets as auth_secrets
 from server.auth.identity import Principal
-from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
+from server.permissions import Permission
 from server.services import users as accounts
 from server.store import users
 from server.store.models import User

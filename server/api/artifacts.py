@@ -25,8 +25,8 @@ from server.api.wire import Fields, json_response, server_base_url
 from server.artifacts.base import ArtifactStore
 from server.artifacts.paths import clean_relative_path
 from server.auth import rules
-from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
+from server.permissions import Permission
 from server.services import model_sources
 from server.store import logged_models as model_store
 from server.store import runs as run_store

@@ -22,9 +22,9 @@ from starlette.responses import Response
 from server.api.wire import Fields, json_response, read_fields, server_base_url
 from server.artifacts.base import ArtifactStore, MultipartUploads
 from server.artifacts.paths import clean_relative_path
-from server.auth.permissions import Permission
 from server.auth.signing import UrlSigner
 from server.errors import MlflowError
+from server.permissions import Permission
 
 MAX_PARTS = 10_000
 UPLOAD_URL_TTL_S = 3600  # a part URL must outlive the slowest part of a large upload

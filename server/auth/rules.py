@@ -18,8 +18,8 @@ from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
 from server.auth.identity import Principal
-from server.auth.permissions import Permission
 from server.errors import ErrorCode, MlflowError
+from server.permissions import Permission
 from server.store import artifact_destinations, users
 from server.store.models import Experiment, LoggedModel, RegisteredModel, Run
 

@@ -9,9 +9,9 @@ from contextlib import contextmanager
 import click
 from sqlalchemy.orm import Session
 
-from server.auth.permissions import parse_permission
 from server.config import Settings
 from server.errors import MlflowError
+from server.permissions import parse_permission
 from server.services import users as accounts
 from server.store import users
 from server.store.engine import Database

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 
 from server.auth.identity import Principal
-from server.auth.permissions import Permission
 from server.auth.rules import Authorizer, permission_denied
 from server.jobspec.schemas import ClaimedJob
+from server.permissions import Permission
 from server.services import users as accounts
 from server.store import users
 from server.store.models import Experiment, Job

@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
-from server.auth.permissions import Permission
 from server.errors import MlflowError
 from server.jobs import access, queue
 from server.jobs.service import JobService, is_terminal
@@ -33,6 +32,7 @@ from server.jobspec.schemas import (
     LeaseRequest,
     LeaseState,
 )
+from server.permissions import Permission
 from server.services import validation
 from server.store.paging import decode_offset, encode_offset
 from server.web.context import Context

@@ -10,9 +10,9 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from server.auth.permissions import Permission
 from server.jobs import access
 from server.jobs.service import JobService
+from server.permissions import Permission
 from server.ui.static import file_under
 from server.web.context import Context
 
