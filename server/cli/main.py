@@ -1,192 +1,62 @@
-"""`runyard` command line, mirroring `mlflow server`'s flags so a deployment's command line carries over."""
+"""`runyard` command line: a group whose commands are imported only when one is run.
+
+`runyard --help` lists every command from the table below without importing any of them, so it answers as fast as
+click loads; `runyard server` imports the server, `runyard worker` only the worker. This is click's documented
+lazy-loading pattern (a `Group` that resolves `get_command` on demand), with the one-line help kept here.
+"""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from typing import Any
+import importlib
+from dataclasses import dataclass
 
 import click
 
-from server.cli.accounts import tokens_group, users_group
-from server.cli.jobs import start_embedded_worker, submit, worker
-from server.config import SETTINGS_ENV, Settings
-from server.errors import MlflowError
-from server.observability.logs import configure_logging
-from server.observability.metrics import MULTIPROCESS_ENV
-from server.services.users import issue_admin_token
-from server.store.users import revoke_token
 
-GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to finish
+@dataclass(frozen=True, slots=True)
+class LazyCommand:
+    target: str  # "module:attribute"
+    help: str  # the command's own first help line (a test keeps them equal), shown without importing `target`
 
 
-def _settings(**flags: Any) -> Settings:
-    """Flags given on the command line win over the environment, which wins over defaults."""
-    given = {name: value for name, value in flags.items() if value is not None}
-    return Settings(**given)
+COMMANDS = {
+    "server": LazyCommand("server.cli.serve:server", "Start the tracking server."),
+    "db": LazyCommand("server.cli.storage:db", "Database schema commands."),
+    "artifacts": LazyCommand("server.cli.storage:artifacts", "Artifact store commands."),
+    "users": LazyCommand("server.cli.accounts:users_group", "Manage users (for `runyard server --auth`)."),
+    "tokens": LazyCommand("server.cli.accounts:tokens_group", "Manage API tokens (sent as MLFLOW_TRACKING_TOKEN)."),
+    "worker": LazyCommand(
+        "server.cli.jobs:worker", "Run queued MLflow Projects, pulling them from the server over HTTP."
+    ),
+    "submit": LazyCommand(
+        "server.cli.jobs:submit",
+        "Submit the MLflow Project at URI (a folder, a .zip, or a git URI with #subdirectory) to Runyard.",
+    ),
+}
 
 
-@click.group()
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:  # noqa: ARG002 (click's signature)
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:  # noqa: ARG002
+        lazy = COMMANDS.get(cmd_name)
+        if lazy is None:
+            return None
+        module_name, attribute = lazy.target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{lazy.target} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)  # click's own layout for the list
+        rows = [(name, click.Command(name, help=COMMANDS[name].help).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup)
 def cli() -> None:
     """Runyard: an MLflow-compatible tracking server."""
-
-
-@cli.command()
-@click.option("--host", "-h", default=None, help="Interface to listen on [env MLFLOW_HOST; default 127.0.0.1].")
-@click.option("--port", "-p", type=int, default=None, help="Port to listen on [env MLFLOW_PORT; default 5000].")
-@click.option("--workers", "-w", type=int, default=None, help="Server processes [env MLFLOW_WORKERS; default 1].")
-@click.option("--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI].")
-@click.option("--default-artifact-root", default=None, help="Root for new experiments' artifacts.")
-@click.option(
-    "--serve-artifacts/--no-serve-artifacts", default=None, help="Proxy artifacts through the server (default on)."
-)
-@click.option("--artifacts-destination", default=None, help="Where proxied artifacts live [default ./mlartifacts].")
-@click.option(
-    "--artifacts-direct-access/--no-artifacts-direct-access",
-    default=None,
-    help="Hand out short-lived SAS URLs so big files skip the server (Azure destinations; default off).",
-)
-@click.option(
-    "--auth/--no-auth",
-    default=None,
-    help="Require sign-in and enforce permissions [env RUNYARD_AUTH; default off]. The first admin comes from "
-    "RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD.",
-)
-@click.option(
-    "--allowed-hosts",
-    default=None,
-    help="Host values to answer besides IP addresses and single-label names, comma-separated, wildcards allowed "
-    "[env MLFLOW_SERVER_ALLOWED_HOSTS]. Needed for dotted names, e.g. runyard.example.com.",
-)
-@click.option(
-    "--cors-allowed-origins",
-    default=None,
-    help="Sites whose pages may call the API from a browser, comma-separated [env MLFLOW_SERVER_CORS_ALLOWED_ORIGINS].",
-)
-@click.option(
-    "--x-frame-options", default=None, help="SAMEORIGIN (default), DENY or NONE [env MLFLOW_SERVER_X_FRAME_OPTIONS]."
-)
-@click.option(
-    "--disable-security-middleware",
-    is_flag=True,
-    default=None,
-    help="Turn off the Host, Origin and header guards [env MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE].",
-)
-@click.option(
-    "--embedded-worker/--no-embedded-worker",
-    default=None,
-    help="Also start one job worker [env RUNYARD_EMBEDDED_WORKER; default on].",
-)
-def server(**flags: Any) -> None:
-    """Start the tracking server."""
-    from server.app import create_app
-
-    settings = _settings(**flags)
-    configure_logging(settings)
-    if settings.workers > 1 and not os.environ.get(MULTIPROCESS_ENV):
-        # Set before any worker process imports prometheus_client, so each writes its counters where /metrics
-        # (in whichever process is scraped) can sum them.
-        os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="runyard-metrics-")
-    try:
-        app = create_app(settings)  # opens (or creates) the store now, so a bad one fails here, clearly
-    except MlflowError as exc:
-        raise click.ClickException(exc.message) from None
-    click.echo(
-        f"Runyard serving http://{settings.host}:{settings.port} "
-        f"(store {app.state.context.db.url.render_as_string(hide_password=True)}, "
-        f"artifacts {settings.artifacts_destination if settings.serve_artifacts else 'not proxied'}, "
-        f"{settings.workers} worker{'s' if settings.workers > 1 else ''}, "
-        f"{'an' if settings.embedded_worker else 'no'} embedded job worker)"
-    )
-    embedded, token_id = None, None
-    if settings.embedded_worker:
-        host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host  # noqa: S104
-        env = None
-        if settings.auth:  # the worker signs in like any other: with an administrator's token, revoked at exit
-            with app.state.context.db.write() as session:
-                token_id, token = issue_admin_token(session, f"embedded worker of pid {os.getpid()}", days=30)
-            env = {**os.environ, "MLFLOW_TRACKING_TOKEN": token}
-        embedded = start_embedded_worker(f"http://{host}:{settings.port}", env=env)
-    try:
-        _serve(app, settings)
-    finally:
-        if embedded is not None:
-            embedded.terminate()
-            embedded.wait(timeout=60)
-        if token_id is not None:
-            with app.state.context.db.write() as session:
-                revoke_token(session, token_id)
-
-
-def _serve(app: Any, settings: Settings) -> None:
-    import uvicorn
-
-    options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": "warning",
-        "access_log": False,  # ours is structured and carries the request id
-        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
-    }
-    if settings.workers == 1:
-        uvicorn.run(app, **options)
-        return
-    app.state.context.db.dispose()  # the store is checked; each worker process opens its own
-    os.environ[SETTINGS_ENV] = settings.model_dump_json()  # read back by each worker process
-    uvicorn.run("server.asgi:build", factory=True, workers=settings.workers, **options)
-
-
-@cli.group()
-def db() -> None:
-    """Database schema commands."""
-
-
-@db.command()
-@click.option("--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI].")
-def upgrade(backend_store_uri: str | None) -> None:
-    """Migrate the database schema to this version's head revision."""
-    from server.store import schema
-    from server.store.engine import Database
-
-    database = Database(_settings(backend_store_uri=backend_store_uri).backend_store_uri)
-    before = schema.current_revision(database.engine)
-    schema.upgrade(database.engine)
-    click.echo(f"Database schema upgraded from {before} to {schema.current_revision(database.engine)}.")
-    database.dispose()
-
-
-@cli.group()
-def artifacts() -> None:
-    """Artifact store commands."""
-
-
-@artifacts.command("create-container")
-@click.option("--artifacts-destination", default=None, help="wasbs:// destination [env MLFLOW_ARTIFACTS_DESTINATION].")
-def create_container(artifacts_destination: str | None) -> None:
-    """Create the destination's Azure container if it is missing (for a fresh Azurite or storage account)."""
-    from azure.core.exceptions import ResourceExistsError
-
-    from server.artifacts.azure_blob import AzureBlobArtifactStore
-    from server.artifacts.base import StorageCredentials
-
-    settings = _settings(artifacts_destination=artifacts_destination)
-    destination = settings.artifacts_destination
-    if not destination.startswith("wasbs://"):
-        raise click.ClickException(f"{destination!r} is not an Azure destination (wasbs://...); nothing to create.")
-    credentials = StorageCredentials(settings.azure_storage_connection_string, settings.azure_storage_access_key)
-    try:
-        store = AzureBlobArtifactStore(destination, credentials)
-        store.container.create_container()
-        click.echo(f"Created container {store.container.container_name!r}.")
-    except ResourceExistsError:
-        click.echo(f"Container {store.container.container_name!r} already exists.")
-    except MlflowError as exc:
-        raise click.ClickException(exc.message) from None
-    except Exception as exc:
-        raise click.ClickException(f"Cannot create the container: {exc}") from None
-
-
-cli.add_command(users_group, "users")
-cli.add_command(tokens_group, "tokens")
-cli.add_command(worker)
-cli.add_command(submit)

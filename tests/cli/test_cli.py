@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from alembic import command
@@ -71,3 +72,32 @@ def test_help_lists_mlflow_flags() -> None:
     flags = ("--backend-store-uri", "--default-artifact-root", "--serve-artifacts", "--artifacts-destination")
     for flag in (*flags, "--host", "--port", "--workers"):
         assert flag in result.stdout
+
+
+def test_help_lists_every_command_without_importing_it() -> None:
+    """`runyard --help` answers from the command table alone: no server, store or worker code is imported."""
+    probe = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from server.cli.main import cli\n"
+        "result = CliRunner().invoke(cli, ['--help'])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(result.output)\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('server.', 'sqlalchemy', 'fastapi', 'httpx'))))\n"
+    )
+    listed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    *_, imported = listed.stdout.strip().splitlines()
+    assert imported == "['server.cli', 'server.cli.main']"
+    for name in ("artifacts", "db", "server", "submit", "tokens", "users", "worker"):
+        assert f"\n  {name} " in listed.stdout
+
+
+def test_the_command_table_shows_each_commands_own_help() -> None:
+    from server.cli.main import COMMANDS, cli
+
+    context = click.Context(cli)
+    for name, lazy in COMMANDS.items():
+        command = cli.get_command(context, name)
+        assert command is not None
+        assert command.help is not None
+        assert command.help.splitlines()[0] == lazy.help, name
