@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -16,6 +17,15 @@ import click
 
 from server.jobspec.schemas import TERMINAL, JobStatus
 from server.worker.client import JobApiError, JobClient
+
+AZUREML_MISSING = "The azureml backend needs the Azure ML SDK: pip install 'runyard[azureml]'"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a parent package (here `azure.ai`) is missing
+        return False
 
 
 def _default_server_url() -> str | None:
@@ -62,6 +72,8 @@ def worker(
     from server.worker.dispatchers.local import LocalDispatcher
     from server.worker.loop import Worker
 
+    if "azureml" in backends and not _installed("azure.ai.ml"):
+        raise click.ClickException(AZUREML_MISSING)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
