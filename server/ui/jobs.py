@@ -35,6 +35,11 @@ async def asset(request: Request) -> Response:
     return file_under(ASSETS, request.path_params["path"], HEADERS)
 
 
+def asset_routes() -> list[BaseRoute]:
+    """The pages' scripts and styles: files under `assets/`, nothing beside them."""
+    return [Route(ASSET_URL + "/{path:path}", asset, methods=["GET"])]
+
+
 def routes(context: Context, jobs: JobService) -> list[BaseRoute]:
     async def job_detail(request: Request) -> Response:
         """Checked like the API's job read, so a job one may not read is a 403 here too, and an unknown one a 404."""
@@ -46,5 +51,5 @@ def routes(context: Context, jobs: JobService) -> list[BaseRoute]:
     return [
         Route(PAGE_URL, job_list, methods=["GET"]),
         Route(PAGE_URL + "/{job_id}", job_detail, methods=["GET"]),
-        Route(ASSET_URL + "/{path:path}", asset, methods=["GET"]),
+        *asset_routes(),
     ]

@@ -78,7 +78,7 @@ def test_without_the_ui_files_the_pages_say_how_to_install_them(tmp_path: Path) 
 
 
 def test_the_job_pages_assets_are_served_and_nothing_beside_them() -> None:
-    http = InProcess(Starlette(routes=job_pages.routes()))
+    http = InProcess(Starlette(routes=job_pages.asset_routes()))
     script = http.get("/runyard/ui/jobs.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
