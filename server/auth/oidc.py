@@ -3,12 +3,12 @@ then issuer, audience and expiry."""
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
-import jwt
+from typing import TYPE_CHECKING, Any
 
 from server.errors import ErrorCode, MlflowError
+
+if TYPE_CHECKING:
+    import jwt  # PyJWT and httpx load when a bearer token first arrives, not with every server
 
 _ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 
@@ -26,6 +26,9 @@ class OidcVerifier:
         self._keys: jwt.PyJWKClient | None = None
 
     def _client(self) -> jwt.PyJWKClient:
+        import httpx
+        import jwt
+
         if self._keys is None:
             url = self._jwks_url
             if url is None:  # OpenID discovery, once
@@ -36,6 +39,9 @@ class OidcVerifier:
 
     def username(self, token: str) -> str:
         """The user the token names; UNAUTHENTICATED if it is forged, expired, or meant for someone else."""
+        import httpx
+        import jwt
+
         try:
             key = self._client().get_signing_key_from_jwt(token)
             claims: dict[str, Any] = jwt.decode(
