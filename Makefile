@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test lint format bench bench-jobs postgres azurite compose chromium
+.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -50,7 +50,13 @@ test: install postgres azurite compose chromium ## Run the whole suite on SQLite
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m compileall -q server tests >/dev/null  # every server a test starts would compile them again
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+test-loaded: install postgres azurite compose chromium ## make test with a busy loop on each core, as on a loaded machine
+	@$(PYTHON) -c 'while True: pass' & h1=$$!; $(PYTHON) -c 'while True: pass' & h2=$$!; \
+	trap 'kill $$h1 $$h2 2>/dev/null' EXIT INT TERM; \
+	echo "CPU hogs $$h1 $$h2 running"; $(MAKE) --no-print-directory test
 
 lint: install ## Lint, check formatting, types and the layering of imports
 	$(BIN)/ruff check .
@@ -64,6 +70,9 @@ format: install ## Fix lint and formatting
 
 bench: install ## Benchmark Runyard against `mlflow server` (prints a table)
 	$(BIN)/python -m bench
+
+bench-startup: install ## Start-up: exec to /health for Runyard and `mlflow server`, and `runyard --help`
+	$(BIN)/python -m bench.startup
 
 bench-jobs: install ## Job queue: no-op jobs/s through 4 workers, and submit-to-running latency
 	$(BIN)/python -m bench.jobs

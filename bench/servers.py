@@ -63,7 +63,7 @@ RUNYARD = ServerSpec(key="runyard", name="Runyard", tag="r", module="server")
 MLFLOW = ServerSpec(key="mlflow", name="mlflow server", tag="m", module="mlflow", extra_args=("--workers", "1"))
 
 
-def _environment() -> dict[str, str]:
+def environment() -> dict[str, str]:
     env = dict(os.environ)
     env.update({"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true", "PYTHONUNBUFFERED": "1"})
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -153,7 +153,7 @@ def launch(
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env={**_environment(), **(env or {})},
+            env={**environment(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

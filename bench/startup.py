@@ -18,13 +18,13 @@ from pathlib import Path
 
 import httpx
 
-from bench.servers import MLFLOW, RUNYARD, ServerError, ServerSpec, launch
+from bench.servers import MLFLOW, RUNYARD, ServerError, ServerSpec, environment, launch
 
 
-def time_to_health(spec: ServerSpec, workdir: Path) -> float:
+def time_to_health(spec: ServerSpec, workdir: Path, env: dict[str, str]) -> float:
     """Seconds from exec to the first 200 on /health, polled every 20 ms (the servers' own probe waits 200 ms)."""
     started = time.monotonic()
-    server = launch(spec, workdir)
+    server = launch(spec, workdir, env=env)
     try:
         with httpx.Client(base_url=server.base_url, timeout=2.0, trust_env=False) as client:
             while time.monotonic() < started + spec.startup_timeout_s:
@@ -39,28 +39,34 @@ def time_to_health(spec: ServerSpec, workdir: Path) -> float:
         server.stop()
 
 
-def time_help() -> float:
-    """Seconds for `runyard --help`, the installed console script beside this interpreter."""
-    script = Path(sys.executable).with_name("runyard")
-    command = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "server", "--help"]
+def time_help(env: dict[str, str]) -> float:
+    """Seconds for `runyard --help` (as `python -m server --help`, so the checkout under test is the one timed)."""
     started = time.monotonic()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "server", "--help"], check=True, stdout=subprocess.DEVNULL, env=env)
     return time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="starts of each server (the median is reported)")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="ignore compiled .pyc files (an install made without bytecode, e.g. by uv's default)",
+    )
     args = parser.parse_args(argv)
     times: dict[str, list[float]] = {RUNYARD.name: [], MLFLOW.name: []}
     helps: list[float] = []
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        env = dict(environment())
+        if args.no_bytecode:  # an empty cache folder: every module compiles from source, and nothing is written
+            env.update({"PYTHONPYCACHEPREFIX": str(Path(tmp) / "no-pyc"), "PYTHONDONTWRITEBYTECODE": "1"})
         for round_number in range(args.rounds):
             for spec in (RUNYARD, MLFLOW):
                 workdir = Path(tmp) / f"{spec.tag}{round_number}"
                 workdir.mkdir()
-                times[spec.name].append(time_to_health(spec, workdir))
-            helps.append(time_help())
+                times[spec.name].append(time_to_health(spec, workdir, env))
+            helps.append(time_help(env))
     runyard, mlflow = (statistics.median(times[name]) for name in (RUNYARD.name, MLFLOW.name))
     for name, values in times.items():
         print(f"{name:<15} exec -> /health  median {statistics.median(values):5.2f} s  ({_list(values)})")

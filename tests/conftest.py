@@ -12,9 +12,10 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
-from tests.support.processes import POSTGRES_ENV, create_database, postgres_cluster, runyard_server
+from tests.support.processes import POSTGRES_ENV, postgres_cluster, runyard_server
+from tests.support.stores import kind_of, new_store_uri
 
-_database_names = itertools.count()
+_unique_names = itertools.count()
 
 
 @pytest.fixture(scope="session")
@@ -29,19 +30,13 @@ def postgres_admin_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def backend_store_uri(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'runyard.db'}"
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    return create_database(admin_url, f"runyard_test_{os.getpid()}_{next(_database_names)}")
+    return new_store_uri(request.param, tmp_path_factory.mktemp("store"), "runyard", request)
 
 
 @pytest.fixture
 def fresh_store_uri(backend_store_uri: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of the same kind as `backend_store_uri`, for tests that reshape the schema."""
-    if backend_store_uri.startswith("sqlite"):
-        return f"sqlite:///{tmp_path / 'fresh.db'}"
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    return create_database(admin_url, f"runyard_fresh_{os.getpid()}_{next(_database_names)}")
+    return new_store_uri(kind_of(backend_store_uri), tmp_path, "fresh", request)
 
 
 @pytest.fixture(scope="session")
@@ -86,7 +81,7 @@ def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowC
 
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> str:
-    return f"{request.node.name}-{next(_database_names)}"
+    return f"{request.node.name}-{next(_unique_names)}"
 
 
 @pytest.fixture

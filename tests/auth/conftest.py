@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.processes import create_database, runyard_server
+from tests.support.processes import runyard_server
+from tests.support.stores import new_store_uri
 
 ADMIN = ("root", "root-password")
 PASSWORD = "s3cret-password"
@@ -45,11 +45,7 @@ class AuthServer:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
     base = tmp_path_factory.mktemp("auth")
-    if request.param == "sqlite":
-        store = f"sqlite:///{base / 'db.sqlite'}"
-    else:
-        admin_url = request.getfixturevalue("postgres_admin_url")
-        store = create_database(admin_url, f"runyard_auth_{os.getpid()}_{base.name}")
+    store = new_store_uri(request.param, base, "auth", request)
     env = {
         "RUNYARD_ADMIN_USERNAME": ADMIN[0],
         "RUNYARD_ADMIN_PASSWORD": ADMIN[1],

@@ -19,14 +19,15 @@ from server.jobspec.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSp
 from server.worker.client import JobClient
 from tests.auth.conftest import ADMIN, PASSWORD, AuthServer
 from tests.jobs.conftest import wait_for
+from tests.support.leases import expire_lease
 from tests.support.processes import runyard_server
 
 API = "/api/2.0/mlflow"
-# No worker runs in the lease tests: the test claims jobs itself, and a lease lapses 5 s after its last heartbeat.
+# No worker runs in the lease tests: the test claims jobs itself, and ends a lease itself (`expire_lease`).
 SHORT_LEASES = {
     "RUNYARD_ADMIN_USERNAME": ADMIN[0],
     "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
-    "RUNYARD_JOB_LEASE_SECONDS": "5",
+    "RUNYARD_JOB_LEASE_SECONDS": "60",
     "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.1",
     "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.3",
 }
@@ -196,13 +197,15 @@ def test_a_lost_attempts_token_stops_working_when_its_lease_runs_out(
         (first,) = jobs.claim(claim)
         run_id = first.job.run_id
         assert run_status(first.tracking_token) == 200  # and now remembered by the server's sign-in cache
-        wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=20)
+        expire_lease(store, job_id)
+        wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED")
         assert run_status(first.tracking_token) == 401
 
         (second,) = jobs.claim(claim.model_copy(update={"worker_id": "doomed-too"}))
         assert second.job.attempt == 2
         assert run_status(second.tracking_token) == 200
-        failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED", timeout=20)
+        expire_lease(store, job_id)
+        failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED")
         assert "Gave up" in (failed.error or "")
         assert run_status(second.tracking_token) == 401
 
@@ -225,7 +228,8 @@ def test_a_remote_job_queued_to_be_adopted_keeps_its_token(tmp_path: Path, monke
         headers = {"Authorization": f"Bearer {first.tracking_token}"}
         with httpx.Client(base_url=url, headers=headers) as remote:  # what the Azure job logs with
             assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
-            wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=20)
+            expire_lease(store, job_id)
+            wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED")
             assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 200
             (adopted,) = jobs.claim(claim.model_copy(update={"worker_id": "adopter"}))
             assert adopted.job.external_id == "runyard-job-attempt-1"

@@ -1,10 +1,10 @@
-"""Job-queue fixtures: one server per database kind with short leases (so fault tests wait seconds, not minutes),
-and real `runyard worker` processes running the small projects under `tests/jobs/projects/`."""
+"""Job-queue fixtures: one server per database kind, and real `runyard worker` processes running the small
+projects under `tests/jobs/projects/`. Leases are long, so a live worker on a loaded machine never loses one; a
+test that needs a lease to run out ends it itself (`tests.support.leases.expire_lease`)."""
 
 from __future__ import annotations
 
 import itertools
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -16,11 +16,12 @@ import pytest
 
 from server.jobspec.schemas import TERMINAL, JobView
 from server.worker.client import JobClient
-from tests.support.processes import create_database, runyard_server, runyard_worker
+from tests.support.processes import runyard_server, runyard_worker
+from tests.support.stores import kind_of, new_store_uri
 
 PROJECTS = Path(__file__).parent / "projects"
 JOB_ENV = {
-    "RUNYARD_JOB_LEASE_SECONDS": "5",
+    "RUNYARD_JOB_LEASE_SECONDS": "60",
     "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.2",
     "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5",
     "RUNYARD_JOB_ALLOW_LOCAL_GIT": "true",
@@ -33,10 +34,7 @@ def jobs_store_uri(
     backend_store_uri: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> str:
     """A database of its own for the job tests, of the kind the session is parametrised with."""
-    if backend_store_uri.startswith("sqlite"):
-        return f"sqlite:///{tmp_path_factory.mktemp('jobs') / 'jobs.db'}"
-    admin_url = request.getfixturevalue("postgres_admin_url")
-    return create_database(admin_url, f"runyard_jobs_{os.getpid()}_{next(_names)}")
+    return new_store_uri(kind_of(backend_store_uri), tmp_path_factory.mktemp("jobs"), "jobs", request)
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +86,7 @@ def project(tmp_path: Path) -> Callable[[str], Path]:
 
 
 def wait_for(
-    client: JobClient, job_id: str, *, until: Callable[[JobView], bool] | None = None, timeout: float = 60
+    client: JobClient, job_id: str, *, until: Callable[[JobView], bool] | None = None, timeout: float = 180
 ) -> JobView:
     """Poll until the job ends (or `until` holds)."""
     check = until or (lambda job: job.status in TERMINAL)

@@ -21,6 +21,7 @@ from server.worker.dispatchers.azureml_project import AzureMLSettings, job_name
 from server.worker.loop import Worker
 from tests.jobs.azureml_fakes import ScriptedWorkspace
 from tests.jobs.conftest import wait_for
+from tests.support.leases import expire_lease
 from tests.support.processes import runyard_worker
 
 
@@ -81,7 +82,7 @@ def test_cancel_while_queued_in_azure_kills_the_run(jobs: JobClient, project: Ca
     worker = Worker(jobs, [_dispatcher(jobs.server_url, workspace)])
     thread = threading.Thread(target=worker.run_one, args=(_claim(jobs, job_id),))
     thread.start()
-    held = wait_for(jobs, job_id, until=lambda job: job.external_id is not None, timeout=30)
+    held = wait_for(jobs, job_id, until=lambda job: job.external_id is not None)
     assert (held.status, held.run_status) == ("LEASED", "SCHEDULED")  # queued in Azure: not running yet
     jobs.cancel(job_id)
     thread.join(timeout=30)
@@ -123,7 +124,7 @@ def test_canceling_a_job_its_lost_worker_left_in_azure_cancels_the_azure_job(
     lost = _claim(jobs, job_id)
     thread = threading.Thread(target=Worker(jobs, [_dispatcher(jobs.server_url, first)]).run_one, args=(lost,))
     thread.start()
-    wait_for(jobs, job_id, until=lambda job: job.status == "RUNNING", timeout=30)
+    wait_for(jobs, job_id, until=lambda job: job.status == "RUNNING")
     jobs.release(job_id, lost.lease_token)  # the lease moves on: that worker may no longer act on the job
     thread.join(timeout=30)
     assert first.client.jobs.begin_cancel.call_count == 0  # a lost lease leaves the Azure job running
@@ -141,7 +142,7 @@ def test_canceling_a_job_its_lost_worker_left_in_azure_cancels_the_azure_job(
 
 
 def test_a_cancel_pending_when_the_worker_vanishes_still_reaches_azure(
-    jobs: JobClient, project: Callable[[str], Path]
+    jobs: JobClient, project: Callable[[str], Path], jobs_store_uri: str
 ) -> None:
     """The user cancels while a worker holds the job; that worker dies before acting on it. When its lease runs
     out the job is not simply marked canceled: it goes back to the queue, flagged, for a worker to cancel in Azure."""
@@ -153,7 +154,8 @@ def test_a_cancel_pending_when_the_worker_vanishes_still_reaches_azure(
     name = job_name(job_id, 1)
     jobs.heartbeat(job_id, Heartbeat(lease_token=vanished.lease_token, external_id=name))  # submitted, then died
     assert jobs.cancel(job_id).cancel_requested
-    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=30)  # lease expired
+    expire_lease(jobs_store_uri, job_id)
+    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED")
     assert requeued.cancel_requested
     workspace = ScriptedWorkspace(["Running"])
     workspace.names.add(name)
@@ -163,7 +165,7 @@ def test_a_cancel_pending_when_the_worker_vanishes_still_reaches_azure(
 
 
 def test_a_job_given_up_after_its_workers_were_lost_still_cancels_its_azure_job(
-    jobs: JobClient, project: Callable[[str], Path]
+    jobs: JobClient, project: Callable[[str], Path], jobs_store_uri: str
 ) -> None:
     """Every attempt's worker died; the last one had submitted the Azure job. Giving the job up must not leave that
     job running in Azure at a cost: a worker adopts it once more, only to cancel it, and the job ends FAILED."""
@@ -174,7 +176,8 @@ def test_a_job_given_up_after_its_workers_were_lost_still_cancels_its_azure_job(
     vanished = _claim(jobs, job_id)
     name = job_name(job_id, 1)
     jobs.heartbeat(job_id, Heartbeat(lease_token=vanished.lease_token, external_id=name))  # submitted, then died
-    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED", timeout=30)  # lease expired
+    expire_lease(jobs_store_uri, job_id)
+    requeued = wait_for(jobs, job_id, until=lambda job: job.status == "QUEUED")
     assert requeued.cancel_requested
     assert "Gave up after 1 attempt(s)" in (requeued.error or "")
 
@@ -189,7 +192,7 @@ def test_a_job_given_up_after_its_workers_were_lost_still_cancels_its_azure_job(
 
 
 def test_a_job_given_up_before_anything_reached_azure_simply_fails(
-    jobs: JobClient, project: Callable[[str], Path]
+    jobs: JobClient, project: Callable[[str], Path], jobs_store_uri: str
 ) -> None:
     """Without a remote job there is nothing left running, so running out of attempts ends the job at once."""
     archive = project("basic").parent / "basic.tar.gz"
@@ -197,6 +200,7 @@ def test_a_job_given_up_before_anything_reached_azure_simply_fails(
     spec = JobSpec(entry_point="quick", backend="azureml", backend_config={"COMPUTE": "cpu-cluster"}, max_attempts=1)
     job_id = jobs.submit_archive(spec, archive).job_id
     _claim(jobs, job_id)  # died before submitting anything to Azure
-    failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED", timeout=30)
+    expire_lease(jobs_store_uri, job_id)
+    failed = wait_for(jobs, job_id, until=lambda job: job.status == "FAILED")
     assert not failed.cancel_requested
     assert failed.run_status == "FAILED"

@@ -27,7 +27,12 @@ from tests.ui.conftest import signed_in
 
 TICKER = Path(__file__).parent / "projects" / "ticker"
 SUBMITTER = "grace"
-JOB_ENV = {"RUNYARD_JOB_LEASE_SECONDS": "5", "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5"}
+JOB_ENV = {"RUNYARD_JOB_LEASE_SECONDS": "60", "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5"}  # workers stay alive
+
+
+def whole_line(text: str) -> re.Pattern[str]:
+    """A log line that is exactly `text`: "tick 5" must not be satisfied by "tick 50"."""
+    return re.compile(rf"^{re.escape(text)}$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,8 @@ def test_a_failed_job_shows_its_error_exit_code_and_log(page: Page, queue: Queue
     expect(facts).to_contain_text("The entry point exited with code 1.")
     expect(facts.locator("dt", has_text="Submitted by").locator("+ dd")).to_have_text(SUBMITTER)
     log = page.get_by_label("Log")
-    expect(log).to_contain_text("tick 1")
-    expect(log.locator(".stderr").filter(has_text="ticker failing on purpose with 3")).to_be_visible()
+    expect(log).to_contain_text(whole_line("tick 1"))
+    expect(log.locator(".stderr").filter(has_text=whole_line("ticker failing on purpose with 3"))).to_be_visible()
     expect(page.get_by_role("button", name="Retry")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel job")).to_be_hidden()
 
@@ -139,10 +144,10 @@ def test_a_running_job_tails_its_log_live_and_links_to_and_from_its_run(
     page.goto(f"{queue.url}/runyard/jobs/{queue.running.job_id}")
     expect(page.locator("#status")).to_have_text("Running")
     log = page.get_by_label("Log")
-    expect(log).to_contain_text("tick 2")
-    already = int(re.findall(r"tick (\d+)", log.inner_text())[-1])
-    expect(log).to_contain_text(f"tick {already + 10}")  # new lines arrive while the page is open
-    expect(log.locator(".stderr").filter(has_text="warning at tick 5")).to_be_visible()
+    expect(log).to_contain_text(whole_line("tick 2"))
+    already = int(re.findall(r"^tick (\d+)$", log.inner_text(), re.MULTILINE)[-1])
+    expect(log).to_contain_text(whole_line(f"tick {already + 10}"))  # new lines arrive while the page is open
+    expect(log.locator(".stderr").filter(has_text=whole_line("warning at tick 5"))).to_be_visible()
     expect(page.get_by_role("table", name="Parameters")).to_contain_text("3000")
 
     page.locator("#facts").get_by_role("link", name="long-ticker").click()
@@ -234,7 +239,7 @@ def test_retry_runs_a_failed_job_again_and_the_log_shows_both_attempts(page: Pag
     expect(page.locator("#status")).to_have_text("Failed", timeout=30_000)
     log = page.get_by_label("Log")
     expect(log.locator(".attempt")).to_have_text(re.compile(r"attempt 2"))
-    expect(log.locator(".stderr").filter(has_text="ticker failing on purpose with 3")).to_have_count(2)
+    expect(log.locator(".stderr").filter(has_text=whole_line("ticker failing on purpose with 3"))).to_have_count(2)
 
 
 @dataclass(frozen=True)
@@ -282,7 +287,8 @@ def test_signed_in_the_owner_follows_her_job_and_others_see_nothing(
 ) -> None:
     alice = signed_in(browser, private_job.alice)
     alice.goto(f"{private_job.url}/runyard/jobs/{private_job.job_id}")
-    expect(alice.get_by_label("Log")).to_contain_text("tick 3", timeout=60_000)  # the live tail signs in too
+    # the live tail signs in too
+    expect(alice.get_by_label("Log")).to_contain_text(whole_line("tick 3"), timeout=60_000)
     expect(alice.locator("#status")).to_have_text("Succeeded")
     alice.screenshot(path=str(screenshots / "test_jobs_page-signed-in-owner.png"))
     alice.context.close()
