@@ -7,11 +7,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.experiments import VIEW_TYPES
 from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import rules
 from server.services import validation
+from server.services.experiments import VIEW_TYPES
 from server.store import runs as run_store
 from server.store import search
 from server.web.context import Context
