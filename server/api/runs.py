@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
 from server.api import convert
@@ -14,8 +13,7 @@ from server.auth import rules
 from server.errors import MlflowError
 from server.services import runs as service
 from server.services import validation
-from server.store import runs as store
-from server.store.metrics import MetricPoint
+from server.services.runs import MetricPoint
 from server.web.context import Context
 
 
@@ -27,13 +25,8 @@ def run_id_of(fields: Fields) -> str:
     return run_id
 
 
-def _run_body(session: Session, run_id: str) -> dict[str, Any]:
-    run = store.get_run(session, run_id)
-    return {"run": convert.run_json(run, store.load_run_data(session, [run_id])[run_id])}
-
-
 def create_run(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    run, tags = service.create_run(
+    run, data = service.create_run(
         session,
         experiment_id=validation.parse_experiment_id(fields.string("experiment_id", default="0")),
         user_id=fields.string("user_id", default="") or "",
@@ -42,11 +35,11 @@ def create_run(fields: Fields, session: Session, context: Context) -> dict[str, 
         tags=dict(key_value_pairs(fields, "tags")),
         artifact_destination=context.artifacts.destination_uri,
     )
-    return {"run": convert.run_json(run, store.RunData(tags=tags))}
+    return {"run": convert.run_json(run, data)}
 
 
 def get_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return _run_body(session, run_id_of(fields))
+    return {"run": convert.run_json(*service.get_run(session, run_id_of(fields)))}
 
 
 def update_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -80,15 +73,14 @@ def restore_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
 
 def set_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run_id = run_id_of(fields)
-    store.active_run_experiment(session, run_id)
-    tags = service.validate_tags({fields.required_string("key"): fields.string("value", default="") or ""})
-    store.set_tags(session, run_id, tags)
+    service.ensure_active_run(session, run_id)  # an inactive run is refused before the tag is read
+    service.set_tag(session, run_id, fields.required_string("key"), fields.string("value", default="") or "")
     return {}
 
 
 def delete_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    run = store.get_active_run(session, run_id_of(fields))
-    store.delete_tag(session, run, fields.required_string("key"))
+    run = service.active_run(session, run_id_of(fields))
+    service.delete_tag(session, run, fields.required_string("key"))
     return {}
 
 
@@ -138,37 +130,9 @@ def log_batch(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     return {}
 
 
-LOGGED_MODELS_TAG = "mlflow.log-model.history"
-_MODEL_TAG_FIELDS = ("run_id", "utc_time_created", "artifact_path", "model_uuid")
-
-
 def log_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     """MLflow 2.x clients record each `log_model` in the run tag `mlflow.log-model.history` through this call."""
-    run_id = fields.required_string("run_id")
-    raw_json = fields.required_string("model_json")
-    try:
-        model = orjson.loads(raw_json)
-    except orjson.JSONDecodeError:
-        raise MlflowError.invalid_parameter(f"Malformed model info. \n {raw_json} \n is not a valid JSON.") from None
-    if not isinstance(model, dict):
-        raise MlflowError.invalid_parameter(f"Malformed model info. \n {raw_json} \n is not a valid JSON.")
-    missing_fields = {"artifact_path", "flavors", "utc_time_created", "run_id"} - set(model)
-    if missing_fields:
-        raise MlflowError.invalid_parameter(f"Model json is missing mandatory fields: {missing_fields}")
-    entry = {k: model[k] for k in _MODEL_TAG_FIELDS if k in model}
-    flavors = model["flavors"] if isinstance(model["flavors"], dict) else {}
-    entry["flavors"] = {
-        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
-        for name, conf in flavors.items()
-    }
-    store.active_run_experiment(session, run_id)
-    history = store.load_run_data(session, [run_id])[run_id].tags.get(LOGGED_MODELS_TAG)
-    entries = [*(orjson.loads(history) if history else []), entry]
-    value = orjson.dumps(entries).decode()
-    while len(value) > validation.MAX_TAG_VAL_LENGTH and len(entries) > 1:
-        entries.pop(0)  # MLflow truncates the JSON mid-string here; we keep it valid and drop the oldest entries
-        value = orjson.dumps(entries).decode()
-    store.set_tags(session, run_id, {LOGGED_MODELS_TAG: validation.tag_value(value)})
+    service.log_model(session, fields.required_string("run_id"), fields.required_string("model_json"))
     return {}
 
 

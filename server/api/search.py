@@ -7,26 +7,21 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.experiments import VIEW_TYPES
 from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import rules
+from server.services import run_search as service
 from server.services import validation
-from server.store import runs as run_store
-from server.store import search
+from server.services.experiments import VIEW_TYPES
 from server.web.context import Context
-
-DEFAULT_MAX_RESULTS = 1000
 
 
 def search_runs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     experiment_ids = [validation.parse_experiment_id(e) for e in fields.string_list("experiment_ids")]
-    max_results = fields.integer("max_results", default=DEFAULT_MAX_RESULTS)
-    if max_results is None or not 0 < max_results <= validation.MAX_RUNS_PER_PAGE:
-        raise validation.invalid_max_results(max_results or 0, validation.MAX_RUNS_PER_PAGE)
+    max_results = service.check_page_size(fields.integer("max_results", default=service.DEFAULT_MAX_RESULTS))
     if not experiment_ids:
-        return {}
-    page = search.search_runs(
+        return {}  # nothing to search: the rest of the request is not read
+    page, data = service.search_runs(
         session,
         experiment_ids=experiment_ids,
         filter_string=fields.string("filter"),
@@ -35,7 +30,6 @@ def search_runs(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
         max_results=max_results,
         page_token=fields.string("page_token"),
     )
-    data = run_store.load_run_data(session, [run.run_uuid for run in page.items])
     runs = [convert.run_json(run, data[run.run_uuid]) for run in page.items]
     return convert.page_json("runs", runs, page.next_page_token)
 

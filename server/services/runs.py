@@ -1,10 +1,13 @@
-"""Rules for creating runs and logging to them: names, limits, truncation, and the batch write path."""
+"""Rules for creating, reading and changing runs and logging to them: names, limits, truncation, the batch write
+path, and the `log_model` history tag."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
 from server.clock import now_ms
@@ -14,8 +17,10 @@ from server.services.names import generate_run_name
 from server.store import artifact_destinations
 from server.store import experiments as experiment_store
 from server.store import runs as store
-from server.store.metrics import MetricPoint, insert_metrics
+from server.store.metrics import MetricPoint as MetricPoint  # what a caller hands `log_batch`, one per point
+from server.store.metrics import insert_metrics
 from server.store.models import Run
+from server.store.runs import RunData as RunData  # a run's metrics, params, tags, inputs and outputs
 
 RUN_STATUSES = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
 
@@ -31,10 +36,10 @@ def create_run(
     artifact_destination: str,
     run_id: str | None = None,
     status: str = "RUNNING",
-) -> tuple[Run, dict[str, str]]:
-    """The new run (not attached to the session) and the tags it was stored with. `artifact_destination` is where
-    the proxy stores artifacts today; the run's folder keeps that destination if the setting changes later. A job
-    queue names the run in advance (its snapshot is stored before the run is) and creates it SCHEDULED."""
+) -> tuple[Run, RunData]:
+    """The new run (not attached to the session) and its data, the tags it was stored with. `artifact_destination`
+    is where the proxy stores artifacts today; the run's folder keeps that destination if the setting changes later.
+    A job queue names the run in advance (its snapshot is stored before the run is) and creates it SCHEDULED."""
     artifact_location = experiment_store.active_experiment_location(session, experiment_id)
     tagged_name = tags.get(store.RUN_NAME_TAG)
     if run_name and tagged_name and run_name != tagged_name:
@@ -60,7 +65,23 @@ def create_run(
     store.insert_run(session, return_run)
     store.set_tags(session, run_id, tags, rename=False)  # the row was inserted with the name
     artifact_destinations.record(session, return_run.artifact_uri, artifact_destination, run_id)
-    return return_run, tags
+    return return_run, RunData(tags=tags)
+
+
+def get_run(session: Session, run_id: str) -> tuple[Run, RunData]:
+    """The run in any lifecycle stage, and everything a `Run` message shows of it."""
+    run = store.get_run(session, run_id)
+    return run, store.load_run_data(session, [run_id])[run_id]
+
+
+def active_run(session: Session, run_id: str) -> Run:
+    """The run, refused unless active: a deleted run is not logged to or tagged."""
+    return store.get_active_run(session, run_id)
+
+
+def ensure_active_run(session: Session, run_id: str) -> None:
+    """The same refusal as `active_run` in one cheap query, without loading the run."""
+    store.active_run_experiment(session, run_id)
 
 
 def validate_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -139,3 +160,49 @@ def set_lifecycle(session: Session, run_id: str, stage: str) -> None:
     run = store.get_run(session, run_id)
     run.lifecycle_stage = stage
     run.deleted_time = now_ms() if stage == "deleted" else None
+
+
+def set_tag(session: Session, run_id: str, key: str, value: str) -> None:
+    """Tags an active run (the caller has checked that with `ensure_active_run`); a long value is truncated."""
+    store.set_tags(session, run_id, validate_tags({key: value}))
+
+
+def delete_tag(session: Session, run: Run, key: str) -> None:
+    store.delete_tag(session, run, key)
+
+
+LOGGED_MODELS_TAG = "mlflow.log-model.history"
+_MODEL_TAG_FIELDS = ("run_id", "utc_time_created", "artifact_path", "model_uuid")
+
+
+def log_model(session: Session, run_id: str, model_json: str) -> None:
+    """MLflow 2.x clients record each `log_model` in the run tag `mlflow.log-model.history`: the model's JSON
+    (its flavors without their `config`) is appended to the tag's list, oldest entries dropped to fit the tag."""
+    entry = _history_entry(model_json)
+    store.active_run_experiment(session, run_id)
+    history = store.load_run_data(session, [run_id])[run_id].tags.get(LOGGED_MODELS_TAG)
+    entries = [*(orjson.loads(history) if history else []), entry]
+    value = orjson.dumps(entries).decode()
+    while len(value) > validation.MAX_TAG_VAL_LENGTH and len(entries) > 1:
+        entries.pop(0)  # MLflow truncates the JSON mid-string here; we keep it valid and drop the oldest entries
+        value = orjson.dumps(entries).decode()
+    store.set_tags(session, run_id, {LOGGED_MODELS_TAG: validation.tag_value(value)})
+
+
+def _history_entry(model_json: str) -> dict[str, Any]:
+    try:
+        model = orjson.loads(model_json)
+    except orjson.JSONDecodeError:
+        raise MlflowError.invalid_parameter(f"Malformed model info. \n {model_json} \n is not a valid JSON.") from None
+    if not isinstance(model, dict):
+        raise MlflowError.invalid_parameter(f"Malformed model info. \n {model_json} \n is not a valid JSON.")
+    missing_fields = {"artifact_path", "flavors", "utc_time_created", "run_id"} - set(model)
+    if missing_fields:
+        raise MlflowError.invalid_parameter(f"Model json is missing mandatory fields: {missing_fields}")
+    entry = {k: model[k] for k in _MODEL_TAG_FIELDS if k in model}
+    flavors = model["flavors"] if isinstance(model["flavors"], dict) else {}
+    entry["flavors"] = {
+        name: {k: v for k, v in conf.items() if k != "config"} if isinstance(conf, dict) else conf
+        for name, conf in flavors.items()
+    }
+    return entry

@@ -14,6 +14,9 @@ from typing import Any
 
 from server.errors import MlflowError
 
+# The sentence MLflow ends some request errors with (the wire format's own errors carry it too).
+API_DOCS_HINT = "See the API docs for more information about request parameters."
+
 MAX_PARAMS_TAGS_PER_BATCH = 100
 MAX_METRICS_PER_BATCH = 1000
 MAX_ENTITIES_PER_BATCH = 1000
