@@ -7,27 +7,24 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.registered_models import check_max_results, readable_models
-from server.api.registry import name_of, version_json, version_of, versions_json
+from server.api.registry import version_json, version_of, versions_json
 from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
 from server.clock import now_ms
 from server.errors import MlflowError
-from server.services import model_sources, validation
+from server.services import model_sources, registry_search, validation
 from server.services import registry as rules
+from server.services import registry_reads as reads
 from server.store import logged_models as logged_model_store
 from server.store import model_versions as store
 from server.store import registered_models as model_store
-from server.store import search
 from server.web.context import Context
-
-MAX_RESULTS = 200_000
 
 
 def create_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     """A new version, READY at once: the files already exist where `source` says (nothing is copied)."""
-    name = name_of(fields)
+    name = rules.validate_model_name(fields.required_string("name"))
     tags = rules.validate_tags(dict(key_value_pairs(fields, "tags")))
     is_prompt = tags.get(model_store.PROMPT_TAG, "false").lower() == "true"
     run_link = fields.string("run_link")
@@ -54,11 +51,11 @@ def create_model_version(fields: Fields, session: Session, _: Context) -> dict[s
     store.set_version_tags(session, row, tags)
     if lineage.model_id and not is_prompt:
         logged_model_store.record_registration(session, lineage.model_id, model.name, row.version)
-    return version_json(session, row)
+    return version_json(reads.describe_version(session, row))
 
 
 def get_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return version_json(session, version_of(fields, session)[1])
+    return version_json(reads.describe_version(session, version_of(fields, session)[1]))
 
 
 def update_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -66,7 +63,7 @@ def update_model_version(fields: Fields, session: Session, _: Context) -> dict[s
     row = version_of(fields, session)[1]
     row.description = rules.validate_description(fields.string("description"))
     row.last_updated_timestamp = now_ms()
-    return version_json(session, row)
+    return version_json(reads.describe_version(session, row))
 
 
 def transition_model_version_stage(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -86,7 +83,7 @@ def transition_model_version_stage(fields: Fields, session: Session, _: Context)
     row.current_stage = stage
     row.last_updated_timestamp = now
     model_store.touch(model, now)
-    return version_json(session, row)
+    return version_json(reads.describe_version(session, row))
 
 
 def delete_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -104,17 +101,15 @@ def get_model_version_download_uri(fields: Fields, session: Session, _: Context)
 
 
 def search_model_versions(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    max_results = fields.integer("max_results", default=MAX_RESULTS)
-    check_max_results(max_results, MAX_RESULTS)
-    page = search.search_model_versions(
+    page = registry_search.search_model_versions(
         session,
+        context.authorizer,
+        max_results=fields.integer("max_results"),
         filter_string=fields.string("filter"),
         order_by=fields.string_list("order_by"),
-        max_results=max_results or MAX_RESULTS,
         page_token=fields.string("page_token"),
-        visible=readable_models(context, session),
     )
-    return convert.page_json("model_versions", versions_json(session, page.items), page.next_page_token)
+    return convert.page_json("model_versions", versions_json(page.items), page.next_page_token)
 
 
 def set_model_version_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""What the registry RPCs share: finding the model or version a request names, and rendering both."""
+"""What the registry RPCs share: reading the version a request names, and rendering models and versions."""
 
 from __future__ import annotations
 
@@ -9,58 +9,31 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.wire import Fields
-from server.errors import MlflowError
-from server.services import registry as rules
-from server.store import model_versions as version_store
-from server.store import registered_models as model_store
+from server.services import registry_reads as reads
 from server.store.models import ModelVersion, RegisteredModel
 
 
-def name_of(fields: Fields, field: str = "name") -> str:
-    return rules.validate_model_name(fields.required_string(field), field)
-
-
-def model_of(fields: Fields, session: Session) -> RegisteredModel:
-    return model_store.get_registered_model(session, name_of(fields))
-
-
 def version_of(fields: Fields, session: Session) -> tuple[RegisteredModel, ModelVersion]:
-    """The named version; an unknown model reads as an unknown version, as in MLflow's SQL store."""
-    name = name_of(fields)
-    number = rules.parse_version(fields.required_string("version"))
-    model = model_store.find_registered_model(session, name)
-    row = version_store.find_version(session, model, number) if model is not None else None
-    if model is None or row is None:
-        raise MlflowError.not_found(f"Model Version (name={name}, version={number}) not found")
-    return model, row
+    """The version named by the request's `name` and `version` (artifact downloads by model version use it too)."""
+    return reads.get_version(session, fields.required_string("name"), fields.required_string("version"))
 
 
-def versions_json(session: Session, rows: Sequence[ModelVersion]) -> list[dict[str, Any]]:
-    return [
-        convert.model_version_json(d.row, name=d.name, tags=d.tags, aliases=d.aliases)
-        for d in version_store.describe(session, rows)
-    ]
+def versions_json(versions: Sequence[reads.VersionView]) -> list[dict[str, Any]]:
+    return [convert.model_version_json(v.row, name=v.name, tags=v.tags, aliases=v.aliases) for v in versions]
 
 
-def version_json(session: Session, row: ModelVersion) -> dict[str, Any]:
-    return {"model_version": versions_json(session, [row])[0]}
+def version_json(version: reads.VersionView) -> dict[str, Any]:
+    return {"model_version": versions_json([version])[0]}
 
 
-def models_json(session: Session, models: Sequence[RegisteredModel]) -> list[dict[str, Any]]:
-    """Models with their tags, aliases and latest version per stage, in a fixed number of queries per page."""
-    pks = [model.id for model in models]
-    tags, aliases = model_store.model_tags(session, pks), model_store.model_aliases(session, pks)
-    latest: dict[int, list[dict[str, Any]]] = {pk: [] for pk in pks}
-    rows = [row for rows in version_store.latest_per_stage(session, pks).values() for row in rows]
-    for row, body in zip(rows, versions_json(session, rows), strict=True):
-        latest[row.model_pk].append(body)
+def models_json(models: Sequence[reads.ModelView]) -> list[dict[str, Any]]:
     return [
         convert.registered_model_json(
-            model, tags=tags[model.id], aliases=aliases[model.id], latest_versions=latest[model.id]
+            m.model, tags=m.tags, aliases=m.aliases, latest_versions=versions_json(m.latest_versions)
         )
-        for model in models
+        for m in models
     ]
 
 
-def model_json(session: Session, model: RegisteredModel) -> dict[str, Any]:
-    return {"registered_model": models_json(session, [model])[0]}
+def model_json(model: reads.ModelView) -> dict[str, Any]:
+    return {"registered_model": models_json([model])[0]}
