@@ -173,9 +173,7 @@ class _Grants:
     body_key: str  # the answer's key
     field: str  # the request field naming the resource
     parse: Callable[[Fields], Any]
-    row: Callable[[Session, Any, int], Any]
-    store: Callable[[Session, Any, int, str], None]
-    delete: Callable[[Session, Any, int], bool]
+    table: users.PermissionTable[Any, Any]
 
     def target(self, session: Session, fields: Fields) -> tuple[Any, User]:
         return self.parse(fields), users.get_user(session, fields.required_string("username"))
@@ -194,18 +192,14 @@ EXPERIMENT_GRANTS = _Grants(
     "experiment_permission",
     "experiment_id",
     _experiment_id,
-    users.experiment_permission_row,
-    users.set_experiment_permission,
-    users.delete_experiment_permission,
+    users.EXPERIMENT_PERMISSIONS,
 )
 MODEL_GRANTS = _Grants(
     "Registered model",
     "registered_model_permission",
     "name",
     lambda fields: fields.required_string("name"),
-    users.registered_model_permission_row,
-    users.set_registered_model_permission,
-    users.delete_registered_model_permission,
+    users.REGISTERED_MODEL_PERMISSIONS,
 )
 
 
@@ -214,11 +208,11 @@ def _create_grant(grants: _Grants) -> Handler:
         _require_auth(context)
         resource, user = grants.target(session, fields)
         permission = _permission(fields)
-        if grants.row(session, resource, user.id) is not None:
+        if grants.table.row(session, resource, user.id) is not None:
             raise MlflowError.already_exists(
                 f"{grants.label} permission ({grants.field}={resource}, username={user.username}) already exists"
             )
-        grants.store(session, resource, user.id, permission.value)
+        grants.table.set(session, resource, user.id, permission.value)
         return grants.body(resource, user, permission.value)
 
     return create
@@ -228,7 +222,7 @@ def _get_grant(grants: _Grants) -> Handler:
     def get(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
         resource, user = grants.target(session, fields)
-        row = grants.row(session, resource, user.id)
+        row = grants.table.row(session, resource, user.id)
         if row is None:
             raise grants.not_found(resource, user)
         return grants.body(resource, user, row.permission)
@@ -241,7 +235,7 @@ def _update_grant(grants: _Grants) -> Handler:
         _require_auth(context)
         resource, user = grants.target(session, fields)
         permission = _permission(fields)
-        row = grants.row(session, resource, user.id)
+        row = grants.table.row(session, resource, user.id)
         if row is None:
             raise grants.not_found(resource, user)
         row.permission = permission.value
@@ -254,7 +248,7 @@ def _delete_grant(grants: _Grants) -> Handler:
     def delete(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
         resource, user = grants.target(session, fields)
-        if not grants.delete(session, resource, user.id):
+        if not grants.table.delete(session, resource, user.id):
             raise grants.not_found(resource, user)
         return {}
 
@@ -284,11 +278,11 @@ def grant_user_permission(fields: Fields, session: Session, context: Context) ->
     kind, grants, resource = _resource(fields)
     user = users.get_user(session, fields.required_string("username"))
     permission = _permission(fields)
-    if grants.row(session, resource, user.id) is not None:
+    if grants.table.row(session, resource, user.id) is not None:
         raise MlflowError.already_exists(
             f"Permission for user={user.username} on resource_type={kind}, resource_id={resource} already exists."
         )
-    grants.store(session, resource, user.id, permission.value)
+    grants.table.set(session, resource, user.id, permission.value)
     return {}
 
 
@@ -296,7 +290,7 @@ def revoke_user_permission(fields: Fields, session: Session, context: Context) -
     _require_auth(context)
     kind, grants, resource = _resource(fields)
     user = users.get_user(session, fields.required_string("username"))
-    if not grants.delete(session, resource, user.id):
+    if not grants.table.delete(session, resource, user.id):
         raise MlflowError.not_found(
             f"No permission for user={user.username} on resource_type={kind}, resource_id={resource}."
         )

@@ -9,7 +9,7 @@ creates logged models from that run; nothing else.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -94,9 +94,28 @@ def acting_as(principal: Principal | None) -> Iterator[None]:
         _acting.reset(token)
 
 
+# A resource kind's check: raises PERMISSION_DENIED or returns the fields the handler should see.
+_Checker = Callable[[Access, Any, Session, Principal], Any]
+
+
 class Authorizer:
     def __init__(self, default: Permission) -> None:
         self.default = default
+        # One checker per resource kind; a kind missing here is refused by `check`.
+        self._checks: dict[Resource, _Checker] = {
+            "signed_in": self._check_signed_in,
+            "person": self._check_person,
+            "admin": self._check_admin,
+            "user": self._check_user,
+            "named_resource": self._check_named_resource,
+            "experiments": self._check_experiments,
+            "runs": self._check_runs,
+            "run": self._check_run,
+            "logged_model": self._check_logged_model,
+            "registered_model": self._check_registered_model,
+            "experiment": self._check_experiment,
+            "experiment_name": self._check_experiment,
+        }
 
     # --- effective permissions ----------------------------------------------------------------------------------
 
@@ -163,79 +182,90 @@ class Authorizer:
     def check(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
         """Raise PERMISSION_DENIED unless `principal` may make this request; returns the fields the handler should
         see (a search's experiment ids narrowed to the readable ones)."""
-        if access.resource == "signed_in":
-            if principal.run_id is not None and access.grants_creator:
-                raise permission_denied("a job's token cannot create resources")
+        checker = self._checks.get(access.resource)
+        if checker is None:
+            raise permission_denied()  # a resource this checker does not know is refused, never waved through
+        return checker(access, fields, session, principal)
+
+    def _check_signed_in(self, access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
+        if principal.run_id is not None and access.grants_creator:
+            raise permission_denied("a job's token cannot create resources")
+        return fields
+
+    def _check_person(self, _access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
+        if principal.run_id is not None:
+            raise permission_denied("a job's token acts on its own run only")
+        return fields
+
+    def _check_admin(self, _access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
+        if not (principal.is_admin and principal.run_id is None):
+            raise permission_denied("administrators only")
+        return fields
+
+    def _check_user(self, access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
+        if principal.run_id is None and (principal.is_admin or fields.string(access.field) == principal.username):
             return fields
-        if access.resource == "person":
-            if principal.run_id is not None:
-                raise permission_denied("a job's token acts on its own run only")
+        raise permission_denied("only administrators act on other users' accounts")
+
+    def _check_named_resource(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        kind, name = fields.string("resource_type"), fields.string("resource_id")
+        if kind == "experiment" and name and name.isdigit():
+            self.require(self.on_experiment(session, principal, int(name)), access.need, "experiment")
+        elif kind == "registered_model" and name and name != "*":
+            self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
+        elif not (principal.is_admin and principal.run_id is None):
+            raise permission_denied("administrators only")  # whatever else it names, the handler refuses
+        return fields
+
+    def _check_experiments(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        asked = fields.string_list(access.field)
+        readable = self.readable_ids(session, principal, asked)
+        if asked and not readable:
+            raise permission_denied("READ on the requested experiments required")
+        return type(fields)({**fields.as_dict(), access.field: readable}, from_query=False)
+
+    def _check_runs(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        for run_id in fields.string_list(access.field):
+            self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
+        return fields
+
+    def _check_run(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        run_id = fields.string("run_id") or fields.string("run_uuid")
+        model_id = fields.string("model_id")
+        if run_id:
+            self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
+        elif model_id:  # requests that name a run or a logged model (presigned upload URLs)
+            self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
+        return fields
+
+    def _check_logged_model(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        model_id = fields.string(access.field)
+        if model_id:
+            self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
+        return fields
+
+    def _check_registered_model(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        name = fields.string(access.field)
+        if name:
+            self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
+        # A new version's source must be readable too, or the registry would hand out someone else's files.
+        if run_id := fields.string("run_id"):
+            self.require(self.on_run(session, principal, run_id), READ, f"run {run_id}")
+        if model_id := fields.string("model_id"):
+            self.require(self.on_logged_model(session, principal, model_id), READ, f"model {model_id}")
+        return fields
+
+    def _check_experiment(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        """Both "experiment" (by id) and "experiment_name"; `_experiment_id` tells them apart."""
+        experiment_id = self._experiment_id(session, access, fields)
+        if experiment_id is None:
+            return fields  # unknown or malformed: the handler answers with MLflow's error
+        if principal.run_id is not None and access.need == EDIT and fields.string("source_run_id") == principal.run_id:
+            # A job creating a logged model from its own run.
+            self.require(self.on_run(session, principal, principal.run_id), EDIT, f"run {principal.run_id}")
             return fields
-        if access.resource == "admin":
-            if not (principal.is_admin and principal.run_id is None):
-                raise permission_denied("administrators only")
-            return fields
-        if access.resource == "user":
-            if principal.run_id is None and (principal.is_admin or fields.string(access.field) == principal.username):
-                return fields
-            raise permission_denied("only administrators act on other users' accounts")
-        if access.resource == "named_resource":
-            kind, name = fields.string("resource_type"), fields.string("resource_id")
-            if kind == "experiment" and name and name.isdigit():
-                self.require(self.on_experiment(session, principal, int(name)), access.need, "experiment")
-            elif kind == "registered_model" and name and name != "*":
-                self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
-            elif not (principal.is_admin and principal.run_id is None):
-                raise permission_denied("administrators only")  # whatever else it names, the handler refuses
-            return fields
-        if access.resource == "experiments":
-            asked = fields.string_list(access.field)
-            readable = self.readable_ids(session, principal, asked)
-            if asked and not readable:
-                raise permission_denied("READ on the requested experiments required")
-            return type(fields)({**fields.as_dict(), access.field: readable}, from_query=False)
-        if access.resource == "runs":
-            for run_id in fields.string_list(access.field):
-                self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
-            return fields
-        if access.resource == "run":
-            run_id = fields.string("run_id") or fields.string("run_uuid")
-            model_id = fields.string("model_id")
-            if run_id:
-                self.require(self.on_run(session, principal, run_id), access.need, f"run {run_id}")
-            elif model_id:  # requests that name a run or a logged model (presigned upload URLs)
-                self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
-            return fields
-        if access.resource == "logged_model":
-            model_id = fields.string(access.field)
-            if model_id:
-                self.require(self.on_logged_model(session, principal, model_id), access.need, f"model {model_id}")
-            return fields
-        if access.resource == "registered_model":
-            name = fields.string(access.field)
-            if name:
-                self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
-            # A new version's source must be readable too, or the registry would hand out someone else's files.
-            if run_id := fields.string("run_id"):
-                self.require(self.on_run(session, principal, run_id), READ, f"run {run_id}")
-            if model_id := fields.string("model_id"):
-                self.require(self.on_logged_model(session, principal, model_id), READ, f"model {model_id}")
-            return fields
-        if access.resource in ("experiment", "experiment_name"):
-            experiment_id = self._experiment_id(session, access, fields)
-            if experiment_id is None:
-                return fields  # unknown or malformed: the handler answers with MLflow's error
-            if (
-                principal.run_id is not None
-                and access.need == EDIT
-                and fields.string("source_run_id") == principal.run_id
-            ):
-                # A job creating a logged model from its own run.
-                self.require(self.on_run(session, principal, principal.run_id), EDIT, f"run {principal.run_id}")
-                return fields
-            self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
-            return fields
-        raise permission_denied()  # a resource this checker does not know is refused, never waved through
+        self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
+        return fields
 
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:

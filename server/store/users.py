@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
 from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.clock import now_ms
 from server.errors import MlflowError
 from server.store.models import ApiToken, ExperimentPermission, RegisteredModelPermission, User
+
+Row = TypeVar("Row", ExperimentPermission, RegisteredModelPermission)
+Key = TypeVar("Key", int, str)
 
 
 def count_users(session: Session) -> int:
@@ -84,84 +90,84 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
+@dataclass(frozen=True, slots=True)
+class PermissionTable(Generic[Row, Key]):
+    """One kind of per-user grant: a table keyed by (resource key, user id) holding a permission name. Experiment
+    and registered-model grants are stored the same way, so one set of routines serves both."""
+
+    model: type[Row]
+    key: InstrumentedAttribute[Key]  # the column naming the resource
+    key_type: type[Key]
+
+    def permission(self, session: Session, key: Key, user_id: int) -> str | None:
+        return session.scalar(select(self.model.permission).where(self.key == key, self.model.user_id == user_id))
+
+    def row(self, session: Session, key: Key, user_id: int) -> Row | None:
+        return session.get(self.model, (key, user_id))
+
+    def set(self, session: Session, key: Key, user_id: int, permission: str) -> None:
+        row = session.get(self.model, (key, user_id))
+        if row is None:
+            session.add(self.model(**{self.key.key: key}, user_id=user_id, permission=permission))
+        else:
+            row.permission = permission
+        session.flush()
+
+    def delete(self, session: Session, key: Key, user_id: int) -> bool:
+        """False when there was no such grant."""
+        result = session.execute(delete(self.model).where(self.key == key, self.model.user_id == user_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    def grants(self, session: Session, user_id: int) -> dict[Key, str]:
+        """Every explicit grant of one user, for filtering searches in SQL."""
+        rows = session.execute(select(self.key, self.model.permission).where(self.model.user_id == user_id))
+        return {self.key_type(key): str(permission) for key, permission in rows}
+
+
+EXPERIMENT_PERMISSIONS = PermissionTable(ExperimentPermission, ExperimentPermission.experiment_id, int)
+REGISTERED_MODEL_PERMISSIONS = PermissionTable(RegisteredModelPermission, RegisteredModelPermission.name, str)
+
+
 def experiment_permission(session: Session, experiment_id: int, user_id: int) -> str | None:
-    return session.scalar(
-        select(ExperimentPermission.permission).where(
-            ExperimentPermission.experiment_id == experiment_id, ExperimentPermission.user_id == user_id
-        )
-    )
+    return EXPERIMENT_PERMISSIONS.permission(session, experiment_id, user_id)
 
 
 def set_experiment_permission(session: Session, experiment_id: int, user_id: int, permission: str) -> None:
-    row = session.get(ExperimentPermission, (experiment_id, user_id))
-    if row is None:
-        session.add(ExperimentPermission(experiment_id=experiment_id, user_id=user_id, permission=permission))
-    else:
-        row.permission = permission
-    session.flush()
+    EXPERIMENT_PERMISSIONS.set(session, experiment_id, user_id, permission)
 
 
 def experiment_permission_row(session: Session, experiment_id: int, user_id: int) -> ExperimentPermission | None:
-    return session.get(ExperimentPermission, (experiment_id, user_id))
+    return EXPERIMENT_PERMISSIONS.row(session, experiment_id, user_id)
 
 
 def delete_experiment_permission(session: Session, experiment_id: int, user_id: int) -> bool:
     """False when there was no such grant."""
-    result = session.execute(
-        delete(ExperimentPermission).where(
-            ExperimentPermission.experiment_id == experiment_id, ExperimentPermission.user_id == user_id
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return EXPERIMENT_PERMISSIONS.delete(session, experiment_id, user_id)
 
 
 def registered_model_permission_row(session: Session, name: str, user_id: int) -> RegisteredModelPermission | None:
-    return session.get(RegisteredModelPermission, (name, user_id))
+    return REGISTERED_MODEL_PERMISSIONS.row(session, name, user_id)
 
 
 def delete_registered_model_permission(session: Session, name: str, user_id: int) -> bool:
-    result = session.execute(
-        delete(RegisteredModelPermission).where(
-            RegisteredModelPermission.name == name, RegisteredModelPermission.user_id == user_id
-        )
-    )
-    return bool(getattr(result, "rowcount", 0))
+    return REGISTERED_MODEL_PERMISSIONS.delete(session, name, user_id)
 
 
 def registered_model_permission(session: Session, name: str, user_id: int) -> str | None:
-    return session.scalar(
-        select(RegisteredModelPermission.permission).where(
-            RegisteredModelPermission.name == name, RegisteredModelPermission.user_id == user_id
-        )
-    )
+    return REGISTERED_MODEL_PERMISSIONS.permission(session, name, user_id)
 
 
 def set_registered_model_permission(session: Session, name: str, user_id: int, permission: str) -> None:
-    row = session.get(RegisteredModelPermission, (name, user_id))
-    if row is None:
-        session.add(RegisteredModelPermission(name=name, user_id=user_id, permission=permission))
-    else:
-        row.permission = permission
-    session.flush()
+    REGISTERED_MODEL_PERMISSIONS.set(session, name, user_id, permission)
 
 
 def experiment_grants(session: Session, user_id: int) -> dict[int, str]:
     """Every explicit experiment permission of one user, for filtering searches in SQL."""
-    rows = session.execute(
-        select(ExperimentPermission.experiment_id, ExperimentPermission.permission).where(
-            ExperimentPermission.user_id == user_id
-        )
-    )
-    return {int(experiment_id): str(permission) for experiment_id, permission in rows}
+    return EXPERIMENT_PERMISSIONS.grants(session, user_id)
 
 
 def registered_model_grants(session: Session, user_id: int) -> dict[str, str]:
-    rows = session.execute(
-        select(RegisteredModelPermission.name, RegisteredModelPermission.permission).where(
-            RegisteredModelPermission.user_id == user_id
-        )
-    )
-    return {str(name): str(permission) for name, permission in rows}
+    return REGISTERED_MODEL_PERMISSIONS.grants(session, user_id)
 
 
 def rename_registered_model_permissions(session: Session, old: str, new: str) -> None:
