@@ -51,6 +51,7 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
         ("auth/signing.py", "import server.artifacts.paths", "server.auth is not allowed to import server.artifacts"),
         ("config.py", "import server.auth.identity", "server.config is not allowed to import server.auth"),
         ("worker/client.py", "import server.store.engine", "server.worker is not allowed to import server.store"),
+        ("api/experiments.py", "import server.store.runs", "server.api is not allowed to import server.store"),
     ],
 )
 def test_a_planted_upward_or_sideways_import_breaks_the_lint(
