@@ -27,9 +27,9 @@ from server.artifacts.paths import clean_relative_path
 from server.auth import rules
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
+from server.services import logged_models as model_service
 from server.services import model_sources
-from server.store import logged_models as model_store
-from server.store import runs as run_store
+from server.services import runs as run_service
 from server.web.context import Check, Context, authorize
 from server.web.downloads import stream_file
 
@@ -139,20 +139,20 @@ def _listing(session: Session, context: Context, artifact_uri: str, path: str | 
 
 
 def list_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    run = run_store.get_run(session, run_id_of(fields))
-    return _listing(session, context, run.artifact_uri, fields.string("path"))
+    artifact_uri = run_service.artifact_uri(session, run_id_of(fields))
+    return _listing(session, context, artifact_uri, fields.string("path"))
 
 
 def list_logged_model_artifacts(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    model = model_store.get_logged_model(session, fields.required_string("model_id"))
-    return _listing(session, context, model.artifact_uri, fields.string("artifact_directory_path"))
+    artifact_uri = model_service.artifact_uri(session, fields.required_string("model_id"))
+    return _listing(session, context, artifact_uri, fields.string("artifact_directory_path"))
 
 
 def ui_routes(context: Context) -> list[BaseRoute]:
     """Download routes the web UI uses outside the RPC table."""
 
     def run_file(run_id: str, path: str) -> Locate:
-        return lambda session: context.artifacts.locate(session, run_store.get_run(session, run_id).artifact_uri, path)
+        return lambda session: context.artifacts.locate(session, run_service.artifact_uri(session, run_id), path)
 
     def on_run(run_id: str, need: Permission) -> Check:
         return lambda a, s, p: a.require(a.on_run(s, p, run_id), need, f"run {run_id}")
@@ -171,8 +171,7 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         path = request.query_params.get("artifact_file_path", "")
 
         def model_file(session: Session) -> tuple[ArtifactStore, str]:
-            artifact_uri = model_store.get_logged_model(session, model_id).artifact_uri
-            return context.artifacts.locate(session, artifact_uri, path)
+            return context.artifacts.locate(session, model_service.artifact_uri(session, model_id), path)
 
         return await _serve(path, model_file)
 
@@ -249,9 +248,9 @@ def create_presigned_upload_url(fields: Fields, session: Session, _: Context) ->
     clean_relative_path(fields.required_string("path"))
     fields.integer("expiration")
     if run_id:
-        artifact_uri = run_store.get_run(session, run_id).artifact_uri
+        artifact_uri = run_service.artifact_uri(session, run_id)
     else:
-        artifact_uri = model_store.get_logged_model(session, model_id or "").artifact_uri
+        artifact_uri = model_service.artifact_uri(session, model_id or "")
     raise _refuse_presigned(artifact_uri, "upload", "")
 
 
@@ -263,7 +262,7 @@ def create_presigned_download_url(fields: Fields, session: Session, _: Context) 
         raise MlflowError.invalid_parameter(
             f"expiration must be between 1 and {_MAX_SIGNED_URL_TTL_S} seconds (got {expiration})."
         )
-    raise _refuse_presigned(run_store.get_run(session, run_id).artifact_uri, "download", "runs with ")
+    raise _refuse_presigned(run_service.artifact_uri(session, run_id), "download", "runs with ")
 
 
 RPCS = [

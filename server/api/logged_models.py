@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import uuid
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,110 +10,84 @@ from server.api import convert
 from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs, missing
 from server.auth import rules
-from server.clock import now_ms
-from server.errors import MlflowError
+from server.services import logged_models as service
 from server.services import validation
-from server.services.names import generate_run_name
-from server.store import artifact_destinations, search
-from server.store import experiments as experiment_store
-from server.store import logged_models as store
-from server.store.models import LoggedModel
+from server.services.logged_models import LoggedModelData
+from server.store.models import LoggedModel, LoggedModelMetric
 from server.web.context import Context
 
-_BAD_NAME = re.compile(r"[/:.%\"']")
+
+def _metric_json(metric: LoggedModelMetric) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "key": metric.key,
+        "value": "NaN" if metric.is_nan else metric.value,
+        "timestamp": metric.timestamp,
+        "step": metric.step,
+        "model_id": metric.model_id,
+        "run_id": metric.run_uuid,
+    }
+    if metric.dataset_name:
+        body["dataset_name"] = metric.dataset_name
+        body["dataset_digest"] = metric.dataset_digest
+    return body
 
 
-def _models_json(session: Session, models: list[LoggedModel]) -> list[dict[str, Any]]:
-    data = store.load_data(session, [m.model_id for m in models])
-    return [
-        convert.logged_model_json(
-            model,
-            params=data[model.model_id].params,
-            tags=data[model.model_id].tags,
-            metrics=[store.metric_json(m) for m in data[model.model_id].metrics],
-        )
-        for model in models
-    ]
+def _model_json(model: LoggedModel, data: LoggedModelData) -> dict[str, Any]:
+    return convert.logged_model_json(
+        model, params=data.params, tags=data.tags, metrics=[_metric_json(m) for m in data.metrics]
+    )
 
 
-def _model_body(session: Session, model: LoggedModel) -> dict[str, Any]:
-    return _models_json(session, [model])[0]
+def _model_body(model: LoggedModel, data: LoggedModelData) -> dict[str, Any]:
+    return {"model": _model_json(model, data)}
 
 
 def create_logged_model(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    experiment_id = validation.parse_experiment_id(fields.required_string("experiment_id"))
-    experiment = experiment_store.get_active_experiment(session, experiment_id)
-    name = validation.limit_length("name", 500, fields.string("name") or generate_run_name())
-    model_type = fields.string("model_type")
-    if model_type is not None:
-        validation.limit_length("model_type", 500, model_type)
-    if _BAD_NAME.search(name):
-        raise MlflowError.invalid_parameter(
-            f"Invalid model name ({name!r}) provided. Model name must be a non-empty string and cannot contain "
-            "the following characters: ('/', ':', '.', '%', '\"', \"'\")"
+    return _model_body(
+        *service.create_logged_model(
+            session,
+            experiment_id=validation.parse_experiment_id(fields.required_string("experiment_id")),
+            name=fields.string("name"),
+            model_type=fields.string("model_type"),
+            source_run_id=fields.string("source_run_id"),
+            params=dict(key_value_pairs(fields, "params")),
+            tags=dict(key_value_pairs(fields, "tags")),
+            artifact_destination=context.artifacts.destination_uri,
         )
-    model_id = f"m-{uuid.uuid4().hex}"
-    now = now_ms()
-    model = LoggedModel(
-        model_id=model_id,
-        experiment_id=experiment_id,
-        name=name,
-        artifact_uri=f"{experiment.artifact_location}/models/{model_id}/artifacts",
-        status=store.STATUS_NUMBERS["LOGGED_MODEL_PENDING"],
-        model_type=model_type,
-        source_run_id=fields.string("source_run_id") or None,
-        creation_timestamp_ms=now,
-        last_updated_timestamp_ms=now,
-        lifecycle_stage="active",
     )
-    session.add(model)
-    session.flush()
-    artifact_destinations.record(session, model.artifact_uri, context.artifacts.destination_uri, model_id)
-    store.set_params(session, model_id, dict(key_value_pairs(fields, "params")))
-    store.set_tags(session, model_id, dict(key_value_pairs(fields, "tags")))
-    return {"model": _model_body(session, model)}
 
 
 def get_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(
-        session, fields.required_string("model_id"), allow_deleted=fields.boolean("allow_deleted")
-    )
-    return {"model": _model_body(session, model)}
+    model_id, allow_deleted = fields.required_string("model_id"), fields.boolean("allow_deleted")
+    return _model_body(*service.get_logged_model(session, model_id, allow_deleted=allow_deleted))
 
 
 def finalize_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(session, fields.required_string("model_id"))
-    status = fields.enum("status", store.STATUS_NUMBERS)
+    model = service.live_model(session, fields.required_string("model_id"))
+    status = fields.enum("status", service.STATUS_NUMBERS)
     if status is None:
         raise missing("status")
-    model.status = store.STATUS_NUMBERS[status]
-    model.last_updated_timestamp_ms = now_ms()
-    return {"model": _model_body(session, model)}
+    return _model_body(*service.finalize_logged_model(session, model, status))
 
 
 def delete_logged_model(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(session, fields.required_string("model_id"))
-    model.lifecycle_stage = "deleted"
-    model.last_updated_timestamp_ms = now_ms()
+    service.delete_logged_model(session, fields.required_string("model_id"))
     return {}
 
 
 def set_logged_model_tags(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(session, fields.required_string("model_id"))
-    store.set_tags(session, model.model_id, dict(key_value_pairs(fields, "tags")))
-    model.last_updated_timestamp_ms = now_ms()
-    return {"model": _model_body(session, model)}
+    model = service.live_model(session, fields.required_string("model_id"))
+    return _model_body(*service.set_tags(session, model, dict(key_value_pairs(fields, "tags"))))
 
 
 def delete_logged_model_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(session, fields.required_string("model_id"))
-    store.delete_tag(session, model.model_id, fields.required_string("tag_key"))
+    service.delete_tag(session, fields.required_string("model_id"), fields.required_string("tag_key"))
     return {}
 
 
 def log_logged_model_params(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model = store.get_logged_model(session, fields.required_string("model_id"))
-    store.set_params(session, model.model_id, dict(key_value_pairs(fields, "params")))
+    model = service.live_model(session, fields.required_string("model_id"))
+    service.log_params(session, model, dict(key_value_pairs(fields, "params")))
     return {}
 
 
@@ -123,18 +95,18 @@ def search_logged_models(fields: Fields, session: Session, _: Context) -> dict[s
     experiment_ids = [validation.parse_experiment_id(e) for e in fields.string_list("experiment_ids")]
     order_by = [Fields(item) for item in fields.objects("order_by")]
     datasets = [Fields(item) for item in fields.objects("datasets")]
-    if not all(d.string("dataset_name") for d in datasets):
-        raise MlflowError.invalid_parameter("`dataset_name` in the `datasets` clause must be specified.")
-    page = search.search_logged_models(
+    service.check_dataset_names(d.string("dataset_name") for d in datasets)
+    page, data = service.search_logged_models(
         session,
         experiment_ids=experiment_ids,
         filter_string=fields.string("filter"),
         order_by=[(o.required_string("field_name"), o.boolean("ascending", default=True)) for o in order_by],
-        max_results=fields.integer("max_results", default=0) or 100,
+        max_results=fields.integer("max_results", default=0),
         page_token=fields.string("page_token"),
         datasets=[(d.required_string("dataset_name"), d.string("dataset_digest")) for d in datasets],
     )
-    return convert.page_json("models", _models_json(session, page.items), page.next_page_token)
+    models = [_model_json(model, data[model.model_id]) for model in page.items]
+    return convert.page_json("models", models, page.next_page_token)
 
 
 RPCS = [

@@ -74,6 +74,11 @@ def get_run(session: Session, run_id: str) -> tuple[Run, RunData]:
     return run, store.load_run_data(session, [run_id])[run_id]
 
 
+def artifact_uri(session: Session, run_id: str) -> str:
+    """Where a run's artifacts live, whatever its lifecycle stage."""
+    return store.get_run(session, run_id).artifact_uri
+
+
 def active_run(session: Session, run_id: str) -> Run:
     """The run, refused unless active: a deleted run is not logged to or tagged."""
     return store.get_active_run(session, run_id)

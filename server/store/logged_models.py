@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -96,18 +95,3 @@ def delete_tag(session: Session, model_id: str, key: str) -> None:
     )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise MlflowError.not_found(f"No tag with key {key!r} found for model with ID {model_id!r}.")
-
-
-def metric_json(metric: LoggedModelMetric) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "key": metric.key,
-        "value": "NaN" if metric.is_nan else metric.value,
-        "timestamp": metric.timestamp,
-        "step": metric.step,
-        "model_id": metric.model_id,
-        "run_id": metric.run_uuid,
-    }
-    if metric.dataset_name:
-        body["dataset_name"] = metric.dataset_name
-        body["dataset_digest"] = metric.dataset_digest
-    return body
