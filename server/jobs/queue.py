@@ -283,7 +283,7 @@ def append_logs(session: Session, job_id: str, attempt: int, chunks: Sequence[Lo
         {"job_id": job_id, "attempt": attempt, "seq": c.seq, "stream": c.stream, "text": c.text, "created_at": now}
         for c in chunks
     ]
-    insert_ignore(session, JobLog.__table__, rows)  # type: ignore[arg-type]
+    insert_ignore(session, JobLog, rows)
 
 
 def log_rows(

@@ -100,7 +100,7 @@ def experiment_tags(session: Session, experiment_ids: Sequence[int]) -> dict[int
 
 def set_experiment_tags(session: Session, experiment: Experiment, tags: dict[str, str]) -> None:
     rows = [{"experiment_id": experiment.experiment_id, "key": k, "value": v} for k, v in tags.items()]
-    upsert(session, ExperimentTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+    upsert(session, ExperimentTag, rows, update=["value"])
     experiment.last_update_time = now_ms()
 
 

@@ -44,14 +44,14 @@ def add_dataset_inputs(
 ) -> None:
     for spec, tags in inputs:
         dataset_uuid = _dataset_uuid(session, experiment_id, spec)
-        insert_ignore(session, RunDatasetInput.__table__, [{"run_uuid": run_id, "dataset_uuid": dataset_uuid}])  # type: ignore[arg-type]
+        insert_ignore(session, RunDatasetInput, [{"run_uuid": run_id, "dataset_uuid": dataset_uuid}])
         rows = [{"run_uuid": run_id, "dataset_uuid": dataset_uuid, "key": k, "value": v} for k, v in tags.items()]
-        upsert(session, RunDatasetInputTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+        upsert(session, RunDatasetInputTag, rows, update=["value"])
 
 
 def add_model_links(session: Session, run_id: str, direction: str, links: Sequence[tuple[str, int]]) -> None:
     rows = [{"run_uuid": run_id, "model_id": m, "direction": direction, "step": step} for m, step in links]
-    upsert(session, RunModelLink.__table__, rows, update=["step"])  # type: ignore[arg-type]
+    upsert(session, RunModelLink, rows, update=["step"])
 
 
 MAX_DATASET_SUMMARIES = 1000

@@ -56,12 +56,12 @@ def load_data(session: Session, model_ids: Sequence[str]) -> dict[str, LoggedMod
 
 def set_params(session: Session, model_id: str, params: Mapping[str, str]) -> None:
     rows = [{"model_id": model_id, "key": k, "value": v} for k, v in params.items()]
-    insert_ignore(session, LoggedModelParam.__table__, rows)  # type: ignore[arg-type]
+    insert_ignore(session, LoggedModelParam, rows)
 
 
 def set_tags(session: Session, model_id: str, tags: Mapping[str, str]) -> None:
     rows = [{"model_id": model_id, "key": k, "value": v} for k, v in tags.items()]
-    upsert(session, LoggedModelTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+    upsert(session, LoggedModelTag, rows, update=["value"])
 
 
 MODEL_VERSIONS_TAG = "mlflow.modelVersions"

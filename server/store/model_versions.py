@@ -145,7 +145,7 @@ def _tags(session: Session, keys: Iterable[tuple[int, int]]) -> Iterable[tuple[t
 
 def set_version_tags(session: Session, row: ModelVersion, tags: dict[str, str]) -> None:
     rows = [{"model_pk": row.model_pk, "version": row.version, "key": k, "value": v} for k, v in tags.items()]
-    upsert(session, ModelVersionTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+    upsert(session, ModelVersionTag, rows, update=["value"])
 
 
 def delete_version_tag(session: Session, row: ModelVersion, key: str) -> None:

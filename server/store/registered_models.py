@@ -99,7 +99,7 @@ def model_tags(session: Session, model_pks: Sequence[int]) -> dict[int, dict[str
 
 def set_model_tags(session: Session, model: RegisteredModel, tags: dict[str, str]) -> None:
     rows = [{"model_pk": model.id, "key": k, "value": v} for k, v in tags.items()]
-    upsert(session, RegisteredModelTag.__table__, rows, update=["value"])  # type: ignore[arg-type]
+    upsert(session, RegisteredModelTag, rows, update=["value"])
 
 
 def delete_model_tag(session: Session, model: RegisteredModel, key: str) -> None:
@@ -126,7 +126,7 @@ def model_aliases(session: Session, model_pks: Sequence[int]) -> dict[int, dict[
 def set_alias(session: Session, model: RegisteredModel, alias: str, version: int) -> None:
     """Setting an existing alias moves it to the new version."""
     row = {"model_pk": model.id, "alias": alias, "version": version}
-    upsert(session, RegisteredModelAlias.__table__, [row], update=["version"])  # type: ignore[arg-type]
+    upsert(session, RegisteredModelAlias, [row], update=["version"])
 
 
 def delete_alias(session: Session, model: RegisteredModel, alias: str) -> None:
