@@ -7,97 +7,66 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.registry import version_json, version_of, versions_json
+from server.api.registry import version_json, versions_json
 from server.api.routing import Rpc
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
-from server.clock import now_ms
-from server.errors import MlflowError
-from server.services import model_sources, registry_search, validation
+from server.services import model_versions as versions
 from server.services import registry as rules
-from server.services import registry_reads as reads
-from server.store import logged_models as logged_model_store
-from server.store import model_versions as store
-from server.store import registered_models as model_store
+from server.services import registry_search
 from server.web.context import Context
+
+
+def _name_and_version(fields: Fields) -> tuple[str, str]:
+    return fields.required_string("name"), fields.required_string("version")
 
 
 def create_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     """A new version, READY at once: the files already exist where `source` says (nothing is copied)."""
-    name = rules.validate_model_name(fields.required_string("name"))
-    tags = rules.validate_tags(dict(key_value_pairs(fields, "tags")))
-    is_prompt = tags.get(model_store.PROMPT_TAG, "false").lower() == "true"
-    run_link = fields.string("run_link")
-    if run_link is not None:
-        validation.limit_length("run_link", rules.MAX_SOURCE_LENGTH, run_link)
-    lineage = model_sources.resolve(
-        session,
-        source=fields.required_string("source"),
-        run_id=fields.string("run_id"),
-        model_id=fields.string("model_id"),
-        is_prompt=is_prompt,
+    return version_json(
+        versions.create_model_version(
+            session,
+            name=fields.required_string("name"),
+            tags=dict(key_value_pairs(fields, "tags")),
+            run_link=fields.string("run_link"),
+            source=fields.required_string("source"),
+            run_id=fields.string("run_id"),
+            model_id=fields.string("model_id"),
+            description=fields.string("description"),
+        )
     )
-    model = model_store.get_registered_model(session, name)
-    row = store.insert_version(
-        session,
-        model,
-        source=lineage.source,
-        storage_location=lineage.storage_location,
-        run_id=lineage.run_id,
-        model_id=lineage.model_id,
-        run_link=run_link,
-        description=rules.validate_description(fields.string("description")),
-    )
-    store.set_version_tags(session, row, tags)
-    if lineage.model_id and not is_prompt:
-        logged_model_store.record_registration(session, lineage.model_id, model.name, row.version)
-    return version_json(reads.describe_version(session, row))
 
 
 def get_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return version_json(reads.describe_version(session, version_of(fields, session)[1]))
+    return version_json(versions.get_model_version(session, *_name_and_version(fields)))
 
 
 def update_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    """Like MLflow, a missing `description` clears it."""
-    row = version_of(fields, session)[1]
-    row.description = rules.validate_description(fields.string("description"))
-    row.last_updated_timestamp = now_ms()
-    return version_json(reads.describe_version(session, row))
+    name, version = _name_and_version(fields)
+    return version_json(versions.update_model_version(session, name, version, fields.string("description")))
 
 
 def transition_model_version_stage(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    """Stages are deprecated in MLflow but still called; `archive_existing_versions` archives the versions
-    already in the target stage (a 400 for None and Archived, where MLflow answers with a 500)."""
-    model, row = version_of(fields, session)
-    stage = rules.canonical_stage(fields.required_string("stage"))
-    archive = fields.boolean("archive_existing_versions")
-    if archive and stage not in rules.ACTIVE_STAGES:
-        raise MlflowError.invalid_parameter(
-            "Model version transition cannot archive existing model versions because "
-            f"'{stage}' is not an Active stage. Valid stages are {list(rules.ACTIVE_STAGES)}"
-        )
-    now = now_ms()
-    if archive:
-        store.archive_stage(session, model, stage, keep=row.version, now=now)
-    row.current_stage = stage
-    row.last_updated_timestamp = now
-    model_store.touch(model, now)
-    return version_json(reads.describe_version(session, row))
+    name, version = _name_and_version(fields)
+    view = versions.transition_stage(
+        session,
+        name,
+        version,
+        fields.required_string("stage"),
+        archive_existing=fields.boolean("archive_existing_versions"),
+    )
+    return version_json(view)
 
 
 def delete_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    model, row = version_of(fields, session)
-    model_store.touch(model)
-    store.delete_version(session, row)
+    versions.delete_model_version(session, *_name_and_version(fields))
     return {}
 
 
 def get_model_version_download_uri(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    """Where the version's files are: a logged model's or copied version's location, else the source itself."""
     if not fields.has("version"):
-        rules.parse_version("")
-    return {"artifact_uri": version_of(fields, session)[1].storage_location}
+        rules.parse_version("")  # a missing version is worded as an unparsable one, as MLflow words it
+    return {"artifact_uri": versions.download_uri(session, *_name_and_version(fields))}
 
 
 def search_model_versions(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
@@ -113,16 +82,15 @@ def search_model_versions(fields: Fields, session: Session, context: Context) ->
 
 
 def set_model_version_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    row = version_of(fields, session)[1]
+    name, version = _name_and_version(fields)
     key, value = fields.required_string("key"), fields.string("value", default="") or ""
-    rules.validate_tag(key, value)
-    store.set_version_tags(session, row, {key: value})
+    versions.set_model_version_tag(session, name, version, key, value)
     return {}
 
 
 def delete_model_version_tag(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    row = version_of(fields, session)[1]
-    store.delete_version_tag(session, row, validation.validate_entity_key(fields.required_string("key")))
+    name, version = _name_and_version(fields)
+    versions.delete_model_version_tag(session, name, version, fields.required_string("key"))
     return {}
 
 
