@@ -22,12 +22,9 @@ from sqlalchemy.orm import Session
 from server.api.routing import Handler, Rpc
 from server.api.wire import Fields, missing
 from server.auth import rules
-from server.auth import secrets as auth_secrets
-from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
-from server.services import users as accounts
-from server.store import users
+from server.services import accounts as service
 from server.store.models import User
 from server.web.context import Context
 
@@ -49,13 +46,9 @@ def _forget_credentials(session: Session, context: Context, username: str) -> No
     event.listen(session, "after_commit", lambda _: authenticator.forget(username), once=True)
 
 
-def _permission(fields: Fields) -> Permission:
-    value = fields.required_string("permission")
-    try:
-        return Permission(value)
-    except ValueError:
-        names = ", ".join(p.value for p in Permission)
-        raise MlflowError.invalid_parameter(f"Invalid permission '{value}'. Valid permissions are: ({names})") from None
+def _permission(fields: Fields) -> Callable[[], str]:
+    """The requested permission, read when the service asks for it: after the user is found."""
+    return lambda: fields.required_string("permission")
 
 
 def _experiment_id(fields: Fields, name: str = "experiment_id") -> int:
@@ -64,9 +57,8 @@ def _experiment_id(fields: Fields, name: str = "experiment_id") -> int:
     return value
 
 
-def _user_json(session: Session, user: User) -> dict[str, Any]:
-    experiments = users.experiment_grants(session, user.id)
-    models = users.registered_model_grants(session, user.id)
+def _user_json(account: service.Account) -> dict[str, Any]:
+    user, experiments, models = account.user, account.grants.experiments, account.grants.registered_models
     return {
         "id": user.id,
         "username": user.username,
@@ -86,15 +78,12 @@ def _user_json(session: Session, user: User) -> dict[str, Any]:
 def create_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
     username, password = fields.string("username"), fields.string("password")
-    if not username or not password:
-        raise MlflowError.invalid_parameter("Username and password cannot be empty.")
-    user = accounts.create_user(session, username, password)
-    return {"user": _user_json(session, user)}
+    return {"user": _user_json(service.create_account(session, username, password))}
 
 
 def get_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    return {"user": _user_json(session, users.get_user(session, fields.required_string("username")))}
+    return {"user": _user_json(service.get_account(session, fields.required_string("username")))}
 
 
 def list_users(_: Fields, session: Session, context: Context) -> dict[str, Any]:
@@ -102,14 +91,15 @@ def list_users(_: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
     return {
         "users": [
-            {"id": u.id, "username": u.username, "is_admin": u.is_admin, "roles": []} for u in users.list_users(session)
+            {"id": u.id, "username": u.username, "is_admin": u.is_admin, "roles": []}
+            for u in service.list_users(session)
         ]
     }
 
 
 def list_user_roles(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    users.get_user(session, fields.required_string("username"))  # an unknown user is RESOURCE_DOES_NOT_EXIST
+    service.get_user(session, fields.required_string("username"))  # an unknown user is RESOURCE_DOES_NOT_EXIST
     return {"roles": []}
 
 
@@ -122,18 +112,13 @@ def list_roles(_: Fields, __: Session, context: Context) -> dict[str, Any]:
 def update_user_password(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
     username, password = fields.required_string("username"), fields.required_string("password")
-    user = users.get_user(session, username)
-    principal = rules.current_principal()
-    if principal is not None and principal.username == username:
-        # Changing one's own password re-states the current one, so that a borrowed session cannot take the account.
-        current = fields.string("current_password")
-        if not current:
-            raise MlflowError.invalid_parameter("Current password is required when changing your own password.")
-        if not auth_secrets.password_matches(user.password_hash, current):
-            raise MlflowError.invalid_parameter("Current password does not match.")
-        if password == current:
-            raise MlflowError.invalid_parameter("New password must differ from the current password.")
-    accounts.set_password(session, username, password)
+    service.change_password(
+        session,
+        username,
+        password,
+        caller=rules.current_principal(),
+        current_password=lambda: fields.string("current_password"),
+    )
     _forget_credentials(session, context, username)
     return {}
 
@@ -143,7 +128,7 @@ def update_user_admin(fields: Fields, session: Session, context: Context) -> dic
     username = fields.required_string("username")
     if not fields.has("is_admin"):
         raise missing("is_admin")
-    users.get_user(session, username).is_admin = fields.boolean("is_admin")
+    service.set_admin(session, username, fields.boolean("is_admin"))
     _forget_credentials(session, context, username)
     return {}
 
@@ -151,13 +136,7 @@ def update_user_admin(fields: Fields, session: Session, context: Context) -> dic
 def delete_user(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
     username = fields.required_string("username")
-    principal = rules.current_principal()
-    if principal is not None and principal.username == username:
-        raise MlflowError(
-            "Users cannot delete their own account. Ask another admin to delete this user instead.",
-            ErrorCode.BAD_REQUEST,
-        )
-    users.delete_user(session, username)
+    service.delete_user(session, username, caller=rules.current_principal())
     _forget_credentials(session, context, username)
     return {}
 
@@ -167,53 +146,33 @@ def delete_user(fields: Fields, session: Session, context: Context) -> dict[str,
 
 @dataclass(frozen=True)
 class _Grants:
-    """How grants on one kind of resource are named and stored; the handlers below are the same for both kinds."""
+    """How grants on one kind of resource are asked for and answered; the handlers below are the same for both
+    kinds, and so are the service's rules."""
 
-    label: str  # as MLflow's messages name them
+    grants: service.Grants[Any]
     body_key: str  # the answer's key
-    field: str  # the request field naming the resource
     parse: Callable[[Fields], Any]
-    table: users.PermissionTable[Any, Any]
 
-    def target(self, session: Session, fields: Fields) -> tuple[Any, User]:
-        return self.parse(fields), users.get_user(session, fields.required_string("username"))
+    def target(self, fields: Fields) -> tuple[Any, str]:
+        """The resource, then the username, read in that order (the user is looked up by the service)."""
+        return self.parse(fields), fields.required_string("username")
 
     def body(self, resource: Any, user: User, permission: str) -> dict[str, Any]:
-        return {self.body_key: {self.field: str(resource), "user_id": user.id, "permission": permission}}
-
-    def not_found(self, resource: Any, user: User) -> MlflowError:
-        return MlflowError.not_found(
-            f"{self.label} permission with {self.field}={resource} and username={user.username} not found"
-        )
+        return {self.body_key: {self.grants.field: str(resource), "user_id": user.id, "permission": permission}}
 
 
-EXPERIMENT_GRANTS = _Grants(
-    "Experiment",
-    "experiment_permission",
-    "experiment_id",
-    _experiment_id,
-    users.EXPERIMENT_PERMISSIONS,
-)
+EXPERIMENT_GRANTS = _Grants(service.EXPERIMENTS, "experiment_permission", _experiment_id)
 MODEL_GRANTS = _Grants(
-    "Registered model",
-    "registered_model_permission",
-    "name",
-    lambda fields: fields.required_string("name"),
-    users.REGISTERED_MODEL_PERMISSIONS,
+    service.REGISTERED_MODELS, "registered_model_permission", lambda fields: fields.required_string("name")
 )
 
 
 def _create_grant(grants: _Grants) -> Handler:
     def create(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
-        resource, user = grants.target(session, fields)
-        permission = _permission(fields)
-        if grants.table.row(session, resource, user.id) is not None:
-            raise MlflowError.already_exists(
-                f"{grants.label} permission ({grants.field}={resource}, username={user.username}) already exists"
-            )
-        grants.table.set(session, resource, user.id, permission.value)
-        return grants.body(resource, user, permission.value)
+        resource, username = grants.target(fields)
+        user, permission = service.create_grant(session, grants.grants, resource, username, _permission(fields))
+        return grants.body(resource, user, permission)
 
     return create
 
@@ -221,11 +180,9 @@ def _create_grant(grants: _Grants) -> Handler:
 def _get_grant(grants: _Grants) -> Handler:
     def get(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
-        resource, user = grants.target(session, fields)
-        row = grants.table.row(session, resource, user.id)
-        if row is None:
-            raise grants.not_found(resource, user)
-        return grants.body(resource, user, row.permission)
+        resource, username = grants.target(fields)
+        user, permission = service.get_grant(session, grants.grants, resource, username)
+        return grants.body(resource, user, permission)
 
     return get
 
@@ -233,12 +190,8 @@ def _get_grant(grants: _Grants) -> Handler:
 def _update_grant(grants: _Grants) -> Handler:
     def update(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
-        resource, user = grants.target(session, fields)
-        permission = _permission(fields)
-        row = grants.table.row(session, resource, user.id)
-        if row is None:
-            raise grants.not_found(resource, user)
-        row.permission = permission.value
+        resource, username = grants.target(fields)
+        service.update_grant(session, grants.grants, resource, username, _permission(fields))
         return {}
 
     return update
@@ -247,9 +200,8 @@ def _update_grant(grants: _Grants) -> Handler:
 def _delete_grant(grants: _Grants) -> Handler:
     def delete(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
         _require_auth(context)
-        resource, user = grants.target(session, fields)
-        if not grants.table.delete(session, resource, user.id):
-            raise grants.not_found(resource, user)
+        resource, username = grants.target(fields)
+        service.delete_grant(session, grants.grants, resource, username)
         return {}
 
     return delete
@@ -258,7 +210,8 @@ def _delete_grant(grants: _Grants) -> Handler:
 # --- MLflow 3's per-user grant API: one (resource_type, resource_id) shape for both kinds -------------------------
 
 
-def _resource(fields: Fields) -> tuple[str, _Grants, Any]:
+def _resource(fields: Fields) -> tuple[service.Grants[Any], Any]:
+    """The kind and the resource, parsed and checked before the username is read."""
     kind, name = fields.required_string("resource_type"), fields.required_string("resource_id")
     if kind not in (EXPERIMENT, REGISTERED_MODEL):
         raise MlflowError.invalid_parameter(
@@ -270,30 +223,20 @@ def _resource(fields: Fields) -> tuple[str, _Grants, Any]:
         )
     if kind == EXPERIMENT and not name.isdigit():
         raise MlflowError.invalid_parameter(f"Invalid experiment id '{name}'.")
-    return (kind, EXPERIMENT_GRANTS, int(name)) if kind == EXPERIMENT else (kind, MODEL_GRANTS, name)
+    return (service.EXPERIMENTS, int(name)) if kind == EXPERIMENT else (service.REGISTERED_MODELS, name)
 
 
 def grant_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    kind, grants, resource = _resource(fields)
-    user = users.get_user(session, fields.required_string("username"))
-    permission = _permission(fields)
-    if grants.table.row(session, resource, user.id) is not None:
-        raise MlflowError.already_exists(
-            f"Permission for user={user.username} on resource_type={kind}, resource_id={resource} already exists."
-        )
-    grants.table.set(session, resource, user.id, permission.value)
+    grants, resource = _resource(fields)
+    service.grant_permission(session, grants, resource, fields.required_string("username"), _permission(fields))
     return {}
 
 
 def revoke_user_permission(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     _require_auth(context)
-    kind, grants, resource = _resource(fields)
-    user = users.get_user(session, fields.required_string("username"))
-    if not grants.table.delete(session, resource, user.id):
-        raise MlflowError.not_found(
-            f"No permission for user={user.username} on resource_type={kind}, resource_id={resource}."
-        )
+    grants, resource = _resource(fields)
+    service.revoke_permission(session, grants, resource, fields.required_string("username"))
     return {}
 
 
@@ -301,13 +244,10 @@ def get_user_permission(fields: Fields, session: Session, context: Context) -> d
     """The user's effective permission (their grant, else the server's default), as a request would see it."""
     _require_auth(context)
     assert context.authorizer is not None
-    kind, _, resource = _resource(fields)
-    user = users.get_user(session, fields.required_string("username"))
-    target = Principal(user.id, user.username, user.is_admin)
-    if kind == EXPERIMENT:
-        have = context.authorizer.on_experiment(session, target, resource)
-    else:
-        have = context.authorizer.on_registered_model(session, target, resource)
+    grants, resource = _resource(fields)
+    have = service.effective_permission(
+        session, context.authorizer, grants, resource, fields.required_string("username")
+    )
     return {"allowed": have.allows(Permission.EDIT), "permission": have.value}
 
 

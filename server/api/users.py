@@ -16,7 +16,7 @@ from server.api.wire import Fields
 from server.auth import rules
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
-from server.store import users
+from server.services import accounts as service
 from server.web.context import Context
 
 # As MLflow names the role that holds a user's direct grants, and its only workspace when workspaces are off.
@@ -60,10 +60,9 @@ def list_current_user_permissions(_: Fields, session: Session, context: Context)
         default = context.authorizer.default.value if context.authorizer is not None else None
         if default is not None:
             rows += [row("experiment", "*", default), row("registered_model", "*", default)]
-        experiments = users.experiment_grants(session, principal.user_id)
-        rows += [row("experiment", str(experiment_id), p) for experiment_id, p in sorted(experiments.items())]
-        models = users.registered_model_grants(session, principal.user_id)
-        rows += [row("registered_model", name, p) for name, p in sorted(models.items())]
+        grants = service.grants_of(session, principal.user_id)
+        rows += [row("experiment", str(experiment_id), p) for experiment_id, p in sorted(grants.experiments.items())]
+        rows += [row("registered_model", name, p) for name, p in sorted(grants.registered_models.items())]
     return {"is_admin": principal.is_admin and principal.run_id is None, "permissions": rows}
 
 
