@@ -136,23 +136,6 @@ def set_experiment_permission(session: Session, experiment_id: int, user_id: int
     EXPERIMENT_PERMISSIONS.set(session, experiment_id, user_id, permission)
 
 
-def experiment_permission_row(session: Session, experiment_id: int, user_id: int) -> ExperimentPermission | None:
-    return EXPERIMENT_PERMISSIONS.row(session, experiment_id, user_id)
-
-
-def delete_experiment_permission(session: Session, experiment_id: int, user_id: int) -> bool:
-    """False when there was no such grant."""
-    return EXPERIMENT_PERMISSIONS.delete(session, experiment_id, user_id)
-
-
-def registered_model_permission_row(session: Session, name: str, user_id: int) -> RegisteredModelPermission | None:
-    return REGISTERED_MODEL_PERMISSIONS.row(session, name, user_id)
-
-
-def delete_registered_model_permission(session: Session, name: str, user_id: int) -> bool:
-    return REGISTERED_MODEL_PERMISSIONS.delete(session, name, user_id)
-
-
 def registered_model_permission(session: Session, name: str, user_id: int) -> str | None:
     return REGISTERED_MODEL_PERMISSIONS.permission(session, name, user_id)
 
