@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from server.store.dialect import insert_ignore
 from server.store.models import ArtifactDestination
 
 PROXY_SCHEME = "mlflow-artifacts"
@@ -32,6 +33,14 @@ def record(session: Session, artifact_uri: str, destination: str, owner_id: str)
     if prefix:  # a Core insert: run creation is a hot path, and the ORM's unit of work costs more than the row
         row = {"prefix_digest": _digest(prefix), "prefix": prefix, "destination": destination, "owner_id": owner_id}
         session.execute(insert(ArtifactDestination), [row])
+
+
+def record_once(session: Session, artifact_uri: str, destination: str, owner_id: str) -> None:
+    """`record`, where the same folder may be recorded again (a trace's folder, named by both of its halves)."""
+    prefix = proxied_path(artifact_uri)
+    if prefix:
+        row = {"prefix_digest": _digest(prefix), "prefix": prefix, "destination": destination, "owner_id": owner_id}
+        insert_ignore(session, ArtifactDestination, [row])
 
 
 def lookup(session: Session, path: str) -> ArtifactDestination | None:

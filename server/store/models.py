@@ -7,13 +7,25 @@ search filters, ordering and `RunData.metrics` need, so none of them scan histor
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, ForeignKeyConstraint, Index, Integer, String, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
 
 RUN_ID = String(32)
 MODEL_ID = String(64)
+TRACE_ID = String(64)
 
 
 class Experiment(Base):
@@ -391,3 +403,91 @@ class JobLog(Base):
     stream: Mapped[str] = mapped_column(String(8))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Trace(Base):
+    """One trace: what its search filters and orders by, and short previews of its request and response.
+
+    The full inputs and outputs stay with the spans, so a search scans narrow rows. A trace row exists as soon as
+    either of its halves arrives: spans over OTLP (`state` IN_PROGRESS until the root span ends) or the client's
+    StartTraceV3 at the end of the trace (`finalized`), whose fields then win.
+    """
+
+    __tablename__ = "traces"
+    __table_args__ = (Index(None, "experiment_id", "request_time"),)
+
+    trace_id: Mapped[str] = mapped_column(TRACE_ID, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    request_time: Mapped[int] = mapped_column(BigInteger)  # ms since the epoch
+    execution_duration: Mapped[int | None] = mapped_column(BigInteger)  # ms
+    state: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(500))
+    client_request_id: Mapped[str | None] = mapped_column(String(250))
+    request_preview: Mapped[str | None] = mapped_column(Text)
+    response_preview: Mapped[str | None] = mapped_column(Text)
+    finalized: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class TraceTag(Base):
+    __tablename__ = "trace_tags"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class TraceMetadata(Base):
+    """Immutable facts the client records on a trace (its run, user, session, token usage)."""
+
+    __tablename__ = "trace_metadata"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Span(Base):
+    """A span as it arrived over OTLP (its protobuf encoding), with the columns span filters and trees need.
+
+    Keeping the encoding means a span is stored and served without a conversion round trip, and a span that
+    arrives twice (the client retries) replaces itself.
+    """
+
+    __tablename__ = "spans"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True)
+    span_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    parent_span_id: Mapped[str | None] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    span_type: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))
+    start_time_ns: Mapped[int] = mapped_column(BigInteger)
+    end_time_ns: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Assessment(Base):
+    """Feedback or an expectation on a trace (or one of its spans), from a person, a judge or code.
+
+    `value` and `error` hold JSON as the client sent them; an override keeps the assessment it replaces, marked no
+    longer `valid`, and names it in `overrides`.
+    """
+
+    __tablename__ = "assessments"
+    __table_args__ = (Index(None, "trace_id", "create_time"),)
+
+    assessment_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(250))
+    kind: Mapped[str] = mapped_column(String(20))  # feedback or expectation
+    span_id: Mapped[str | None] = mapped_column(String(16))
+    source_type: Mapped[str] = mapped_column(String(30))
+    source_id: Mapped[str | None] = mapped_column(String(250))
+    value: Mapped[str | None] = mapped_column(Text)  # JSON
+    error: Mapped[str | None] = mapped_column(Text)  # JSON: error_code, error_message, stack_trace
+    rationale: Mapped[str | None] = mapped_column(Text)
+    assessment_metadata: Mapped[str | None] = mapped_column(Text)  # JSON object of strings
+    overrides: Mapped[str | None] = mapped_column(String(50))
+    valid: Mapped[bool] = mapped_column(Boolean, default=True)
+    create_time: Mapped[int] = mapped_column(BigInteger)  # ms
+    last_update_time: Mapped[int] = mapped_column(BigInteger)

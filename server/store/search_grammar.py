@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 
 from server.errors import MlflowError
 
-Kind = Literal["metric", "param", "tag", "attribute", "dataset"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata", "span"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +130,7 @@ def _match_clause(tokens: list[_Token], start: int) -> tuple[_Clause, int] | Non
     return None
 
 
-_Api = Literal["runs", "experiments", "models", "registry"]
+_Api = Literal["runs", "experiments", "models", "registry", "traces"]
 _AND_HINT = "Expected a list of comparisons separated by 'AND' (e.g. 'metrics.loss > 0.1 AND params.lr = 0.01')."
 
 
@@ -501,3 +501,83 @@ def _model_comparison(clause: _Clause) -> Comparison:
 def parse_logged_model_filter(filter_string: str | None) -> list[Comparison]:
     """The AND-ed comparisons of a `searchLoggedModels` filter (metrics, params, tags and model attributes)."""
     return [_model_comparison(clause) for clause in _clauses(filter_string, "models")]
+
+
+# --- traces -------------------------------------------------------------------------------------------------------
+
+_TRACE_PREFIXES: dict[str, Kind] = {
+    **dict.fromkeys(("tag", "tags"), "tag"),
+    **dict.fromkeys(("attribute", "attributes", "trace"), "attribute"),
+    **dict.fromkeys(("request_metadata", "metadata"), "metadata"),
+    "span": "span",
+}
+_TRACE_NUMERIC = frozenset(
+    {"timestamp_ms", "timestamp", "execution_time_ms", "execution_time", "end_time_ms", "end_time"}
+)
+_TRACE_FILTER_KEYS = _TRACE_NUMERIC | {"request_id", "status", "client_request_id", "name", "run_id"}
+_TRACE_ORDER_KEYS = _TRACE_NUMERIC | {"experiment_id", "status", "request_id", "name", "run_id"}
+_TRACE_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
+_TRACE_LISTABLE = frozenset({"name", "status", "request_id", "run_id", "client_request_id"})
+_TRACE_SPAN_KEYS = frozenset({"name", "type", "status"})
+_TRACE_KEYED_OPS = frozenset({"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"})
+_TRACE_STRING_OPS = frozenset({"!=", "=", "IN", "NOT IN", "LIKE", "ILIKE"})
+TRACE_NAME_TAG = "mlflow.traceName"
+TRACE_SOURCE_RUN = "mlflow.sourceRun"
+
+
+def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]:
+    """(kind, key), with MLflow's mappings: `name` is the trace-name tag, `run_id` the source-run metadata."""
+    prefix, key = _split_identifier(text)
+    entity = "attribute" if prefix is None else _strip(prefix, "`")
+    if entity not in _TRACE_PREFIXES:
+        valid = sorted({"tag", "request_metadata", "attribute", "span", "feedback", "expectation", "issue"})
+        raise _invalid(f"Invalid entity type '{entity}'. Valid values are {valid}")
+    kind = _TRACE_PREFIXES[entity]
+    if kind == "attribute":
+        if key not in attributes:
+            raise _invalid_key(key, attributes)
+        if key == "name":
+            return "tag", TRACE_NAME_TAG
+        if key == "run_id":
+            return "metadata", TRACE_SOURCE_RUN
+        return kind, _TRACE_ALIASES.get(key, key)
+    if kind == "span" and key not in _TRACE_SPAN_KEYS:
+        raise _invalid(f"Invalid span attribute '{key}'. Supported attributes: name, status, type.")
+    return kind, key
+
+
+def _trace_comparison(clause: _Clause) -> Comparison:
+    listable = clause.value is not None and clause.value.kind == "list" and clause.op in _LIST_OPS
+    kind, key = _trace_identifier(_identifier(clause), _TRACE_FILTER_KEYS)
+    if clause.value is None:
+        if kind not in ("tag", "metadata"):
+            raise _invalid(f"IS NULL / IS NOT NULL is only supported for tags and metadata, not for '{key}'")
+        return Comparison(kind, key, clause.op, None)
+    token = clause.value
+    value: str | float | tuple[str, ...]
+    if kind == "attribute" and key in _TRACE_NUMERIC:
+        value = _number(token, f"Expected numeric value type for numeric attribute: {key}. Found {token.text}")
+        _check_op(clause.op, _NUMERIC_OPS)
+        return Comparison(kind, key, clause.op, value)
+    if listable and (kind == "span" or key in _TRACE_LISTABLE or (kind, key) == ("tag", TRACE_NAME_TAG)):
+        value = _string_list(token)
+    else:
+        value = _string(token, _expected_string("attribute" if kind == "attribute" else "tag", token))
+    _check_op(clause.op, _TRACE_KEYED_OPS if kind in ("tag", "metadata") and not listable else _TRACE_STRING_OPS)
+    return Comparison(kind, key, clause.op, value)
+
+
+def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
+    """The AND-ed comparisons of a `searchTraces` filter; an empty filter matches every trace."""
+    return [_trace_comparison(clause) for clause in _clauses(filter_string, "traces")]
+
+
+def parse_trace_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
+    keys: list[OrderKey] = []
+    for clause in order_by or ():
+        text, ascending = _order_clause(clause)
+        kind, key = _trace_identifier(text, _TRACE_ORDER_KEYS)
+        if kind == "span":
+            raise _invalid(f"Invalid identifier type '{kind}'")
+        keys.append(OrderKey(kind, key, ascending))
+    return keys

@@ -1,0 +1,108 @@
+"""Reads and writes of traces, their tags and metadata, and their spans.
+
+Writes are upserts keyed by trace id and span id, so a retried request changes nothing. Deletes go in batches of
+a bounded number of traces, each its own statement, so removing a large backlog never holds one long lock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from server.store.dialect import insert_ignore, upsert
+from server.store.models import Span, Trace, TraceMetadata, TraceTag
+
+DELETE_BATCH = 500
+_SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload"]
+
+
+def find_trace(session: Session, trace_id: str) -> Trace | None:
+    return session.get(Trace, trace_id)
+
+
+def find_traces(session: Session, trace_ids: Sequence[str]) -> list[Trace]:
+    if not trace_ids:
+        return []
+    return list(session.scalars(select(Trace).where(Trace.trace_id.in_(list(trace_ids)))))
+
+
+def insert_trace_if_new(session: Session, row: dict[str, Any]) -> None:
+    insert_ignore(session, Trace, [row])
+
+
+def set_tags(session: Session, trace_id: str, tags: dict[str, str]) -> None:
+    upsert(session, TraceTag, [{"trace_id": trace_id, "key": k, "value": v} for k, v in tags.items()], ["value"])
+
+
+def delete_tag(session: Session, trace_id: str, key: str) -> bool:
+    result = session.execute(delete(TraceTag).where(TraceTag.trace_id == trace_id, TraceTag.key == key))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def set_metadata(session: Session, trace_id: str, metadata: dict[str, str]) -> None:
+    rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in metadata.items()]
+    upsert(session, TraceMetadata, rows, ["value"])
+
+
+def upsert_spans(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    upsert(session, Span, rows, _SPAN_COLUMNS)
+
+
+def has_spans(session: Session, trace_id: str) -> bool:
+    return session.scalar(select(Span.span_id).where(Span.trace_id == trace_id).limit(1)) is not None
+
+
+def span_payloads(session: Session, trace_id: str) -> list[bytes]:
+    """A trace's spans in the order they started (ties by id, so the order is stable)."""
+    query = select(Span.payload).where(Span.trace_id == trace_id).order_by(Span.start_time_ns, Span.span_id)
+    return list(session.scalars(query))
+
+
+def tags_of(session: Session, trace_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    return _key_values(session, TraceTag, trace_ids)
+
+
+def metadata_of(session: Session, trace_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+    return _key_values(session, TraceMetadata, trace_ids)
+
+
+def _key_values(
+    session: Session, table: type[TraceTag] | type[TraceMetadata], trace_ids: Iterable[str]
+) -> dict[str, dict[str, str]]:
+    found: dict[str, dict[str, str]] = defaultdict(dict)
+    ids = list(trace_ids)
+    if ids:
+        for trace_id, key, value in session.execute(
+            select(table.trace_id, table.key, table.value).where(table.trace_id.in_(ids))
+        ):
+            found[trace_id][key] = value
+    return found
+
+
+def delete_traces(session: Session, experiment_id: int, trace_ids: Sequence[str]) -> int:
+    """Delete the named traces of one experiment (others are left alone); their spans and tags go with them."""
+    deleted = 0
+    for start in range(0, len(trace_ids), DELETE_BATCH):
+        batch = list(trace_ids[start : start + DELETE_BATCH])
+        result = session.execute(delete(Trace).where(Trace.experiment_id == experiment_id, Trace.trace_id.in_(batch)))
+        deleted += result.rowcount  # type: ignore[attr-defined]
+    return deleted
+
+
+def oldest_trace_ids(session: Session, experiment_id: int, before_ms: int, limit: int) -> list[str]:
+    """Up to `limit` traces of the experiment that started at or before `before_ms`, oldest first."""
+    query = (
+        select(Trace.trace_id)
+        .where(Trace.experiment_id == experiment_id, Trace.request_time <= before_ms)
+        .order_by(Trace.request_time, Trace.trace_id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def count_spans(session: Session, trace_id: str) -> int:
+    return int(session.scalar(select(func.count()).select_from(Span).where(Span.trace_id == trace_id)) or 0)
