@@ -14,9 +14,11 @@ from server.api import (
     logged_models,
     metrics,
     model_versions,
+    otlp,
     registered_models,
     runs,
     search,
+    traces,
     ui_helpers,
     users,
 )
@@ -33,6 +35,7 @@ RPCS: list[Rpc] = [
     *registered_models.RPCS,
     *model_versions.RPCS,
     *artifacts.RPCS,
+    *traces.RPCS,
     *users.RPCS,
     *accounts.RPCS,
     *ui_helpers.RPCS,
@@ -43,6 +46,7 @@ def all_routes(context: Context) -> list[BaseRoute]:
     return [
         *health.routes(context),
         *build_routes(RPCS, context),
+        *otlp.routes(context),
         *artifacts.proxy_routes(context),
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),

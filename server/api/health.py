@@ -10,7 +10,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from server.api.wire import json_response
-from server.errors import ErrorCode, MlflowError, error_response
+from server.errors import MlflowError
 from server.web.context import Context
 
 # The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
@@ -60,11 +60,6 @@ def _server_info(context: Context) -> dict[str, object]:
     }
 
 
-async def otlp_traces(_: Request) -> Response:
-    """Tells the client, in the words it looks for, to stop exporting spans over OTLP for this process."""
-    return error_response(ErrorCode.NOT_IMPLEMENTED, "REST OTLP span logging is not supported by this server.")
-
-
 def routes(context: Context) -> list[BaseRoute]:
     info = _server_info(context)
 
@@ -84,5 +79,4 @@ def routes(context: Context) -> list[BaseRoute]:
         Route("/ready", ready, methods=["GET"]),
         Route("/api/3.0/mlflow/server-info", server_info, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/server-info", server_info, methods=["GET"]),
-        Route("/v1/traces", otlp_traces, methods=["POST"]),
     ]

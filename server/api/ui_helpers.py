@@ -63,7 +63,6 @@ def _empty_listing(method: str, path: str, access: rules.Access) -> Rpc:
 RPCS = [
     _empty_listing("POST", "/mlflow/traces/metrics", rules.READABLE_EXPERIMENTS),
     _empty_listing("POST", "/mlflow/datasets/search", rules.READABLE_EXPERIMENTS),
-    _empty_listing("POST", "/mlflow/traces/search", rules.SIGNED_IN),  # names experiments inside `locations`
     _empty_listing("GET", "/mlflow/label-schemas/list", rules.experiment(rules.READ)),
     _empty_listing("GET", "/mlflow/review-queues/list", rules.experiment(rules.READ)),
     _empty_listing("GET", "/mlflow/gateway/endpoints/list", rules.SIGNED_IN),

@@ -21,7 +21,7 @@ from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.store import artifact_destinations, users
-from server.store.models import Experiment, LoggedModel, RegisteredModel, Run
+from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 
 Resource = Literal[
     "experiment",
@@ -36,6 +36,10 @@ Resource = Literal[
     "admin",
     "user",
     "named_resource",
+    "trace",
+    "traces",
+    "trace_start",
+    "trace_locations",
 ]
 
 
@@ -63,8 +67,22 @@ def registered_model(need: Permission, field: str = "name") -> Access:
     return Access("registered_model", need, field)
 
 
+def trace(need: Permission, field: str = "trace_id") -> Access:
+    """A trace is its experiment's: READ to see it, EDIT to change its tags or assessments."""
+    return Access("trace", need, field)
+
+
+def traces(need: Permission) -> Access:
+    return Access("traces", need, "trace_ids")
+
+
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
+TRACE_ID_PREFIX = "tr-"
+# A finished trace's info names its experiment inside `trace.trace_info.trace_location`; EDIT on it is needed.
+TRACE_START = Access("trace_start", Permission.EDIT)
+# A trace search names experiments inside `locations`: unreadable ones are dropped, as for other searches.
+TRACE_LOCATIONS = Access("trace_locations", Permission.READ, "locations")
 SIGNED_IN = Access("signed_in")
 # Any signed-in user, but not a job's token: the roster of users is for people (MLflow lists it to every user).
 PERSON = Access("person")
@@ -115,6 +133,10 @@ class Authorizer:
             "registered_model": self._check_registered_model,
             "experiment": self._check_experiment,
             "experiment_name": self._check_experiment,
+            "trace": self._check_trace,
+            "traces": self._check_traces,
+            "trace_start": self._check_trace_start,
+            "trace_locations": self._check_trace_locations,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
@@ -150,6 +172,20 @@ class Authorizer:
             return self.on_run(session, principal, principal.run_id)
         return self.on_experiment(session, principal, row.experiment_id)
 
+    def on_trace(self, session: Session, principal: Principal, trace_id: str) -> Permission | None:
+        experiment_id = session.scalar(select(Trace.experiment_id).where(Trace.trace_id == trace_id))
+        return None if experiment_id is None else self.tracing_into(session, principal, experiment_id)
+
+    def tracing_into(self, session: Session, principal: Principal, experiment_id: int) -> Permission:
+        """What a caller may do with the traces of an experiment: a job's token may trace into (EDIT) its own
+        run's experiment, where it may otherwise only read."""
+        if principal.run_id is not None:
+            run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
+            if run_experiment != experiment_id:
+                return Permission.NO_PERMISSIONS
+            return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), EDIT)
+        return self.on_experiment(session, principal, experiment_id)
+
     def on_artifact_path(self, session: Session, principal: Principal, path: str) -> Permission:
         """Proxied artifacts follow the run or logged model whose folder holds them; paths in no such folder
         (the destination's root, stray uploads) are for administrators only."""
@@ -158,6 +194,8 @@ class Authorizer:
         if record is not None and record.owner_id:
             if record.owner_id.startswith(LOGGED_MODEL_ID_PREFIX):
                 have = self.on_logged_model(session, principal, record.owner_id)
+            elif record.owner_id.startswith(TRACE_ID_PREFIX):
+                have = self.on_trace(session, principal, record.owner_id)
             else:
                 have = self.on_run(session, principal, record.owner_id)
         if have is None:
@@ -266,6 +304,46 @@ class Authorizer:
             return fields
         self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
         return fields
+
+    def _check_trace(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        trace_id = fields.string(access.field)
+        if trace_id:
+            self.require(self.on_trace(session, principal, trace_id), access.need, f"trace {trace_id}")
+        return fields
+
+    def _check_traces(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        for trace_id in fields.string_list(access.field):
+            self.require(self.on_trace(session, principal, trace_id), access.need, f"trace {trace_id}")
+        return fields
+
+    def _check_trace_start(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        trace_value = fields.raw("trace")
+        info = trace_value.get("trace_info") if isinstance(trace_value, dict) else None
+        location = info.get("trace_location") if isinstance(info, dict) else None
+        experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
+        experiment_id = experiment.get("experiment_id") if isinstance(experiment, dict) else None
+        if isinstance(experiment_id, str) and experiment_id.isdigit():
+            have = self.tracing_into(session, principal, int(experiment_id))
+            self.require(have, access.need, "experiment")
+        if isinstance(info, dict) and isinstance(trace_id := info.get("trace_id"), str):
+            # An existing trace keeps its experiment: writing into someone else's trace is refused too.
+            self.require(self.on_trace(session, principal, trace_id), access.need, f"trace {trace_id}")
+        return fields
+
+    def _check_trace_locations(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        locations = fields.raw(access.field)
+        asked, kept = 0, []
+        for location in locations if isinstance(locations, list) else []:
+            experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
+            experiment_id = experiment.get("experiment_id") if isinstance(experiment, dict) else None
+            if not isinstance(experiment_id, str):
+                continue
+            asked += 1
+            if experiment_id.isdigit() and self.tracing_into(session, principal, int(experiment_id)).allows(READ):
+                kept.append(location)
+        if asked and not kept:
+            raise permission_denied("READ on the requested experiments required")
+        return type(fields)({**fields.as_dict(), access.field: kept}, from_query=False)
 
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:

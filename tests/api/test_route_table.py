@@ -12,9 +12,23 @@ from mlflow.protos import databricks_pb2, model_registry_pb2, service_pb2
 
 from server.api import RPCS
 
-# Tracking RPCs outside this release's scope (traces, workspaces and GenAI features), served later.
-NOT_YET = {"searchDatasets"}
-NOT_YET_PREFIXES = ("/mlflow/traces", "/mlflow/workspaces")
+# Tracking RPCs not served yet (legacy v2 trace routes, trace links and analysis, assessments, workspaces and the
+# GenAI features), so the gap stays visible.
+NOT_YET = {
+    "searchDatasets",
+    "startTrace",
+    "endTrace",
+    "getTraceInfo",
+    "searchTraces",
+    "linkTracesToRun",
+    "linkPromptsToTrace",
+    "calculateTraceFilterCorrelation",
+    "GetAssessment",
+    "createAssessment",
+    "updateAssessment",
+    "deleteAssessment",
+}
+NOT_YET_PREFIXES = ("/mlflow/workspaces",)
 
 
 def _descriptor_endpoints(service: Any = None) -> list[tuple[str, str, str, int]]:
@@ -27,7 +41,14 @@ def _descriptor_endpoints(service: Any = None) -> list[tuple[str, str, str, int]
 
 
 def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
-    core_paths = ("/mlflow/experiments", "/mlflow/runs", "/mlflow/metrics", "/mlflow/artifacts", "/mlflow/logged")
+    core_paths = (
+        "/mlflow/experiments",
+        "/mlflow/runs",
+        "/mlflow/metrics",
+        "/mlflow/artifacts",
+        "/mlflow/logged",
+        "/mlflow/traces",
+    )
     return [
         e
         for e in _descriptor_endpoints()

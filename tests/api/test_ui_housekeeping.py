@@ -1,12 +1,9 @@
 """The web UI's housekeeping calls over plain HTTP, without auth: each answers in the shape MLflow's server gives
-when the feature is not set up, and the trace routes the stock client uses keep telling it traces are not stored."""
+when the feature is not set up; the stock client keeps getting the 404 that tells it those features are not here."""
 
 from __future__ import annotations
 
 import httpx
-import pytest
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
 AJAX3 = "/ajax-api/3.0/mlflow"
 
@@ -29,7 +26,6 @@ def test_trace_metrics_have_no_data_points_for_the_ui_only(server_url: str) -> N
 def test_the_genai_pages_find_nothing_stored_and_the_client_still_learns_it_is_not_served(server_url: str) -> None:
     experiment = {"experiment_id": "0"}
     calls = [
-        ("POST", "/traces/search", {"locations": [{"mlflow_experiment": experiment}], "max_results": 25}),
         ("POST", "/datasets/search", {"experiment_ids": ["0"]}),
         ("GET", "/label-schemas/list", experiment),
         ("GET", "/review-queues/list", experiment),
@@ -41,12 +37,6 @@ def test_the_genai_pages_find_nothing_stored_and_the_client_still_learns_it_is_n
         answer = httpx.request(method, f"{server_url}{AJAX3}{path}", **query)  # type: ignore[arg-type]
         assert (answer.status_code, answer.json()) == (200, {}), path
         assert httpx.request(method, f"{server_url}/api/3.0/mlflow{path}", **query).status_code == 404, path  # type: ignore[arg-type]
-
-
-def test_the_stock_client_is_told_traces_are_not_stored(server_url: str) -> None:
-    with pytest.raises(MlflowException) as refused:
-        MlflowClient(server_url).search_traces(locations=["0"])
-    assert refused.value.error_code == "ENDPOINT_NOT_FOUND"
 
 
 def test_without_auth_nobody_is_signed_in(server_url: str) -> None:

@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 from fastapi.routing import APIRoute
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from starlette.routing import Route
 
 from server.app import create_app
@@ -37,7 +38,6 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/api/2.0/mlflow/model-versions/search"),
     ("GET", "/runyard/api/jobs"),
     ("GET", "/metrics"),
-    ("POST", "/v1/traces"),
     ("GET", "/runyard/api/openapi.json"),
     ("GET", "/runyard/api/docs"),
     # Who the caller is: only ever the caller's own name and grants.
@@ -53,7 +53,6 @@ OPEN_TO_SIGNED_IN = {
     ("POST", "/ajax-api/3.0/mlflow/ui-telemetry"),
     ("GET", "/ajax-api/3.0/mlflow/assistant/config"),
     ("GET", "/ajax-api/3.0/mlflow/assistant/providers"),
-    ("POST", "/ajax-api/3.0/mlflow/traces/search"),  # always empty: no traces are stored
     ("GET", "/ajax-api/3.0/mlflow/gateway/endpoints/list"),
     ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/list"),
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
@@ -110,13 +109,26 @@ class Owned:
     model_id: str
     registered_model: str
     job_id: str
+    trace_id: str
 
     @property
     def folder(self) -> str:
         return f"{self.experiment_id}/{self.run_id}/artifacts"
 
     def secrets(self) -> list[str]:
-        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id]
+        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id, self.trace_id]
+
+
+TRACE_ID = "tr-" + "a1" * 16
+
+
+def _trace_export() -> bytes:
+    """One root span of Alice's trace, as an OTLP exporter sends it."""
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes.fromhex("a1" * 16), bytes.fromhex("b2" * 8), "alice-walk-span"
+    span.start_time_unix_nano, span.end_time_unix_nano = 1_700_000_000_000_000_000, 1_700_000_001_000_000_000
+    return request.SerializeToString()
 
 
 def _project_archive() -> bytes:
@@ -131,7 +143,7 @@ def _project_archive() -> bytes:
 
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
-    """Alice's experiment, run, artifact, logged model, registered model with a version, and queued job."""
+    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job and trace."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -157,7 +169,15 @@ def owned(auth_server: AuthServer) -> Owned:
             files={"archive": ("p.tar.gz", _project_archive(), "application/gzip")},
         )
         assert job.status_code == 200, job.text
-    return Owned(experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"])
+        spans = http.post(
+            "/v1/traces",
+            content=_trace_export(),
+            headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id},
+        )
+        assert spans.status_code == 200, spans.text
+    return Owned(
+        experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"], TRACE_ID
+    )
 
 
 def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, object]]:
@@ -168,6 +188,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "upload_id": "0" * 32,
         "part_number": "1",
         "job_id": owned.job_id,
+        "trace_id": owned.trace_id,
+        "request_id": owned.trace_id,
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -204,6 +226,20 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "permission": "MANAGE",
         "resource_type": "experiment",
         "resource_id": owned.experiment_id,
+        # Traces: Alice's trace by id, her experiment as a trace location, and a trace info naming both.
+        "trace_id": owned.trace_id,
+        "trace_ids": [owned.trace_id],
+        "request_id": owned.trace_id,
+        "request_ids": [owned.trace_id],
+        "locations": [{"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": owned.experiment_id}}],
+        "trace": {
+            "trace_info": {
+                "trace_id": owned.trace_id,
+                "trace_location": {"mlflow_experiment": {"experiment_id": owned.experiment_id}},
+                "request_time": "2026-01-01T00:00:00Z",
+                "state": "OK",
+            }
+        },
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
@@ -235,6 +271,9 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
             "data": {"spec": spec},
             "files": {"archive": ("p.tar.gz", _project_archive(), "application/gzip")},
         }
+    if template == "/v1/traces":
+        headers = {"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": owned.experiment_id}
+        return path, {"content": _trace_export(), "headers": headers}
     if template.startswith("/api/2.0/mlflow-artifacts/artifacts") or "/mpu/part/" in template:
         return path + (f"?path={owned.folder}/x.txt" if "/mpu/part/" in template else ""), {"content": b"x"}
     return path, {"json": fields}

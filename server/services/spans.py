@@ -1,0 +1,141 @@
+"""OpenTelemetry spans as Runyard stores them: one record per span, keyed by MLflow's trace id.
+
+Spans arrive as OTLP protobuf from MLflow's client (incrementally, as they end) or from any OpenTelemetry SDK. A
+span is kept as its own protobuf encoding, so it is served back exactly as it came, with one change that MLflow's
+server makes too: the `mlflow.traceRequestId` attribute names the trace id derived from the OTLP trace id
+(`tr-<32 hex>`), never an id the sender claims. Only the columns filters and span trees need are read out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from server.errors import MlflowError
+
+TRACE_ID_PREFIX = "tr-"
+REQUEST_ID_ATTRIBUTE = "mlflow.traceRequestId"
+SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
+INPUTS_ATTRIBUTE = "mlflow.spanInputs"
+OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
+TRACE_TAG_ATTRIBUTE_PREFIX = "mlflow.traceTag."
+PREVIEW_LENGTH = 1000  # MLflow's preview length for open-source servers
+_STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
+
+
+@dataclass(frozen=True, slots=True)
+class SpanRecord:
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    span_type: str | None
+    status: str  # OK, ERROR or UNSET, as MLflow names a span's status
+    start_time_ns: int
+    end_time_ns: int | None
+    payload: bytes
+    attributes: dict[str, Any]  # decoded; read for a root span's previews and trace tags
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_span_id is None
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_span_id": self.parent_span_id,
+            "name": self.name,
+            "span_type": self.span_type,
+            "status": self.status,
+            "start_time_ns": self.start_time_ns,
+            "end_time_ns": self.end_time_ns,
+            "payload": self.payload,
+        }
+
+
+def mlflow_trace_id(otlp_trace_id: bytes) -> str:
+    return TRACE_ID_PREFIX + otlp_trace_id.hex()
+
+
+def decode_any_value(value: AnyValue) -> Any:
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [decode_any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return {pair.key: decode_any_value(pair.value) for pair in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def _unwrapped(value: Any) -> Any:
+    """An attribute as MLflow means it: its client may send a value already dumped to JSON (`"\\"LLM\\""`)."""
+    if isinstance(value, str) and value[:1] in ('"', "{", "["):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def preview(value: Any) -> str | None:
+    """The first characters of a request or response, as JSON text (strings as they are)."""
+    if value is None:
+        return None
+    value = _unwrapped(value)
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return text[:PREVIEW_LENGTH]
+
+
+def span_record(span: OtlpSpan) -> SpanRecord:
+    """Raises INVALID_PARAMETER_VALUE for a span without a valid trace or span id; `span` is updated in place."""
+    if len(span.trace_id) != 16 or len(span.span_id) != 8:
+        raise MlflowError.invalid_parameter("A span needs a 16-byte trace_id and an 8-byte span_id.")
+    if span.parent_span_id and len(span.parent_span_id) != 8:
+        raise MlflowError.invalid_parameter("A span's parent_span_id must be 8 bytes.")
+    trace_id = mlflow_trace_id(span.trace_id)
+    attributes: dict[str, Any] = {}
+    request_id_set = False
+    for attribute in span.attributes:
+        if attribute.key == REQUEST_ID_ATTRIBUTE:
+            attribute.value.Clear()
+            attribute.value.string_value = trace_id
+            request_id_set = True
+        attributes[attribute.key] = decode_any_value(attribute.value)
+    if not request_id_set:
+        added = span.attributes.add()
+        added.key = REQUEST_ID_ATTRIBUTE
+        added.value.string_value = trace_id
+    span_type = _unwrapped(attributes.get(SPAN_TYPE_ATTRIBUTE))
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span.span_id.hex(),
+        parent_span_id=span.parent_span_id.hex() if span.parent_span_id else None,
+        name=span.name,
+        span_type=str(span_type) if span_type is not None else None,
+        status=_STATUS.get(span.status.code, "UNSET"),
+        start_time_ns=span.start_time_unix_nano,
+        end_time_ns=span.end_time_unix_nano or None,
+        payload=span.SerializeToString(),
+        attributes=attributes,
+    )
+
+
+def root_tags(record: SpanRecord) -> dict[str, str]:
+    """`mlflow.traceTag.<key>` attributes of a root span become the trace's tags (MLflow's own stay its own)."""
+    tags = {}
+    for key, value in record.attributes.items():
+        if key.startswith(TRACE_TAG_ATTRIBUTE_PREFIX):
+            name = key[len(TRACE_TAG_ATTRIBUTE_PREFIX) :]
+            if name and not name.startswith("mlflow."):
+                shown = _unwrapped(value)
+                tags[name] = shown if isinstance(shown, str) else orjson.dumps(shown).decode()
+    return tags

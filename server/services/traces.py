@@ -1,0 +1,314 @@
+"""Rules for traces: the two halves that make one (spans over OTLP, the trace info at its end), reading, searching,
+tagging and deleting them.
+
+MLflow's client sends a trace twice over: each span as it ends (OTLP, to `/v1/traces`) and, once the root span has
+ended, the trace's info (StartTraceV3), in either order. Whichever arrives first creates the trace row; the info
+then fills in what the spans could not know (previews as the client cut them, tags, metadata), and a root span that
+arrives before the info sets the trace's timing, state and name. A plain OpenTelemetry exporter sends only spans:
+its traces are complete when their root span arrives. A span or info that arrives twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from server.errors import MlflowError
+from server.services import spans as span_rules
+from server.services import validation
+from server.store import artifact_destinations, trace_search
+from server.store import experiments as experiment_store
+from server.store import search_grammar as grammar
+from server.store import traces as store
+from server.store.models import Trace
+from server.store.search import Page
+
+ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
+TRACKING_STORE = "TRACKING_STORE"
+TRACE_NAME_TAG = grammar.TRACE_NAME_TAG
+SOURCE_RUN_METADATA = grammar.TRACE_SOURCE_RUN
+# Tags the server keeps itself: a client may not set or delete them (MLflow refuses them too).
+SYSTEM_TAGS = frozenset({SPANS_LOCATION_TAG, "mlflow.trace.archiveLocation", "mlflow.trace.archivalFailure"})
+STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
+MAX_SEARCH_RESULTS = 500
+MAX_TAG_KEY_LENGTH = 250
+MAX_TAG_VALUE_LENGTH = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class TraceInfoIn:
+    """A trace's info as the client reports it at the end of the trace (StartTraceV3)."""
+
+    trace_id: str
+    experiment_id: str
+    request_time: int
+    execution_duration: int | None
+    state: str
+    client_request_id: str | None = None
+    request_preview: str | None = None
+    response_preview: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TraceView:
+    """A trace row with its tags (the name included, as MLflow shows it) and metadata."""
+
+    row: Trace
+    tags: dict[str, str]
+    metadata: dict[str, str]
+
+
+def _experiment_id(value: str) -> int:
+    if not value.isdigit():
+        raise MlflowError.invalid_parameter(f"Invalid experiment ID '{value}'. Experiment ID must be a valid integer.")
+    return int(value)
+
+
+def _describe(session: Session, rows: Sequence[Trace]) -> list[TraceView]:
+    ids = [row.trace_id for row in rows]
+    tags, metadata = store.tags_of(session, ids), store.metadata_of(session, ids)
+    views = []
+    for row in rows:
+        shown = dict(tags.get(row.trace_id, {}))
+        if row.name is not None:
+            shown[TRACE_NAME_TAG] = row.name
+        views.append(TraceView(row, shown, dict(metadata.get(row.trace_id, {}))))
+    return views
+
+
+def _trace_artifact_uri(session: Session, experiment_id: int, trace_id: str, destination: str) -> str:
+    """Where an older client uploads the trace's spans (`traces.json`) and any client its attachments; recorded
+    like a run's folder, so the proxy knows the trace owns it."""
+    location = experiment_store.active_experiment_location(session, experiment_id)
+    uri = f"{location}/traces/{trace_id}/artifacts"
+    artifact_destinations.record_once(session, uri, destination, trace_id)
+    return uri
+
+
+def _check_same_experiment(row: Trace, experiment_id: int) -> None:
+    if row.experiment_id != experiment_id:
+        raise MlflowError.invalid_parameter(
+            f"Trace '{row.trace_id}' belongs to experiment {row.experiment_id}, not to experiment {experiment_id}."
+        )
+
+
+def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) -> TraceView:
+    """Record the client's trace info; its fields win over what the spans implied."""
+    if not info.trace_id:
+        raise MlflowError.invalid_parameter("Missing value for required parameter 'trace_id'.")
+    validation.limit_length("trace_id", 64, info.trace_id)
+    experiment_id = _experiment_id(info.experiment_id)
+    artifact_uri = _trace_artifact_uri(session, experiment_id, info.trace_id, artifact_destination)
+    name = info.tags.get(TRACE_NAME_TAG)
+    fields = {
+        "request_time": info.request_time,
+        "execution_duration": info.execution_duration,
+        "state": info.state if info.state in STATES else "STATE_UNSPECIFIED",
+        "client_request_id": info.client_request_id,
+        "request_preview": info.request_preview,
+        "response_preview": info.response_preview,
+        "finalized": True,
+    }
+    store.insert_trace_if_new(
+        session, {"trace_id": info.trace_id, "experiment_id": experiment_id, "name": name, **fields}
+    )
+    row = store.find_trace(session, info.trace_id)
+    assert row is not None
+    _check_same_experiment(row, experiment_id)
+    for key, value in fields.items():
+        setattr(row, key, value)
+    if name is not None:
+        row.name = name
+    tags = {k: v for k, v in info.tags.items() if k != TRACE_NAME_TAG and k not in SYSTEM_TAGS}
+    tags[ARTIFACT_LOCATION_TAG] = artifact_uri
+    if store.has_spans(session, info.trace_id):
+        tags[SPANS_LOCATION_TAG] = TRACKING_STORE
+    store.set_tags(session, info.trace_id, tags)
+    store.set_metadata(session, info.trace_id, info.metadata)
+    session.flush()
+    return _describe(session, [row])[0]
+
+
+def log_spans(
+    session: Session,
+    experiment_id: str,
+    records: Sequence[span_rules.SpanRecord],
+    artifact_destination: str,
+    *,
+    run_id: str | None = None,
+) -> list[str]:
+    """Store spans of one or more traces of one experiment; returns the traces whose root span came in this batch,
+    which are linked to `run_id` when the sender names one.
+
+    All or nothing: a span naming a trace of another experiment fails the whole batch."""
+    experiment = _experiment_id(experiment_id)
+    location = experiment_store.active_experiment_location(session, experiment)  # unknown or deleted: refused
+    by_trace: dict[str, list[span_rules.SpanRecord]] = {}
+    for record in records:
+        by_trace.setdefault(record.trace_id, []).append(record)
+    completed = []
+    for trace_id, spans in by_trace.items():
+        root = next((span for span in spans if span.is_root), None)
+        row = store.find_trace(session, trace_id)
+        if row is None:
+            artifact_uri = f"{location}/traces/{trace_id}/artifacts"
+            artifact_destinations.record_once(session, artifact_uri, artifact_destination, trace_id)
+            store.insert_trace_if_new(
+                session,
+                {
+                    "trace_id": trace_id,
+                    "experiment_id": experiment,
+                    "request_time": min(span.start_time_ns for span in spans) // 1_000_000,
+                    "execution_duration": None,
+                    "state": "IN_PROGRESS",
+                    "finalized": False,
+                },
+            )
+            row = store.find_trace(session, trace_id)
+            assert row is not None
+            store.set_tags(session, trace_id, {ARTIFACT_LOCATION_TAG: artifact_uri})
+        _check_same_experiment(row, experiment)
+        if root is not None:
+            completed.append(trace_id)
+            if not row.finalized:
+                _complete_from_root(session, row, root)
+            if run_id:
+                store.set_metadata(session, trace_id, {SOURCE_RUN_METADATA: run_id})
+        store.upsert_spans(session, [span.as_row() for span in spans])
+        store.set_tags(session, trace_id, {SPANS_LOCATION_TAG: TRACKING_STORE})
+    return completed
+
+
+def _complete_from_root(session: Session, row: Trace, root: span_rules.SpanRecord) -> None:
+    """A trace sent by spans alone takes its timing, state, name and previews from its root span."""
+    row.request_time = root.start_time_ns // 1_000_000
+    if root.end_time_ns:
+        row.execution_duration = (root.end_time_ns - root.start_time_ns) // 1_000_000
+    row.state = "ERROR" if root.status == "ERROR" else "OK"
+    row.name = root.name[:500]
+    row.request_preview = span_rules.preview(root.attributes.get(span_rules.INPUTS_ATTRIBUTE))
+    row.response_preview = span_rules.preview(root.attributes.get(span_rules.OUTPUTS_ATTRIBUTE))
+    if tags := span_rules.root_tags(root):
+        store.set_tags(session, row.trace_id, tags)
+
+
+def get_trace_row(session: Session, trace_id: str) -> Trace:
+    row = store.find_trace(session, trace_id)
+    if row is None:
+        raise MlflowError.not_found(f"Trace with ID '{trace_id}' not found.")
+    return row
+
+
+def get_trace_info(session: Session, trace_id: str) -> TraceView:
+    return _describe(session, [get_trace_row(session, trace_id)])[0]
+
+
+def get_trace(session: Session, trace_id: str) -> tuple[TraceView, list[bytes]]:
+    """The trace with its spans (each as its OTLP protobuf encoding), in the order they started."""
+    view = get_trace_info(session, trace_id)
+    return view, store.span_payloads(session, trace_id)
+
+
+def batch_get_traces(
+    session: Session, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
+) -> list[tuple[TraceView, list[bytes]]]:
+    """The traces that exist among `trace_ids` (unknown ids are left out, as MLflow does), in the order asked."""
+    rows = {row.trace_id: row for row in store.find_traces(session, list(dict.fromkeys(trace_ids)))}
+    if experiment_ids is not None:
+        allowed = {int(e) for e in experiment_ids if e.isdigit()}
+        rows = {k: v for k, v in rows.items() if v.experiment_id in allowed}
+    ordered = [rows[t] for t in dict.fromkeys(trace_ids) if t in rows]
+    return [(view, store.span_payloads(session, view.row.trace_id)) for view in _describe(session, ordered)]
+
+
+def batch_get_trace_infos(
+    session: Session, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
+) -> list[TraceView]:
+    return [view for view, _ in batch_get_traces(session, trace_ids, experiment_ids)]
+
+
+def search_traces(
+    session: Session,
+    experiment_ids: Sequence[str],
+    *,
+    filter_string: str | None,
+    max_results: int | None,
+    order_by: Sequence[str],
+    page_token: str | None,
+) -> Page[TraceView]:
+    limit = 100 if max_results is None else max_results
+    if limit <= 0 or limit > MAX_SEARCH_RESULTS:
+        raise MlflowError.invalid_parameter(
+            f"Invalid value {limit} for parameter 'max_results' supplied. It must be at most {MAX_SEARCH_RESULTS}."
+            if limit > MAX_SEARCH_RESULTS
+            else f"Invalid value {limit} for parameter 'max_results' supplied. It must be a positive integer"
+        )
+    comparisons = grammar.parse_trace_filter(filter_string)
+    keys = grammar.parse_trace_order_by(order_by)
+    ids = [_experiment_id(e) for e in experiment_ids]
+    page = trace_search.search_traces(session, ids, comparisons, keys, limit, page_token)
+    return Page(_describe(session, page.items), page.next_page_token)
+
+
+def _validate_tag(key: str, value: str) -> None:
+    validation.validate_entity_key(key, "key")
+    validation.limit_length("key", MAX_TAG_KEY_LENGTH, key)
+    validation.limit_length("value", MAX_TAG_VALUE_LENGTH, value)
+
+
+def set_trace_tag(session: Session, trace_id: str, key: str, value: str) -> None:
+    if key in SYSTEM_TAGS:
+        raise MlflowError.invalid_parameter(f"Tag '{key}' is immutable and cannot be set on a trace.")
+    _validate_tag(key, value)
+    row = get_trace_row(session, trace_id)
+    if key == TRACE_NAME_TAG:
+        row.name = value[:500]
+    else:
+        store.set_tags(session, trace_id, {key: value})
+
+
+def delete_trace_tag(session: Session, trace_id: str, key: str) -> None:
+    if key in SYSTEM_TAGS:
+        raise MlflowError.invalid_parameter(f"Tag '{key}' is immutable and cannot be deleted on a trace.")
+    row = get_trace_row(session, trace_id)
+    if key == TRACE_NAME_TAG and row.name is not None:
+        row.name = None
+        return
+    if not store.delete_tag(session, trace_id, key):
+        raise MlflowError.not_found(f"No trace tag with key '{key}' for trace with ID '{trace_id}'")
+
+
+def delete_traces(
+    session: Session,
+    experiment_id: str,
+    *,
+    max_timestamp_millis: int | None,
+    max_traces: int | None,
+    trace_ids: Sequence[str],
+) -> int:
+    """By ids, or the oldest traces before a time (at most `max_traces` of them); MLflow's checks and wording."""
+    if max_timestamp_millis is None and not trace_ids:
+        raise MlflowError.invalid_parameter("Either `max_timestamp_millis` or `trace_ids` must be specified.")
+    if max_timestamp_millis is not None and trace_ids:
+        raise MlflowError.invalid_parameter("Only one of `max_timestamp_millis` and `trace_ids` can be specified.")
+    if trace_ids and max_traces is not None:
+        raise MlflowError.invalid_parameter("`max_traces` can't be specified if `trace_ids` is specified.")
+    if max_traces is not None and max_traces <= 0:
+        raise MlflowError.invalid_parameter(f"`max_traces` must be a positive integer, received {max_traces}.")
+    experiment = _experiment_id(experiment_id)
+    if trace_ids:
+        return store.delete_traces(session, experiment, list(trace_ids))
+    assert max_timestamp_millis is not None
+    deleted = 0
+    while max_traces is None or deleted < max_traces:
+        batch = store.DELETE_BATCH if max_traces is None else min(store.DELETE_BATCH, max_traces - deleted)
+        ids = store.oldest_trace_ids(session, experiment, max_timestamp_millis, batch)
+        if not ids:
+            break
+        deleted += store.delete_traces(session, experiment, ids)
+    return deleted
