@@ -1,5 +1,5 @@
-"""traces, their tags and metadata, their spans (stored as OTLP protobuf, with the columns filters need), and their
-assessments
+"""traces, their tags and metadata, their spans (stored as OTLP protobuf, with the columns filters need), their
+assessments and their links to runs
 
 Revision ID: 0007_traces
 Revises: 0006_job_log_budget
@@ -106,8 +106,24 @@ def upgrade() -> None:
             batch_op.f("ix_assessments_trace_id_create_time"), ["trace_id", "create_time"], unique=False
         )
 
+    op.create_table(
+        "trace_run_links",
+        sa.Column("trace_id", sa.String(length=64), nullable=False),
+        sa.Column("run_id", sa.String(length=32), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["trace_id"], ["traces.trace_id"], name=op.f("fk_trace_run_links_trace_id_traces"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("trace_id", "run_id", name=op.f("pk_trace_run_links")),
+    )
+    with op.batch_alter_table("trace_run_links", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_trace_run_links_run_id"), ["run_id"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("trace_run_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trace_run_links_run_id"))
+
+    op.drop_table("trace_run_links")
     with op.batch_alter_table("assessments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_assessments_trace_id_create_time"))
 

@@ -68,6 +68,32 @@ def trace_info_json(view: TraceView) -> dict[str, Any]:
     return info
 
 
+_V2_STATUS = {"STATE_UNSPECIFIED": "TRACE_STATUS_UNSPECIFIED"}
+_PREVIEW_METADATA = ("mlflow.traceInputs", "mlflow.traceOutputs")
+
+
+def trace_info_v2_json(view: TraceView) -> dict[str, Any]:
+    """MLflow 2's `TraceInfo`, for clients before 3.0: the previews travel as request metadata."""
+    row = view.row
+    metadata = dict(view.metadata)
+    for key, preview in zip(_PREVIEW_METADATA, (row.request_preview, row.response_preview), strict=True):
+        if preview is not None:
+            metadata.setdefault(key, preview)
+    info: dict[str, Any] = {
+        "request_id": row.trace_id,
+        "experiment_id": str(row.experiment_id),
+        "timestamp_ms": row.request_time,
+        "status": _V2_STATUS.get(row.state, row.state),
+    }
+    if row.execution_duration is not None:
+        info["execution_time_ms"] = row.execution_duration
+    if metadata:
+        info["request_metadata"] = [{"key": k, "value": v} for k, v in metadata.items()]
+    if view.tags:
+        info["tags"] = [{"key": k, "value": v} for k, v in view.tags.items()]
+    return info
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

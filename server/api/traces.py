@@ -1,4 +1,5 @@
-"""Trace RPCs (MLflow 3's v3 routes and the v2 ones its client still calls for tags and deletes).
+"""Trace RPCs: MLflow 3's v3 routes, and MLflow 2's (which the 3.x client still calls for tags, deletes and run
+links, and clients before 3.0 for everything).
 
 Static paths (`traces/get`, `traces/search`, `traces/batchGet`) come before `traces/{trace_id}` in the table, so
 `get` is never read as a trace id: MLflow's client takes "Trace with ID 'get' not found" for a server without
@@ -13,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Rpc
-from server.api.trace_json import trace_info_in, trace_info_json, trace_json
-from server.api.wire import Fields
+from server.api.trace_json import trace_info_in, trace_info_json, trace_info_v2_json, trace_json
+from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
 from server.services import traces
 from server.web.context import Context
@@ -99,8 +100,61 @@ def delete_traces(fields: Fields, session: Session, _: Context) -> dict[str, Any
     return {"traces_deleted": deleted}
 
 
+def link_traces_to_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    traces.link_traces_to_run(session, fields.string_list("trace_ids"), fields.required_string("run_id"))
+    return {}
+
+
+# --- MLflow 2's trace routes, for clients before 3.0 ----------------------------------------------------------------
+
+
+_V2_STATUSES = {"TRACE_STATUS_UNSPECIFIED": "STATE_UNSPECIFIED"}
+
+
+def start_trace_v2(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    view = traces.start_trace_v2(
+        session,
+        fields.required_string("experiment_id"),
+        timestamp_ms=fields.integer("timestamp_ms"),
+        metadata=dict(key_value_pairs(fields, "request_metadata")),
+        tags=dict(key_value_pairs(fields, "tags")),
+        artifact_destination=context.artifacts.destination_uri,
+    )
+    return {"trace_info": trace_info_v2_json(view)}
+
+
+def end_trace_v2(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    status = fields.string("status")
+    view = traces.end_trace_v2(
+        session,
+        fields.required_string("request_id"),
+        timestamp_ms=fields.integer("timestamp_ms"),
+        status=_V2_STATUSES.get(status, status) if status is not None else None,
+        metadata=dict(key_value_pairs(fields, "request_metadata")),
+        tags=dict(key_value_pairs(fields, "tags")),
+    )
+    return {"trace_info": trace_info_v2_json(view)}
+
+
+def get_trace_info_v2(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    return {"trace_info": trace_info_v2_json(traces.get_trace_info(session, fields.required_string("request_id")))}
+
+
+def search_traces_v2(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    page = traces.search_traces(
+        session,
+        fields.string_list("experiment_ids"),
+        filter_string=fields.string("filter"),
+        max_results=fields.integer("max_results"),
+        order_by=fields.string_list("order_by"),
+        page_token=fields.string("page_token"),
+    )
+    return convert.page_json("traces", [trace_info_v2_json(view) for view in page.items], page.next_page_token)
+
+
 _READ = access.trace(access.READ)
 _EDIT = access.trace(access.EDIT)
+_V2_READ = access.trace(access.READ, "request_id")
 _V2_EDIT = access.trace(access.EDIT, "request_id")
 
 RPCS = [
@@ -123,4 +177,9 @@ RPCS = [
     Rpc("DELETE", "/mlflow/traces/{trace_id}/tags", delete_trace_tag, since=3, access=_EDIT),
     Rpc("PATCH", "/mlflow/traces/{request_id}/tags", set_trace_tag, access=_V2_EDIT),
     Rpc("DELETE", "/mlflow/traces/{request_id}/tags", delete_trace_tag, access=_V2_EDIT),
+    Rpc("POST", "/mlflow/traces/link-to-run", link_traces_to_run, access=access.run(access.EDIT)),
+    Rpc("POST", "/mlflow/traces", start_trace_v2, access=access.experiment(access.EDIT)),
+    Rpc("GET", "/mlflow/traces", search_traces_v2, access=access.READABLE_EXPERIMENTS),
+    Rpc("GET", "/mlflow/traces/{request_id}/info", get_trace_info_v2, access=_V2_READ),
+    Rpc("PATCH", "/mlflow/traces/{request_id}", end_trace_v2, access=_V2_EDIT),
 ]

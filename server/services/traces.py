@@ -10,6 +10,7 @@ its traces are complete when their root span arrives. A span or info that arrive
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,7 @@ from server.services import spans as span_rules
 from server.services import validation
 from server.store import artifact_destinations, trace_search
 from server.store import experiments as experiment_store
+from server.store import runs as run_store
 from server.store import search_grammar as grammar
 from server.store import traces as store
 from server.store.models import Trace
@@ -36,6 +38,7 @@ STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
 MAX_SEARCH_RESULTS = 500
 MAX_TAG_KEY_LENGTH = 250
 MAX_TAG_VALUE_LENGTH = 8000
+MAX_TRACE_LINKS = 100  # MLflow's MAX_TRACE_LINKS_PER_REQUEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +135,69 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
     store.set_metadata(session, info.trace_id, info.metadata)
     session.flush()
     return _describe(session, [row])[0]
+
+
+def start_trace_v2(
+    session: Session,
+    experiment_id: str,
+    *,
+    timestamp_ms: int | None,
+    metadata: dict[str, str],
+    tags: dict[str, str],
+    artifact_destination: str,
+) -> TraceView:
+    """A trace opened by a client before 3.0, which ends it with `end_trace_v2` and uploads its spans as
+    `traces.json`; its id gets MLflow 3's `tr-` form, which older clients take as an opaque string."""
+    trace_id = span_rules.TRACE_ID_PREFIX + uuid.uuid4().hex
+    info = TraceInfoIn(
+        trace_id=trace_id,
+        experiment_id=experiment_id,
+        request_time=timestamp_ms or 0,
+        execution_duration=None,
+        state="IN_PROGRESS",
+        metadata=metadata,
+        tags=tags,
+    )
+    view = start_trace(session, info, artifact_destination)
+    view.row.finalized = False  # the end of the trace is still to come
+    return view
+
+
+def end_trace_v2(
+    session: Session,
+    trace_id: str,
+    *,
+    timestamp_ms: int | None,
+    status: str | None,
+    metadata: dict[str, str],
+    tags: dict[str, str],
+) -> TraceView:
+    row = get_trace_row(session, trace_id)
+    if timestamp_ms is not None:
+        row.execution_duration = max(timestamp_ms - row.request_time, 0)
+    if status is not None:
+        row.state = status if status in STATES else "STATE_UNSPECIFIED"
+    row.finalized = True
+    if name := tags.get(TRACE_NAME_TAG):
+        row.name = name[:500]
+    store.set_tags(session, trace_id, {k: v for k, v in tags.items() if k != TRACE_NAME_TAG and k not in SYSTEM_TAGS})
+    store.set_metadata(session, trace_id, metadata)
+    return _describe(session, [row])[0]
+
+
+def link_traces_to_run(session: Session, trace_ids: Sequence[str], run_id: str) -> None:
+    """Associate traces with a run (evaluation does it), so `search_traces(run_id=...)` finds them beside the traces
+    made inside the run; as in MLflow, the run must exist and unknown trace ids are passed over."""
+    if len(trace_ids) > MAX_TRACE_LINKS:
+        raise MlflowError.invalid_parameter(
+            f"Cannot link more than {MAX_TRACE_LINKS} traces to a run in a single request. "
+            f"Provided {len(trace_ids)} traces."
+        )
+    if not trace_ids:
+        return
+    run_store.get_run(session, run_id)
+    found = [row.trace_id for row in store.find_traces(session, list(dict.fromkeys(trace_ids)))]
+    store.link_to_run(session, found, run_id)
 
 
 def log_spans(

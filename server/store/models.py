@@ -446,6 +446,15 @@ class TraceMetadata(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class TraceRunLink(Base):
+    """A trace associated with a run after the fact (`link_traces_to_run`, as evaluation does)."""
+
+    __tablename__ = "trace_run_links"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True, index=True)
+
+
 class Span(Base):
     """A span as it arrived over OTLP (its protobuf encoding), with the columns span filters and trees need.
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from server.store import search_grammar as grammar
-from server.store.models import Span, Trace, TraceMetadata, TraceTag
+from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from server.store.search import Page, _compare, _paginate
 
 _ATTRIBUTES: dict[str, Any] = {
@@ -46,6 +46,10 @@ def _condition(c: grammar.Comparison) -> ColumnElement[bool]:
         return _compare(Trace.name, c.op, c.value)
     if c.kind == "tag":
         return _keyed(TraceTag, c)
+    if c.kind == "metadata" and c.key == grammar.TRACE_SOURCE_RUN and c.op in ("=", "IN"):
+        # `run_id` matches the traces made inside the run and those linked to it later.
+        linked = exists().where(TraceRunLink.trace_id == Trace.trace_id, _compare(TraceRunLink.run_id, c.op, c.value))
+        return or_(_keyed(TraceMetadata, c), linked)
     if c.kind == "metadata":
         return _keyed(TraceMetadata, c)
     if c.kind == "span":

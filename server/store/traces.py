@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore, upsert
-from server.store.models import Span, Trace, TraceMetadata, TraceTag
+from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 
 DELETE_BATCH = 500
 _SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload"]
@@ -106,3 +106,7 @@ def oldest_trace_ids(session: Session, experiment_id: int, before_ms: int, limit
 
 def count_spans(session: Session, trace_id: str) -> int:
     return int(session.scalar(select(func.count()).select_from(Span).where(Span.trace_id == trace_id)) or 0)
+
+
+def link_to_run(session: Session, trace_ids: Sequence[str], run_id: str) -> None:
+    insert_ignore(session, TraceRunLink, [{"trace_id": trace_id, "run_id": run_id} for trace_id in trace_ids])
