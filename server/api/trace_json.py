@@ -15,11 +15,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.errors import MlflowError
+from server.services import spans as span_rules
+from server.services.spans import decode_any_value
 from server.services.traces import TraceInfoIn, TraceView
 
 _SPAN_KINDS = {value: name for name, value in OtlpSpan.SpanKind.items()}
@@ -175,6 +178,42 @@ def span_json(payload: bytes) -> dict[str, Any]:
         status["code"] = _STATUS_CODES.get(span.status.code, span.status.code)
     out["status"] = status
     return out
+
+
+def _dumped(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def span_dict(payload: bytes) -> dict[str, Any]:
+    """One stored span in MLflow's own span format (`Span.to_dict`), the one of `traces.json` that the web UI
+    reads: ids in base64, attribute values as JSON text."""
+    span = OtlpSpan.FromString(payload)
+    return {
+        "trace_id": _b64(span.trace_id),
+        "span_id": _b64(span.span_id),
+        "parent_span_id": _b64(span.parent_span_id) if span.parent_span_id else None,
+        "name": span.name,
+        "start_time_unix_nano": span.start_time_unix_nano,
+        "end_time_unix_nano": span.end_time_unix_nano or None,
+        "events": [
+            {
+                "name": event.name,
+                "time_unix_nano": event.time_unix_nano,
+                "attributes": {pair.key: decode_any_value(pair.value) for pair in event.attributes},
+            }
+            for event in span.events
+        ],
+        "status": {"code": _STATUS_CODES.get(span.status.code, "STATUS_CODE_UNSET"), "message": span.status.message},
+        "attributes": {pair.key: _dumped(decode_any_value(pair.value)) for pair in span.attributes},
+        "links": [
+            {
+                "trace_id": span_rules.mlflow_trace_id(link.trace_id),
+                "span_id": link.span_id.hex(),
+                "attributes": {pair.key: decode_any_value(pair.value) for pair in link.attributes},
+            }
+            for link in span.links
+        ],
+    }
 
 
 def trace_json(view: TraceView, payloads: list[bytes]) -> dict[str, Any]:

@@ -280,6 +280,13 @@ def get_trace(session: Session, trace_id: str) -> tuple[TraceView, list[bytes]]:
     return view, store.span_payloads(session, trace_id)
 
 
+def stored_spans_and_folder(session: Session, trace_id: str) -> tuple[list[bytes], str | None]:
+    """A trace's spans stored here, and the artifact folder where an older client uploaded them (`traces.json`)
+    and any client its attachments."""
+    view = get_trace_info(session, trace_id)
+    return store.span_payloads(session, trace_id), view.tags.get(ARTIFACT_LOCATION_TAG)
+
+
 def batch_get_traces(
     session: Session, trace_ids: Sequence[str], experiment_ids: Sequence[str] | None = None
 ) -> list[tuple[TraceView, list[bytes]]]:
