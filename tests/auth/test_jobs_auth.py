@@ -13,6 +13,7 @@ import orjson
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from server.jobspec.projects import pack_directory
 from server.jobspec.schemas import ClaimRequest, FinishRequest, Heartbeat, JobSpec
@@ -235,3 +236,43 @@ def test_a_remote_job_queued_to_be_adopted_keeps_its_token(tmp_path: Path, monke
             assert adopted.job.external_id == "runyard-job-attempt-1"
             jobs.finish(job_id, FinishRequest(lease_token=adopted.lease_token, outcome="succeeded"))
             assert remote.get(f"{API}/runs/get", params={"run_id": run_id}).status_code == 401
+
+
+def _one_span(experiment_id: str, token: str, url: str, trace_hex: str) -> httpx.Response:
+    request = ExportTraceServiceRequest()
+    span = request.resource_spans.add().scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes.fromhex(trace_hex), bytes.fromhex("0102030405060708"), "step"
+    span.start_time_unix_nano, span.end_time_unix_nano = 1_700_000_000_000_000_000, 1_700_000_000_100_000_000
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/x-protobuf",
+        "x-mlflow-experiment-id": experiment_id,
+    }
+    return httpx.post(f"{url}/v1/traces", content=request.SerializeToString(), headers=headers)
+
+
+def test_a_jobs_token_traces_into_its_own_runs_experiment_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project that traces its LLM calls sends spans with its job's token: into its run's experiment they are
+    stored; into any other experiment they are refused."""
+    archive = tmp_path / "project.tar.gz"
+    pack_directory(PROJECT, archive)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ADMIN[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN[1])
+    store = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with runyard_server(store, tmp_path / "mlartifacts", "--auth", env=SHORT_LEASES) as url, JobClient(url) as jobs:
+        other = MlflowClient(url).create_experiment("not-the-jobs")
+        own = MlflowClient(url).create_experiment("the-jobs")
+        spec = JobSpec(entry_point="quick", backend="azureml", experiment_id=own)  # no worker here serves azureml
+        jobs.submit_archive(spec, archive)
+        (claimed,) = jobs.claim(ClaimRequest(worker_id="tracer", backends=["azureml"], wait_seconds=5))
+        token = claimed.tracking_token
+        assert token is not None
+        assert _one_span(own, token, url, "ab" * 16).status_code == 200
+        refused = _one_span(other, token, url, "cd" * 16)
+        assert refused.status_code == 403
+        assert refused.json()["error_code"] == "PERMISSION_DENIED"
+        read = httpx.get(
+            f"{url}/api/3.0/mlflow/traces/{'tr-' + 'ab' * 16}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert read.status_code == 200, read.text
+        assert read.json()["trace"]["trace_info"]["trace_location"]["mlflow_experiment"]["experiment_id"] == own
