@@ -17,6 +17,7 @@ import orjson
 from google.protobuf.json_format import ParseDict, ParseError
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -73,6 +74,16 @@ def _parse(body: bytes, media_type: str) -> ExportTraceServiceRequest:
     return request
 
 
+def _records(body: bytes, encoding: str | None, media_type: str) -> list[spans.SpanRecord]:
+    parsed = _parse(_decompress(body, encoding), media_type)
+    return [
+        spans.span_record(span)
+        for resource_spans in parsed.resource_spans
+        for scope_spans in resource_spans.scope_spans
+        for span in scope_spans.spans
+    ]
+
+
 async def export_traces(request: Request, context: Context) -> Response:
     experiment_id = request.headers.get(EXPERIMENT_HEADER)
     if experiment_id is None:
@@ -95,17 +106,12 @@ async def export_traces(request: Request, context: Context) -> Response:
         )
     else:
         await authorize(request, context, lambda *_: None)
+    body = await request.body()
+    encoding = (request.headers.get("content-encoding") or "").lower() or None
     try:
-        body = _decompress(await request.body(), (request.headers.get("content-encoding") or "").lower() or None)
-        parsed = _parse(body, media_type)
+        records = await run_in_threadpool(_records, body, encoding, media_type)  # CPU work, off the event loop
     except (DecodeError, ParseError, ValueError, TypeError, AttributeError, binascii.Error, RecursionError):
         return _detail(400, "Invalid OpenTelemetry format")
-    records = [
-        spans.span_record(span)
-        for resource_spans in parsed.resource_spans
-        for scope_spans in resource_spans.scope_spans
-        for span in scope_spans.spans
-    ]
     if not records:
         return _detail(400, "Invalid OpenTelemetry format - no spans found")
     run_id = request.headers.get(RUN_HEADER)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -211,56 +212,72 @@ def log_spans(
     """Store spans of one or more traces of one experiment; returns the traces whose root span came in this batch,
     which are linked to `run_id` when the sender names one.
 
-    All or nothing: a span naming a trace of another experiment fails the whole batch."""
+    All or nothing: a span naming a trace of another experiment fails the whole batch. However many traces a
+    request carries, it costs a fixed number of statements (each an executemany), not a few per trace."""
     experiment = _experiment_id(experiment_id)
     location = experiment_store.active_experiment_location(session, experiment)  # unknown or deleted: refused
     by_trace: dict[str, list[span_rules.SpanRecord]] = {}
     for record in records:
         by_trace.setdefault(record.trace_id, []).append(record)
-    completed = []
-    for trace_id, spans in by_trace.items():
-        root = next((span for span in spans if span.is_root), None)
-        row = store.find_trace(session, trace_id)
-        if row is None:
-            artifact_uri = f"{location}/traces/{trace_id}/artifacts"
-            artifact_destinations.record_once(session, artifact_uri, artifact_destination, trace_id)
-            store.insert_trace_if_new(
-                session,
+    known = store.trace_states(session, list(by_trace))
+    new_ids = [trace_id for trace_id in by_trace if trace_id not in known]
+    if new_ids:
+        folders = {trace_id: f"{location}/traces/{trace_id}/artifacts" for trace_id in new_ids}
+        artifact_destinations.record_many_once(
+            session, [(folder, artifact_destination, trace_id) for trace_id, folder in folders.items()]
+        )
+        store.insert_traces_if_new(
+            session,
+            [
                 {
                     "trace_id": trace_id,
                     "experiment_id": experiment,
-                    "request_time": min(span.start_time_ns for span in spans) // 1_000_000,
+                    "request_time": min(span.start_time_ns for span in by_trace[trace_id]) // 1_000_000,
                     "execution_duration": None,
                     "state": "IN_PROGRESS",
                     "finalized": False,
-                },
+                }
+                for trace_id in new_ids
+            ],
+        )
+        store.set_tags_many(session, [(trace_id, ARTIFACT_LOCATION_TAG, folders[trace_id]) for trace_id in new_ids])
+        known = store.trace_states(session, list(by_trace))  # another request may have made one meanwhile
+    for trace_id, (owner, _) in known.items():
+        if owner != experiment:
+            raise MlflowError.invalid_parameter(
+                f"Trace '{trace_id}' belongs to experiment {owner}, not to experiment {experiment}."
             )
-            row = store.find_trace(session, trace_id)
-            assert row is not None
-            store.set_tags(session, trace_id, {ARTIFACT_LOCATION_TAG: artifact_uri})
-        _check_same_experiment(row, experiment)
-        if root is not None:
-            completed.append(trace_id)
-            if not row.finalized:
-                _complete_from_root(session, row, root)
-            if run_id:
-                store.set_metadata(session, trace_id, {SOURCE_RUN_METADATA: run_id})
-        store.upsert_spans(session, [span.as_row() for span in spans])
-        store.set_tags(session, trace_id, {SPANS_LOCATION_TAG: TRACKING_STORE})
-    return completed
+    roots = {trace_id: root for trace_id, spans in by_trace.items() if (root := _root(spans)) is not None}
+    completions: list[dict[str, Any]] = []
+    root_tags: list[tuple[str, str, str]] = []
+    for trace_id, root in roots.items():
+        if not known[trace_id][1]:  # not finalized by the client's trace info: the root span tells
+            completions.append(_completion(trace_id, root))
+            root_tags.extend((trace_id, key, value) for key, value in span_rules.root_tags(root).items())
+    store.complete_traces(session, completions)
+    store.upsert_spans(session, [span.as_row() for span in records])
+    tags = [(trace_id, SPANS_LOCATION_TAG, TRACKING_STORE) for trace_id in by_trace] + root_tags
+    store.set_tags_many(session, tags)
+    if run_id and roots:
+        store.set_metadata_many(session, [(trace_id, SOURCE_RUN_METADATA, run_id) for trace_id in roots])
+    return list(roots)
 
 
-def _complete_from_root(session: Session, row: Trace, root: span_rules.SpanRecord) -> None:
+def _root(spans: list[span_rules.SpanRecord]) -> span_rules.SpanRecord | None:
+    return next((span for span in spans if span.is_root), None)
+
+
+def _completion(trace_id: str, root: span_rules.SpanRecord) -> dict[str, Any]:
     """A trace sent by spans alone takes its timing, state, name and previews from its root span."""
-    row.request_time = root.start_time_ns // 1_000_000
-    if root.end_time_ns:
-        row.execution_duration = (root.end_time_ns - root.start_time_ns) // 1_000_000
-    row.state = "ERROR" if root.status == "ERROR" else "OK"
-    row.name = root.name[:500]
-    row.request_preview = span_rules.preview(root.attributes.get(span_rules.INPUTS_ATTRIBUTE))
-    row.response_preview = span_rules.preview(root.attributes.get(span_rules.OUTPUTS_ATTRIBUTE))
-    if tags := span_rules.root_tags(root):
-        store.set_tags(session, row.trace_id, tags)
+    return {
+        "trace_id": trace_id,
+        "request_time": root.start_time_ns // 1_000_000,
+        "execution_duration": (root.end_time_ns - root.start_time_ns) // 1_000_000 if root.end_time_ns else None,
+        "state": "ERROR" if root.status == "ERROR" else "OK",
+        "name": root.name[:500],
+        "request_preview": span_rules.preview(root.attributes.get(span_rules.INPUTS_ATTRIBUTE)),
+        "response_preview": span_rules.preview(root.attributes.get(span_rules.OUTPUTS_ATTRIBUTE)),
+    }
 
 
 def get_trace_row(session: Session, trace_id: str) -> Trace:

@@ -43,6 +43,16 @@ def record_once(session: Session, artifact_uri: str, destination: str, owner_id:
         insert_ignore(session, ArtifactDestination, [row])
 
 
+def record_many_once(session: Session, folders: list[tuple[str, str, str]]) -> None:
+    """`record_once` for many (artifact_uri, destination, owner_id) at once."""
+    rows = {}
+    for artifact_uri, destination, owner_id in folders:
+        if prefix := proxied_path(artifact_uri):
+            digest = _digest(prefix)
+            rows[digest] = {"prefix_digest": digest, "prefix": prefix, "destination": destination, "owner_id": owner_id}
+    insert_ignore(session, ArtifactDestination, list(rows.values()))
+
+
 def lookup(session: Session, path: str) -> ArtifactDestination | None:
     """The record of the deepest recorded folder holding `path` (cleaned, relative), if any."""
     parts = path.split("/")[:_MAX_DEPTH]

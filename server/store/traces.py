@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore, upsert
@@ -34,6 +34,38 @@ def insert_trace_if_new(session: Session, row: dict[str, Any]) -> None:
     insert_ignore(session, Trace, [row])
 
 
+def trace_states(session: Session, trace_ids: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    """(experiment, finalized) of the traces among `trace_ids` that exist."""
+    if not trace_ids:
+        return {}
+    query = select(Trace.trace_id, Trace.experiment_id, Trace.finalized).where(Trace.trace_id.in_(list(trace_ids)))
+    return {trace_id: (experiment_id, finalized) for trace_id, experiment_id, finalized in session.execute(query)}
+
+
+def insert_traces_if_new(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    insert_ignore(session, Trace, rows)
+
+
+def complete_traces(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Update traces by primary key, one executemany for all of them."""
+    if rows:
+        session.execute(update(Trace), list(rows))
+
+
+def set_tags_many(session: Session, tags: Sequence[tuple[str, str, str]]) -> None:
+    upsert(session, TraceTag, _unique_rows(tags), ["value"])
+
+
+def set_metadata_many(session: Session, metadata: Sequence[tuple[str, str, str]]) -> None:
+    upsert(session, TraceMetadata, _unique_rows(metadata), ["value"])
+
+
+def _unique_rows(items: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:
+    """One row per (trace, key), the last value winning: PostgreSQL refuses an upsert that names a key twice."""
+    rows = {(trace_id, key): value for trace_id, key, value in items}
+    return [{"trace_id": trace_id, "key": key, "value": value} for (trace_id, key), value in rows.items()]
+
+
 def set_tags(session: Session, trace_id: str, tags: dict[str, str]) -> None:
     upsert(session, TraceTag, [{"trace_id": trace_id, "key": k, "value": v} for k, v in tags.items()], ["value"])
 
@@ -49,7 +81,10 @@ def set_metadata(session: Session, trace_id: str, metadata: dict[str, str]) -> N
 
 
 def upsert_spans(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    upsert(session, Span, rows, _SPAN_COLUMNS)
+    """A span sent again replaces itself; within one request the last copy wins (PostgreSQL refuses an upsert
+    that names a key twice)."""
+    unique = {(row["trace_id"], row["span_id"]): row for row in rows}
+    upsert(session, Span, list(unique.values()), _SPAN_COLUMNS)
 
 
 def has_spans(session: Session, trace_id: str) -> bool:
