@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,12 @@ from server.auth.rules import Access
 from server.web.context import Context, principal_of
 
 Handler = Callable[[Fields, Session, Context], Mapping[str, Any]]
+
+
+class Again(dict[str, Any]):
+    """What a write handler returns to commit its work so far and be called again, in a new transaction, with
+    these fields: long work (a retention delete of a million traces) goes in bounded steps, and other writers get
+    the database between them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +83,10 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
         if context.authorizer is not None and principal is None:
             raise unauthenticated()
         if rpc.is_write:
-            return json_response(await context.db.run_write(lambda session: call(fields, session, principal)))
+            result = await context.db.run_write(lambda session: call(fields, session, principal))
+            while isinstance(result, Again):
+                result = await context.db.run_write(partial(call, Fields(dict(result)), principal=principal))
+            return json_response(result)
         return json_response(await run_in_threadpool(read, fields, principal))
 
     endpoint.__name__ = rpc.handler.__name__

@@ -8,12 +8,13 @@ stored spans.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from server.api import convert
-from server.api.routing import Rpc
+from server.api.routing import Again, Rpc
 from server.api.trace_json import trace_info_in, trace_info_json, trace_info_v2_json, trace_json
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
@@ -89,15 +90,23 @@ def delete_trace_tag(fields: Fields, session: Session, _: Context) -> dict[str, 
     return {}
 
 
-def delete_traces(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    deleted = traces.delete_traces(
+_DELETED_SO_FAR = "\x00deleted"  # carried between the steps of a delete by time (no client field is named so)
+
+
+def delete_traces(fields: Fields, session: Session, _: Context) -> Mapping[str, Any]:
+    already = fields.raw(_DELETED_SO_FAR)
+    already = already if isinstance(already, int) else 0
+    deleted, done = traces.delete_traces(
         session,
         fields.required_string("experiment_id"),
         max_timestamp_millis=fields.integer("max_timestamp_millis"),
         max_traces=fields.integer("max_traces"),
         trace_ids=fields.string_list("request_ids"),
+        already_deleted=already,
     )
-    return {"traces_deleted": deleted}
+    if done:
+        return {"traces_deleted": already + deleted}
+    return Again({**fields.as_dict(), _DELETED_SO_FAR: already + deleted})
 
 
 def link_traces_to_run(fields: Fields, session: Session, _: Context) -> dict[str, Any]:

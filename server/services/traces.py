@@ -380,8 +380,11 @@ def delete_traces(
     max_timestamp_millis: int | None,
     max_traces: int | None,
     trace_ids: Sequence[str],
-) -> int:
-    """By ids, or the oldest traces before a time (at most `max_traces` of them); MLflow's checks and wording."""
+    already_deleted: int = 0,
+) -> tuple[int, bool]:
+    """By ids, or the oldest traces at or before a time (at most `max_traces` of them); MLflow's checks and
+    wording. Returns how many were deleted in this step and whether the work is done: by time, one step deletes
+    at most one batch, so the caller commits between steps and a retention delete never holds the database."""
     if max_timestamp_millis is None and not trace_ids:
         raise MlflowError.invalid_parameter("Either `max_timestamp_millis` or `trace_ids` must be specified.")
     if max_timestamp_millis is not None and trace_ids:
@@ -392,13 +395,10 @@ def delete_traces(
         raise MlflowError.invalid_parameter(f"`max_traces` must be a positive integer, received {max_traces}.")
     experiment = _experiment_id(experiment_id)
     if trace_ids:
-        return store.delete_traces(session, experiment, list(trace_ids))
+        return store.delete_traces(session, experiment, list(trace_ids)), True
     assert max_timestamp_millis is not None
-    deleted = 0
-    while max_traces is None or deleted < max_traces:
-        batch = store.DELETE_BATCH if max_traces is None else min(store.DELETE_BATCH, max_traces - deleted)
-        ids = store.oldest_trace_ids(session, experiment, max_timestamp_millis, batch)
-        if not ids:
-            break
-        deleted += store.delete_traces(session, experiment, ids)
-    return deleted
+    left = store.DELETE_BATCH if max_traces is None else min(store.DELETE_BATCH, max_traces - already_deleted)
+    ids = store.oldest_trace_ids(session, experiment, max_timestamp_millis, left) if left > 0 else []
+    deleted = store.delete_traces(session, experiment, ids)
+    done = len(ids) < store.DELETE_BATCH or (max_traces is not None and already_deleted + deleted >= max_traces)
+    return deleted, done

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.store.dialect import insert_ignore, upsert
 from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 
-DELETE_BATCH = 500
+DELETE_BATCH = 1000  # traces per statement, and per transaction when deleting by time
 _SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload"]
 
 
