@@ -28,7 +28,7 @@ from server.web.context import Context, authorize
 
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 RUN_HEADER = "x-mlflow-run-id"
-MAX_BODY_BYTES = 256 * 1024 * 1024  # after decompression; a zip bomb stops here
+MAX_BODY_BYTES = 256 * 1024 * 1024  # as sent and after decompression: an oversized export or a zip bomb stops here
 _HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 
@@ -74,6 +74,17 @@ def _parse(body: bytes, media_type: str) -> ExportTraceServiceRequest:
     return request
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None past MAX_BODY_BYTES: read as it streams in, so an oversized export never fills memory."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _records(body: bytes, encoding: str | None, media_type: str) -> list[spans.SpanRecord]:
     parsed = _parse(_decompress(body, encoding), media_type)
     return [
@@ -106,7 +117,9 @@ async def export_traces(request: Request, context: Context) -> Response:
         )
     else:
         await authorize(request, context, lambda *_: None)
-    body = await request.body()
+    body = await _read_body(request)
+    if body is None:
+        return _detail(413, f"Request body too large: the limit is {MAX_BODY_BYTES} bytes")
     encoding = (request.headers.get("content-encoding") or "").lower() or None
     try:
         records = await run_in_threadpool(_records, body, encoding, media_type)  # CPU work, off the event loop

@@ -25,6 +25,7 @@ INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 TRACE_TAG_ATTRIBUTE_PREFIX = "mlflow.traceTag."
 PREVIEW_LENGTH = 1000  # MLflow's preview length for open-source servers
+MAX_SPAN_TYPE_LENGTH = 500
 _STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
 
@@ -120,7 +121,7 @@ def span_record(span: OtlpSpan) -> SpanRecord:
         span_id=span.span_id.hex(),
         parent_span_id=span.parent_span_id.hex() if span.parent_span_id else None,
         name=span.name,
-        span_type=str(span_type) if span_type is not None else None,
+        span_type=str(span_type)[:MAX_SPAN_TYPE_LENGTH] if span_type is not None else None,
         status=_STATUS.get(span.status.code, "UNSET"),
         start_time_ns=span.start_time_unix_nano,
         end_time_ns=span.end_time_unix_nano or None,

@@ -106,9 +106,12 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
     if not info.trace_id:
         raise MlflowError.invalid_parameter("Missing value for required parameter 'trace_id'.")
     validation.limit_length("trace_id", 64, info.trace_id)
+    if info.client_request_id is not None:
+        validation.limit_length("client_request_id", 250, info.client_request_id)
+    info_tags, metadata = _trace_tags(info.tags), _trace_metadata(info.metadata)
     experiment_id = _experiment_id(info.experiment_id)
     artifact_uri = _trace_artifact_uri(session, experiment_id, info.trace_id, artifact_destination)
-    name = info.tags.get(TRACE_NAME_TAG)
+    name = info_tags.get(TRACE_NAME_TAG)
     fields = {
         "request_time": info.request_time,
         "execution_duration": info.execution_duration,
@@ -124,16 +127,16 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
     row = store.find_trace(session, info.trace_id)
     assert row is not None
     _check_same_experiment(row, experiment_id)
-    for key, value in fields.items():
-        setattr(row, key, value)
+    for column, column_value in fields.items():
+        setattr(row, column, column_value)
     if name is not None:
         row.name = name
-    tags = {k: v for k, v in info.tags.items() if k != TRACE_NAME_TAG and k not in SYSTEM_TAGS}
+    tags = {k: v for k, v in info_tags.items() if k != TRACE_NAME_TAG and k not in SYSTEM_TAGS}
     tags[ARTIFACT_LOCATION_TAG] = artifact_uri
     if store.has_spans(session, info.trace_id):
         tags[SPANS_LOCATION_TAG] = TRACKING_STORE
     store.set_tags(session, info.trace_id, tags)
-    store.set_metadata(session, info.trace_id, info.metadata)
+    store.set_metadata(session, info.trace_id, metadata)
     session.flush()
     return _describe(session, [row])[0]
 
@@ -173,6 +176,7 @@ def end_trace_v2(
     metadata: dict[str, str],
     tags: dict[str, str],
 ) -> TraceView:
+    tags, metadata = _trace_tags(tags), _trace_metadata(metadata)
     row = get_trace_row(session, trace_id)
     if timestamp_ms is not None:
         row.execution_duration = max(timestamp_ms - row.request_time, 0)
@@ -345,16 +349,29 @@ def search_traces(
     return Page(_describe(session, page.items), page.next_page_token)
 
 
-def _validate_tag(key: str, value: str) -> None:
-    validation.validate_entity_key(key, "key")
-    validation.limit_length("key", MAX_TAG_KEY_LENGTH, key)
-    validation.limit_length("value", MAX_TAG_VALUE_LENGTH, value)
+def _trace_tags(tags: dict[str, str]) -> dict[str, str]:
+    """MLflow's rule for trace tags: a valid key of at most 250 characters; a longer value is cut to 8,000."""
+    return {
+        validation.limit_length("key", MAX_TAG_KEY_LENGTH, validation.validate_entity_key(key, "key")): (
+            validation.limit_length("value", MAX_TAG_VALUE_LENGTH, value, truncate=True)
+        )
+        for key, value in tags.items()
+    }
+
+
+def _trace_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    return {
+        validation.limit_length("key", MAX_TAG_KEY_LENGTH, key): (
+            validation.limit_length("value", MAX_TAG_VALUE_LENGTH, value, truncate=True)
+        )
+        for key, value in metadata.items()
+    }
 
 
 def set_trace_tag(session: Session, trace_id: str, key: str, value: str) -> None:
     if key in SYSTEM_TAGS:
         raise MlflowError.invalid_parameter(f"Tag '{key}' is immutable and cannot be set on a trace.")
-    _validate_tag(key, value)
+    value = _trace_tags({key: value})[key]
     row = get_trace_row(session, trace_id)
     if key == TRACE_NAME_TAG:
         row.name = value[:500]

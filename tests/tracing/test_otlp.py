@@ -197,3 +197,54 @@ def test_a_span_may_not_move_a_trace_to_another_experiment(
         f"Trace 'tr-{trace_hex}' belongs to experiment {experiment_id}, not to experiment {other}.",
     )
     assert client.get_trace(f"tr-{trace_hex}").info.experiment_id == experiment_id
+
+
+def _trace_info(trace: str, experiment_id: str, **fields: object) -> dict[str, object]:
+    info = {
+        "trace_id": trace,
+        "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": experiment_id}},
+        "request_time": "2026-03-01T10:00:00Z",
+        "state": "OK",
+        **fields,
+    }
+    return {"trace": {"trace_info": info}}
+
+
+def test_a_trace_info_sent_twice_is_stored_once(client: MlflowClient, server_url: str, experiment_id: str) -> None:
+    trace_id = f"tr-{os.urandom(16).hex()}"
+    body = _trace_info(trace_id, experiment_id, tags={"team": "search"}, trace_metadata={"mlflow.user": "ada"})
+    for _ in range(2):
+        answer = httpx.post(f"{server_url}/api/3.0/mlflow/traces", json=body)
+        assert answer.status_code == 200, answer.text
+    search = {"locations": [{"mlflow_experiment": {"experiment_id": experiment_id}}]}
+    [found] = httpx.post(f"{server_url}/api/3.0/mlflow/traces/search", json=search).json()["traces"]
+    assert found["trace_id"] == trace_id
+    assert found["tags"]["team"] == "search"
+    assert found["trace_metadata"] == {"mlflow.user": "ada"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"request_time": "yesterday"}, "Invalid value 'yesterday' for field 'request_time' of the trace info."),
+        ({"execution_duration": 5}, "Invalid value 5 for field 'execution_duration' of the trace info."),
+        ({"tags": ["a"]}, "Invalid value ['a'] for field 'tags' of the trace info."),
+        ({"tags": {"bad key!": "v"}}, None),
+        ({"trace_location": {}}, "A trace must name the experiment it belongs to (trace_location)."),
+        ({"trace_id": ""}, "Missing value for required parameter 'trace_id'."),
+        ({"client_request_id": "x" * 251}, "'client_request_id' exceeds the maximum length of 250 characters"),
+    ],
+)
+def test_a_malformed_trace_info_is_a_400(
+    server_url: str, experiment_id: str, fields: dict[str, object], message: str | None
+) -> None:
+    answer = httpx.post(
+        f"{server_url}/api/3.0/mlflow/traces", json=_trace_info("tr-" + "e" * 32, experiment_id, **fields)
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    if message is not None:
+        assert answer.json()["message"] == message
+    for body in ({}, {"trace": "x"}, {"trace": {"trace_info": []}}):
+        refused = httpx.post(f"{server_url}/api/3.0/mlflow/traces", json=body)
+        assert refused.status_code == 400, refused.text
