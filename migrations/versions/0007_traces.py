@@ -1,5 +1,5 @@
 """traces, their tags and metadata, their spans (stored as OTLP protobuf, with the columns filters need), their
-assessments and their links to runs
+assessments, and their links to runs and prompt versions
 
 Revision ID: 0007_traces
 Revises: 0006_job_log_budget
@@ -118,8 +118,24 @@ def upgrade() -> None:
     with op.batch_alter_table("trace_run_links", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_trace_run_links_run_id"), ["run_id"], unique=False)
 
+    op.create_table(
+        "trace_prompt_links",
+        sa.Column("trace_id", sa.String(length=64), nullable=False),
+        sa.Column("prompt_version", sa.String(length=300), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["trace_id"], ["traces.trace_id"], name=op.f("fk_trace_prompt_links_trace_id_traces"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("trace_id", "prompt_version", name=op.f("pk_trace_prompt_links")),
+    )
+    with op.batch_alter_table("trace_prompt_links", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_trace_prompt_links_prompt_version"), ["prompt_version"], unique=False)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("trace_prompt_links", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_trace_prompt_links_prompt_version"))
+
+    op.drop_table("trace_prompt_links")
     with op.batch_alter_table("trace_run_links", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_trace_run_links_run_id"))
 

@@ -18,6 +18,7 @@ from server.api.routing import Again, Rpc
 from server.api.trace_json import trace_info_in, trace_info_json, trace_info_v2_json, trace_json
 from server.api.wire import Fields, key_value_pairs
 from server.auth import rules as access
+from server.errors import MlflowError
 from server.services import traces
 from server.web.context import Context
 
@@ -114,6 +115,19 @@ def link_traces_to_run(fields: Fields, session: Session, _: Context) -> dict[str
     return {}
 
 
+def link_prompts_to_trace(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    versions = []
+    for index, item in enumerate(fields.objects("prompt_versions")):
+        entry = Fields(item)
+        versions.append((entry.required_string("name"), entry.required_string("version")))
+        if not versions[-1][1].isdigit():
+            raise MlflowError.invalid_parameter(
+                f"Invalid value {versions[-1][1]!r} for prompt_versions[{index}].version: a version number."
+            )
+    traces.link_prompts_to_trace(session, fields.required_string("trace_id"), versions)
+    return {}
+
+
 # --- MLflow 2's trace routes, for clients before 3.0 ----------------------------------------------------------------
 
 
@@ -187,6 +201,7 @@ RPCS = [
     Rpc("PATCH", "/mlflow/traces/{request_id}/tags", set_trace_tag, access=_V2_EDIT),
     Rpc("DELETE", "/mlflow/traces/{request_id}/tags", delete_trace_tag, access=_V2_EDIT),
     Rpc("POST", "/mlflow/traces/link-to-run", link_traces_to_run, access=access.run(access.EDIT)),
+    Rpc("POST", "/mlflow/traces/link-prompts", link_prompts_to_trace, access=_EDIT),
     Rpc("POST", "/mlflow/traces", start_trace_v2, access=access.experiment(access.EDIT)),
     Rpc("GET", "/mlflow/traces", search_traces_v2, access=access.READABLE_EXPERIMENTS),
     Rpc("GET", "/mlflow/traces/{request_id}/info", get_trace_info_v2, access=_V2_READ),

@@ -205,6 +205,15 @@ def link_traces_to_run(session: Session, trace_ids: Sequence[str], run_id: str) 
     store.link_to_run(session, found, run_id)
 
 
+def link_prompts_to_trace(session: Session, trace_id: str, prompt_versions: Sequence[tuple[str, str]]) -> None:
+    """Record which prompt versions (name, version) a trace used, so `search_traces(filter_string='prompt =
+    "name/version"')` finds it; linking one twice is a no-op."""
+    if not prompt_versions:
+        return
+    get_trace_row(session, trace_id)
+    store.link_prompts(session, trace_id, [f"{name}/{version}" for name, version in prompt_versions])
+
+
 def log_spans(
     session: Session,
     experiment_id: str,

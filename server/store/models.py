@@ -455,6 +455,15 @@ class TraceRunLink(Base):
     run_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True, index=True)
 
 
+class TracePromptLink(Base):
+    """A prompt version a trace used (`name/version`), linked by the client after the trace is exported."""
+
+    __tablename__ = "trace_prompt_links"
+
+    trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True)
+    prompt_version: Mapped[str] = mapped_column(String(300), primary_key=True, index=True)
+
+
 class Span(Base):
     """A span as it arrived over OTLP (its protobuf encoding), with the columns span filters and trees need.
 

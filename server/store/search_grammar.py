@@ -514,7 +514,7 @@ _TRACE_PREFIXES: dict[str, Kind] = {
 _TRACE_NUMERIC = frozenset(
     {"timestamp_ms", "timestamp", "execution_time_ms", "execution_time", "end_time_ms", "end_time"}
 )
-_TRACE_FILTER_KEYS = _TRACE_NUMERIC | {"request_id", "status", "client_request_id", "name", "run_id"}
+_TRACE_FILTER_KEYS = _TRACE_NUMERIC | {"request_id", "status", "client_request_id", "name", "run_id", "prompt"}
 _TRACE_ORDER_KEYS = _TRACE_NUMERIC | {"experiment_id", "status", "request_id", "name", "run_id"}
 _TRACE_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
 _TRACE_LISTABLE = frozenset({"name", "status", "request_id", "run_id", "client_request_id"})
@@ -523,6 +523,7 @@ _TRACE_KEYED_OPS = frozenset({"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NUL
 _TRACE_STRING_OPS = frozenset({"!=", "=", "IN", "NOT IN", "LIKE", "ILIKE"})
 TRACE_NAME_TAG = "mlflow.traceName"
 TRACE_SOURCE_RUN = "mlflow.sourceRun"
+TRACE_LINKED_PROMPTS = "mlflow.linkedPrompts"
 
 
 def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]:
@@ -540,6 +541,8 @@ def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]
             return "tag", TRACE_NAME_TAG
         if key == "run_id":
             return "metadata", TRACE_SOURCE_RUN
+        if key == "prompt":
+            return "tag", TRACE_LINKED_PROMPTS
         return kind, _TRACE_ALIASES.get(key, key)
     if kind == "span" and key not in _TRACE_SPAN_KEYS:
         raise _invalid(f"Invalid span attribute '{key}'. Supported attributes: name, status, type.")
@@ -558,6 +561,16 @@ def _trace_comparison(clause: _Clause) -> Comparison:
     if kind == "attribute" and key in _TRACE_NUMERIC:
         value = _number(token, f"Expected numeric value type for numeric attribute: {key}. Found {token.text}")
         _check_op(clause.op, _NUMERIC_OPS)
+        return Comparison(kind, key, clause.op, value)
+    if (kind, key) == ("tag", TRACE_LINKED_PROMPTS):
+        value = _string(token, _expected_string("tag", token))
+        if clause.op != "=":
+            raise _invalid(
+                f"Invalid comparator '{clause.op}' for prompts filter. "
+                "Only '=' is supported with format: prompt = \"name/version\""
+            )
+        if value.count("/") != 1:
+            raise _invalid(f"Invalid prompts filter value '{value}'. Expected format: prompt = \"name/version\"")
         return Comparison(kind, key, clause.op, value)
     if listable and (kind == "span" or key in _TRACE_LISTABLE or (kind, key) == ("tag", TRACE_NAME_TAG)):
         value = _string_list(token)

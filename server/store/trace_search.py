@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from server.store import search_grammar as grammar
-from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from server.store.search import Page, _compare, _paginate
 
 _ATTRIBUTES: dict[str, Any] = {
@@ -44,6 +44,8 @@ def _condition(c: grammar.Comparison) -> ColumnElement[bool]:
         if c.op == "IS NOT NULL":
             return Trace.name.is_not(None)
         return _compare(Trace.name, c.op, c.value)
+    if c.kind == "tag" and c.key == grammar.TRACE_LINKED_PROMPTS:  # `prompt = "name/version"`
+        return exists().where(TracePromptLink.trace_id == Trace.trace_id, TracePromptLink.prompt_version == c.value)
     if c.kind == "tag":
         return _keyed(TraceTag, c)
     if c.kind == "metadata" and c.key == grammar.TRACE_SOURCE_RUN and c.op in ("=", "IN"):

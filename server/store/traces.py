@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore, upsert
-from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 
 DELETE_BATCH = 1000  # traces per statement, and per transaction when deleting by time
 _SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload"]
@@ -145,3 +145,8 @@ def count_spans(session: Session, trace_id: str) -> int:
 
 def link_to_run(session: Session, trace_ids: Sequence[str], run_id: str) -> None:
     insert_ignore(session, TraceRunLink, [{"trace_id": trace_id, "run_id": run_id} for trace_id in trace_ids])
+
+
+def link_prompts(session: Session, trace_id: str, prompt_versions: Sequence[str]) -> None:
+    rows = [{"trace_id": trace_id, "prompt_version": version} for version in dict.fromkeys(prompt_versions)]
+    insert_ignore(session, TracePromptLink, rows)

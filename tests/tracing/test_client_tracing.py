@@ -220,3 +220,31 @@ def test_a_trace_of_two_thousand_spans(client: MlflowClient, experiment_id: str)
     assert len(trace.data.spans) == 2000
     assert trace.data.spans[0].name == "fan-out"
     assert {span.inputs["index"] for span in trace.data.spans[1:]} == set(range(1999))
+
+
+def test_a_prompt_used_in_a_trace_is_linked_and_searchable(
+    client: MlflowClient, experiment_id: str, unique_name: str
+) -> None:
+    prompt_name = f"greet-{unique_name}".replace("[", "-").replace("]", "")
+    mlflow.genai.register_prompt(name=prompt_name, template="Hello {{name}}")
+
+    @mlflow.trace
+    def greet(name: str) -> str:
+        return mlflow.genai.load_prompt(f"prompts:/{prompt_name}/1").format(name=name)
+
+    assert greet("ada") == "Hello ada"
+    trace_id = mlflow.get_last_active_trace_id()
+    assert trace_id is not None
+    _flushed()
+    # The client links the prompts it loaded inside a trace on a thread of its own; linking again is a no-op.
+    client.link_prompt_versions_to_trace([mlflow.genai.load_prompt(f"prompts:/{prompt_name}/1")], trace_id)
+    found = mlflow.search_traces(
+        locations=[experiment_id], filter_string=f'prompt = "{prompt_name}/1"', return_type="list"
+    )
+    assert [t.info.trace_id for t in found] == [trace_id]
+    with pytest.raises(MlflowException) as refused:
+        mlflow.search_traces(locations=[experiment_id], filter_string=f'prompt = "{prompt_name}"')
+    assert refused.value.message == (
+        f"INVALID_PARAMETER_VALUE: Invalid prompts filter value '{prompt_name}'. "
+        'Expected format: prompt = "name/version"'
+    )
