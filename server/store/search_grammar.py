@@ -544,8 +544,12 @@ def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]
         if key == "prompt":
             return "tag", TRACE_LINKED_PROMPTS
         return kind, _TRACE_ALIASES.get(key, key)
+    if kind == "span" and key.startswith("attributes."):
+        raise _invalid(f"Filtering on span attributes is not supported by this server: 'span.{key}'.")
     if kind == "span" and key not in _TRACE_SPAN_KEYS:
-        raise _invalid(f"Invalid span attribute '{key}'. Supported attributes: name, status, type.")
+        raise _invalid(
+            f"Invalid span attribute '{key}'. Supported attributes: name, status, type, attributes.<attribute_name>."
+        )
     return kind, key
 
 

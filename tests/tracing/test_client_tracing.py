@@ -248,3 +248,29 @@ def test_a_prompt_used_in_a_trace_is_linked_and_searchable(
         f"INVALID_PARAMETER_VALUE: Invalid prompts filter value '{prompt_name}'. "
         'Expected format: prompt = "name/version"'
     )
+
+
+def test_span_and_metadata_filters(client: MlflowClient, experiment_id: str) -> None:
+    _traced_call("with a retriever")
+    with_retriever = mlflow.get_last_active_trace_id()
+    with mlflow.start_span("no-retriever", span_type=SpanType.TOOL):
+        pass
+    _flushed()
+
+    def ids(filter_string: str) -> list[str]:
+        found = mlflow.search_traces(locations=[experiment_id], filter_string=filter_string, return_type="list")
+        return [t.info.trace_id for t in found]
+
+    assert ids("span.type = 'RETRIEVER'") == [with_retriever]
+    assert ids("span.name = 'format' AND trace.status = 'OK'") == [with_retriever]
+    assert ids("span.name IN ('format', 'nothing')") == [with_retriever]
+    assert len(ids("trace.execution_time_ms >= 0")) == 2
+    assert ids("trace.timestamp_ms < 0") == []
+    assert len(ids("metadata.mlflow.sourceRun IS NULL")) == 2
+    assert ids("trace.name LIKE 'no-%'") != [with_retriever]
+    with pytest.raises(MlflowException) as refused:
+        ids("span.colour = 'red'")
+    assert refused.value.message == (
+        "INVALID_PARAMETER_VALUE: Invalid span attribute 'colour'. "
+        "Supported attributes: name, status, type, attributes.<attribute_name>."
+    )
