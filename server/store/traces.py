@@ -43,13 +43,13 @@ def trace_states(session: Session, trace_ids: Sequence[str]) -> dict[str, tuple[
 
 
 def insert_traces_if_new(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    insert_ignore(session, Trace, rows)
+    insert_ignore(session, Trace, sorted(rows, key=lambda row: row["trace_id"]))  # key order: no deadlocks
 
 
 def complete_traces(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Update traces by primary key, one executemany for all of them."""
     if rows:
-        session.execute(update(Trace), list(rows))
+        session.execute(update(Trace), sorted(rows, key=lambda row: row["trace_id"]))
 
 
 def set_tags_many(session: Session, tags: Sequence[tuple[str, str, str]]) -> None:
@@ -61,9 +61,10 @@ def set_metadata_many(session: Session, metadata: Sequence[tuple[str, str, str]]
 
 
 def _unique_rows(items: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:
-    """One row per (trace, key), the last value winning: PostgreSQL refuses an upsert that names a key twice."""
+    """One row per (trace, key), the last value winning (PostgreSQL refuses an upsert that names a key twice), in
+    key order, so concurrent requests lock rows in the same order and cannot deadlock."""
     rows = {(trace_id, key): value for trace_id, key, value in items}
-    return [{"trace_id": trace_id, "key": key, "value": value} for (trace_id, key), value in rows.items()]
+    return [{"trace_id": trace_id, "key": key, "value": value} for (trace_id, key), value in sorted(rows.items())]
 
 
 def set_tags(session: Session, trace_id: str, tags: dict[str, str]) -> None:
@@ -84,7 +85,7 @@ def upsert_spans(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """A span sent again replaces itself; within one request the last copy wins (PostgreSQL refuses an upsert
     that names a key twice)."""
     unique = {(row["trace_id"], row["span_id"]): row for row in rows}
-    upsert(session, Span, list(unique.values()), _SPAN_COLUMNS)
+    upsert(session, Span, [unique[key] for key in sorted(unique)], _SPAN_COLUMNS)  # key order: no deadlocks
 
 
 def has_spans(session: Session, trace_id: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import mlflow
@@ -248,3 +249,26 @@ def test_a_malformed_trace_info_is_a_400(
     for body in ({}, {"trace": "x"}, {"trace": {"trace_info": []}}):
         refused = httpx.post(f"{server_url}/api/3.0/mlflow/traces", json=body)
         assert refused.status_code == 400, refused.text
+
+
+def test_concurrent_exports_of_the_same_traces_all_land(
+    client: MlflowClient, server_url: str, experiment_id: str
+) -> None:
+    """Eight senders post spans of the same twenty traces, each in its own order: every request succeeds (no lock
+    conflict between them) and every trace ends with all its spans."""
+    trace_hexes = [os.urandom(16).hex() for _ in range(20)]
+
+    def body(sender: int) -> bytes:
+        spans = []
+        for trace_hex in trace_hexes[sender:] + trace_hexes[:sender]:
+            spans.append(_span("00000000000000a1", "root", trace_hex=trace_hex))
+            child = _span(f"{sender + 1:016x}", f"child-{sender}", trace_hex=trace_hex, parent_hex="00000000000000a1")
+            spans.append(child)
+        return _request(*spans).SerializeToString()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda sender: _post(server_url, experiment_id, body(sender)), range(8)))
+    assert [answer.status_code for answer in answers] == [200] * 8, [a.text for a in answers if a.status_code != 200]
+    for trace_hex in trace_hexes:
+        names = sorted(span.name for span in client.get_trace(f"tr-{trace_hex}").data.spans)
+        assert names == sorted(["root", *(f"child-{sender}" for sender in range(8))])
