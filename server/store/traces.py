@@ -68,7 +68,7 @@ def _unique_rows(items: Sequence[tuple[str, str, str]]) -> list[dict[str, str]]:
 
 
 def set_tags(session: Session, trace_id: str, tags: dict[str, str]) -> None:
-    upsert(session, TraceTag, [{"trace_id": trace_id, "key": k, "value": v} for k, v in tags.items()], ["value"])
+    set_tags_many(session, [(trace_id, key, value) for key, value in tags.items()])
 
 
 def delete_tag(session: Session, trace_id: str, key: str) -> bool:
@@ -77,8 +77,7 @@ def delete_tag(session: Session, trace_id: str, key: str) -> bool:
 
 
 def set_metadata(session: Session, trace_id: str, metadata: dict[str, str]) -> None:
-    rows = [{"trace_id": trace_id, "key": k, "value": v} for k, v in metadata.items()]
-    upsert(session, TraceMetadata, rows, ["value"])
+    set_metadata_many(session, [(trace_id, key, value) for key, value in metadata.items()])
 
 
 def upsert_spans(session: Session, rows: Sequence[dict[str, Any]]) -> None:
