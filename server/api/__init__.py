@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from server.api import (
     accounts,
     artifacts,
+    assessments,
     experiments,
     graphql,
     health,
@@ -36,6 +37,7 @@ RPCS: list[Rpc] = [
     *model_versions.RPCS,
     *artifacts.RPCS,
     *traces.RPCS,
+    *assessments.RPCS,
     *users.RPCS,
     *accounts.RPCS,
     *ui_helpers.RPCS,
