@@ -286,6 +286,18 @@ def trace_info_in(trace: Any) -> TraceInfoIn:
         response_preview=_optional_string(info, "response_preview"),
         metadata=_string_map(info.get("trace_metadata"), "trace_metadata"),
         tags=_string_map(info.get("tags"), "tags"),
+        assessments=_carried_assessments(info.get("assessments")),
+    )
+
+
+def _carried_assessments(value: Any) -> tuple[AssessmentIn, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad("assessments", value)
+    return tuple(
+        _assessment_in(item, f"assessments[{index}].", "the trace info", keep_id=True)
+        for index, item in enumerate(value)
     )
 
 
@@ -364,11 +376,10 @@ def _expectation(assessment: _Reader) -> Valued | None:
         raise serialized.bad("value", text) from None
 
 
-def assessment_in(value: Any) -> AssessmentIn:
-    """The `assessment` of a CreateAssessment request (any id it names is ignored: the server makes one)."""
+def _assessment_in(value: Any, prefix: str, what: str, *, keep_id: bool) -> AssessmentIn:
     if not isinstance(value, dict):
-        raise _bad("assessment", value, "the request")
-    reader = _Reader(value, "", "the assessment")
+        raise _bad(prefix.rstrip("."), value, what)
+    reader = _Reader(value, prefix, what)
     if value.get("issue") is not None:
         raise MlflowError.not_implemented("Assessments that reference an issue are not supported by this server.")
     source = reader.object("source")
@@ -385,7 +396,15 @@ def assessment_in(value: Any) -> AssessmentIn:
         create_time=reader.time("create_time"),
         last_update_time=reader.time("last_update_time"),
         trace_id=reader.string("trace_id"),
+        assessment_id=reader.string("assessment_id") if keep_id else None,
     )
+
+
+def assessment_in(value: Any) -> AssessmentIn:
+    """The `assessment` of a CreateAssessment request (any id it names is ignored: the server makes one)."""
+    if not isinstance(value, dict):
+        raise _bad("assessment", value, "the request")
+    return _assessment_in(value, "", "the assessment", keep_id=False)
 
 
 def _mask_paths(mask: Any) -> list[str]:

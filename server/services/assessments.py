@@ -3,12 +3,14 @@ and expectations (the ground truth for it), as MLflow's SQL store keeps them.
 
 An override is a new feedback naming the one it replaces in `overrides`: the old one stays, marked no longer
 `valid`, and comes back valid when its last override is deleted. A trace's info lists all of its assessments, valid
-or not, as MLflow does.
+or not, as MLflow does. Assessments logged while a trace is still running travel inside its info (StartTraceV3);
+they are kept under ids derived from the trace, so a replayed StartTraceV3 changes nothing.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,8 @@ MAX_SPAN_ID_LENGTH = 16  # an OpenTelemetry span id: 8 bytes in hex
 MAX_ASSESSMENT_ID_LENGTH = 50
 STACK_TRACE_LIMIT = 10000  # as MLflow's AssessmentError keeps a stack trace
 STACK_TRACE_CUT = "[Stack trace is truncated]\n...\n"
+# Ids of assessments a trace's info carries without one (or with one another trace already has) derive from this.
+_CARRIED_IDS = uuid.UUID("6d1b3f0e-59a4-4c36-9d7e-1f0b8a2c4e55")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class Valued:
 
 @dataclass(frozen=True, slots=True)
 class AssessmentIn:
-    """An assessment as a client sends it (CreateAssessment)."""
+    """An assessment as a client sends it (CreateAssessment, or inside a trace's info)."""
 
     name: str
     feedback: Valued | None = None
@@ -57,6 +61,7 @@ class AssessmentIn:
     create_time: int | None = None
     last_update_time: int | None = None
     trace_id: str | None = None
+    assessment_id: str | None = None  # kept only for assessments a trace's info carries
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +118,9 @@ def _validate(incoming: AssessmentIn) -> tuple[str, Valued]:
         validation.limit_length("source_id", MAX_SOURCE_ID_LENGTH, incoming.source_id)
     if incoming.span_id is not None:
         validation.limit_length("span_id", MAX_SPAN_ID_LENGTH, incoming.span_id)
-    if incoming.overrides is not None:
-        validation.limit_length("overrides", MAX_ASSESSMENT_ID_LENGTH, incoming.overrides)
+    for name, value in (("overrides", incoming.overrides), ("assessment_id", incoming.assessment_id)):
+        if value is not None:
+            validation.limit_length(name, MAX_ASSESSMENT_ID_LENGTH, value)
     return kind, valued
 
 
@@ -215,3 +221,25 @@ def delete_assessment(session: Session, trace_id: str, assessment_id: str) -> No
     store.remove(session, row)
     if overridden and not store.is_overridden(session, trace_id, overridden):
         store.set_valid(session, trace_id, overridden, True)
+
+
+def record_carried(session: Session, trace_id: str, carried: Sequence[AssessmentIn]) -> None:
+    """Keep the assessments a finished trace's info carries: each under its own id when it has one no other trace
+    holds, else under one derived from the trace (and its place in the list), so that a replay rewrites the same
+    rows instead of adding new ones."""
+    if not carried:
+        return
+    owners = store.owners(session, [item.assessment_id for item in carried if item.assessment_id])
+    now = now_ms()
+    rows: dict[str, dict[str, Any]] = {}
+    for index, item in enumerate(carried):
+        if item.assessment_id and owners.get(item.assessment_id, trace_id) == trace_id:
+            assessment_id = item.assessment_id
+        else:
+            seed = item.assessment_id or f"{index}/{item.name}/{item.create_time}"
+            assessment_id = f"a-{uuid.uuid5(_CARRIED_IDS, f'{trace_id}/{seed}').hex}"
+        rows[assessment_id] = _columns(item, trace_id, assessment_id, now)
+    store.upsert_rows(session, list(rows.values()))
+    for row in rows.values():
+        if row["overrides"]:
+            store.set_valid(session, trace_id, row["overrides"], False)

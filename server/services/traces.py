@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
+from server.services import assessments as assessment_rules
 from server.services import spans as span_rules
 from server.services import validation
+from server.services.assessments import AssessmentIn
 from server.store import artifact_destinations, trace_search
 from server.store import assessments as assessment_store
 from server.store import experiments as experiment_store
@@ -53,6 +55,7 @@ class TraceInfoIn:
     response_preview: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    assessments: tuple[AssessmentIn, ...] = ()  # logged while the trace was running
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +138,7 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
         tags[SPANS_LOCATION_TAG] = TRACKING_STORE
     store.set_tags(session, info.trace_id, tags)
     store.set_metadata(session, info.trace_id, info.metadata)
+    assessment_rules.record_carried(session, info.trace_id, info.assessments)
     session.flush()
     return _describe(session, [row])[0]
 

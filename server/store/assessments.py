@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from server.store.dialect import upsert
+from server.store.dialect import dialect_insert, table_of
 from server.store.models import Assessment
 
 # What a replayed StartTraceV3 overwrites of an assessment it carries; `valid` is left as later overrides set it.
@@ -44,7 +44,18 @@ def add(session: Session, row: Assessment) -> None:
 
 
 def upsert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    upsert(session, Assessment, rows, _UPSERT_COLUMNS)
+    """Insert the rows, or overwrite those already there by id, but only when they belong to the same trace: an id
+    another trace holds is never rewritten through this one."""
+    if not rows:
+        return
+    table = table_of(Assessment)
+    stmt = dialect_insert(session, Assessment)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.assessment_id],
+        set_={name: stmt.excluded[name] for name in _UPSERT_COLUMNS},
+        where=table.c.trace_id == stmt.excluded.trace_id,
+    )
+    session.execute(stmt, list(rows))
 
 
 def owners(session: Session, assessment_ids: Sequence[str]) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Assessments as a user of MLflow 3 logs them, through the stock client, on SQLite and PostgreSQL: feedback from
 judges and people (on a trace or one of its spans), expectations, reading, updating, overriding and deleting them,
 MLflow's errors, and the assessments every trace info lists (get, search, batch get). Raw HTTP covers what the
-client cannot send: update masks, and assessments of another trace named through this one."""
+client cannot send: update masks, replayed trace infos, and assessments of another trace named through this one."""
 
 from __future__ import annotations
 
@@ -318,6 +318,18 @@ def test_trace_infos_list_their_assessments(client: MlflowClient, experiment_id:
     assert [{a["assessment_id"] for a in info.get("assessments", [])} for info in infos] == [set(listed), set()]
 
 
+def test_feedback_logged_while_the_trace_runs_arrives_with_it(client: MlflowClient, experiment_id: str) -> None:
+    with mlflow.start_span("answer") as span:
+        mlflow.log_feedback(trace_id=span.trace_id, name="in_flight", value="ok")
+        mlflow.log_expectation(trace_id=span.trace_id, name="expected", value=[1, 2])
+    _flushed()
+    listed = list(_assessments(span.trace_id).values())
+    assert sorted((a.name, a.value) for a in listed) == [("expected", [1, 2]), ("in_flight", "ok")]
+    assert all(a.assessment_id.startswith("a-") and a.trace_id == span.trace_id for a in listed)
+    for assessment in listed:  # stored like any other: readable by id
+        assert mlflow.get_assessment(span.trace_id, assessment.assessment_id).value == assessment.value
+
+
 # --- raw HTTP -----------------------------------------------------------------------------------------------------
 
 
@@ -501,3 +513,34 @@ def test_another_traces_assessments_are_out_of_reach(
     their_view = mlflow.get_assessment(theirs, their_feedback)
     assert their_view.valid is True
     assert their_view.name == "score"
+
+
+def test_a_replayed_trace_info_keeps_one_copy_of_its_assessments(
+    client: MlflowClient, experiment_id: str, http: httpx.Client
+) -> None:
+    trace_id, _ = _trace()
+    other_trace, _ = _trace()
+    taken = _feedback(http, other_trace)["assessment_id"]
+    info = http.get(f"{V3}/{trace_id}").json()["trace"]["trace_info"]
+    info["assessments"] = [
+        {
+            "assessment_name": "in_flight",
+            "source": {"source_type": "CODE", "source_id": "default"},
+            "create_time": "2025-05-05T05:05:05.123Z",
+            "last_update_time": "2025-05-05T05:05:05.123Z",
+            "feedback": {"value": True},
+        },
+        {"assessment_id": "a-carried", "assessment_name": "kept_id", "expectation": {"value": "x"}},
+        {"assessment_id": taken, "assessment_name": "copied", "feedback": {"value": 2}},  # another trace's id
+    ]
+    for _ in range(2):  # the client replays a StartTraceV3 it is unsure of
+        response = http.post(V3, json={"trace": {"trace_info": info}})
+        assert response.status_code == 200, response.text
+    carried = response.json()["trace"]["trace_info"]["assessments"]
+    assert sorted(a["assessment_name"] for a in carried) == ["copied", "in_flight", "kept_id"]
+    by_name = {a["assessment_name"]: a for a in carried}
+    assert by_name["kept_id"]["assessment_id"] == "a-carried"
+    assert by_name["copied"]["assessment_id"] not in (taken, "a-carried")
+    assert by_name["in_flight"]["create_time"] == "2025-05-05T05:05:05.123Z"
+    assert {a.assessment_id for a in _assessments(trace_id).values()} == {a["assessment_id"] for a in carried}
+    assert mlflow.get_assessment(other_trace, taken).name == "score"  # the other trace's assessment is untouched
