@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 from server.api import (
     accounts,
     artifacts,
+    assessments,
     experiments,
     graphql,
     health,
@@ -37,6 +38,7 @@ RPCS: list[Rpc] = [
     *model_versions.RPCS,
     *artifacts.RPCS,
     *traces.RPCS,
+    *assessments.RPCS,
     *users.RPCS,
     *accounts.RPCS,
     *ui_helpers.RPCS,

@@ -8,6 +8,7 @@ session (committed only if the handler returns), and writes the JSON.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -93,10 +94,16 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
     return endpoint
 
 
+def route_path(path: str) -> str:
+    """A descriptor path as Starlette reads it: a parameter naming a field of a body message
+    (`{assessment.trace_id}`) becomes a plain one named after the field (`{trace_id}`), as in MLflow's server."""
+    return re.sub(r"{\w+\.(\w+)}", r"{\1}", path)
+
+
 def build_routes(rpcs: Sequence[Rpc], context: Context) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     for rpc in rpcs:
         endpoint = _endpoint(rpc, context)
         for prefix in rpc.prefixes:
-            routes.append(Route(f"{prefix}/{rpc.since}.0{rpc.path}", endpoint, methods=[rpc.method]))
+            routes.append(Route(f"{prefix}/{rpc.since}.0{route_path(rpc.path)}", endpoint, methods=[rpc.method]))
     return routes

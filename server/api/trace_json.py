@@ -1,5 +1,5 @@
-"""Traces on the wire: MLflow's `TraceInfoV3` and `Trace` messages in protobuf's JSON mapping, read and written
-by hand.
+"""Traces on the wire: MLflow's `TraceInfoV3`, `Trace` and `Assessment` messages in protobuf's JSON mapping, read
+and written by hand.
 
 MLflow's server builds these with `json_format`, which walks every field in Python; a trace of 10,000 spans is
 rendered here from each span's stored protobuf in one pass. The shapes follow protobuf's JSON mapping exactly
@@ -10,6 +10,7 @@ them with `json_format.ParseDict`.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import re
 from datetime import UTC, datetime
@@ -22,14 +23,19 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.errors import MlflowError
 from server.services import spans as span_rules
+from server.services.assessments import EXPECTATION, SOURCE_TYPES, AssessmentChanges, AssessmentIn, Valued
 from server.services.spans import decode_any_value
 from server.services.traces import TraceInfoIn, TraceView
+from server.store.models import Assessment
 
 _SPAN_KINDS = {value: name for name, value in OtlpSpan.SpanKind.items()}
 _STATUS_CODES = {value: name for name, value in Status.StatusCode.items()}
 _TIMESTAMP_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 _DURATION_RE = re.compile(r"(-?)(\d+)(?:\.(\d{1,9}))?s")
 _STATE_NUMBERS = {"0": "STATE_UNSPECIFIED", "1": "OK", "2": "ERROR", "3": "IN_PROGRESS"}
+JSON_FORMAT = "JSON_FORMAT"  # the one `serialized_value` format MLflow reads
+# The fields an UpdateAssessment mask may name (FieldMask JSON spells them in camelCase); others change nothing.
+_MASK_PATHS = {"assessmentName": "assessment_name"}
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
@@ -66,6 +72,8 @@ def trace_info_json(view: TraceView) -> dict[str, Any]:
         info["execution_duration"] = duration_text(row.execution_duration)
     if view.metadata:
         info["trace_metadata"] = view.metadata
+    if view.assessments:
+        info["assessments"] = [assessment_json(row) for row in view.assessments]
     if view.tags:
         info["tags"] = view.tags
     return info
@@ -95,6 +103,53 @@ def trace_info_v2_json(view: TraceView) -> dict[str, Any]:
     if view.tags:
         info["tags"] = [{"key": k, "value": v} for k, v in view.tags.items()]
     return info
+
+
+def _error_json(error: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"error_code": error.get("error_code") or ""}
+    if error.get("error_message"):
+        out["error_message"] = error["error_message"]
+    if error.get("stack_trace"):
+        out["stack_trace"] = error["stack_trace"]
+    return out
+
+
+def assessment_json(row: Assessment) -> dict[str, Any]:
+    """An `Assessment` message, fields in MLflow's order. An expectation's value is a `Value` when it is a number,
+    a string or a boolean, else JSON text in `serialized_value`, as MLflow's client writes and reads it."""
+    out: dict[str, Any] = {
+        "assessment_id": row.assessment_id,
+        "assessment_name": row.name,
+        "trace_id": row.trace_id,
+    }
+    if row.span_id is not None:
+        out["span_id"] = row.span_id
+    source: dict[str, Any] = {"source_type": row.source_type}
+    if row.source_id is not None:
+        source["source_id"] = row.source_id
+    out["source"] = source
+    out["create_time"] = timestamp_text(row.create_time)
+    out["last_update_time"] = timestamp_text(row.last_update_time)
+    value = None if row.value is None else orjson.loads(row.value)
+    if row.kind == EXPECTATION:
+        if isinstance(value, bool | int | float | str):
+            out["expectation"] = {"value": value}
+        else:
+            serialized = {"serialization_format": JSON_FORMAT, "value": json.dumps(value)}
+            out["expectation"] = {"serialized_value": serialized}
+    else:
+        feedback: dict[str, Any] = {"value": value}
+        if row.error is not None:
+            feedback["error"] = _error_json(orjson.loads(row.error))
+        out["feedback"] = feedback
+    if row.rationale is not None:
+        out["rationale"] = row.rationale
+    if row.assessment_metadata:
+        out["metadata"] = orjson.loads(row.assessment_metadata)
+    if row.overrides:
+        out["overrides"] = row.overrides
+    out["valid"] = row.valid
+    return out
 
 
 def _b64(data: bytes) -> str:
@@ -226,20 +281,20 @@ def trace_json(view: TraceView, payloads: list[bytes]) -> dict[str, Any]:
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-def _bad(field: str, value: Any) -> MlflowError:
-    return MlflowError.invalid_parameter(f"Invalid value {value!r} for field '{field}' of the trace info.")
+def _bad(field: str, value: Any, what: str = "the trace info") -> MlflowError:
+    return MlflowError.invalid_parameter(f"Invalid value {value!r} for field '{field}' of {what}.")
 
 
-def parse_timestamp_ms(value: Any, field: str) -> int:
+def parse_timestamp_ms(value: Any, field: str, what: str = "the trace info") -> int:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return int(value)
     match = _TIMESTAMP_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise _bad(field, value)
+        raise _bad(field, value, what)
     try:
         whole = datetime.fromisoformat(match[1] + ("+00:00" if match[3] == "Z" else match[3]))
     except ValueError:
-        raise _bad(field, value) from None
+        raise _bad(field, value, what) from None
     fraction = int((match[2] or "0").ljust(9, "0")[:3])
     return int(whole.timestamp()) * 1000 + fraction
 
@@ -252,11 +307,11 @@ def parse_duration_ms(value: Any, field: str) -> int:
     return -ms if match[1] else ms
 
 
-def _string_map(value: Any, field: str) -> dict[str, str]:
+def _string_map(value: Any, field: str, what: str = "the trace info") -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-        raise _bad(field, value)
+        raise _bad(field, value, what)
     return {str(k): v for k, v in value.items()}
 
 
@@ -295,4 +350,155 @@ def trace_info_in(trace: Any) -> TraceInfoIn:
         response_preview=_optional_string(info, "response_preview"),
         metadata=_string_map(info.get("trace_metadata"), "trace_metadata"),
         tags=_string_map(info.get("tags"), "tags"),
+        assessments=_carried_assessments(info.get("assessments")),
+    )
+
+
+def _carried_assessments(value: Any) -> tuple[AssessmentIn, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad("assessments", value)
+    return tuple(
+        _assessment_in(item, f"assessments[{index}].", "the trace info", keep_id=True)
+        for index, item in enumerate(value)
+    )
+
+
+class _Reader:
+    """Typed access to one JSON object of an assessment, errors naming the field by its path."""
+
+    def __init__(self, data: dict[str, Any], prefix: str, what: str) -> None:
+        self.data, self.prefix, self.what = data, prefix, what
+
+    def bad(self, name: str, value: Any) -> MlflowError:
+        return _bad(self.prefix + name, value, self.what)
+
+    def string(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is not None and not isinstance(value, str):
+            raise self.bad(name, value)
+        return value
+
+    def object(self, name: str) -> _Reader | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.bad(name, value)
+        return _Reader(value, f"{self.prefix}{name}.", self.what)
+
+    def time(self, name: str) -> int | None:
+        value = self.data.get(name)
+        return None if value is None else parse_timestamp_ms(value, self.prefix + name, self.what)
+
+    def string_map(self, name: str) -> dict[str, str]:
+        return _string_map(self.data.get(name), self.prefix + name, self.what)
+
+
+def _source_type(source: _Reader | None) -> str:
+    value = None if source is None else source.data.get("source_type")
+    if value is None:
+        return SOURCE_TYPES[0]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SOURCE_TYPES):
+        return SOURCE_TYPES[value]  # an enum by number, as protobuf's JSON parser takes it
+    if isinstance(value, str):
+        return value  # a name; the service refuses one MLflow does not know
+    assert source is not None
+    raise source.bad("source_type", value)
+
+
+def _error(feedback: _Reader) -> dict[str, str | None] | None:
+    error = feedback.object("error")
+    if error is None:
+        return None
+    return {name: error.string(name) for name in ("error_code", "error_message", "stack_trace")}
+
+
+def _feedback(assessment: _Reader) -> Valued | None:
+    feedback = assessment.object("feedback")
+    return None if feedback is None else Valued(feedback.data.get("value"), _error(feedback))
+
+
+def _expectation(assessment: _Reader) -> Valued | None:
+    """An expectation's value, from its `serialized_value` (JSON text) when it has one, as MLflow reads it."""
+    expectation = assessment.object("expectation")
+    if expectation is None:
+        return None
+    serialized = expectation.object("serialized_value")
+    if serialized is None:
+        return Valued(expectation.data.get("value"))
+    serialization_format = serialized.string("serialization_format") or ""
+    if serialization_format != JSON_FORMAT:
+        raise MlflowError.invalid_parameter(
+            f"Unknown serialization format: {serialization_format}. Only JSON_FORMAT is supported."
+        )
+    text = serialized.string("value") or ""
+    try:
+        return Valued(json.loads(text))
+    except ValueError:
+        raise serialized.bad("value", text) from None
+
+
+def _assessment_in(value: Any, prefix: str, what: str, *, keep_id: bool) -> AssessmentIn:
+    if not isinstance(value, dict):
+        raise _bad(prefix.rstrip("."), value, what)
+    reader = _Reader(value, prefix, what)
+    if value.get("issue") is not None:
+        raise MlflowError.not_implemented("Assessments that reference an issue are not supported by this server.")
+    source = reader.object("source")
+    return AssessmentIn(
+        name=reader.string("assessment_name") or "",
+        feedback=_feedback(reader),
+        expectation=_expectation(reader),
+        source_type=_source_type(source),
+        source_id=None if source is None else source.string("source_id"),
+        span_id=reader.string("span_id"),
+        rationale=reader.string("rationale"),
+        metadata=reader.string_map("metadata"),
+        overrides=reader.string("overrides"),
+        create_time=reader.time("create_time"),
+        last_update_time=reader.time("last_update_time"),
+        trace_id=reader.string("trace_id"),
+        assessment_id=reader.string("assessment_id") if keep_id else None,
+    )
+
+
+def assessment_in(value: Any) -> AssessmentIn:
+    """The `assessment` of a CreateAssessment request (any id it names is ignored: the server makes one)."""
+    if not isinstance(value, dict):
+        raise _bad("assessment", value, "the request")
+    return _assessment_in(value, "", "the assessment", keep_id=False)
+
+
+def _mask_paths(mask: Any) -> list[str]:
+    """A FieldMask in JSON: one string of comma-separated paths (the `{"paths": [...]}` form is taken too)."""
+    if isinstance(mask, dict) and isinstance(mask.get("paths"), list):
+        paths = mask["paths"]
+    elif isinstance(mask, str):
+        paths = mask.split(",")
+    else:
+        raise _bad("update_mask", mask, "the request")
+    if not all(isinstance(path, str) for path in paths):
+        raise _bad("update_mask", mask, "the request")
+    return [_MASK_PATHS.get(path.strip(), path.strip()) for path in paths]
+
+
+def assessment_changes(assessment: Any, mask: Any) -> AssessmentChanges:
+    """What an UpdateAssessment changes: the masked fields of its `assessment`, as MLflow's handler reads them (a
+    masked field the body leaves out reads as its protobuf default)."""
+    if not isinstance(assessment, dict):
+        raise _bad("assessment", assessment, "the request")
+    reader = _Reader(assessment, "", "the assessment")
+    paths = set(_mask_paths(mask))
+    valid = assessment.get("valid", False)
+    if not isinstance(valid, bool):
+        raise reader.bad("valid", valid)
+    return AssessmentChanges(
+        name=(reader.string("assessment_name") or "") if "assessment_name" in paths else None,
+        feedback=(_feedback(reader) or Valued(None)) if "feedback" in paths else None,
+        expectation=(_expectation(reader) or Valued(None)) if "expectation" in paths else None,
+        rationale=(reader.string("rationale") or "") if "rationale" in paths else None,
+        metadata=reader.string_map("metadata") if "metadata" in paths else None,
+        valid=valid if "valid" in paths else None,
     )

@@ -1,5 +1,5 @@
 """Rules for traces: the two halves that make one (spans over OTLP, the trace info at its end), reading, searching,
-tagging and deleting them.
+tagging and deleting them. Every trace info shown lists the trace's assessments (see `assessments`).
 
 MLflow's client sends a trace twice over: each span as it ends (OTLP, to `/v1/traces`) and, once the root span has
 ended, the trace's info (StartTraceV3), in either order. Whichever arrives first creates the trace row; the info
@@ -18,14 +18,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
+from server.services import assessments as assessment_rules
 from server.services import spans as span_rules
 from server.services import validation
+from server.services.assessments import AssessmentIn
 from server.store import artifact_destinations, trace_search
+from server.store import assessments as assessment_store
 from server.store import experiments as experiment_store
 from server.store import runs as run_store
 from server.store import search_grammar as grammar
 from server.store import traces as store
-from server.store.models import Trace
+from server.store.models import Assessment, Trace
 from server.store.search import Page
 
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
@@ -56,15 +59,18 @@ class TraceInfoIn:
     response_preview: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    assessments: tuple[AssessmentIn, ...] = ()  # logged while the trace was running
 
 
 @dataclass(frozen=True, slots=True)
 class TraceView:
-    """A trace row with its tags (the name included, as MLflow shows it) and metadata."""
+    """A trace row with its tags (the name included, as MLflow shows it), metadata and assessments (valid or not,
+    oldest first)."""
 
     row: Trace
     tags: dict[str, str]
     metadata: dict[str, str]
+    assessments: list[Assessment] = field(default_factory=list)
 
 
 def _experiment_id(value: str) -> int:
@@ -76,12 +82,14 @@ def _experiment_id(value: str) -> int:
 def _describe(session: Session, rows: Sequence[Trace]) -> list[TraceView]:
     ids = [row.trace_id for row in rows]
     tags, metadata = store.tags_of(session, ids), store.metadata_of(session, ids)
+    assessments = assessment_store.of_traces(session, ids)
     views = []
     for row in rows:
         shown = dict(tags.get(row.trace_id, {}))
         if row.name is not None:
             shown[TRACE_NAME_TAG] = row.name
-        views.append(TraceView(row, shown, dict(metadata.get(row.trace_id, {}))))
+        found = assessments.get(row.trace_id, [])
+        views.append(TraceView(row, shown, dict(metadata.get(row.trace_id, {})), found))
     return views
 
 
@@ -137,6 +145,7 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
         tags[SPANS_LOCATION_TAG] = TRACKING_STORE
     store.set_tags(session, info.trace_id, tags)
     store.set_metadata(session, info.trace_id, metadata)
+    assessment_rules.record_carried(session, info.trace_id, info.assessments)
     session.flush()
     return _describe(session, [row])[0]
 

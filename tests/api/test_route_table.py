@@ -12,15 +12,11 @@ from mlflow.protos import databricks_pb2, model_registry_pb2, service_pb2
 
 from server.api import RPCS
 
-# Tracking RPCs not served yet (legacy v2 trace routes, trace links and analysis, assessments, workspaces and the
-# GenAI features), so the gap stays visible.
+# Tracking RPCs not served yet (legacy v2 trace routes, trace links and analysis, workspaces and the GenAI
+# features), so the gap stays visible.
 NOT_YET = {
     "searchDatasets",
     "calculateTraceFilterCorrelation",
-    "GetAssessment",
-    "createAssessment",
-    "updateAssessment",
-    "deleteAssessment",
 }
 NOT_YET_PREFIXES = ("/mlflow/workspaces",)
 

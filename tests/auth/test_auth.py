@@ -164,3 +164,55 @@ def test_multipart_transfers_work_with_auth_on(
     assert httpx.get(url.replace("runyard_signature=", "runyard_signature=0")).status_code == 401
     assert httpx.get(url.replace("/w.bin", "/other.bin")).status_code == 401  # signed for one path only
     assert httpx.put(url, content=b"x").status_code == 401  # and one method
+
+
+def test_assessments_follow_their_traces_experiment(
+    auth_server: AuthServer, as_user: object, request: pytest.FixtureRequest
+) -> None:
+    """READ on a trace's experiment to see its assessments, EDIT to log, override or delete them; naming another
+    trace in the body, or another trace's assessment through one's own trace, reaches nothing."""
+    suffix = request.node.name
+    alice, bob = auth_server.add_user(f"alice-{suffix}"), auth_server.add_user(f"bob-{suffix}")
+
+    def trace_in(experiment_id: str) -> str:
+        mlflow.set_experiment(experiment_id=experiment_id)
+        with mlflow.start_span("answer") as span:
+            pass
+        mlflow.flush_trace_async_logging(terminate=False)
+        return span.trace_id
+
+    as_alice = as_user(alice)  # type: ignore[operator]
+    alices_experiment = as_alice.create_experiment(f"judged-{suffix}")
+    alices_trace = trace_in(alices_experiment)
+    judged = mlflow.log_feedback(trace_id=alices_trace, name="relevance", value=0.4)
+
+    as_bob = as_user(bob)  # type: ignore[operator]
+    bobs_trace = trace_in(as_bob.create_experiment(f"bobs-{suffix}"))
+    assert _code(lambda: mlflow.get_assessment(alices_trace, judged.assessment_id)) == "PERMISSION_DENIED"
+    assert _code(lambda: mlflow.log_feedback(trace_id=alices_trace, name="x", value=1)) == "PERMISSION_DENIED"
+    with auth_server.http(bob) as http:
+        mine = f"/api/3.0/mlflow/traces/{bobs_trace}/assessments"
+        through_mine = http.get(f"{mine}/{judged.assessment_id}")
+        assert through_mine.status_code == 404
+        assert through_mine.json()["message"] == (
+            f"Assessment with ID '{judged.assessment_id}' not found for trace '{bobs_trace}'"
+        )
+        in_body = {"trace_id": alices_trace, "assessment_name": "x", "feedback": {"value": 1}}
+        assert http.post(mine, json={"assessment": in_body}).status_code == 400
+        overriding = {"overrides": judged.assessment_id, "feedback": {"value": 1}}
+        assert http.post(mine, json={"assessment": overriding}).status_code == 404
+
+    auth_server.runyard("users", "grant", bob[0], "READ", "--experiment-id", alices_experiment)
+    assert mlflow.get_assessment(alices_trace, judged.assessment_id).valid is True
+    assert mlflow.get_trace(alices_trace).info.assessments[0].value == 0.4
+    refused = _code(
+        lambda: mlflow.override_feedback(trace_id=alices_trace, assessment_id=judged.assessment_id, value=1)
+    )
+    assert refused == "PERMISSION_DENIED"
+    assert _code(lambda: mlflow.delete_assessment(alices_trace, judged.assessment_id)) == "PERMISSION_DENIED"
+
+    auth_server.runyard("users", "grant", bob[0], "EDIT", "--experiment-id", alices_experiment)
+    corrected = mlflow.override_feedback(trace_id=alices_trace, assessment_id=judged.assessment_id, value=0.9)
+    assert mlflow.get_assessment(alices_trace, judged.assessment_id).valid is False
+    mlflow.delete_assessment(alices_trace, corrected.assessment_id)
+    assert mlflow.get_assessment(alices_trace, judged.assessment_id).valid is True

@@ -120,6 +120,7 @@ class Owned:
 
 
 TRACE_ID = "tr-" + "a1" * 16
+ASSESSMENT_ID = "a-" + "c3" * 16
 
 
 def _trace_export() -> bytes:
@@ -190,6 +191,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "job_id": owned.job_id,
         "trace_id": owned.trace_id,
         "request_id": owned.trace_id,
+        "assessment_id": ASSESSMENT_ID,
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -240,6 +242,10 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
                 "state": "OK",
             }
         },
+        # Assessments: feedback on Alice's trace, and an update of one (by a made-up id) under it.
+        "assessment_id": ASSESSMENT_ID,
+        "assessment": {"trace_id": owned.trace_id, "assessment_name": "stolen", "feedback": {"value": 1}},
+        "update_mask": "assessment_name",
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
