@@ -1,4 +1,5 @@
-"""Trace analysis: QueryTraceMetrics, whose answers draw the web UI's experiment Overview charts.
+"""Trace analysis: QueryTraceMetrics, whose answers draw the web UI's experiment Overview charts, and
+CalculateTraceFilterCorrelation.
 
 Fields are read in the order of MLflow's request schema, so the first problem reported is the one MLflow reports.
 Enums read as protobuf's JSON parser reads them for MLflow's server: by name or number, and an unknown name leaves
@@ -7,6 +8,7 @@ the field at its default (TRACES, COUNT), which is what MLflow then answers for.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -89,11 +91,38 @@ def query_trace_metrics(fields: Fields, session: Session, _: Context) -> dict[st
     return answer
 
 
+def calculate_trace_filter_correlation(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    result = trace_metrics.calculate_filter_correlation(
+        session,
+        _string_array(fields, "experiment_ids", required=True),
+        fields.required_string("filter_string1"),
+        fields.required_string("filter_string2"),
+        fields.string("base_filter"),
+    )
+    # JSON has no NaN: MLflow leaves an undefined score out, and its client reads a missing `npmi` as NaN.
+    scores = {"npmi": result.npmi, "npmi_smoothed": result.npmi_smoothed}
+    return {
+        **{name: score for name, score in scores.items() if not math.isnan(score)},
+        "filter1_count": result.counts.filter1,
+        "filter2_count": result.counts.filter2,
+        "joint_count": result.counts.joint,
+        "total_count": result.counts.total,
+    }
+
+
 RPCS = [
     Rpc(
         "POST",
         "/mlflow/traces/metrics",
         query_trace_metrics,
+        since=3,
+        writes=False,
+        access=rules.READABLE_EXPERIMENTS,
+    ),
+    Rpc(
+        "POST",
+        "/mlflow/traces/calculate-filter-correlation",
+        calculate_trace_filter_correlation,
         since=3,
         writes=False,
         access=rules.READABLE_EXPERIMENTS,

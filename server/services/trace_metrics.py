@@ -1,12 +1,14 @@
-"""Rules of the trace-analysis RPCs: QueryTraceMetrics (the experiment Overview's charts).
+"""Rules of the trace-analysis RPCs: QueryTraceMetrics (the experiment Overview's charts) and
+CalculateTraceFilterCorrelation (how strongly two trace filters go together, as NPMI).
 
 Checks run in MLflow's order, with its wording (mlflow/entities/trace_metrics.py, mlflow/store/tracking/utils/
-sql_trace_metrics_utils.py): each aggregation, then the view's metric, aggregations and dimensions, the time range,
-the experiment ids, and each filter as the query applies it.
+sql_trace_metrics_utils.py, mlflow/store/analytics/trace_correlation.py): each aggregation, then the view's metric,
+aggregations and dimensions, the time range, the experiment ids, and each filter as the query applies it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -23,6 +25,7 @@ from server.store.trace_metrics import Aggregation, DataPoint
 VIEW_TYPES = ("TRACES", "SPANS", "ASSESSMENTS")
 AGGREGATION_TYPES = ("COUNT", "SUM", "AVG", "PERCENTILE", "MIN", "MAX")
 MAX_RESULTS = 1000  # MLflow's default; here also the most one page holds
+JEFFREYS_PRIOR = 0.5  # the smoothing MLflow adds to each cell of the 2x2 table for `npmi_smoothed`
 
 _COUNT = frozenset({"COUNT"})
 _SPREAD = frozenset({"AVG", "MIN", "MAX", "PERCENTILE"})
@@ -150,3 +153,51 @@ def query_trace_metrics(session: Session, request: MetricsRequest) -> Page[DataP
     )
     points, more = store.query_metrics(session, query)
     return Page(points, encode_offset(offset + limit) if more else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Correlation:
+    npmi: float  # NaN when undefined
+    npmi_smoothed: float  # NaN when undefined
+    counts: store.CorrelationCounts
+
+
+def calculate_filter_correlation(
+    session: Session, experiment_ids: Sequence[str], filter1: str, filter2: str, base_filter: str | None
+) -> Correlation:
+    """NPMI between two trace filters over the experiments' traces (those matching `base_filter` when it is given),
+    with MLflow's rules: undefined (NaN) without traces or when a filter matches none, -1 when they never meet."""
+    ids = [validation.parse_experiment_id(e) for e in experiment_ids]
+    # As MLflow does, each filter is tested on top of the base filter by joining the two strings, so an error in
+    # either is reported as MLflow reports it.
+    first = grammar.parse_trace_filter(f"{base_filter} and {filter1}" if base_filter else filter1)
+    second = grammar.parse_trace_filter(f"{base_filter} and {filter2}" if base_filter else filter2)
+    base = grammar.parse_trace_filter(base_filter) if base_filter else []
+    counts = store.correlation_counts(session, ids, first, second, base)
+    npmi, smoothed = npmi_from_counts(counts.joint, counts.filter1, counts.filter2, counts.total)
+    return Correlation(npmi, smoothed, counts)
+
+
+def npmi_from_counts(joint: int, count1: int, count2: int, total: int) -> tuple[float, float]:
+    """(NPMI, NPMI with Jeffreys smoothing) of two events from their counts; NaN where undefined."""
+    if total <= 0 or count1 == 0 or count2 == 0:
+        return math.nan, math.nan
+    n11, n10, n01 = joint, count1 - joint, count2 - joint
+    n00 = total - count1 - count2 + joint
+    if min(n11, n10, n01, n00) < 0:  # counts that cannot come from one population
+        return math.nan, math.nan
+    plain = -1.0 if joint == 0 else _npmi(n11, n10, n01, n00, 0)
+    return plain, _npmi(n11, n10, n01, n00, JEFFREYS_PRIOR)
+
+
+def _npmi(n11: float, n10: float, n01: float, n00: float, smoothing: float) -> float:
+    """NPMI of a 2x2 contingency table with `smoothing` added to each cell: log(p(x,y) / (p(x) p(y))) / -log p(x,y),
+    clamped to [-1, 1]."""
+    s11, s10, s01, s00 = n11 + smoothing, n10 + smoothing, n01 + smoothing, n00 + smoothing
+    total, first, second = s11 + s10 + s01 + s00, s11 + s10, s11 + s01
+    if first <= 0 or second <= 0 or s11 <= 0:
+        return math.nan
+    if n10 == 0 and n01 == 0 and n00 == 0:  # the two always occur together (judged before smoothing)
+        return 1.0
+    pmi = (math.log(s11) + math.log(total)) - (math.log(first) + math.log(second))
+    return max(-1.0, min(1.0, pmi / -(math.log(s11) - math.log(total))))

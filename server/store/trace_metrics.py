@@ -1,4 +1,4 @@
-"""Aggregates over stored traces and spans (QueryTraceMetrics).
+"""Aggregates over stored traces and spans (QueryTraceMetrics) and the four counts a filter correlation needs.
 
 One grouped statement per query, as MLflow's SQL store builds it (mlflow/store/tracking/utils/
 sql_trace_metrics_utils.py): the experiments' traces (joined to their spans for the SPANS view), narrowed by the
@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Float, String, and_, cast, distinct, exists, false, func, null, or_, select
+from sqlalchemy import Float, String, and_, case, cast, distinct, exists, false, func, null, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.store import search_grammar as grammar
+from server.store import trace_search
 from server.store.dialect import percentile
 from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 
@@ -189,3 +190,35 @@ def _data_point(row: Any, groups: Sequence[tuple[str, Any]], aggregations: Seque
     computed = zip(aggregations, row[len(groups) :], strict=True)
     values = {a.label: float(v) for a, v in computed if v is not None}
     return DataPoint(dimensions, values) if values else None
+
+
+@dataclass(frozen=True, slots=True)
+class CorrelationCounts:
+    total: int
+    filter1: int
+    filter2: int
+    joint: int
+
+
+def correlation_counts(
+    session: Session,
+    experiment_ids: Sequence[int],
+    filter1: Sequence[grammar.Comparison],
+    filter2: Sequence[grammar.Comparison],
+    base: Sequence[grammar.Comparison],
+) -> CorrelationCounts:
+    """Among the experiments' traces that match `base` (all of them when it is empty): how many there are, how many
+    match each filter, and how many match both, in one scan."""
+    first, second = trace_search.matching(filter1), trace_search.matching(filter2)
+    statement = (
+        select(
+            func.count(),
+            func.count(case((first, 1))),
+            func.count(case((second, 1))),
+            func.count(case((and_(first, second), 1))),
+        )
+        .select_from(Trace)
+        .where(Trace.experiment_id.in_(list(experiment_ids)), trace_search.matching(base) if base else true())
+    )
+    total, one, two, both = session.execute(statement).one()
+    return CorrelationCounts(int(total), int(one), int(two), int(both))

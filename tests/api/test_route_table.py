@@ -17,7 +17,6 @@ from server.api import RPCS
 NOT_YET = {
     "searchDatasets",
     "linkPromptsToTrace",
-    "calculateTraceFilterCorrelation",
     "GetAssessment",
     "createAssessment",
     "updateAssessment",

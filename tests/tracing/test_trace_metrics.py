@@ -1,10 +1,12 @@
-"""QueryTraceMetrics, which draws the web UI's experiment Overview, over traces with known timings sent as OTLP spans
-(and a few made by the stock client), on SQLite and PostgreSQL: counts, latency aggregates and percentiles, grouping
-by name, status and time bucket, filters, pages, and MLflow's answers for metrics without data and for bad requests.
-Every expectation is computed here from the traces the test sends."""
+"""QueryTraceMetrics, which draws the web UI's experiment Overview, and CalculateTraceFilterCorrelation, over traces
+with known timings sent as OTLP spans (and a few made by the stock client), on SQLite and PostgreSQL: counts, latency
+aggregates and percentiles, grouping by name, status and time bucket, filters, pages, NPMI scores and their edges,
+and MLflow's answers for metrics without data and for bad requests. Every expectation is computed here from the
+traces the test sends."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,8 +19,12 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
+from mlflow.store.analytics.trace_correlation import calculate_npmi_from_counts
+from mlflow.tracing.client import TracingClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
+
+from server.services.trace_metrics import npmi_from_counts
 
 METRICS = "/api/3.0/mlflow/traces/metrics"
 DAY_MS = 86_400_000
@@ -450,3 +456,157 @@ def test_nan_percentile_is_refused(http: httpx.Client) -> None:
     response = http.post(METRICS, json=body)
     assert response.status_code == 400
     assert response.json()["message"] == "Percentile value must be between 0 and 100, got nan"
+
+
+# --- CalculateTraceFilterCorrelation -------------------------------------------------------------------------------
+
+CORRELATION = "/api/3.0/mlflow/traces/calculate-filter-correlation"
+
+
+def _npmi(joint: int, first: int, second: int, total: int, smoothing: float = 0.0) -> float:
+    """log(p(x,y) / (p(x) p(y))) / -log(p(x,y)) over the 2x2 table, `smoothing` added to each of its cells."""
+    both, only_first, only_second = joint + smoothing, first - joint + smoothing, second - joint + smoothing
+    neither = total - first - second + joint + smoothing
+    n = both + only_first + only_second + neither
+    p_both, p_first, p_second = both / n, (both + only_first) / n, (both + only_second) / n
+    return math.log(p_both / (p_first * p_second)) / -math.log(p_both)
+
+
+def _correlate(http: httpx.Client, experiment_id: str, first: str, second: str, base: str | None = None) -> dict:
+    body = {"experiment_ids": [experiment_id], "filter_string1": first, "filter_string2": second}
+    response = http.post(CORRELATION, json=body if base is None else {**body, "base_filter": base})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _matching(predicate: Any) -> set[int]:
+    return {i for i, t in enumerate(TRACES) if predicate(t)}
+
+
+def _has_span(t: Sent, **wanted: str) -> bool:
+    """Whether a span of `t` has the `wanted` name, span_type or status; the root span (untyped) counts too."""
+    root = Child(t.name, "", t.status, 0, t.ms)
+    return any(all(getattr(span, k) == v for k, v in wanted.items()) for span in (root, *t.children))
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "base", "first_of", "second_of", "base_of"),
+    [
+        (
+            "trace.status = 'ERROR'",
+            "span.type = 'TOOL'",
+            None,
+            lambda t: t.status == "ERROR",
+            lambda t: _has_span(t, span_type="TOOL"),
+            None,
+        ),
+        (
+            "tags.team = 'red'",
+            "span.name = 'lookup'",
+            "trace.name = 'answer'",
+            lambda t: t.tags.get("team") == "red",
+            lambda t: _has_span(t, name="lookup"),
+            lambda t: t.name == "answer",
+        ),
+        (
+            "trace.execution_time_ms > 150",
+            "span.status = 'ERROR'",
+            f"trace.timestamp_ms >= {DAY0 + 2 * HOUR_MS}",
+            lambda t: t.ms > 150,
+            lambda t: _has_span(t, status="ERROR"),
+            lambda t: t.start_ms >= DAY0 + 2 * HOUR_MS,
+        ),
+    ],
+    ids=["status-and-tools", "within-a-base-filter", "within-a-time-window"],
+)
+def test_npmi_of_two_filters(
+    http: httpx.Client, experiment_id: str, first: str, second: str, base: str | None, first_of, second_of, base_of
+) -> None:
+    universe = _matching(base_of) if base_of else _matching(lambda t: True)
+    ones, twos = _matching(first_of) & universe, _matching(second_of) & universe
+    joint, total = len(ones & twos), len(universe)
+    assert 0 < joint < total  # a case with a defined, unclamped score
+    answer = _correlate(http, experiment_id, first, second, base)
+    assert answer == {
+        "npmi": pytest.approx(_npmi(joint, len(ones), len(twos), total)),
+        "npmi_smoothed": pytest.approx(_npmi(joint, len(ones), len(twos), total, 0.5)),
+        "filter1_count": len(ones),
+        "filter2_count": len(twos),
+        "joint_count": joint,
+        "total_count": total,
+    }
+
+
+def test_npmi_edges_never_meeting_always_together_and_undefined(http: httpx.Client, experiment_id: str) -> None:
+    apart = _correlate(http, experiment_id, "trace.name = 'search'", "span.name = 'llm'")
+    assert (apart["filter1_count"], apart["filter2_count"], apart["joint_count"], apart["total_count"]) == (2, 1, 0, 5)
+    assert apart["npmi"] == -1.0  # MLflow's rule when both match but never together
+    assert apart["npmi_smoothed"] == pytest.approx(_npmi(0, 2, 1, 5, 0.5))
+
+    together = _correlate(http, experiment_id, "span.type = 'TOOL'", "span.type = 'TOOL'", "trace.name = 'answer'")
+    # MLflow judges "always together" before smoothing, so the smoothed score is 1 as well.
+    scores = (together["npmi"], together["npmi_smoothed"])
+    assert (scores, together["total_count"], together["joint_count"]) == ((1.0, 1.0), 3, 3)
+
+    # JSON has no NaN: an undefined score is left out, as MLflow leaves it out.
+    undefined = _correlate(http, experiment_id, "trace.status = 'ERROR'", "trace.name = 'nobody'")
+    assert undefined == {"filter1_count": 2, "filter2_count": 0, "joint_count": 0, "total_count": 5}
+    nobody = http.post(
+        CORRELATION,
+        json={"experiment_ids": [], "filter_string1": "trace.status = 'OK'", "filter_string2": "name = 'x'"},
+    )
+    assert nobody.json() == {"filter1_count": 0, "filter2_count": 0, "joint_count": 0, "total_count": 0}
+
+
+def test_the_stock_tracing_client_reads_the_correlation(client: MlflowClient, experiment_id: str) -> None:
+    tracing = TracingClient()
+    result = tracing.calculate_trace_filter_correlation([experiment_id], "trace.status = 'ERROR'", "span.name = 'calc'")
+    assert (result.filter1_count, result.filter2_count, result.joint_count, result.total_count) == (2, 2, 1, 5)
+    assert result.npmi == pytest.approx(_npmi(1, 2, 2, 5))
+    assert result.npmi_smoothed == pytest.approx(_npmi(1, 2, 2, 5, 0.5))
+    undefined = tracing.calculate_trace_filter_correlation([experiment_id], "trace.name = 'x'", "trace.status = 'OK'")
+    assert math.isnan(undefined.npmi)
+    assert undefined.npmi_smoothed is None
+
+
+CORRELATION_REFUSED: list[tuple[dict[str, Any], str]] = [
+    ({"experiment_ids": None}, f"Missing value for required parameter 'experiment_ids'. {HINT}"),
+    ({"filter_string1": None}, f"Missing value for required parameter 'filter_string1'. {HINT}"),
+    ({"filter_string1": ""}, f"Missing value for required parameter 'filter_string1'. {HINT}"),
+    ({"filter_string2": None}, f"Missing value for required parameter 'filter_string2'. {HINT}"),
+    (
+        {"filter_string1": 5},
+        f"Invalid value 5 for parameter 'filter_string1' supplied: Hint: Value was of type 'int'. {HINT}",
+    ),
+    ({"experiment_ids": ["x"]}, "Invalid experiment ID 'x'. Experiment ID must be a valid integer."),
+    ({"filter_string2": "trace.status = 'OK' OR trace.status = 'ERROR'"}, "Invalid clause(s) in filter string: 'OR'"),
+    (
+        {"base_filter": "status = OK"},
+        "Parameter value is either not quoted or unidentified quote types used for string value OK. "
+        "Use either single or double quotes.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), CORRELATION_REFUSED, ids=[m[:60] for _, m in CORRELATION_REFUSED])
+def test_refused_correlations_get_mlflows_message(http: httpx.Client, change: dict[str, Any], message: str) -> None:
+    body = {"experiment_ids": ["0"], "filter_string1": "trace.status = 'OK'", "filter_string2": "trace.status = 'OK'"}
+    response = http.post(CORRELATION, json={k: v for k, v in {**body, **change}.items() if v is not None})
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == message
+
+
+def test_npmi_matches_mlflows_formula_on_every_small_table() -> None:
+    """The score itself, against MLflow 3.17's own function, on every consistent table of up to 12 traces."""
+
+    def same(ours: float, theirs: float | None) -> bool:
+        return theirs is not None and ((math.isnan(ours) and math.isnan(theirs)) or ours == theirs)
+
+    for total in range(13):
+        for first in range(total + 1):
+            for second in range(total + 1):
+                for joint in range(min(first, second) + 1):
+                    theirs = calculate_npmi_from_counts(joint, first, second, total)
+                    npmi, smoothed = npmi_from_counts(joint, first, second, total)
+                    assert same(npmi, theirs.npmi), (joint, first, second, total)
+                    assert same(smoothed, theirs.npmi_smoothed), (joint, first, second, total)
