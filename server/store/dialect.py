@@ -70,11 +70,15 @@ class SqlitePercentile:
     def finalize(self) -> float | None:
         if not self.values or self.fraction is None:
             return None
-        ordered = sorted(self.values)
-        position = self.fraction * (len(ordered) - 1)
-        below = math.floor(position)
-        above = min(below + 1, len(ordered) - 1)
-        return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+        return interpolated_percentile(sorted(self.values), self.fraction * 100)
+
+
+def interpolated_percentile(ordered: Sequence[float], percent: float) -> float:
+    """The `percent`th percentile (0 to 100) of values sorted ascending, as `percentile_cont` interpolates it."""
+    position = percent / 100 * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
 
 
 def percentile(session: Session, column: Any, percent: float) -> ColumnElement[Any]:

@@ -3,32 +3,42 @@
 One grouped statement per query, as MLflow's SQL store builds it (mlflow/store/tracking/utils/
 sql_trace_metrics_utils.py): the experiments' traces (joined to their spans for the SPANS view), narrowed by the
 filters and the time range, rows whose value or dimension is NULL left out, grouped by the time bucket and the
-dimensions in that order, ordered the same way. Every aggregate runs in the database; the percentile is
+dimensions in that order, ordered the same way. The aggregates run in the database; the percentile is
 PostgreSQL's `percentile_cont` and, on SQLite, the same interpolation as a registered aggregate (`dialect.py`).
 
-Runyard does not record token counts, costs, a span's model, or assessments in a form these aggregates can read:
-those metrics and dimensions select no rows, which answers what MLflow's store answers for an experiment with no
-such data (no data points, or a COUNT of 0 without grouping).
+Token counts are read from each trace's usage metadata (JSON), so those rows are aggregated here instead, group by
+group as they stream in. Runyard does not record costs, a span's model, or assessments in a form these aggregates
+can read: those metrics and dimensions select no rows, which answers what MLflow's store answers for an experiment
+with no such data (no data points, or a COUNT of 0 without grouping).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
 from sqlalchemy import Float, String, and_, case, cast, distinct, exists, false, func, null, or_, select, true
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from server.store import search_grammar as grammar
 from server.store import trace_search
-from server.store.dialect import percentile
+from server.store.dialect import interpolated_percentile, percentile
 from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 
 TIME_BUCKET = "time_bucket"
 SESSION_METADATA = "mlflow.trace.session"
+USAGE_METADATA = "mlflow.trace.tokenUsage"
+TOKEN_METRICS = frozenset(
+    {"input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}
+)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _NS_PER_MS = 1_000_000
 
 
@@ -131,10 +141,11 @@ def query_metrics(session: Session, query: MetricQuery) -> tuple[list[DataPoint]
     if query.end_ms is not None:
         conditions.append(Trace.request_time <= query.end_ms)
 
-    sessions = aliased(TraceMetadata)
+    metadata = aliased(TraceMetadata)
     is_session_count = (query.view, query.metric) == ("TRACES", "session_count")
-    if is_session_count:
-        value: Any = sessions.value
+    is_tokens = query.view == "TRACES" and query.metric in TOKEN_METRICS
+    if is_session_count or is_tokens:
+        value: Any = metadata.value
     elif (query.view, query.metric) in _METRIC_COLUMNS:
         value = _METRIC_COLUMNS[query.view, query.metric]
     else:
@@ -157,23 +168,81 @@ def query_metrics(session: Session, query: MetricQuery) -> tuple[list[DataPoint]
         groups.append((dimension, column))
 
     group_columns = [column for _, column in groups]
-    aggregates = [_aggregate(session, a, value, distinct_values=is_session_count) for a in query.aggregations]
-    statement = select(*group_columns, *aggregates).select_from(Trace)
+    if is_tokens:
+        statement = select(*group_columns, value).select_from(Trace)
+    else:
+        aggregates = [_aggregate(session, a, value, distinct_values=is_session_count) for a in query.aggregations]
+        statement = select(*group_columns, *aggregates).select_from(Trace)
     if spans:
         statement = statement.join(Span, Span.trace_id == Trace.trace_id)
-    if is_session_count:
-        session_of_trace = and_(sessions.trace_id == Trace.trace_id, sessions.key == SESSION_METADATA)
-        statement = statement.join(sessions, session_of_trace)
-    statement = (
-        statement.where(*conditions)
-        .group_by(*group_columns)
-        .order_by(*group_columns)
-        .limit(query.limit + 1)
-        .offset(query.offset)
-    )
+    if is_session_count or is_tokens:
+        key = SESSION_METADATA if is_session_count else USAGE_METADATA
+        statement = statement.join(metadata, and_(metadata.trace_id == Trace.trace_id, metadata.key == key))
+    statement = statement.where(*conditions)
+    if is_tokens:
+        return _token_metrics(session, statement.order_by(*group_columns), groups, query)
+    statement = statement.group_by(*group_columns).order_by(*group_columns).limit(query.limit + 1).offset(query.offset)
     rows = session.execute(statement).all()
     points = [point for row in rows[: query.limit] if (point := _data_point(row, groups, query.aggregations))]
     return points, len(rows) > query.limit
+
+
+def token_count(usage: str, key: str) -> int | None:
+    """One count of a trace's token-usage metadata (JSON) as MLflow's store reads it into its columns: a whole
+    number in 64 bits, given as a number or a numeric string; anything else counts as absent."""
+    try:
+        parsed = orjson.loads(usage)
+    except orjson.JSONDecodeError:
+        return None
+    value = parsed.get(key) if isinstance(parsed, dict) else None
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not number.is_finite() or number != number.to_integral_value() or not _INT64_MIN <= number <= _INT64_MAX:
+        return None
+    return int(number)
+
+
+def _aggregated(aggregation: Aggregation, ordered: Sequence[int]) -> float:
+    match aggregation.kind:
+        case "SUM":
+            return float(sum(ordered))
+        case "AVG":
+            return sum(ordered) / len(ordered)
+        case "MIN":
+            return float(ordered[0])
+        case "MAX":
+            return float(ordered[-1])
+    assert aggregation.percentile is not None
+    return interpolated_percentile(ordered, aggregation.percentile)
+
+
+def _token_metrics(
+    session: Session, statement: Any, groups: Sequence[tuple[str, Any]], query: MetricQuery
+) -> tuple[list[DataPoint], bool]:
+    """Token counts live in each trace's usage metadata as JSON, which neither database can be trusted to parse
+    (one malformed value would fail the query), so the rows of the query, one per trace and ordered by group,
+    stream through here and each group is aggregated as it ends; only one group's counts are held at a time."""
+    width = len(groups)
+    points: list[DataPoint] = []
+    skipped = 0
+    with closing(session.execute(statement.execution_options(yield_per=1000))) as rows:
+        for key, members in itertools.groupby(rows, key=lambda row: tuple(row[:width])):
+            counts = sorted(n for row in members if (n := token_count(row[width], query.metric)) is not None)
+            if not counts:  # as in MLflow, where a NULL count never makes a group
+                continue
+            if skipped < query.offset:
+                skipped += 1
+                continue
+            if len(points) == query.limit:
+                return points, True
+            aggregated = (*key, *(_aggregated(a, counts) for a in query.aggregations))
+            if point := _data_point(aggregated, groups, query.aggregations):
+                points.append(point)
+    return points, False
 
 
 def _data_point(row: Any, groups: Sequence[tuple[str, Any]], aggregations: Sequence[Aggregation]) -> DataPoint | None:

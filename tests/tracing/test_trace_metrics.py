@@ -20,11 +20,13 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
 from mlflow.store.analytics.trace_correlation import calculate_npmi_from_counts
+from mlflow.store.tracking.utils.trace_analytics import analytics_columns_from_metadata
 from mlflow.tracing.client import TracingClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.services.trace_metrics import npmi_from_counts
+from server.store.trace_metrics import token_count
 
 METRICS = "/api/3.0/mlflow/traces/metrics"
 DAY_MS = 86_400_000
@@ -248,10 +250,10 @@ def test_span_counts_and_latency_of_tool_calls(http: httpx.Client, experiment_id
 
 
 def test_metrics_without_recorded_data_answer_as_mlflow_does_for_none(http: httpx.Client, experiment_id: str) -> None:
-    """Token usage, costs, span models and assessments are not recorded here; MLflow's store answers the same for an
-    experiment with none of them: no data points, except a COUNT without grouping, which is 0."""
+    """Costs, span models and assessments are not recorded here; MLflow's store answers the same for an experiment
+    with none of them: no data points, except a COUNT without grouping, which is 0."""
     tokens = _ask(http, experiment_id, metric_name="total_tokens", aggregations=[{"aggregation_type": "SUM"}])
-    assert tokens == {}
+    assert tokens == {}  # these traces came without usage metadata
     cost = _ask(
         http,
         experiment_id,
@@ -610,3 +612,75 @@ def test_npmi_matches_mlflows_formula_on_every_small_table() -> None:
                     npmi, smoothed = npmi_from_counts(joint, first, second, total)
                     assert same(npmi, theirs.npmi), (joint, first, second, total)
                     assert same(smoothed, theirs.npmi_smoothed), (joint, first, second, total)
+
+
+def test_token_usage_of_the_stock_clients_traces(client: MlflowClient, unique_name: str, http: httpx.Client) -> None:
+    """The client sums its LLM spans' usage into the trace's `mlflow.trace.tokenUsage` metadata; the Overview's
+    token charts add those up. A usage value MLflow's store cannot read as a whole number counts as absent."""
+    experiment_id = mlflow.set_experiment(unique_name).experiment_id
+    usages = {"chat": [(10, 5), (30, 7), (8, 1)], "plan": [(100, 40)]}
+
+    @mlflow.trace(span_type="LLM")
+    def llm(prompt_tokens: int, completion_tokens: int) -> str:
+        usage = {"input_tokens": prompt_tokens, "output_tokens": completion_tokens}
+        mlflow.get_current_active_span().set_attribute(  # type: ignore[union-attr]
+            "mlflow.chat.tokenUsage", {**usage, "total_tokens": prompt_tokens + completion_tokens}
+        )
+        return "ok"
+
+    for name, calls in usages.items():
+        for prompt_tokens, completion_tokens in calls:
+            mlflow.trace(name=name)(llm)(prompt_tokens, completion_tokens)
+    for odd in ("not json", '{"input_tokens": 2.5}', '{"input_tokens": true}', '["input_tokens"]'):
+
+        @mlflow.trace(name="chat")
+        def odd_usage(usage: str = odd) -> None:
+            mlflow.update_current_trace(metadata={"mlflow.trace.tokenUsage": usage})
+
+        odd_usage()
+    mlflow.flush_trace_async_logging(terminate=False)
+    assert len(mlflow.search_traces(locations=[experiment_id], return_type="list")) == 8
+
+    def tokens(metric: str, *aggregations: dict[str, Any], **fields: Any) -> list[tuple[dict, dict]]:
+        return _points(_ask(http, experiment_id, metric_name=metric, aggregations=list(aggregations), **fields))
+
+    total = {"aggregation_type": "SUM"}
+    inputs = [p for calls in usages.values() for p, _ in calls]
+    assert tokens("input_tokens", total) == [({}, {"SUM": sum(inputs)})]
+    p90 = {"aggregation_type": "PERCENTILE", "percentile_value": 90}
+    by_name = tokens("total_tokens", total, {"aggregation_type": "AVG"}, p90, dimensions=["trace_name"])
+    assert by_name == [
+        (
+            {"trace_name": name},
+            pytest.approx({"SUM": sum(totals), "AVG": np.mean(totals), "P90.0": np.percentile(totals, 90)}),
+        )
+        for name, totals in sorted((n, [p + c for p, c in calls]) for n, calls in usages.items())
+    ]
+    now = datetime.now(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    window = {"start_time_ms": int(day.timestamp() * 1000) - DAY_MS, "end_time_ms": int(now.timestamp() * 1000) + 1}
+    per_day = tokens("output_tokens", total, time_interval_seconds=86400, **window)
+    assert sum(values["SUM"] for _, values in per_day) == sum(c for calls in usages.values() for _, c in calls)
+    assert tokens("cache_read_input_tokens", total) == []  # none recorded
+
+
+def test_token_counts_are_read_as_mlflows_store_reads_them() -> None:
+    for usage in (
+        '{"input_tokens": 12}',
+        '{"input_tokens": 12.0}',
+        '{"input_tokens": "12"}',
+        '{"input_tokens": 12.5}',
+        '{"input_tokens": true}',
+        '{"input_tokens": null}',
+        '{"input_tokens": 9223372036854775808}',
+        '{"input_tokens": -3}',
+        '{"input_tokens": "1e3"}',
+        '{"input_tokens": "NaN"}',
+        '{"output_tokens": 3}',
+        '["input_tokens"]',
+        "12",
+        "not json",
+        "",
+    ):
+        theirs = analytics_columns_from_metadata({"mlflow.trace.tokenUsage": usage}).get("input_tokens")
+        assert token_count(usage, "input_tokens") == theirs, usage
