@@ -1,5 +1,5 @@
-"""The web UI's experiment Overview on real traces in a real browser: the Usage tab's trace, latency and error charts
-and the Tool calls tab's summary are drawn from QueryTraceMetrics, and no request fails on the way."""
+"""The web UI's experiment Overview on real traces in a real browser: the Usage tab's trace, latency, error and token
+charts and the Tool calls tab's summary are drawn from QueryTraceMetrics, and no request fails on the way."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from playwright.sync_api import Page, Response, expect
 # Without --auth nobody is signed in, which the UI asks once (MLflow's server answers the same).
 EXPECTED_FAILURES = {"404 GET /ajax-api/2.0/mlflow/users/current"}
 CITIES = ("Oslo", "Lima", "Pune", "nowhere")  # the last one's tool call fails, and with it its trace
+INPUT_TOKENS, OUTPUT_TOKENS = 12, 3  # each call's planning step
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,17 @@ def traced_experiment(server: str) -> Iterator[str]:
             raise ValueError("no such city")
         return f"sunny in {city}"
 
+    @mlflow.trace(span_type="LLM")
+    def plan(city: str) -> str:
+        usage = {"input_tokens": INPUT_TOKENS, "output_tokens": OUTPUT_TOKENS}
+        span = mlflow.get_current_active_span()
+        assert span is not None
+        span.set_attribute("mlflow.chat.tokenUsage", {**usage, "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS})
+        return f"look up {city}"
+
     @mlflow.trace(name="agent", span_type="AGENT")
     def agent(city: str) -> str:
+        plan(city)
         return weather(city)
 
     for city in CITIES:
@@ -56,6 +66,9 @@ def test_the_overview_draws_its_charts_from_the_traces(page: Page, server: str, 
     expect(page.get_by_text("(Overall error rate: 25.0%)")).to_be_visible()  # 1 of the 4 traces failed
     expect(page.locator(".recharts-bar-rectangle path").first).to_be_visible()  # traces per day, errors per day
     expect(page.locator(".recharts-line").first).to_be_visible()  # latency percentiles, error rate
+    calls = len(CITIES)
+    usage = f"{calls * (INPUT_TOKENS + OUTPUT_TOKENS)} ({calls * INPUT_TOKENS} input, {calls * OUTPUT_TOKENS} output)"
+    expect(page.get_by_text("Token Usage").locator("..").locator("..")).to_contain_text(usage)
     assert any("data_points" in answer for answer in answered)
 
     page.goto(f"{overview}/tool-calls")
