@@ -1,5 +1,5 @@
-"""The two statements SQLite and PostgreSQL spell alike but SQLAlchemy builds per dialect: insert-or-ignore and
-upsert. Both keep replays of the client's retried writes harmless.
+"""What SQLite and PostgreSQL spell differently: insert-or-ignore and upsert (both keep replays of the client's
+retried writes harmless), and the continuous percentile aggregate, which SQLite lacks and gets from us.
 
 Callers name the mapped class (`upsert(session, ExperimentTag, ...)`); the rows are keyed by column name, and the
 statements are built on the class's table, so they are Core statements and skip the ORM's per-row bookkeeping.
@@ -7,10 +7,11 @@ statements are built on the class's table, so they are Core statements and skip 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,3 +47,43 @@ def upsert(session: Session, entity: type[Base], rows: Sequence[dict[str, Any]],
         set_={name: stmt.excluded[name] for name in update},
     )
     session.execute(stmt, list(rows))
+
+
+SQLITE_PERCENTILE = "runyard_percentile"
+
+
+class SqlitePercentile:
+    """`runyard_percentile(value, percent)`: PostgreSQL's `percentile_cont(percent / 100)` as an SQLite aggregate,
+    the linear interpolation between the two nearest ranks (Hyndman and Fan's method 7, numpy's default). NULLs are
+    skipped; no values give NULL. Registered on every SQLite connection (`engine.py`)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction: float | None = None
+
+    def step(self, value: Any, percent: Any) -> None:
+        if value is not None:
+            self.values.append(float(value))
+        if self.fraction is None and percent is not None:
+            self.fraction = float(percent) / 100
+
+    def finalize(self) -> float | None:
+        if not self.values or self.fraction is None:
+            return None
+        return interpolated_percentile(sorted(self.values), self.fraction * 100)
+
+
+def interpolated_percentile(ordered: Sequence[float], percent: float) -> float:
+    """The `percent`th percentile (0 to 100) of values sorted ascending, as `percentile_cont` interpolates it."""
+    position = percent / 100 * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (position - below) * (ordered[above] - ordered[below])
+
+
+def percentile(session: Session, column: Any, percent: float) -> ColumnElement[Any]:
+    """The continuous `percent`th percentile (0 to 100) of `column` over a group, on either database."""
+    if session.get_bind().dialect.name == "sqlite":
+        interpolated: ColumnElement[Any] = getattr(func, SQLITE_PERCENTILE)(column, percent)
+        return interpolated
+    return func.percentile_cont(percent / 100).within_group(column)

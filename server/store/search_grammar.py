@@ -598,3 +598,82 @@ def parse_trace_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
             raise _invalid(f"Invalid identifier type '{kind}'")
         keys.append(OrderKey(kind, key, ascending))
     return keys
+
+
+# --- trace metrics ------------------------------------------------------------------------------------------------
+#
+# QueryTraceMetrics takes its own small grammar, one clause per filter string: `trace.status = 'OK'`,
+# `trace.tag.<key> = 'v'`, `trace.metadata.<key> = 'v'`, `span.name|type|status = 'v'`, `assessment.name|type = 'v'`,
+# equality only (mlflow/utils/search_utils.py, SearchTraceMetricsUtils).
+
+# Per view, its entities and whether each takes a key (`trace.tag.<key>`), in MLflow's order.
+_METRICS_ENTITIES: dict[str, dict[str, bool]] = {
+    "trace": {"status": False, "tag": True, "metadata": True},
+    "span": {"name": False, "status": False, "type": False},
+    "assessment": {"name": False, "type": False},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsFilter:
+    """One `<view>.<entity>[.<key>] = '<value>'` filter of a trace-metrics query."""
+
+    view: str  # trace, span or assessment
+    entity: str
+    key: str | None
+    value: str
+
+
+def _metrics_identifier(text: str) -> tuple[str, str, str | None]:
+    parts = text.split(".", 2)
+    if len(parts) == 1:
+        raise _invalid(
+            f"Invalid identifier {text!r}. Columns should be specified as "
+            "'trace.<key>', 'span.<key>', 'assessment.<key>'."
+        )
+    view, entity = _strip(parts[0], "`"), parts[1]
+    key = _strip(_strip(parts[2]), "`") if len(parts) == 3 else None
+    if view not in _METRICS_ENTITIES:
+        raise _invalid(f"Invalid view type '{view}'. Valid values are dict_keys({list(_METRICS_ENTITIES)})")
+    entities = _METRICS_ENTITIES[view]
+    if entity not in entities:
+        raise _invalid(
+            f"Invalid entity '{entity}' specified for view type '{view}'. Valid entities are {list(entities)}"
+        )
+    if entities[entity] and key is None:
+        raise _invalid(f"Filtering by {entity} requires a key, e.g. '{view}.{entity}.<key> = <value>'")
+    if not entities[entity] and key is not None:
+        raise _invalid(f"Filtering by {entity} does not require a key, use '{view}.{entity}' instead")
+    return view, entity, key
+
+
+def parse_trace_metrics_filter(filter_string: str) -> MetricsFilter:
+    """One filter of QueryTraceMetrics' `filters`, with MLflow's checks in its order and its wording."""
+    tokens = _tokenize(filter_string)
+    if filter_string and not tokens:
+        raise _invalid(f"Invalid filter '{filter_string}'. Could not be parsed.")
+    if any(t.text == ";" for t in tokens[:-1]):
+        raise _statement_error("traces", filter_string, None)
+    clauses, invalid, index = [], [], 0
+    while index < len(tokens):
+        matched = _match_clause(tokens, index)
+        # Only `<identifier> <operator> <value>` makes a comparison here; IS NULL and IN lists are bare words.
+        if matched and matched[0].value is not None and matched[0].op not in _LIST_OPS:
+            written_op = " ".join(token.text for token in tokens[index + 1 : matched[1] - 1])
+            clauses.append((matched[0], written_op))
+            index = matched[1]
+        else:
+            invalid.append(tokens[index].text)
+            index += 1
+    if invalid:
+        raise _invalid(f"Invalid clause(s) in filter string: {', '.join(invalid)}")
+    if len(clauses) != 1:
+        raise _invalid(f"Invalid filter: '{filter_string}'. Expected one filter clause.")
+    clause, written_op = clauses[0]
+    view, entity, key = _metrics_identifier(_identifier(clause))
+    if clause.op != "=":
+        raise _invalid(f"Invalid comparator: '{written_op}', only '=' operator is supported")
+    token = clause.value
+    assert token is not None
+    expected = f"Expected a quoted string value for {entity} value (e.g. 'my-value'). Got value {token.text}"
+    return MetricsFilter(view, entity, key, _string(token, expected))

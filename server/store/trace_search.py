@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from server.store import search_grammar as grammar
@@ -57,6 +57,11 @@ def _condition(c: grammar.Comparison) -> ColumnElement[bool]:
     if c.kind == "span":
         return exists().where(Span.trace_id == Trace.trace_id, _compare(_SPAN_COLUMNS[c.key], c.op, c.value))
     return _compare(_ATTRIBUTES[c.key], c.op, c.value)
+
+
+def matching(comparisons: Sequence[grammar.Comparison]) -> ColumnElement[bool]:
+    """The condition on a `Trace` row that a parsed trace filter stands for (its clauses AND-ed)."""
+    return and_(true(), *map(_condition, comparisons))
 
 
 def _order_column(key: grammar.OrderKey) -> Any:

@@ -12,11 +12,9 @@ from mlflow.protos import databricks_pb2, model_registry_pb2, service_pb2
 
 from server.api import RPCS
 
-# Tracking RPCs not served yet (legacy v2 trace routes, trace links and analysis, workspaces and the GenAI
-# features), so the gap stays visible.
+# Tracking RPCs not served yet (workspaces and the GenAI evaluation features), so the gap stays visible.
 NOT_YET = {
     "searchDatasets",
-    "calculateTraceFilterCorrelation",
 }
 NOT_YET_PREFIXES = ("/mlflow/workspaces",)
 

@@ -16,13 +16,6 @@ def test_the_assistant_is_not_configured(server_url: str) -> None:
     assert providers.json() == {"providers": [], "resolved": None, "gateway_vendor_options": {}}
 
 
-def test_trace_metrics_have_no_data_points_for_the_ui_only(server_url: str) -> None:
-    query = {"experiment_ids": ["0"], "view_type": "TRACES", "metric_name": "trace_count", "aggregations": []}
-    answer = httpx.post(f"{server_url}{AJAX3}/traces/metrics", json=query)
-    assert (answer.status_code, answer.json()) == (200, {})
-    assert httpx.post(f"{server_url}/api/3.0/mlflow/traces/metrics", json=query).status_code == 404
-
-
 def test_the_genai_pages_find_nothing_stored_and_the_client_still_learns_it_is_not_served(server_url: str) -> None:
     experiment = {"experiment_id": "0"}
     calls = [

@@ -14,7 +14,13 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.store.tracking import sqlalchemy_store as mlflow_store
 from mlflow.utils.search_logged_model_utils import parse_filter_string as mlflow_parse_logged_model_filter
-from mlflow.utils.search_utils import SearchExperimentsUtils, SearchModelUtils, SearchModelVersionUtils, SearchUtils
+from mlflow.utils.search_utils import (
+    SearchExperimentsUtils,
+    SearchModelUtils,
+    SearchModelVersionUtils,
+    SearchTraceMetricsUtils,
+    SearchUtils,
+)
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
@@ -33,6 +39,7 @@ from server.store.search_grammar import (
     parse_logged_model_filter,
     parse_run_filter,
     parse_run_order_by,
+    parse_trace_metrics_filter,
 )
 
 C = Comparison
@@ -673,6 +680,84 @@ def test_mlflow_alias_is_not_applied_to_metric_keys() -> None:
     assert parse_run_filter("metrics.created > 1") == [C("metric", "created", ">", 1.0)]
 
 
+# --- trace metrics: one `<view>.<entity>[.<key>] = '<value>'` clause per filter ---------------------------------
+
+TRACE_METRICS_PARITY = [
+    # accepted
+    "trace.status = 'OK'",
+    'trace.status = "ERROR"',
+    'trace.status="OK"',
+    "`trace`.status = 'OK'",
+    "trace.tag.team = 'vision'",
+    "trace.tag.`a.b` = 'x'",
+    'trace.tag."a b" = "x"',
+    "trace.tag.'a b' = 'x'",
+    "trace.metadata.mlflow.trace.session = 's-1'",
+    "trace.metadata.mlflow.sourceRun = 'r'",
+    'trace.tag.k = "it\'s"',
+    "trace.tag.k = 'a''b'",
+    "trace.status = ''",
+    'span.type = "TOOL"',
+    "span.name = 'retrieve'",
+    "span.status = 'ERROR'",
+    "assessment.name = 'relevance'",
+    'assessment.type = "feedback"',
+    # refused, each with MLflow's message
+    "",
+    "  ",
+    "trace.status",
+    "status = 'x'",
+    "'x' = trace.status",
+    '"x" = trace.status',
+    "5 = trace.status",
+    "trace.status = OK",
+    "trace.status = 5",
+    "trace.status = 1.5",
+    'trace.status = ("a")',
+    "trace.status = trace.name",
+    "trace.status = 'abc",
+    "trace.status IS NULL",
+    'span.name IN ("a")',
+    'trace.status LIKE "a"',
+    'trace.status like "a"',
+    'trace.status != "a"',
+    'trace.status == "a"',
+    'trace.status >= "a"',
+    'trace.status = "a" AND span.name = "b"',
+    'trace.status = "a" OR trace.status = "b"',
+    'trace.status = "a" AND',
+    'trace.status = "a" trace.status = "b"',
+    'trace.status = "a";',
+    'trace.status = "a"; span.name = "b"',
+    'TRACE.status = "a"',
+    'run.status = "a"',
+    'trace.STATUS = "a"',
+    'trace.`status` = "a"',
+    'trace.foo = "a"',
+    'span.foo = "a"',
+    'assessment.value = "a"',
+    'trace.tag = "a"',
+    'trace.metadata = "a"',
+    'trace.status.x = "a"',
+    'span.name.x = "a"',
+]
+
+
+def _mlflow_trace_metrics_filter(text: str) -> Outcome:
+    def step() -> tuple[str, str, str | None, str]:
+        parsed = SearchTraceMetricsUtils.parse_search_filter(text)
+        return parsed.view_type, parsed.entity, parsed.key, parsed.value
+
+    return _mlflow(step)
+
+
+@pytest.mark.parametrize("text", TRACE_METRICS_PARITY)
+def test_trace_metrics_filter_matches_mlflow(text: str) -> None:
+    outcome, parsed = _ours(parse_trace_metrics_filter, text)
+    ours = (outcome, (parsed.view, parsed.entity, parsed.key, parsed.value) if outcome == "ok" else parsed)
+    assert ours == _mlflow_trace_metrics_filter(text)
+
+
 # --- robustness ---------------------------------------------------------------------------------------------------
 
 
@@ -693,7 +778,7 @@ def test_mlflow_alias_is_not_applied_to_metric_keys() -> None:
 def test_pathological_input_is_answered_fast(text: str) -> None:
     """Runs of quotes and separators must not make the tokenizer backtrack exponentially."""
     started = time.perf_counter()
-    for parse in (parse_run_filter, parse_experiment_filter, parse_logged_model_filter):
+    for parse in (parse_run_filter, parse_experiment_filter, parse_logged_model_filter, parse_trace_metrics_filter):
         _ours(parse, text)
     _ours(parse_run_order_by, [text])
     assert time.perf_counter() - started < 2
