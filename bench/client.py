@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -49,6 +49,20 @@ class Api:
     def post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = self._check(self._client.post(f"{_API}/{endpoint}", json=body)).json()
         return data
+
+    def get(self, path: str, params: Mapping[str, str | list[str]] | None = None) -> dict[str, Any]:
+        """GET a JSON answer from any path (e.g. `/api/3.0/mlflow/traces/get`)."""
+        data: dict[str, Any] = self._check(self._client.get(path, params=params)).json()
+        return data
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON body to any path (e.g. `/api/3.0/mlflow/traces/search`)."""
+        data: dict[str, Any] = self._check(self._client.post(path, json=body)).json()
+        return data
+
+    def post_bytes(self, path: str, content: bytes, headers: dict[str, str]) -> None:
+        """POST a raw body (e.g. an OTLP protobuf export to `/v1/traces`); the answer's body is not read further."""
+        self._check(self._client.post(path, content=content, headers=headers))
 
     def create_experiment(self, name: str) -> str:
         return str(self.post("experiments/create", {"name": name})["experiment_id"])

@@ -21,6 +21,7 @@ class Row:
     higher: bool
     target: tuple[str, float] | None = None
     compare: bool = True  # False: no ratio column (e.g. memory growth near zero on both sides)
+    ratio_target: float | None = None  # a target on the ratio to mlflow server instead of on Runyard's value
 
     def meets(self, value: float) -> bool:
         assert self.target is not None
@@ -83,7 +84,13 @@ def _ratio(row: Row, runyard: Cell | None, mlflow: Cell | None) -> str:
     return f"{ratio:.2f}x"
 
 
-def _target(row: Row, runyard: Cell | None) -> str:
+def _target(row: Row, runyard: Cell | None, mlflow: Cell | None = None) -> str:
+    if row.ratio_target is not None:
+        text = f"≥ {row.ratio_target:g}x mlflow server"
+        ratio = _ratio(row, runyard, mlflow)
+        if ratio != "-":
+            text += "  ok" if float(ratio[:-1]) >= row.ratio_target else "  MISSED"
+        return text
     if row.target is None:
         return "-"
     op, bound = row.target
@@ -102,7 +109,7 @@ def table(spec: list[Row], results: dict[str, dict[str, Cell]], names: tuple[str
         runyard = results.get(runyard_name, {}).get(row.key)
         mlflow = results.get(mlflow_name, {}).get(row.key)
         label = f"{row.label} [{row.unit}]"
-        body.append([label, cell(runyard), cell(mlflow), _ratio(row, runyard, mlflow), _target(row, runyard)])
+        body.append([label, cell(runyard), cell(mlflow), _ratio(row, runyard, mlflow), _target(row, runyard, mlflow)])
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def render(line: list[str]) -> str:

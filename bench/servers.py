@@ -126,7 +126,7 @@ class RunningServer:
                 return time.monotonic() - started
         return None
 
-    def stop(self) -> None:
+    def stop(self, grace_s: float = 10.0) -> None:
         """SIGTERM to the server's process group, then SIGKILL to whatever is left of it after a grace period."""
         if self._stopped:
             return
@@ -135,7 +135,7 @@ class RunningServer:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
+            self.process.wait(timeout=grace_s)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
