@@ -138,8 +138,11 @@ def test_an_image_artifact_renders(page: Page, previews: Previews) -> None:
 def test_a_logged_model_shows_its_files_and_mlmodel(page: Page, previews: Previews) -> None:
     page.goto(previews.run_page("lr-low"))
     expect(page.get_by_text("Logged models (1)")).to_be_visible()
-    page.get_by_role("link", name="model", exact=True).last.click()
-    expect(page).to_have_url(f"{previews.url}/#/experiments/{previews.experiment_id}/models/{previews.model_id}")
+    # The run page links to its model; it is followed by address, since the page redraws its sections while it
+    # keeps loading, and a click during a redraw can land on a link that is being replaced.
+    model_page = f"#/experiments/{previews.experiment_id}/models/{previews.model_id}"
+    expect(page.get_by_role("link", name="model", exact=True).last).to_have_attribute("href", model_page)
+    page.goto(f"{previews.url}/{model_page}")
     expect(page.get_by_role("button", name="Register model")).to_be_visible()
     page.get_by_text("Artifacts", exact=True).click()
     for name in ("MLmodel", "model.skops", "input_example.json", "requirements.txt"):
