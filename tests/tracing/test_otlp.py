@@ -54,6 +54,7 @@ def _post(server_url: str, experiment_id: str, body: bytes, headers: dict[str, s
         f"{server_url}/v1/traces",
         content=body,
         headers={"x-mlflow-experiment-id": experiment_id, **(headers or PROTOBUF)},
+        timeout=60,  # eight at once on a busy machine may each take longer than httpx's default 5 s
     )
 
 
