@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
 from server.services import validation
-from server.store import search_grammar as grammar
+from server.store import trace_grammar as grammar
 from server.store import trace_metrics as store
 from server.store.paging import decode_offset, encode_offset
 from server.store.search import Page

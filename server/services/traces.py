@@ -26,7 +26,7 @@ from server.store import artifact_destinations, trace_search
 from server.store import assessments as assessment_store
 from server.store import experiments as experiment_store
 from server.store import runs as run_store
-from server.store import search_grammar as grammar
+from server.store import trace_grammar as grammar
 from server.store import traces as store
 from server.store.models import Assessment, Trace
 from server.store.search import Page
@@ -102,10 +102,11 @@ def _trace_artifact_uri(session: Session, experiment_id: int, trace_id: str, des
     return uri
 
 
-def _check_same_experiment(row: Trace, experiment_id: int) -> None:
-    if row.experiment_id != experiment_id:
+def _check_same_experiment(trace_id: str, owner: int, experiment_id: int) -> None:
+    """A trace stays in the experiment it was first written to, whichever half names another."""
+    if owner != experiment_id:
         raise MlflowError.invalid_parameter(
-            f"Trace '{row.trace_id}' belongs to experiment {row.experiment_id}, not to experiment {experiment_id}."
+            f"Trace '{trace_id}' belongs to experiment {owner}, not to experiment {experiment_id}."
         )
 
 
@@ -134,7 +135,7 @@ def start_trace(session: Session, info: TraceInfoIn, artifact_destination: str) 
     )
     row = store.find_trace(session, info.trace_id)
     assert row is not None
-    _check_same_experiment(row, experiment_id)
+    _check_same_experiment(row.trace_id, row.experiment_id, experiment_id)
     for column, column_value in fields.items():
         setattr(row, column, column_value)
     if name is not None:
@@ -265,10 +266,7 @@ def log_spans(
         store.set_tags_many(session, [(trace_id, ARTIFACT_LOCATION_TAG, folders[trace_id]) for trace_id in new_ids])
         known = store.trace_states(session, list(by_trace))  # another request may have made one meanwhile
     for trace_id, (owner, _) in known.items():
-        if owner != experiment:
-            raise MlflowError.invalid_parameter(
-                f"Trace '{trace_id}' belongs to experiment {owner}, not to experiment {experiment}."
-            )
+        _check_same_experiment(trace_id, owner, experiment)
     roots = {trace_id: root for trace_id, spans in by_trace.items() if (root := _root(spans)) is not None}
     completions: list[dict[str, Any]] = []
     root_tags: list[tuple[str, str, str]] = []

@@ -37,10 +37,7 @@ def record(session: Session, artifact_uri: str, destination: str, owner_id: str)
 
 def record_once(session: Session, artifact_uri: str, destination: str, owner_id: str) -> None:
     """`record`, where the same folder may be recorded again (a trace's folder, named by both of its halves)."""
-    prefix = proxied_path(artifact_uri)
-    if prefix:
-        row = {"prefix_digest": _digest(prefix), "prefix": prefix, "destination": destination, "owner_id": owner_id}
-        insert_ignore(session, ArtifactDestination, [row])
+    record_many_once(session, [(artifact_uri, destination, owner_id)])
 
 
 def record_many_once(session: Session, folders: list[tuple[str, str, str]]) -> None:

@@ -27,10 +27,11 @@ from sqlalchemy import Float, String, and_, case, cast, distinct, exists, false,
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
-from server.store import search_grammar as grammar
+from server.store import trace_grammar as grammar
 from server.store import trace_search
 from server.store.dialect import interpolated_percentile, percentile
 from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from server.store.search_grammar import Comparison
 
 TIME_BUCKET = "time_bucket"
 SESSION_METADATA = "mlflow.trace.session"
@@ -272,9 +273,9 @@ class CorrelationCounts:
 def correlation_counts(
     session: Session,
     experiment_ids: Sequence[int],
-    filter1: Sequence[grammar.Comparison],
-    filter2: Sequence[grammar.Comparison],
-    base: Sequence[grammar.Comparison],
+    filter1: Sequence[Comparison],
+    filter2: Sequence[Comparison],
+    base: Sequence[Comparison],
 ) -> CorrelationCounts:
     """Among the experiments' traces that match `base` (all of them when it is empty): how many there are, how many
     match each filter, and how many match both, in one scan."""

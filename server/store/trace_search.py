@@ -12,9 +12,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
-from server.store import search_grammar as grammar
+from server.store import trace_grammar as grammar
 from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from server.store.search import Page, _compare, _paginate
+from server.store.search_grammar import Comparison, OrderKey
 
 _ATTRIBUTES: dict[str, Any] = {
     "request_id": Trace.trace_id,
@@ -28,7 +29,7 @@ _ATTRIBUTES: dict[str, Any] = {
 _SPAN_COLUMNS: dict[str, Any] = {"name": Span.name, "type": Span.span_type, "status": Span.status}
 
 
-def _keyed(table: type[TraceTag] | type[TraceMetadata], c: grammar.Comparison) -> ColumnElement[bool]:
+def _keyed(table: type[TraceTag] | type[TraceMetadata], c: Comparison) -> ColumnElement[bool]:
     keyed = and_(table.trace_id == Trace.trace_id, table.key == c.key)
     if c.op == "IS NULL":
         return ~exists().where(keyed)
@@ -37,7 +38,7 @@ def _keyed(table: type[TraceTag] | type[TraceMetadata], c: grammar.Comparison) -
     return exists().where(keyed, _compare(table.value, c.op, c.value))
 
 
-def _condition(c: grammar.Comparison) -> ColumnElement[bool]:
+def _condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind == "tag" and c.key == grammar.TRACE_NAME_TAG:  # the name is a column of the trace row
         if c.op == "IS NULL":
             return Trace.name.is_(None)
@@ -59,12 +60,12 @@ def _condition(c: grammar.Comparison) -> ColumnElement[bool]:
     return _compare(_ATTRIBUTES[c.key], c.op, c.value)
 
 
-def matching(comparisons: Sequence[grammar.Comparison]) -> ColumnElement[bool]:
+def matching(comparisons: Sequence[Comparison]) -> ColumnElement[bool]:
     """The condition on a `Trace` row that a parsed trace filter stands for (its clauses AND-ed)."""
     return and_(true(), *map(_condition, comparisons))
 
 
-def _order_column(key: grammar.OrderKey) -> Any:
+def _order_column(key: OrderKey) -> Any:
     if key.kind == "tag" and key.key == grammar.TRACE_NAME_TAG:
         return Trace.name
     if key.kind in ("tag", "metadata"):
@@ -76,8 +77,8 @@ def _order_column(key: grammar.OrderKey) -> Any:
 def search_traces(
     session: Session,
     experiment_ids: Sequence[int],
-    comparisons: Sequence[grammar.Comparison],
-    order_by: Sequence[grammar.OrderKey],
+    comparisons: Sequence[Comparison],
+    order_by: Sequence[OrderKey],
     max_results: int,
     page_token: str | None,
 ) -> Page[Trace]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore, upsert
@@ -137,10 +137,6 @@ def oldest_trace_ids(session: Session, experiment_id: int, before_ms: int, limit
         .limit(limit)
     )
     return list(session.scalars(query))
-
-
-def count_spans(session: Session, trace_id: str) -> int:
-    return int(session.scalar(select(func.count()).select_from(Span).where(Span.trace_id == trace_id)) or 0)
 
 
 def link_to_run(session: Session, trace_ids: Sequence[str], run_id: str) -> None:

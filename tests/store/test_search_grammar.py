@@ -39,8 +39,8 @@ from server.store.search_grammar import (
     parse_logged_model_filter,
     parse_run_filter,
     parse_run_order_by,
-    parse_trace_metrics_filter,
 )
+from server.store.trace_grammar import parse_trace_metrics_filter
 
 C = Comparison
 Outcome = tuple[str, Any]  # ("ok", parsed) or ("error", message)
