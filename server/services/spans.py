@@ -41,6 +41,7 @@ class SpanRecord:
     end_time_ns: int | None
     payload: bytes
     attributes: dict[str, Any]  # decoded; read for a root span's previews and trace tags
+    content: str  # name, attributes and events as JSON text, for `trace.text` and `span.attributes.*` filters
 
     @property
     def is_root(self) -> bool:
@@ -57,6 +58,7 @@ class SpanRecord:
             "start_time_ns": self.start_time_ns,
             "end_time_ns": self.end_time_ns,
             "payload": self.payload,
+            "content": self.content,
         }
 
 
@@ -96,6 +98,32 @@ def preview(value: Any) -> str | None:
     return text[:PREVIEW_LENGTH]
 
 
+def attribute_text(value: Any) -> str:
+    """An attribute's value as a filter compares it: a string as the sender meant it (MLflow's client sends
+    `"\\"gpt-4\\""` for `gpt-4`), anything else as its JSON text."""
+    if isinstance(value, str):
+        if value[:1] == '"':
+            unwrapped = _unwrapped(value)
+            return unwrapped if isinstance(unwrapped, str) else value
+        return value
+    return orjson.dumps(value, default=str).decode()
+
+
+def span_content(name: str, attributes: dict[str, Any], span: OtlpSpan) -> str:
+    """What a text search of a span reads: its name, its attributes (`span.attributes.<name>` reads one of them)
+    and its events (an exception's message among them), as one JSON object."""
+    content: dict[str, Any] = {"name": name, "attributes": {key: attribute_text(v) for key, v in attributes.items()}}
+    if span.events:
+        content["events"] = [
+            {
+                "name": event.name,
+                "attributes": {a.key: attribute_text(decode_any_value(a.value)) for a in event.attributes},
+            }
+            for event in span.events
+        ]
+    return orjson.dumps(content).decode()
+
+
 def span_record(span: OtlpSpan) -> SpanRecord:
     """Raises INVALID_PARAMETER_VALUE for a span without a valid trace or span id; `span` is updated in place."""
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
@@ -127,6 +155,7 @@ def span_record(span: OtlpSpan) -> SpanRecord:
         end_time_ns=span.end_time_unix_nano or None,
         payload=span.SerializeToString(),
         attributes=attributes,
+        content=span_content(span.name, attributes, span),
     )
 
 

@@ -1,5 +1,6 @@
 """What SQLite and PostgreSQL spell differently: insert-or-ignore and upsert (both keep replays of the client's
-retried writes harmless), and the continuous percentile aggregate, which SQLite lacks and gets from us.
+retried writes harmless), reading a member of JSON held as text, and the continuous percentile aggregate and
+regular-expression match, which SQLite lacks and gets from us.
 
 Callers name the mapped class (`upsert(session, ExperimentTag, ...)`); the rows are keyed by column name, and the
 statements are built on the class's table, so they are Core statements and skip the ORM's per-row bookkeeping.
@@ -8,12 +9,16 @@ statements are built on the class's table, so they are Core statements and skip 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, func
+from sqlalchemy import ColumnElement, Table, Text, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from server.store.base import Base
 
@@ -47,6 +52,37 @@ def upsert(session: Session, entity: type[Base], rows: Sequence[dict[str, Any]],
         set_={name: stmt.excluded[name] for name in update},
     )
     session.execute(stmt, list(rows))
+
+
+class json_text(FunctionElement[str]):
+    """`json_text(column, key, ...)`: the text of the member at that path of keys in the JSON object a text column
+    holds, NULL where there is none. Keys are bound values, never spliced into the SQL."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(json_text, "postgresql")
+def _json_text_postgresql(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    column, *keys = element.clauses
+    path = ", ".join(compiler.process(key, **kw) for key in keys)
+    return f"jsonb_extract_path_text(CAST({compiler.process(column, **kw)} AS JSONB), {path})"
+
+
+@compiles(json_text, "sqlite")
+def _json_text_sqlite(element: json_text, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite's JSON path is text: '$."key"."key"' (a key holding a double quote cannot be named in it).
+    column, *keys = element.clauses
+    path = " || ".join(["'$'", *(f"'.\"' || {compiler.process(key, **kw)} || '\"'" for key in keys)])
+    return f"json_extract({compiler.process(column, **kw)}, {path})"
+
+
+def sqlite_regexp(pattern: str | None, text: str | None) -> bool:
+    """SQLite's `text REGEXP pattern` (RLIKE in a filter), registered on every SQLite connection (`engine.py`);
+    PostgreSQL has `~`. Patterns are checked when a filter is parsed."""
+    if pattern is None or text is None:
+        return False
+    return re.search(pattern, text) is not None
 
 
 SQLITE_PERCENTILE = "runyard_percentile"

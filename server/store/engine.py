@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from server.store.dialect import SQLITE_PERCENTILE, SqlitePercentile
+from server.store.dialect import SQLITE_PERCENTILE, SqlitePercentile, sqlite_regexp
 from server.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
@@ -47,6 +47,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
         dbapi_conn.create_aggregate(SQLITE_PERCENTILE, 2, SqlitePercentile)  # PostgreSQL has percentile_cont
+        dbapi_conn.create_function("regexp", 2, sqlite_regexp, deterministic=True)  # PostgreSQL has `~`
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -482,6 +482,8 @@ class Span(Base):
     start_time_ns: Mapped[int] = mapped_column(BigInteger)
     end_time_ns: Mapped[int | None] = mapped_column(BigInteger)
     payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # Name, attributes and events as JSON text (`services/spans.py`), which text and attribute filters search.
+    content: Mapped[str | None] = mapped_column(Text)
 
 
 class Assessment(Base):

@@ -67,6 +67,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
     "<=": operator.le,
     "LIKE": lambda column, value: column.like(value),
     "ILIKE": lambda column, value: column.ilike(value),
+    "RLIKE": lambda column, value: column.regexp_match(value),
     "IN": lambda column, value: column.in_(list(value)),
     "NOT IN": lambda column, value: column.not_in(list(value)),
 }

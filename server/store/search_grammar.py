@@ -17,7 +17,7 @@ from typing import Literal, NamedTuple
 
 from server.errors import MlflowError
 
-Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata", "span"]
+Kind = Literal["metric", "param", "tag", "attribute", "dataset", "metadata", "span", "feedback", "expectation", "issue"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ they stand for), and the one-clause filters of `traces/metrics`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,14 +21,17 @@ from server.store.search_grammar import (
     _identifier,
     _invalid,
     _invalid_key,
+    _is_quoted,
     _match_clause,
     _number,
     _order_clause,
+    _set_text,
     _split_identifier,
     _statement_error,
     _string,
     _string_list,
     _strip,
+    _Token,
     _tokenize,
 )
 
@@ -36,24 +40,34 @@ _TRACE_PREFIXES: dict[str, Kind] = {
     **dict.fromkeys(("attribute", "attributes", "trace"), "attribute"),
     **dict.fromkeys(("request_metadata", "metadata"), "metadata"),
     "span": "span",
+    "feedback": "feedback",
+    "expectation": "expectation",
+    "issue": "issue",
 }
 _TRACE_NUMERIC = frozenset(
     {"timestamp_ms", "timestamp", "execution_time_ms", "execution_time", "end_time_ms", "end_time"}
 )
-_TRACE_FILTER_KEYS = _TRACE_NUMERIC | {"request_id", "status", "client_request_id", "name", "run_id", "prompt"}
+_TRACE_FILTER_KEYS = _TRACE_NUMERIC | {"request_id", "status", "client_request_id", "name", "run_id", "prompt", "text"}
 _TRACE_ORDER_KEYS = _TRACE_NUMERIC | {"experiment_id", "status", "request_id", "name", "run_id"}
 _TRACE_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
 _TRACE_LISTABLE = frozenset({"name", "status", "request_id", "run_id", "client_request_id"})
 _TRACE_SPAN_KEYS = frozenset({"name", "type", "status"})
-_TRACE_KEYED_OPS = frozenset({"!=", "=", "LIKE", "ILIKE", "IS NULL", "IS NOT NULL"})
-_TRACE_STRING_OPS = frozenset({"!=", "=", "IN", "NOT IN", "LIKE", "ILIKE"})
+_TRACE_KEYED_OPS = frozenset({"!=", "=", "LIKE", "ILIKE", "RLIKE", "IS NULL", "IS NOT NULL"})
+_TRACE_STRING_OPS = frozenset({"!=", "=", "IN", "NOT IN", "LIKE", "ILIKE", "RLIKE"})
+_SPAN_CONTENT_OPS = frozenset({"LIKE", "ILIKE"})
+_ASSESSMENT_NUMERIC_OPS = frozenset({">", ">=", "<", "<="})
+_ASSESSMENT_OPS = _ASSESSMENT_NUMERIC_OPS | {"!=", "=", "LIKE", "ILIKE", "RLIKE", "IS NULL", "IS NOT NULL"}
+_ISSUE_KEYS = frozenset({"id"})
 TRACE_NAME_TAG = "mlflow.traceName"
 TRACE_SOURCE_RUN = "mlflow.sourceRun"
 TRACE_LINKED_PROMPTS = "mlflow.linkedPrompts"
+SPAN_CONTENT = "content"  # a span's name, attributes and events as JSON text: what `trace.text` searches
+SPAN_ATTRIBUTE_PREFIX = "attributes."  # `span.attributes.<name>`: one attribute of a span
 
 
 def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]:
-    """(kind, key), with MLflow's mappings: `name` is the trace-name tag, `run_id` the source-run metadata."""
+    """(kind, key), with MLflow's mappings: `name` is the trace-name tag, `run_id` the source-run metadata, `text`
+    the content of the trace's spans."""
     prefix, key = _split_identifier(text)
     entity = "attribute" if prefix is None else _strip(prefix, "`")
     if entity not in _TRACE_PREFIXES:
@@ -69,25 +83,73 @@ def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]
             return "metadata", TRACE_SOURCE_RUN
         if key == "prompt":
             return "tag", TRACE_LINKED_PROMPTS
+        if key == "text":
+            return "span", SPAN_CONTENT
         return kind, _TRACE_ALIASES.get(key, key)
-    if kind == "span" and key.startswith("attributes."):
-        raise _invalid(f"Filtering on span attributes is not supported by this server: 'span.{key}'.")
-    if kind == "span" and key not in _TRACE_SPAN_KEYS:
+    if kind == "span":
+        return kind, _span_key(key)
+    if kind in ("feedback", "expectation") and not key:
+        raise _invalid("Assessment field name cannot be empty")
+    if kind == "issue" and key not in _ISSUE_KEYS:
+        raise _invalid(f"Invalid issue attribute '{key}'. Supported attributes: {', '.join(sorted(_ISSUE_KEYS))}")
+    return kind, key
+
+
+def _span_key(key: str) -> str:
+    if key.startswith(SPAN_ATTRIBUTE_PREFIX):
+        name = _strip(key[len(SPAN_ATTRIBUTE_PREFIX) :], "`")
+        if not name:
+            raise _invalid("Span attribute name cannot be empty after 'attributes.'")
+        return SPAN_ATTRIBUTE_PREFIX + name
+    if key not in _TRACE_SPAN_KEYS and key != SPAN_CONTENT:
         raise _invalid(
             f"Invalid span attribute '{key}'. Supported attributes: name, status, type, attributes.<attribute_name>."
         )
-    return kind, key
+    return key
+
+
+def _check_scoped_op(scope: str, op: str, allowed: frozenset[str]) -> None:
+    """MLflow words a refused comparator of spans and assessments with the field it was used on."""
+    if op not in allowed:
+        raise _invalid(f"{scope} comparator '{op}' not one of '{_set_text(allowed)}'")
+
+
+def _regex(pattern: str) -> str:
+    """An RLIKE pattern, checked here so that a malformed one is a 400 and not a database error."""
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise _invalid(f"Invalid regular expression '{pattern}' for RLIKE: {error}") from None
+    return pattern
+
+
+def _assessment_comparison(kind: Kind, key: str, op: str, token: _Token) -> Comparison:
+    """`feedback.<name>` and `expectation.<name>`: numbers for <, <=, > and >=, a quoted string otherwise."""
+    numeric = op in _ASSESSMENT_NUMERIC_OPS
+    if numeric and token.kind != "number":
+        raise _invalid(f"Expected a numeric value for {kind} when using comparator '{op}'. Got value {token.text}")
+    if not numeric and (token.kind not in ("string", "ident") or not _is_quoted(token.text)):
+        raise _invalid(f"Expected a quoted string value for {kind} (e.g. 'my-value'). Got value {token.text}")
+    value: str | float = _number(token, "") if numeric else token.text[1:-1]
+    _check_scoped_op(f"assessment.{key}", op, _ASSESSMENT_OPS)
+    return Comparison(kind, key, op, _regex(str(value)) if op == "RLIKE" else value)
 
 
 def _trace_comparison(clause: _Clause) -> Comparison:
     listable = clause.value is not None and clause.value.kind == "list" and clause.op in _LIST_OPS
     kind, key = _trace_identifier(_identifier(clause), _TRACE_FILTER_KEYS)
     if clause.value is None:
-        if kind not in ("tag", "metadata"):
+        if kind in ("feedback", "expectation"):
+            _check_scoped_op(f"assessment.{key}", clause.op, _ASSESSMENT_OPS)
+        elif kind == "span":
+            _check_scoped_op(f"span.{key}", clause.op, _span_ops(key))
+        elif kind not in ("tag", "metadata"):
             raise _invalid(f"IS NULL / IS NOT NULL is only supported for tags and metadata, not for '{key}'")
         return Comparison(kind, key, clause.op, None)
     token = clause.value
     value: str | float | tuple[str, ...]
+    if kind in ("feedback", "expectation"):
+        return _assessment_comparison(kind, key, clause.op, token)
     if kind == "attribute" and key in _TRACE_NUMERIC:
         value = _number(token, f"Expected numeric value type for numeric attribute: {key}. Found {token.text}")
         _check_op(clause.op, _NUMERIC_OPS)
@@ -104,10 +166,23 @@ def _trace_comparison(clause: _Clause) -> Comparison:
         return Comparison(kind, key, clause.op, value)
     if listable and (kind == "span" or key in _TRACE_LISTABLE or (kind, key) == ("tag", TRACE_NAME_TAG)):
         value = _string_list(token)
+    elif kind in ("span", "issue"):
+        value = _string(token, f"Expected a quoted string value for {kind} (e.g. 'my-value'). Got value {token.text}")
     else:
         value = _string(token, _expected_string("attribute" if kind == "attribute" else "tag", token))
-    _check_op(clause.op, _TRACE_KEYED_OPS if kind in ("tag", "metadata") and not listable else _TRACE_STRING_OPS)
+    if kind == "span":
+        _check_scoped_op(f"span.{key}", clause.op, _span_ops(key))
+    elif kind == "issue":
+        _check_scoped_op(f"issue.{key}", clause.op, frozenset({"="}))
+    else:
+        _check_op(clause.op, _TRACE_KEYED_OPS if kind in ("tag", "metadata") and not listable else _TRACE_STRING_OPS)
+    if clause.op == "RLIKE" and isinstance(value, str):
+        value = _regex(value)
     return Comparison(kind, key, clause.op, value)
+
+
+def _span_ops(key: str) -> frozenset[str]:
+    return _SPAN_CONTENT_OPS if key == SPAN_CONTENT else _TRACE_STRING_OPS
 
 
 def parse_trace_filter(filter_string: str | None) -> list[Comparison]:
@@ -120,7 +195,7 @@ def parse_trace_order_by(order_by: Sequence[str] | None) -> list[OrderKey]:
     for clause in order_by or ():
         text, ascending = _order_clause(clause)
         kind, key = _trace_identifier(text, _TRACE_ORDER_KEYS)
-        if kind == "span":
+        if kind in ("span", "feedback", "expectation", "issue"):
             raise _invalid(f"Invalid identifier type '{kind}'")
         keys.append(OrderKey(kind, key, ascending))
     return keys

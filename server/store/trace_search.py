@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
-from sqlalchemy.orm import Session
+import orjson
+from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, not_, null, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from server.store import trace_grammar as grammar
-from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
+from server.store.dialect import json_text
+from server.store.models import Assessment, Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from server.store.search import Page, _compare, _paginate
 from server.store.search_grammar import Comparison, OrderKey
 
@@ -26,7 +28,15 @@ _ATTRIBUTES: dict[str, Any] = {
     "client_request_id": Trace.client_request_id,
     "experiment_id": Trace.experiment_id,
 }
-_SPAN_COLUMNS: dict[str, Any] = {"name": Span.name, "type": Span.span_type, "status": Span.status}
+_SPAN_COLUMNS: dict[str, Any] = {
+    "name": Span.name,
+    "type": Span.span_type,
+    "status": Span.status,
+    grammar.SPAN_CONTENT: Span.content,
+}
+SESSION_METADATA = "mlflow.trace.session"
+_SESSION_SCOPED = f'"{SESSION_METADATA}":'  # in an assessment's metadata: it speaks for its whole session
+_NUMBER_START = list("-0123456789")
 
 
 def _keyed(table: type[TraceTag] | type[TraceMetadata], c: Comparison) -> ColumnElement[bool]:
@@ -56,8 +66,59 @@ def _condition(c: Comparison) -> ColumnElement[bool]:
     if c.kind == "metadata":
         return _keyed(TraceMetadata, c)
     if c.kind == "span":
-        return exists().where(Span.trace_id == Trace.trace_id, _compare(_SPAN_COLUMNS[c.key], c.op, c.value))
+        return exists().where(Span.trace_id == Trace.trace_id, _compare(_span_column(c.key), c.op, c.value))
+    if c.kind in ("feedback", "expectation"):
+        return _assessment_condition(c)
+    if c.kind == "issue":  # an issue a trace analysis found on the trace: an assessment named by the issue's id
+        return exists().where(
+            Assessment.trace_id == Trace.trace_id, Assessment.kind == "issue", Assessment.name == c.value
+        )
     return _compare(_ATTRIBUTES[c.key], c.op, c.value)
+
+
+def _span_column(key: str) -> Any:
+    if key.startswith(grammar.SPAN_ATTRIBUTE_PREFIX):
+        return json_text(Span.content, "attributes", key[len(grammar.SPAN_ATTRIBUTE_PREFIX) :])
+    return _SPAN_COLUMNS[key]
+
+
+def _assessment_value(c: Comparison) -> ColumnElement[bool]:
+    """How a valid assessment's value (JSON text) compares: < <= > >= on numbers only (not booleans), = and != on the
+    JSON text or the string it holds (`feedback.rating = '5'` and `feedback.verdict = 'yes'` both match), LIKE,
+    ILIKE and RLIKE on the JSON text, as MLflow's SQL store compares them."""
+    if c.op in ("IS NULL", "IS NOT NULL"):
+        return true()
+    if c.op in ("<", "<=", ">", ">="):
+        number = case(
+            (func.substr(Assessment.value, 1, 1).in_(_NUMBER_START), cast(Assessment.value, Float)), else_=null()
+        )
+        return _compare(number, c.op, c.value)
+    if c.op in ("=", "!="):
+        equal = or_(Assessment.value == c.value, Assessment.value == orjson.dumps(c.value).decode())
+        return equal if c.op == "=" else not_(equal)
+    return _compare(Assessment.value, c.op, c.value)
+
+
+def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
+    """Traces with a valid feedback or expectation of that name whose value matches, or without one (IS NULL). An
+    assessment whose metadata names a session (`mlflow.trace.session`) counts for every trace of that session in
+    the same experiment, as MLflow counts it."""
+    named = and_(Assessment.kind == c.kind, Assessment.name == c.key, Assessment.valid.is_(True), _assessment_value(c))
+    on_this_trace = exists().where(Assessment.trace_id == Trace.trace_id, named)
+    assessed, assessed_session, own_session = aliased(Trace), aliased(TraceMetadata), aliased(TraceMetadata)
+    on_its_session = exists().where(
+        named,
+        Assessment.assessment_metadata.contains(_SESSION_SCOPED),
+        assessed.trace_id == Assessment.trace_id,
+        assessed.experiment_id == Trace.experiment_id,
+        assessed_session.trace_id == Assessment.trace_id,
+        assessed_session.key == SESSION_METADATA,
+        own_session.trace_id == Trace.trace_id,
+        own_session.key == SESSION_METADATA,
+        own_session.value == assessed_session.value,
+    )
+    found = or_(on_this_trace, on_its_session)
+    return not_(found) if c.op == "IS NULL" else found
 
 
 def matching(comparisons: Sequence[Comparison]) -> ColumnElement[bool]:

@@ -17,7 +17,7 @@ from server.store.dialect import insert_ignore, upsert
 from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 
 DELETE_BATCH = 1000  # traces per statement, and per transaction when deleting by time
-_SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload"]
+_SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns", "end_time_ns", "payload", "content"]
 
 
 def find_trace(session: Session, trace_id: str) -> Trace | None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
+from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
+from sqlalchemy import create_engine, inspect, text
 
 from server.store import schema
 from server.store.base import Base
@@ -28,4 +31,50 @@ def test_upgrade_downgrade_upgrade_matches_the_models(fresh_store_uri: str) -> N
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
     assert diff == []
+    engine.dispose()
+
+
+def test_spans_stored_before_0008_get_their_searchable_content(fresh_store_uri: str) -> None:
+    """Upgrading a store that already holds spans fills `spans.content` from each span's protobuf encoding, so
+    `trace.text` and `span.attributes.*` filters find old traces too."""
+    engine = create_engine(normalise_url(fresh_store_uri))
+    config = schema.alembic_config(engine)
+    command.upgrade(config, "0007_traces")
+    span = OtlpSpan(trace_id=bytes(range(16)), span_id=bytes(range(8)), name="retrieve", start_time_unix_nano=1)
+    for key, value in (("mlflow.spanInputs", '{"query": "tides"}'), ("mlflow.spanType", '"RETRIEVER"')):
+        span.attributes.add(key=key).value.string_value = value
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO experiments (experiment_id, name, lifecycle_stage, artifact_location, creation_time,"
+                " last_update_time) VALUES (7, 'old', 'active', 'file:///tmp/x', 0, 0)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO traces (trace_id, experiment_id, request_time, state, finalized)"
+                " VALUES ('tr-old', 7, 0, 'OK', false)"
+            )
+        )
+        for span_id in range(3):
+            span.span_id = bytes([span_id] * 8)
+            connection.execute(
+                text(
+                    "INSERT INTO spans (trace_id, span_id, name, status, start_time_ns, payload)"
+                    " VALUES ('tr-old', :id, 'retrieve', 'OK', 1, :payload)"
+                ),
+                {"id": span.span_id.hex(), "payload": span.SerializeToString()},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        contents = connection.execute(text("SELECT content FROM spans ORDER BY span_id")).scalars().all()
+    assert [json.loads(content) for content in contents] == [
+        {
+            "name": "retrieve",
+            "attributes": {
+                "mlflow.spanInputs": '{"query": "tides"}',
+                "mlflow.spanType": "RETRIEVER",
+            },
+        }
+    ] * 3
     engine.dispose()
