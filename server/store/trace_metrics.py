@@ -7,9 +7,10 @@ dimensions in that order, ordered the same way. The aggregates run in the databa
 PostgreSQL's `percentile_cont` and, on SQLite, the same interpolation as a registered aggregate (`dialect.py`).
 
 Token counts are read from each trace's usage metadata (JSON), so those rows are aggregated here instead, group by
-group as they stream in. Runyard does not record costs, a span's model, or assessments in a form these aggregates
-can read: those metrics and dimensions select no rows, which answers what MLflow's store answers for an experiment
-with no such data (no data points, or a COUNT of 0 without grouping).
+group as they stream in. The ASSESSMENTS view reads the valid feedback and expectations of the traces, in their
+trace's time bucket, with the value as MLflow aggregates it (a number, a boolean as 1 or 0, "yes" or "no" as 1 or 0).
+Runyard does not record costs or a span's model: those metrics and dimensions select no rows, which answers what
+MLflow's store answers for an experiment with no such data (no data points, or a COUNT of 0 without grouping).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from server.store import trace_grammar as grammar
 from server.store import trace_search
 from server.store.dialect import interpolated_percentile, percentile
-from server.store.models import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from server.store.models import Assessment, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from server.store.search_grammar import Comparison
 
 TIME_BUCKET = "time_bucket"
@@ -76,6 +77,16 @@ class DataPoint:
 
 
 _SPAN_LATENCY_MS = (Span.end_time_ns - Span.start_time_ns) // _NS_PER_MS  # whole ms, as MLflow computes it
+# An assessment's value (JSON text) as a number, as MLflow's store keeps it beside the value: finite numbers as they
+# are, booleans and the strings "yes" and "no" (any case) as 1 and 0, anything else none.
+_ASSESSMENT_NUMBER = case(
+    (Assessment.value == "true", 1.0),
+    (Assessment.value == "false", 0.0),
+    (func.lower(Assessment.value) == '"yes"', 1.0),
+    (func.lower(Assessment.value) == '"no"', 0.0),
+    (func.substr(Assessment.value, 1, 1).in_(list("-0123456789")), cast(Assessment.value, Float)),
+    else_=null(),
+)
 
 # What each view's metrics aggregate; a metric missing here is one Runyard does not record (see the docstring).
 _METRIC_COLUMNS: dict[tuple[str, str], Any] = {
@@ -83,6 +94,8 @@ _METRIC_COLUMNS: dict[tuple[str, str], Any] = {
     ("TRACES", "latency"): Trace.execution_duration,
     ("SPANS", "span_count"): Span.span_id,
     ("SPANS", "latency"): _SPAN_LATENCY_MS,
+    ("ASSESSMENTS", "assessment_count"): Assessment.assessment_id,
+    ("ASSESSMENTS", "assessment_value"): _ASSESSMENT_NUMBER,
 }
 _DIMENSION_COLUMNS: dict[tuple[str, str], Any] = {
     ("TRACES", "trace_name"): Trace.name,
@@ -90,6 +103,8 @@ _DIMENSION_COLUMNS: dict[tuple[str, str], Any] = {
     ("SPANS", "span_name"): Span.name,
     ("SPANS", "span_type"): Span.span_type,
     ("SPANS", "span_status"): Span.status,
+    ("ASSESSMENTS", "assessment_name"): Assessment.name,
+    ("ASSESSMENTS", "assessment_value"): Assessment.value,
 }
 _SPAN_FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
     "name": Span.name.expression,
@@ -101,8 +116,8 @@ _SPAN_FILTER_COLUMNS: dict[str, ColumnElement[Any]] = {
 def _filter_condition(f: grammar.MetricsFilter) -> ColumnElement[bool]:
     if f.view == "span":
         return _SPAN_FILTER_COLUMNS[f.entity] == f.value
-    if f.view == "assessment":
-        return false()  # no assessments are recorded
+    if f.view == "assessment":  # assessment.name or assessment.type (feedback or expectation)
+        return (Assessment.name if f.entity == "name" else Assessment.kind) == f.value
     if f.entity == "status":
         return Trace.state == f.value
     if f.entity == "tag" and f.key == grammar.TRACE_NAME_TAG:  # the name is a column of the trace row
@@ -176,6 +191,8 @@ def query_metrics(session: Session, query: MetricQuery) -> tuple[list[DataPoint]
         statement = select(*group_columns, *aggregates).select_from(Trace)
     if spans:
         statement = statement.join(Span, Span.trace_id == Trace.trace_id)
+    if query.view == "ASSESSMENTS":  # an overridden assessment no longer counts, its override does
+        statement = statement.join(Assessment, and_(Assessment.trace_id == Trace.trace_id, Assessment.valid.is_(True)))
     if is_session_count or is_tokens:
         key = SESSION_METADATA if is_session_count else USAGE_METADATA
         statement = statement.join(metadata, and_(metadata.trace_id == Trace.trace_id, metadata.key == key))

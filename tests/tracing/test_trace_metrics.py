@@ -250,8 +250,8 @@ def test_span_counts_and_latency_of_tool_calls(http: httpx.Client, experiment_id
 
 
 def test_metrics_without_recorded_data_answer_as_mlflow_does_for_none(http: httpx.Client, experiment_id: str) -> None:
-    """Costs, span models and assessments are not recorded here; MLflow's store answers the same for an experiment
-    with none of them: no data points, except a COUNT without grouping, which is 0."""
+    """Costs and span models are not recorded here, and these traces have no assessments; MLflow's store answers the
+    same for an experiment with none of them: no data points, except a COUNT without grouping, which is 0."""
     tokens = _ask(http, experiment_id, metric_name="total_tokens", aggregations=[{"aggregation_type": "SUM"}])
     assert tokens == {}  # these traces came without usage metadata
     cost = _ask(
@@ -350,6 +350,66 @@ def test_the_stock_client_reads_sessions_and_latency_of_its_own_traces(client: M
     )
     assert [(p.dimensions, p.values) for p in latency] == [
         ({"trace_name": "chat"}, {"MAX": max(latencies), "P50.0": pytest.approx(np.percentile(latencies, 50))})
+    ]
+
+
+def test_assessment_counts_and_values_of_the_stock_clients_feedback(client: MlflowClient, unique_name: str) -> None:
+    """The Overview's quality charts: valid feedback and expectations counted by name and value, and their values
+    averaged as MLflow aggregates them (booleans and yes/no as 1 or 0, text left out)."""
+    experiment_id = mlflow.set_experiment(unique_name).experiment_id
+    trace_ids = []
+    for question in ("a", "b", "c"):
+        with mlflow.start_span("ask") as span:
+            span.set_inputs({"q": question})
+        trace_ids.append(span.trace_id)
+    mlflow.flush_trace_async_logging(terminate=False)
+    judged = zip(trace_ids, (True, False, True), (0.9, 0.4, 0.5), ("yes", "No", "?"), strict=True)
+    for trace_id, correct, score, verdict in judged:
+        mlflow.log_feedback(trace_id=trace_id, name="correct", value=correct)
+        mlflow.log_feedback(trace_id=trace_id, name="score", value=score)
+        mlflow.log_feedback(trace_id=trace_id, name="verdict", value=verdict)
+    mlflow.log_expectation(trace_id=trace_ids[0], name="answer", value="Paris")
+    wrong = mlflow.log_feedback(trace_id=trace_ids[1], name="score", value=0.1)
+    mlflow.override_feedback(trace_id=trace_ids[1], assessment_id=wrong.assessment_id, value=0.7)  # 0.1 stops counting
+
+    store = client._tracking_client.store
+
+    def ask(metric: str, aggregations: list[MetricAggregation], **fields: Any) -> list[tuple[dict[str, str], Any]]:
+        points = store.query_trace_metrics(
+            experiment_ids=[experiment_id],
+            view_type=MetricViewType.ASSESSMENTS,
+            metric_name=metric,
+            aggregations=aggregations,
+            **fields,
+        )
+        return [(p.dimensions, p.values) for p in points]
+
+    count = [MetricAggregation(AggregationType.COUNT)]
+    assert ask("assessment_count", count) == [({}, {"COUNT": 11.0})]
+    assert ask("assessment_count", count, dimensions=["assessment_name"]) == [
+        ({"assessment_name": "answer"}, {"COUNT": 1.0}),
+        ({"assessment_name": "correct"}, {"COUNT": 3.0}),
+        ({"assessment_name": "score"}, {"COUNT": 4.0}),
+        ({"assessment_name": "verdict"}, {"COUNT": 3.0}),
+    ]
+    by_value = ask(
+        "assessment_count",
+        count,
+        dimensions=["assessment_name", "assessment_value"],
+        filters=['assessment.name = "correct"'],
+    )
+    assert by_value == [
+        ({"assessment_name": "correct", "assessment_value": "false"}, {"COUNT": 1.0}),
+        ({"assessment_name": "correct", "assessment_value": "true"}, {"COUNT": 2.0}),
+    ]
+    assert ask("assessment_count", count, filters=['assessment.type = "expectation"']) == [({}, {"COUNT": 1.0})]
+
+    spread = [MetricAggregation(AggregationType.AVG), MetricAggregation(AggregationType.MAX)]
+    values = ask("assessment_value", spread, dimensions=["assessment_name"])
+    assert values == [
+        ({"assessment_name": "correct"}, {"AVG": pytest.approx(2 / 3), "MAX": 1.0}),
+        ({"assessment_name": "score"}, {"AVG": pytest.approx((0.9 + 0.4 + 0.5 + 0.7) / 4), "MAX": 0.9}),
+        ({"assessment_name": "verdict"}, {"AVG": 0.5, "MAX": 1.0}),  # "yes" and "No"; "?" is no number
     ]
 
 
