@@ -48,7 +48,7 @@ def routes(context: Context) -> list[BaseRoute]:
         found = await context.db.run_read(locate)
         if isinstance(found, list):
             body = orjson.dumps({"spans": [span_dict(payload) for payload in found]})
-            headers = {"Content-Disposition": f'attachment; filename="{TRACE_DATA_FILE}"'}
+            headers = {"Content-Disposition": f"attachment; filename={TRACE_DATA_FILE}"}  # MLflow's exact header
             return Response(body, media_type="application/octet-stream", headers=headers)
         store, path = found
         return await stream_file(store, path)

@@ -22,6 +22,7 @@ def test_stored_spans_come_back_as_traces_json(client: MlflowClient, server_url:
 
     answer = httpx.get(f"{server_url}{AJAX}/get-trace-artifact", params={"request_id": root.trace_id})
     assert answer.status_code == 200, answer.text
+    assert answer.headers["Content-Disposition"] == "attachment; filename=traces.json"  # as MLflow words it
     data = TraceData.from_dict(orjson.loads(answer.content))
     spans = {span.name: span for span in data.spans}
     assert spans["plan"].inputs == {"goal": "tea"}
