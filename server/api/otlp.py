@@ -29,6 +29,7 @@ from server.web.context import Context, authorize
 EXPERIMENT_HEADER = "x-mlflow-experiment-id"
 RUN_HEADER = "x-mlflow-run-id"
 MAX_BODY_BYTES = 256 * 1024 * 1024  # as sent and after decompression: an oversized export or a zip bomb stops here
+KNOWN_SERVICE_NAMES = frozenset({"claude-code", "codex_cli_rs", "codex_vscode", "gemini-cli", "qwen-code"})
 _HEX_ID_FIELDS = ("traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id")
 
 
@@ -85,11 +86,21 @@ async def _read_body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
+def _known_service(resource_spans: Any) -> str | None:
+    """The resource's `service.name` when it is a coding agent MLflow knows, which its root spans then name."""
+    for attribute in resource_spans.resource.attributes:
+        if attribute.key == "service.name":
+            name = spans.decode_any_value(attribute.value)
+            return str(name) if str(name) in KNOWN_SERVICE_NAMES else None
+    return None
+
+
 def _records(body: bytes, encoding: str | None, media_type: str) -> list[spans.SpanRecord]:
     parsed = _parse(_decompress(body, encoding), media_type)
     return [
-        spans.span_record(span)
+        spans.span_record(span, service)
         for resource_spans in parsed.resource_spans
+        for service in (_known_service(resource_spans),)
         for scope_spans in resource_spans.scope_spans
         for span in scope_spans.spans
     ]

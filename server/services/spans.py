@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from mlflow.tracing.utils import dump_span_attribute_value
+from mlflow.tracing.utils.truncation import _get_truncated_preview
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.errors import MlflowError
+from server.services import span_translation
 
 TRACE_ID_PREFIX = "tr-"
 REQUEST_ID_ATTRIBUTE = "mlflow.traceRequestId"
@@ -24,7 +27,7 @@ SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
 INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 TRACE_TAG_ATTRIBUTE_PREFIX = "mlflow.traceTag."
-PREVIEW_LENGTH = 1000  # MLflow's preview length for open-source servers
+SERVICE_NAME_ATTRIBUTE = "service.name"
 MAX_SPAN_TYPE_LENGTH = 500
 _STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 
@@ -79,6 +82,30 @@ def decode_any_value(value: AnyValue) -> Any:
     return getattr(value, kind)
 
 
+def encode_any_value(target: AnyValue, value: Any) -> None:
+    """`value` into an empty AnyValue, typed as MLflow's client sends attributes (a dict as a key-value list)."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        target.bool_value = value
+    elif isinstance(value, int) and -(2**63) <= value < 2**63:
+        target.int_value = value
+    elif isinstance(value, float):
+        target.double_value = value
+    elif isinstance(value, list | tuple):
+        target.array_value.SetInParent()
+        for item in value:
+            encode_any_value(target.array_value.values.add(), item)
+    elif isinstance(value, dict):
+        target.kvlist_value.SetInParent()
+        for key, item in value.items():
+            pair = target.kvlist_value.values.add()
+            pair.key = str(key)
+            encode_any_value(pair.value, item)
+    else:
+        target.string_value = str(value)
+
+
 def _unwrapped(value: Any) -> Any:
     """An attribute as MLflow means it: its client may send a value already dumped to JSON (`"\\"LLM\\""`)."""
     if isinstance(value, str) and value[:1] in ('"', "{", "["):
@@ -89,13 +116,13 @@ def _unwrapped(value: Any) -> Any:
     return value
 
 
-def preview(value: Any) -> str | None:
-    """The first characters of a request or response, as JSON text (strings as they are)."""
+def preview(value: Any, role: str) -> str | None:
+    """A trace's request (role `user`) or response (`assistant`) preview from its root span's inputs or outputs, as
+    MLflow's client and server cut it: the JSON text, or the last message of that role's text where the value holds
+    chat messages, at most 1,000 characters."""
     if value is None:
         return None
-    value = _unwrapped(value)
-    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
-    return text[:PREVIEW_LENGTH]
+    return _get_truncated_preview(dump_span_attribute_value(value), role=role)
 
 
 def attribute_text(value: Any) -> str:
@@ -124,8 +151,21 @@ def span_content(name: str, attributes: dict[str, Any], span: OtlpSpan) -> str:
     return orjson.dumps(content).decode()
 
 
-def span_record(span: OtlpSpan) -> SpanRecord:
-    """Raises INVALID_PARAMETER_VALUE for a span without a valid trace or span id; `span` is updated in place."""
+def _set_attribute(span: OtlpSpan, key: str, value: Any) -> None:
+    for attribute in span.attributes:
+        if attribute.key == key:
+            attribute.value.Clear()
+            encode_any_value(attribute.value, value)
+            return
+    added = span.attributes.add()
+    added.key = key
+    encode_any_value(added.value, value)
+
+
+def span_record(span: OtlpSpan, service_name: str | None = None) -> SpanRecord:
+    """Raises INVALID_PARAMETER_VALUE for a span without a valid trace or span id; `span` is updated in place: its
+    request id attribute names its MLflow trace, a span from another instrumentation gets MLflow's attributes
+    (`span_translation`), and a root span gets the `service.name` of a known coding agent that sent it."""
     if len(span.trace_id) != 16 or len(span.span_id) != 8:
         raise MlflowError.invalid_parameter("A span needs a 16-byte trace_id and an 8-byte span_id.")
     if span.parent_span_id and len(span.parent_span_id) != 8:
@@ -143,6 +183,16 @@ def span_record(span: OtlpSpan) -> SpanRecord:
         added = span.attributes.add()
         added.key = REQUEST_ID_ATTRIBUTE
         added.value.string_value = trace_id
+    if not span_translation.speaks_mlflow(attributes):
+        events = (
+            (e.name, e.time_unix_nano, {a.key: decode_any_value(a.value) for a in e.attributes}) for e in span.events
+        )
+        for key, value in span_translation.mlflow_attributes(attributes, events).items():
+            _set_attribute(span, key, value)
+            attributes[key] = value
+    if service_name and not span.parent_span_id:
+        _set_attribute(span, SERVICE_NAME_ATTRIBUTE, service_name)
+        attributes[SERVICE_NAME_ATTRIBUTE] = service_name
     span_type = _unwrapped(attributes.get(SPAN_TYPE_ATTRIBUTE))
     return SpanRecord(
         trace_id=trace_id,

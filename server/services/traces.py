@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from mlflow.tracing.utils import SpanAggregationNode, aggregate_usage_from_span_nodes
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
 from server.services import assessments as assessment_rules
+from server.services import span_translation, validation
 from server.services import spans as span_rules
-from server.services import validation
 from server.services.assessments import AssessmentIn
 from server.store import artifact_destinations, trace_search
 from server.store import assessments as assessment_store
@@ -30,12 +32,15 @@ from server.store import trace_grammar as grammar
 from server.store import traces as store
 from server.store.models import Assessment, Trace
 from server.store.search import Page
+from server.store.trace_metrics import SESSION_METADATA, USAGE_METADATA
 
 ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
 SPANS_LOCATION_TAG = "mlflow.trace.spansLocation"
 TRACKING_STORE = "TRACKING_STORE"
 TRACE_NAME_TAG = grammar.TRACE_NAME_TAG
 SOURCE_RUN_METADATA = grammar.TRACE_SOURCE_RUN
+USER_METADATA = "mlflow.trace.user"
+CHAT_USAGE_ATTRIBUTE = "mlflow.chat.tokenUsage"
 # Tags the server keeps itself: a client may not set or delete them (MLflow refuses them too).
 SYSTEM_TAGS = frozenset({SPANS_LOCATION_TAG, "mlflow.trace.archiveLocation", "mlflow.trace.archivalFailure"})
 STATES = ("STATE_UNSPECIFIED", "OK", "ERROR", "IN_PROGRESS")
@@ -276,11 +281,77 @@ def log_spans(
             root_tags.extend((trace_id, key, value) for key, value in span_rules.root_tags(root).items())
     store.complete_traces(session, completions)
     store.upsert_spans(session, [span.as_row() for span in records])
+    undescribed = {trace_id: spans for trace_id, spans in by_trace.items() if not known[trace_id][1]}
+    _record_facts_of_spans(session, undescribed, fresh=set(new_ids))
     tags = [(trace_id, SPANS_LOCATION_TAG, TRACKING_STORE) for trace_id in by_trace] + root_tags
     store.set_tags_many(session, tags)
     if run_id and roots:
         store.set_metadata_many(session, [(trace_id, SOURCE_RUN_METADATA, run_id) for trace_id in roots])
     return list(roots)
+
+
+def _usage_node(span_id: str, parent_id: str | None, usage: Any) -> SpanAggregationNode:
+    if isinstance(usage, str):
+        try:
+            usage = orjson.loads(usage)
+        except orjson.JSONDecodeError:
+            usage = None
+    return SpanAggregationNode(span_id, parent_id, usage if isinstance(usage, dict) else None)
+
+
+def _token_usage(
+    session: Session, by_trace: dict[str, list[span_rules.SpanRecord]], fresh: set[str]
+) -> list[tuple[str, str, str]]:
+    """The token-usage metadata of traces whose spans report usage, summed over the trace's span tree as MLflow's
+    client and server sum it (a span whose ancestor reports usage is not counted again), over every span stored so
+    far, since one trace's spans may come in several requests."""
+    with_usage = {
+        trace_id: spans
+        for trace_id, spans in by_trace.items()
+        if any(CHAT_USAGE_ATTRIBUTE in s.attributes for s in spans)
+    }
+    if not with_usage:
+        return []
+    nodes = {
+        trace_id: [_usage_node(s.span_id, s.parent_span_id, s.attributes.get(CHAT_USAGE_ATTRIBUTE)) for s in spans]
+        for trace_id, spans in with_usage.items()
+    }
+    earlier = sorted(set(with_usage) - fresh)
+    for trace_id, span_id, parent_id, stored in store.span_attribute_values(session, earlier, CHAT_USAGE_ATTRIBUTE):
+        if all(s.span_id != span_id for s in with_usage[trace_id]):  # a span sent again counts once
+            nodes[trace_id].append(_usage_node(span_id, parent_id, stored))
+    return [
+        (trace_id, USAGE_METADATA, orjson.dumps(total).decode())
+        for trace_id, trace_nodes in nodes.items()
+        if (total := aggregate_usage_from_span_nodes(trace_nodes))
+    ]
+
+
+def _first_attribute(spans: list[span_rules.SpanRecord], keys: Sequence[str]) -> str | None:
+    for span in spans:
+        for key in keys:
+            value = span_rules.attribute_text(span.attributes[key]) if key in span.attributes else None
+            if value:
+                return value[:MAX_TAG_VALUE_LENGTH]
+    return None
+
+
+def _record_facts_of_spans(
+    session: Session, by_trace: dict[str, list[span_rules.SpanRecord]], *, fresh: set[str]
+) -> None:
+    """What `mlflow server` reads off the spans of a trace that its client has not described (a plain OpenTelemetry
+    sender's trace, or spans ahead of the client's trace info, which then wins): the trace's token usage, and its
+    session and user from OpenTelemetry's `session.id` (or `gen_ai.conversation.id`) and `user.id`."""
+    if not by_trace:
+        return
+    store.set_metadata_many(session, _token_usage(session, by_trace, fresh))
+    found: list[tuple[str, str, str]] = []
+    for trace_id, spans in by_trace.items():
+        if session_id := _first_attribute(spans, span_translation.SESSION_ATTRIBUTES):
+            found.append((trace_id, SESSION_METADATA, session_id))
+        if user_id := _first_attribute(spans, (span_translation.USER_ATTRIBUTE,)):
+            found.append((trace_id, USER_METADATA, user_id))
+    store.add_metadata_if_absent(session, found)
 
 
 def _root(spans: list[span_rules.SpanRecord]) -> span_rules.SpanRecord | None:
@@ -295,8 +366,8 @@ def _completion(trace_id: str, root: span_rules.SpanRecord) -> dict[str, Any]:
         "execution_duration": (root.end_time_ns - root.start_time_ns) // 1_000_000 if root.end_time_ns else None,
         "state": "ERROR" if root.status == "ERROR" else "OK",
         "name": root.name[:500],
-        "request_preview": span_rules.preview(root.attributes.get(span_rules.INPUTS_ATTRIBUTE)),
-        "response_preview": span_rules.preview(root.attributes.get(span_rules.OUTPUTS_ATTRIBUTE)),
+        "request_preview": span_rules.preview(root.attributes.get(span_rules.INPUTS_ATTRIBUTE), "user"),
+        "response_preview": span_rules.preview(root.attributes.get(span_rules.OUTPUTS_ATTRIBUTE), "assistant"),
     }
 
 

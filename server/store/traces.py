@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from server.store.dialect import insert_ignore, upsert
+from server.store.dialect import insert_ignore, json_text, upsert
 from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 
 DELETE_BATCH = 1000  # traces per statement, and per transaction when deleting by time
@@ -85,6 +85,22 @@ def upsert_spans(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     that names a key twice)."""
     unique = {(row["trace_id"], row["span_id"]): row for row in rows}
     upsert(session, Span, [unique[key] for key in sorted(unique)], _SPAN_COLUMNS)  # key order: no deadlocks
+
+
+def add_metadata_if_absent(session: Session, metadata: Sequence[tuple[str, str, str]]) -> None:
+    """Metadata the trace does not have yet; a key it has keeps its value."""
+    insert_ignore(session, TraceMetadata, _unique_rows(metadata))
+
+
+def span_attribute_values(
+    session: Session, trace_ids: Sequence[str], key: str
+) -> list[tuple[str, str, str | None, str]]:
+    """(trace, span, parent span, value) of the stored spans of these traces that have the attribute `key`."""
+    value = json_text(Span.content, "attributes", key)
+    query = select(Span.trace_id, Span.span_id, Span.parent_span_id, value).where(
+        Span.trace_id.in_(list(trace_ids)), value.is_not(None)
+    )
+    return [(trace_id, span_id, parent, text) for trace_id, span_id, parent, text in session.execute(query)]
 
 
 def has_spans(session: Session, trace_id: str) -> bool:
