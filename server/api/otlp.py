@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from server.errors import MlflowError
 from server.permissions import Permission
 from server.services import spans, traces
 from server.web.context import Context, authorize
@@ -134,6 +135,8 @@ async def export_traces(request: Request, context: Context) -> Response:
     encoding = (request.headers.get("content-encoding") or "").lower() or None
     try:
         records = await run_in_threadpool(_records, body, encoding, media_type)  # CPU work, off the event loop
+    except MlflowError:  # a span without usable ids: MLflow's answer when it cannot convert a span
+        return _detail(422, "Cannot convert OpenTelemetry span to MLflow span")
     except (DecodeError, ParseError, ValueError, TypeError, AttributeError, binascii.Error, RecursionError):
         return _detail(400, "Invalid OpenTelemetry format")
     if not records:

@@ -9,6 +9,9 @@ they are kept under ids derived from the trace, so a replayed StartTraceV3 chang
 
 from __future__ import annotations
 
+import secrets
+import threading
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -161,6 +164,25 @@ def _invalidate(session: Session, trace_id: str, overridden: str) -> None:
         raise MlflowError.not_found(f"Assessment with ID '{overridden}' not found for trace '{trace_id}'")
 
 
+class _AssessmentIds:
+    """Ids of MLflow's form (`a-` and 32 hex digits) that begin with the time in nanoseconds, kept increasing within
+    the process, so that assessments the client stamps with the same creation time (it stamps a batch at once) are
+    listed in the order they were logged, as MLflow lists them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last_ns = 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            self._last_ns = max(time.time_ns(), self._last_ns + 1)
+            stamp = self._last_ns
+        return f"a-{stamp:016x}{secrets.token_hex(8)}"
+
+
+_new_assessment_id = _AssessmentIds()
+
+
 def create_assessment(session: Session, trace_id: str, incoming: AssessmentIn) -> Assessment:
     """A new assessment under a server-made id; the times the client gives are kept (MLflow keeps them too), and
     an override marks the feedback it replaces no longer valid."""
@@ -168,7 +190,7 @@ def create_assessment(session: Session, trace_id: str, incoming: AssessmentIn) -
         raise MlflowError.invalid_parameter(
             f"The assessment names trace '{incoming.trace_id}' but is sent to trace '{trace_id}'."
         )
-    row = Assessment(**_columns(incoming, trace_id, f"a-{uuid.uuid4().hex}", now_ms()))
+    row = Assessment(**_columns(incoming, trace_id, _new_assessment_id(), now_ms()))
     if trace_store.find_trace(session, trace_id) is None:
         raise MlflowError.not_found(f"Trace with ID '{trace_id}' not found.")
     if row.overrides:

@@ -544,3 +544,17 @@ def test_a_replayed_trace_info_keeps_one_copy_of_its_assessments(
     assert by_name["in_flight"]["create_time"] == "2025-05-05T05:05:05.123Z"
     assert {a.assessment_id for a in _assessments(trace_id).values()} == {a["assessment_id"] for a in carried}
     assert mlflow.get_assessment(other_trace, taken).name == "score"  # the other trace's assessment is untouched
+
+
+def test_assessments_stamped_alike_are_listed_in_the_order_they_were_logged(
+    client: MlflowClient, experiment_id: str
+) -> None:
+    """The client stamps feedback it builds together with one creation time; the trace lists it as it was logged."""
+    trace_id, _ = _trace()
+    judge = AssessmentSource(AssessmentSourceType.LLM_JUDGE, "judge")
+    names = [f"{word}-{index}" for index, word in enumerate(["zeta", "alpha", "mu", "beta", "omega", "kappa"])]
+    stamp = 1_700_000_000_000
+    batch = [Feedback(name=n, value=i, source=judge, create_time_ms=stamp) for i, n in enumerate(names)]
+    for feedback in batch:
+        mlflow.log_assessment(trace_id=trace_id, assessment=feedback)
+    assert [a.name for a in client.get_trace(trace_id).info.assessments] == names

@@ -169,10 +169,12 @@ def test_malformed_requests_are_refused_and_store_nothing(
     empty = _post(server_url, experiment_id, b"")
     assert (empty.status_code, empty.json()) == (400, {"detail": "Invalid OpenTelemetry format - no spans found"})
 
-    short_id = _request(Span(trace_id=b"\x01" * 4, span_id=b"\x02" * 8, name="x")).SerializeToString()
-    refused = _post(server_url, experiment_id, short_id)
-    assert refused.status_code == 400
-    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    unconvertible = {"detail": "Cannot convert OpenTelemetry span to MLflow span"}  # MLflow's 422
+    for trace_id, span_id in ((b"\x01" * 4, b"\x02" * 8), (b"", b"\x02" * 8), (b"\x01" * 16, b"")):
+        refused = _post(
+            server_url, experiment_id, _request(Span(trace_id=trace_id, span_id=span_id)).SerializeToString()
+        )
+        assert (refused.status_code, refused.json()) == (422, unconvertible)
 
     unknown = _post(server_url, "987654321", good)
     assert (unknown.status_code, unknown.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST"), unknown.text
