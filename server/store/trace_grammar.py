@@ -61,6 +61,7 @@ _ISSUE_KEYS = frozenset({"id"})
 TRACE_NAME_TAG = "mlflow.traceName"
 TRACE_SOURCE_RUN = "mlflow.sourceRun"
 TRACE_LINKED_PROMPTS = "mlflow.linkedPrompts"
+TRACE_SESSION = "mlflow.trace.session"  # the metadata naming the conversation a trace belongs to
 SPAN_CONTENT = "content"  # a span's name, attributes and events as JSON text: what `trace.text` searches
 SPAN_ATTRIBUTE_PREFIX = "attributes."  # `span.attributes.<name>`: one attribute of a span
 

@@ -35,7 +35,7 @@ from server.store.models import Assessment, Span, Trace, TraceMetadata, TraceRun
 from server.store.search_grammar import Comparison
 
 TIME_BUCKET = "time_bucket"
-SESSION_METADATA = "mlflow.trace.session"
+SESSION_METADATA = grammar.TRACE_SESSION
 USAGE_METADATA = "mlflow.trace.tokenUsage"
 TOKEN_METRICS = frozenset(
     {"input_tokens", "output_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"}

@@ -34,8 +34,7 @@ _SPAN_COLUMNS: dict[str, Any] = {
     "status": Span.status,
     grammar.SPAN_CONTENT: Span.content,
 }
-SESSION_METADATA = "mlflow.trace.session"
-_SESSION_SCOPED = f'"{SESSION_METADATA}":'  # in an assessment's metadata: it speaks for its whole session
+_SESSION_SCOPED = f'"{grammar.TRACE_SESSION}":'  # in an assessment's metadata: it speaks for its whole session
 _NUMBER_START = list("-0123456789")
 
 
@@ -112,9 +111,9 @@ def _assessment_condition(c: Comparison) -> ColumnElement[bool]:
         assessed.trace_id == Assessment.trace_id,
         assessed.experiment_id == Trace.experiment_id,
         assessed_session.trace_id == Assessment.trace_id,
-        assessed_session.key == SESSION_METADATA,
+        assessed_session.key == grammar.TRACE_SESSION,
         own_session.trace_id == Trace.trace_id,
-        own_session.key == SESSION_METADATA,
+        own_session.key == grammar.TRACE_SESSION,
         own_session.value == assessed_session.value,
     )
     found = or_(on_this_trace, on_its_session)
