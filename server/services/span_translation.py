@@ -13,7 +13,9 @@ they are stored as they came, without running a dozen translators over their inp
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import sys
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -22,6 +24,12 @@ from mlflow.tracing.otel.translation import translate_span_when_storing
 from mlflow.tracing.utils import dump_span_attribute_value
 
 _logger = logging.getLogger(__name__)
+
+# MLflow prices an LLM span (`mlflow.llm.cost`) with litellm when it is installed and with its own price list
+# otherwise, trying `import litellm` for every span; a failed import is not cached and searches the whole path each
+# time (a third of a translation). Where litellm is absent, it is marked absent once, so the import fails at once.
+if "litellm" not in sys.modules and importlib.util.find_spec("litellm") is None:
+    sys.modules["litellm"] = None  # type: ignore[assignment]
 
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
 SESSION_ATTRIBUTES = ("session.id", "gen_ai.conversation.id")  # OpenTelemetry's semantic conventions

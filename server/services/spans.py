@@ -188,7 +188,9 @@ def span_record(span: OtlpSpan, service_name: str | None = None) -> SpanRecord:
             (e.name, e.time_unix_nano, {a.key: decode_any_value(a.value) for a in e.attributes}) for e in span.events
         )
         for key, value in span_translation.mlflow_attributes(attributes, events).items():
-            _set_attribute(span, key, value)
+            added = span.attributes.add()  # a key the span does not have: MLflow's are only ever added
+            added.key = key
+            encode_any_value(added.value, value)
             attributes[key] = value
     if service_name and not span.parent_span_id:
         _set_attribute(span, SERVICE_NAME_ATTRIBUTE, service_name)
