@@ -58,6 +58,7 @@ _SPAN_CONTENT_OPS = frozenset({"LIKE", "ILIKE"})
 _ASSESSMENT_NUMERIC_OPS = frozenset({">", ">=", "<", "<="})
 _ASSESSMENT_OPS = _ASSESSMENT_NUMERIC_OPS | {"!=", "=", "LIKE", "ILIKE", "RLIKE", "IS NULL", "IS NOT NULL"}
 _ISSUE_KEYS = frozenset({"id"})
+_NUMERIC_TEXT = re.compile(r"-?\d+(?:\.\d+)?")
 TRACE_NAME_TAG = "mlflow.traceName"
 TRACE_SOURCE_RUN = "mlflow.sourceRun"
 TRACE_LINKED_PROMPTS = "mlflow.linkedPrompts"
@@ -72,8 +73,7 @@ def _trace_identifier(text: str, attributes: frozenset[str]) -> tuple[Kind, str]
     prefix, key = _split_identifier(text)
     entity = "attribute" if prefix is None else _strip(prefix, "`")
     if entity not in _TRACE_PREFIXES:
-        valid = sorted({"tag", "request_metadata", "attribute", "span", "feedback", "expectation", "issue"})
-        raise _invalid(f"Invalid entity type '{entity}'. Valid values are {valid}")
+        raise _invalid(f"Invalid entity type '{entity}'. Valid values are {_set_text(_TRACE_PREFIXES)}")
     kind = _TRACE_PREFIXES[entity]
     if kind == "attribute":
         if key not in attributes:
@@ -136,25 +136,37 @@ def _assessment_comparison(kind: Kind, key: str, op: str, token: _Token) -> Comp
     return Comparison(kind, key, op, _regex(str(value)) if op == "RLIKE" else value)
 
 
+def _written_as_attribute(text: str) -> bool:
+    """Whether a filter names a trace attribute (`name`, `trace.text`...), before MLflow maps some to tags,
+    metadata or spans: MLflow checks the value against the attribute's rules first."""
+    prefix, _ = _split_identifier(text)
+    return prefix is None or _TRACE_PREFIXES.get(_strip(prefix, "`")) == "attribute"
+
+
 def _trace_comparison(clause: _Clause) -> Comparison:
+    text = _identifier(clause)
     listable = clause.value is not None and clause.value.kind == "list" and clause.op in _LIST_OPS
-    kind, key = _trace_identifier(_identifier(clause), _TRACE_FILTER_KEYS)
+    kind, key = _trace_identifier(text, _TRACE_FILTER_KEYS)
     if clause.value is None:
         if kind in ("feedback", "expectation"):
             _check_scoped_op(f"assessment.{key}", clause.op, _ASSESSMENT_OPS)
         elif kind == "span":
             _check_scoped_op(f"span.{key}", clause.op, _span_ops(key))
         elif kind not in ("tag", "metadata"):
-            raise _invalid(f"IS NULL / IS NOT NULL is only supported for tags and metadata, not for '{key}'")
+            _check_op(clause.op, _TRACE_STRING_OPS)  # MLflow's refusal of IS NULL on an attribute
         return Comparison(kind, key, clause.op, None)
     token = clause.value
     value: str | float | tuple[str, ...]
     if kind in ("feedback", "expectation"):
         return _assessment_comparison(kind, key, clause.op, token)
     if kind == "attribute" and key in _TRACE_NUMERIC:
+        if token.kind == "string" and _NUMERIC_TEXT.fullmatch(token.text[1:-1]):
+            token = _Token("number", token.text[1:-1])  # MLflow compares a quoted number as the number
         value = _number(token, f"Expected numeric value type for numeric attribute: {key}. Found {token.text}")
         _check_op(clause.op, _NUMERIC_OPS)
         return Comparison(kind, key, clause.op, value)
+    if token.kind == "number" and _written_as_attribute(text):
+        raise _invalid(f"Only the '{_set_text(_TRACE_NUMERIC)}' attributes support comparison with numeric values.")
     if (kind, key) == ("tag", TRACE_LINKED_PROMPTS):
         value = _string(token, _expected_string("tag", token))
         if clause.op != "=":
@@ -167,8 +179,15 @@ def _trace_comparison(clause: _Clause) -> Comparison:
         return Comparison(kind, key, clause.op, value)
     if listable and (kind == "span" or key in _TRACE_LISTABLE or (kind, key) == ("tag", TRACE_NAME_TAG)):
         value = _string_list(token)
+    elif token.kind == "list" and (kind == "tag" or _written_as_attribute(text)) and kind in ("tag", "metadata"):
+        _check_op(clause.op, _TRACE_KEYED_OPS)  # a list for a tag (or `run_id`): MLflow refuses the comparator
+        raise _invalid(f"Invalid comparator '{clause.op}' not one of '{_set_text(_TRACE_KEYED_OPS)}'")
     elif kind in ("span", "issue"):
         value = _string(token, f"Expected a quoted string value for {kind} (e.g. 'my-value'). Got value {token.text}")
+    elif kind == "metadata":
+        value = _string(
+            token, f"Expected a quoted string value for request_metadata (e.g. 'my-value'). Got value {token.text}"
+        )
     else:
         value = _string(token, _expected_string("attribute" if kind == "attribute" else "tag", token))
     if kind == "span":

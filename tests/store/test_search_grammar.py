@@ -40,7 +40,7 @@ from server.store.search_grammar import (
     parse_run_filter,
     parse_run_order_by,
 )
-from server.store.trace_grammar import parse_trace_metrics_filter
+from server.store.trace_grammar import parse_trace_filter, parse_trace_metrics_filter
 
 C = Comparison
 Outcome = tuple[str, Any]  # ("ok", parsed) or ("error", message)
@@ -870,3 +870,45 @@ def test_registry_order_by() -> None:
         (parse_model_version_order_by, ["name", "name"]),
     ):
         assert _ours(parse, order_by)[0] == "error", order_by
+
+
+# --- trace search filters: refusals in MLflow's words (sets sorted, where MLflow prints them in hash order) ------
+
+_TRACE_STRING_OPS = "{'!=', '=', 'ILIKE', 'IN', 'LIKE', 'NOT IN', 'RLIKE'}"
+_TRACE_KEYED_OPS = "{'!=', '=', 'ILIKE', 'IS NOT NULL', 'IS NULL', 'LIKE', 'RLIKE'}"
+_TRACE_NUMERIC = "{'end_time', 'end_time_ms', 'execution_time', 'execution_time_ms', 'timestamp', 'timestamp_ms'}"
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "message"),
+    [
+        ("trace.status IS NULL", f"Invalid comparator 'IS NULL' not one of '{_TRACE_STRING_OPS}'"),
+        ("tags.a > 'x'", f"Invalid comparator '>' not one of '{_TRACE_KEYED_OPS}'"),
+        ("tags.a IN ('x')", f"Invalid comparator 'IN' not one of '{_TRACE_KEYED_OPS}'"),
+        ("trace.run_id IN ('a')", f"Invalid comparator 'IN' not one of '{_TRACE_KEYED_OPS}'"),
+        ("metadata.a = 5", "Expected a quoted string value for request_metadata (e.g. 'my-value'). Got value 5"),
+        ("trace.status = 5", f"Only the '{_TRACE_NUMERIC}' attributes support comparison with numeric values."),
+        ("trace.text LIKE 5", f"Only the '{_TRACE_NUMERIC}' attributes support comparison with numeric values."),
+        ("trace.text = 'x'", "span.content comparator '=' not one of '{'ILIKE', 'LIKE'}'"),
+        ("span.type IS NOT NULL", f"span.type comparator 'IS NOT NULL' not one of '{_TRACE_STRING_OPS}'"),
+        ("feedback.x > 'a'", "Expected a numeric value for feedback when using comparator '>'. Got value 'a'"),
+        ("expectation.y = 1", "Expected a quoted string value for expectation (e.g. 'my-value'). Got value 1"),
+        ("issue.id != 'a'", "issue.id comparator '!=' not one of '{'='}'"),
+        (
+            "foo.bar = 'x'",
+            "Invalid entity type 'foo'. Valid values are {'attribute', 'attributes', 'expectation', 'feedback', "
+            "'issue', 'metadata', 'request_metadata', 'span', 'tag', 'tags', 'trace'}",
+        ),
+        ("tags.a RLIKE '[a-'", "Invalid regular expression '[a-' for RLIKE: unterminated character set at position 0"),
+    ],
+)
+def test_refused_trace_filters(filter_string: str, message: str) -> None:
+    with pytest.raises(MlflowError) as refused:
+        parse_trace_filter(filter_string)
+    assert refused.value.message == message
+
+
+def test_a_quoted_number_compares_as_a_number_on_a_numeric_trace_attribute() -> None:
+    assert parse_trace_filter("trace.timestamp_ms >= '1700000000000'") == [
+        Comparison("attribute", "timestamp_ms", ">=", 1_700_000_000_000)
+    ]
