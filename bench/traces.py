@@ -34,6 +34,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from mlflow.tracing.utils.otlp import _set_otel_proto_anyvalue
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
@@ -130,9 +131,9 @@ def rows(sizes: Sizes) -> list[report.Row]:
 # --- OTLP bodies --------------------------------------------------------------------------------------------------
 
 
-def _attribute(key: str, value: str) -> KeyValue:
+def _attribute(key: str, value: Any) -> KeyValue:
     pair = KeyValue(key=key)
-    pair.value.string_value = value
+    _set_otel_proto_anyvalue(pair.value, value)  # the encoder MLflow's client exports its spans with
     return pair
 
 
@@ -147,7 +148,8 @@ def _span(
     outputs: Any,
     extra: dict[str, str] | None = None,
 ) -> Span:
-    """A span as MLflow's client exports it: JSON-encoded attribute values, its trace id repeated as an attribute."""
+    """A span as MLflow's client exports it: typed attribute values (inputs and outputs as key-value lists), its
+    trace id repeated as an attribute."""
     span = Span(
         trace_id=trace_id,
         span_id=os.urandom(8),
@@ -159,11 +161,11 @@ def _span(
     )
     span.status.code = Status.STATUS_CODE_OK
     attributes = {
-        "mlflow.traceRequestId": json.dumps(f"tr-{trace_id.hex()}"),
-        "mlflow.spanType": json.dumps(span_type),
-        "mlflow.spanFunctionName": json.dumps(name),
-        "mlflow.spanInputs": json.dumps(inputs),
-        "mlflow.spanOutputs": json.dumps(outputs),
+        "mlflow.traceRequestId": f"tr-{trace_id.hex()}",
+        "mlflow.spanType": span_type,
+        "mlflow.spanFunctionName": name,
+        "mlflow.spanInputs": inputs,
+        "mlflow.spanOutputs": outputs,
         **(extra or {}),
     }
     span.attributes.extend(_attribute(key, value) for key, value in attributes.items())
