@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -17,7 +18,35 @@ from server.artifacts.paths import RESERVED_ROOT_ENTRY, resolve_under
 from server.errors import ErrorCode, MlflowError
 
 CHUNK_SIZE = 1 << 20  # bytes per read, and per write to disk
+SHOWN_PATH_LENGTH = 300  # of a path echoed in an error: a megabyte of path does not come back as a megabyte of error
 STAGING_DIR = RESERVED_ROOT_ENTRY  # multipart parts in flight; hidden from listings, refused as a client path
+
+
+def shown(path: str) -> str:
+    return path if len(path) <= SHOWN_PATH_LENGTH else f"{path[:SHOWN_PATH_LENGTH]}..."
+
+
+@contextlib.contextmanager
+def _filesystem_refusals(path: str) -> Iterator[None]:
+    """What the filesystem refuses because of the path a client sent, or a change another request made meanwhile,
+    answered as MLflow's 4xx rather than a 500: a name longer than the filesystem allows, a file used as a folder,
+    a folder deleted (or filled) while this request worked in it."""
+    try:
+        yield
+    except MlflowError:
+        raise
+    except OSError as error:
+        if error.errno == errno.ENAMETOOLONG:
+            raise MlflowError.invalid_parameter(
+                f"Invalid path: a name in '{shown(path)}' is longer than the artifact store allows"
+            ) from None
+        if error.errno in (errno.ENOTDIR, errno.ENOENT):
+            raise MlflowError.not_found(f"No such artifact: '{shown(path)}'") from None
+        if error.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+            raise MlflowError.invalid_parameter(
+                f"Invalid path: '{shown(path)}' was changed by another request while this one used it"
+            ) from None
+        raise
 
 
 class LocalArtifactStore:
@@ -43,7 +72,8 @@ class LocalArtifactStore:
 
     async def write_to(self, target: Path, path: str, chunks: AsyncIterator[bytes]) -> None:
         """Stream into a temporary file beside the target, then rename it into place: never half-visible."""
-        fd, tmp_name = await anyio.to_thread.run_sync(self._open_temp_beside, target, path)
+        with _filesystem_refusals(path):
+            fd, tmp_name = await anyio.to_thread.run_sync(self._open_temp_beside, target, path)
         try:
             with os.fdopen(fd, "wb") as out:
                 pending: list[bytes] = []
@@ -56,7 +86,8 @@ class LocalArtifactStore:
                         pending, buffered = [], 0
                 if pending:
                     await anyio.to_thread.run_sync(out.write, b"".join(pending))
-            await anyio.to_thread.run_sync(os.replace, tmp_name, target)
+            with _filesystem_refusals(path):
+                await anyio.to_thread.run_sync(os.replace, tmp_name, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
@@ -64,53 +95,58 @@ class LocalArtifactStore:
 
     def _open_temp_beside(self, target: Path, path: str) -> tuple[int, str]:
         if target == self.root or target.is_dir():
-            raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory")
+            raise MlflowError.invalid_parameter(f"Invalid path: '{shown(path)}' is a directory")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise MlflowError.invalid_parameter(f"Invalid path: a parent of {path!r} is a file") from None
+            raise MlflowError.invalid_parameter(f"Invalid path: a parent of '{shown(path)}' is a file") from None
         return tempfile.mkstemp(dir=target.parent, prefix=".upload-")
 
     def open(self, path: str, offset: int = 0, length: int | None = None) -> Download:
         target = self._path(path)
-        if target.is_dir():
-            raise MlflowError.invalid_parameter(f"Invalid path: {path!r} is a directory")
-        try:
+        with _filesystem_refusals(path):
+            if target.is_dir():
+                raise MlflowError.invalid_parameter(f"Invalid path: '{shown(path)}' is a directory")
             handle = target.open("rb")
-        except FileNotFoundError:
-            raise MlflowError.not_found(f"No such artifact: '{path}'") from None
-        handle.seek(offset)
-        return Download(size=os.fstat(handle.fileno()).st_size, chunks=_read_chunks(handle, length))
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(min(offset, size))  # past the end reads nothing; the caller answers 416
+        return Download(size=size, chunks=_read_chunks(handle, length))
 
     def list(self, path: str) -> list[FileInfo]:
         target = self._path(path)
-        if not target.is_dir():
-            return []
-        infos = []
-        with os.scandir(target) as entries:
-            for entry in entries:
-                if entry.name.startswith(".upload-") or entry.name == STAGING_DIR:
-                    continue
-                is_dir = entry.is_dir()
-                infos.append(FileInfo(entry.name, is_dir, None if is_dir else entry.stat().st_size))
-        return sorted(infos, key=lambda info: info.path)
+        with _filesystem_refusals(path):
+            if not target.is_dir():
+                return []
+            return _entries(target)
 
     def delete(self, path: str) -> None:
         target = self._path(path)
         if target == self.root:
             raise MlflowError.invalid_parameter("Refusing to delete the artifact root")
-        if target.is_dir():
-            shutil.rmtree(target)
-        elif target.exists():
-            target.unlink()
-        else:
-            raise MlflowError.not_found(f"No such artifact: '{path}'")
+        with _filesystem_refusals(path):
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            else:
+                raise MlflowError.not_found(f"No such artifact: '{shown(path)}'")
 
     def multipart(self) -> MultipartUploads:
         return LocalMultipartUploads(self)
 
     def signed_urls(self) -> SignedUrls | None:
         return None  # a folder is reached through the server only
+
+
+def _entries(folder: Path) -> list[FileInfo]:
+    infos = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.startswith(".upload-") or entry.name == STAGING_DIR:
+                continue
+            is_dir = entry.is_dir()
+            infos.append(FileInfo(entry.name, is_dir, None if is_dir else entry.stat().st_size))
+    return sorted(infos, key=lambda info: info.path)
 
 
 def _read_chunks(handle: BinaryIO, length: int | None) -> Iterator[bytes]:
@@ -137,8 +173,8 @@ class LocalMultipartUploads:
 
     def complete(self, path: str, upload_id: str, part_numbers: list[int]) -> None:
         target = self.store._path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
+        with _filesystem_refusals(path):
+            fd, tmp_name = self.store._open_temp_beside(target, path)
         try:
             with os.fdopen(fd, "wb") as out:
                 for number in part_numbers:
@@ -150,7 +186,8 @@ class LocalMultipartUploads:
                         ) from None
                     with part:
                         shutil.copyfileobj(part, out, CHUNK_SIZE)
-            os.replace(tmp_name, target)
+            with _filesystem_refusals(path):
+                os.replace(tmp_name, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)

@@ -26,7 +26,8 @@ def _media_type(path: str) -> str:
     return "text/plain" if guessed in _NEUTERED_TYPES else guessed
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=(\d{0,30})-(\d{0,30})$")
+_BEYOND_ANY_FILE = 2**62
 
 
 def _byte_range(header: str | None) -> tuple[int | None, int | None] | None:
@@ -35,7 +36,11 @@ def _byte_range(header: str | None) -> tuple[int | None, int | None] | None:
     match = _RANGE.match(header.strip()) if header else None
     if match is None or match[1] == match[2] == "":
         return None
-    return (int(match[1]) if match[1] else None, int(match[2]) if match[2] else None)
+    # Positions past any file (however many digits they have) are capped, so the store never seeks past 2**62.
+    return (
+        min(int(match[1]), _BEYOND_ANY_FILE) if match[1] else None,
+        min(int(match[2]), _BEYOND_ANY_FILE) if match[2] else None,
+    )
 
 
 async def stream_file(store: ArtifactStore, path: str, range_header: str | None = None) -> Response:

@@ -127,3 +127,56 @@ def test_experiment_locations_cannot_expose_server_files(http: httpx.Client) -> 
         response = http.post(f"{api}/experiments/create", json={"name": location, "artifact_location": location})
         assert response.status_code == 400, location
         assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def _refused(response: httpx.Response, status: int, code: str) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error_code"] == code
+    assert "Traceback" not in response.text
+    return str(body["message"])
+
+
+def test_a_name_past_the_filesystems_limit_is_a_400(http: httpx.Client) -> None:
+    long_name = "n" * 300  # most filesystems stop at 255 bytes per name
+    path = f"1/run/artifacts/{long_name}/x.txt"
+    assert "longer than the artifact store allows" in _refused(
+        http.put(f"{ARTIFACTS}/{path}", content=b"x"), 400, "INVALID_PARAMETER_VALUE"
+    )
+    _refused(http.get(f"{ARTIFACTS}/{path}"), 400, "INVALID_PARAMETER_VALUE")
+    _refused(http.delete(f"{ARTIFACTS}/{path}"), 400, "INVALID_PARAMETER_VALUE")
+    _refused(http.get(ARTIFACTS, params={"path": path}), 400, "INVALID_PARAMETER_VALUE")
+    huge = http.put(f"{ARTIFACTS}/1/run/artifacts/{'m' * 5_000}", content=b"x")
+    assert len(_refused(huge, 400, "INVALID_PARAMETER_VALUE")) < 1_000  # the path is not echoed whole
+
+
+def test_a_file_used_as_a_folder_is_refused(http: httpx.Client) -> None:
+    assert http.put(f"{ARTIFACTS}/2/run/artifacts/f/one.txt", content=b"one").status_code == 200
+    _refused(http.get(f"{ARTIFACTS}/2/run/artifacts/f/one.txt/x"), 404, "RESOURCE_DOES_NOT_EXIST")
+    _refused(http.put(f"{ARTIFACTS}/2/run/artifacts/f/one.txt/x", content=b"x"), 400, "INVALID_PARAMETER_VALUE")
+    _refused(http.delete(f"{ARTIFACTS}/2/run/artifacts/f/one.txt/x"), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert http.get(ARTIFACTS, params={"path": "2/run/artifacts/f/one.txt/x"}).json() == {}
+    assert http.get(f"{ARTIFACTS}/2/run/artifacts/f/one.txt").content == b"one"
+
+
+@pytest.mark.parametrize("ranges", ["bytes=99999999999999999999-", "bytes=9223372036854775807-", "bytes=5-" + "9" * 25])
+def test_a_range_past_any_file_is_unsatisfiable(http: httpx.Client, ranges: str) -> None:
+    assert http.put(f"{ARTIFACTS}/3/run/artifacts/r.bin", content=b"0123456789").status_code == 200
+    answer = http.get(f"{ARTIFACTS}/3/run/artifacts/r.bin", headers={"Range": ranges})
+    if ranges.startswith("bytes=5-"):
+        assert (answer.status_code, answer.content) == (206, b"56789")
+    else:
+        assert answer.status_code == 416
+        assert answer.headers["content-range"] == "bytes */10"
+
+
+def test_completing_a_multipart_upload_onto_a_folder_is_a_400(http: httpx.Client) -> None:
+    assert http.put(f"{ARTIFACTS}/4/run/artifacts/target/inside.txt", content=b"x").status_code == 200
+    created = http.post("/api/2.0/mlflow-artifacts/mpu/create/4/run/artifacts", json={"path": "target"}).json()
+    assert httpx.put(created["credentials"][0]["url"], content=b"part").status_code == 200
+    completed = http.post(
+        "/api/2.0/mlflow-artifacts/mpu/complete/4/run/artifacts",
+        json={"path": "target", "upload_id": created["upload_id"], "parts": [{"part_number": 1, "etag": "e"}]},
+    )
+    _refused(completed, 400, "INVALID_PARAMETER_VALUE")
+    assert http.get(f"{ARTIFACTS}/4/run/artifacts/target/inside.txt").content == b"x"
