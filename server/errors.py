@@ -121,6 +121,12 @@ _UNAVAILABLE = (OperationalError, sqlite3.OperationalError, psycopg.OperationalE
 _BAD_VALUE = (DataError, sqlite3.DataError, psycopg.DataError)
 
 
+def _is_bad_value(exc: BaseException) -> bool:
+    """A value the column cannot hold: PostgreSQL says so with a DataError; SQLite's driver refuses an integer past
+    64 bits before the statement runs, with an OverflowError naming SQLite."""
+    return isinstance(exc, _BAD_VALUE) or (isinstance(exc, OverflowError) and "SQLite INTEGER" in str(exc))
+
+
 def _is_retryable_db_error(exc: BaseException) -> bool:
     """SQLite busy/locked past the busy timeout, or a dropped PostgreSQL connection: safe for the client to retry."""
     return isinstance(exc, _UNAVAILABLE)
@@ -176,7 +182,13 @@ class UnexpectedErrorMiddleware:
             if started:
                 raise  # too late for an error body; let the server drop the connection
             where = f"{scope.get('method')} {scope.get('path')}"
-            if isinstance(exc, _BAD_VALUE):  # a value the column cannot hold: the request's fault, not ours
+            if isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed":
+                # JSON may spell a lone UTF-16 surrogate (`"\\udf69"`), which no database can store
+                log.warning("unencodable text on %s: %s", where, exc)
+                response = error_response(
+                    ErrorCode.INVALID_PARAMETER_VALUE, "A value in the request is not valid text."
+                )
+            elif _is_bad_value(exc):  # a value the column cannot hold: the request's fault, not ours
                 log.warning("value out of range on %s: %s", where, exc)
                 response = error_response(
                     ErrorCode.INVALID_PARAMETER_VALUE, "A value in the request is too long or out of range."

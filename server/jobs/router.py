@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,6 +58,17 @@ async def _spool(upload: UploadFile, limit: int) -> tuple[Path, str]:
             digest.update(chunk)
             await target.write(chunk)
     return path, digest.hexdigest()
+
+
+MAX_CURSOR = 2**63 - 1  # log cursors are 64-bit row ids
+
+
+def _cursor(last_event_id: str | None, after: int) -> int:
+    if last_event_id is None:
+        return after
+    if not re.fullmatch(r"[0-9]{1,19}", last_event_id) or int(last_event_id) > MAX_CURSOR:
+        raise MlflowError.invalid_parameter("Last-Event-ID must be a log cursor: a whole number of at most 64 bits.")
+    return int(last_event_id)
 
 
 def _event(name: str, data: object, event_id: int | None = None) -> bytes:
@@ -144,10 +156,13 @@ def job_router(context: Context, jobs: JobService) -> APIRouter:
     @router.get(
         "/jobs/{job_id}/logs/stream", summary="Live tail (server-sent events)", response_class=StreamingResponse
     )
-    async def stream_logs(job_id: str, request: Request, after: int = 0) -> StreamingResponse:
+    async def stream_logs(
+        job_id: str, request: Request, after: Annotated[int, Query(ge=0, le=MAX_CURSOR)] = 0
+    ) -> StreamingResponse:
         """`log` events carry `{attempt, stream, text}` with the cursor as the event id (resume with `after` or
-        Last-Event-ID); a final `end` event carries the job's status."""
-        cursor = int(request.headers.get("last-event-id") or after)
+        Last-Event-ID); a final `end` event carries the job's status. A cursor is checked before the stream starts,
+        since an error inside it can only drop the connection."""
+        cursor = _cursor(request.headers.get("last-event-id"), after)
         await access.require_job(context, request, job_id, READ)
         await jobs.get(job_id)  # a 404 before the stream starts, not inside it
 

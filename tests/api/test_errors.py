@@ -30,6 +30,9 @@ def expect_error(response: httpx.Response, status: int, code: str, fragment: str
         ("GET", "/runs/get", {"run_id": "0" * 32}, 404, "RESOURCE_DOES_NOT_EXIST", "not found"),
         ("GET", "/experiments/get", {"experiment_id": "999999"}, 404, "RESOURCE_DOES_NOT_EXIST", "No Experiment"),
         ("GET", "/experiments/get", {"experiment_id": "abc"}, 400, "INVALID_PARAMETER_VALUE", "valid integer"),
+        # Past 64 bits: PostgreSQL refuses the value, SQLite's driver refuses to bind it; both are the same 400.
+        ("GET", "/experiments/get", {"experiment_id": "9" * 20}, 400, "INVALID_PARAMETER_VALUE", "out of range"),
+        ("POST", "/experiments/delete", {"experiment_id": "9" * 20}, 400, "INVALID_PARAMETER_VALUE", "out of range"),
         ("GET", "/experiments/get-by-name", {"experiment_name": "nope-x"}, 404, "RESOURCE_DOES_NOT_EXIST", "nope-x"),
         ("POST", "/experiments/create", {}, 400, "INVALID_PARAMETER_VALUE", "parameter 'name'"),
         ("POST", "/experiments/create", {"name": "x" * 501}, 400, "INVALID_PARAMETER_VALUE", "maximum length of 500"),

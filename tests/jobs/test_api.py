@@ -102,6 +102,18 @@ def test_malformed_requests_are_400s(http: httpx.Client) -> None:
     assert http.post("/jobs", json={"source": {"uri": "-uupload-pack=touch /tmp/x"}}).status_code == 400
     assert http.get("/jobs/0123").status_code == 404
     assert http.get("/jobs", params={"page_token": "???"}).status_code == 400
+    body = b'{"worker_id": "w", "backends": ["\\udf69"]}'  # JSON may spell a lone surrogate; no database stores it
+    lone_surrogate = http.post("/workers/claim", content=body, headers={"content-type": "application/json"})
+    refusal = (lone_surrogate.status_code, lone_surrogate.json()["message"])
+    assert refusal == (400, "A value in the request is not valid text.")
+    for cursor in (
+        {"params": {"after": "9" * 20}},
+        {"headers": {"Last-Event-ID": "9" * 30}},
+    ):  # refused before streaming
+        bad_cursor = http.get("/jobs/0123/logs/stream", **cursor)  # type: ignore[arg-type]
+        assert (bad_cursor.status_code, bad_cursor.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    past_64_bits = http.get("/jobs", params={"experiment_id": "9" * 20})
+    assert (past_64_bits.status_code, past_64_bits.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     assert "/runyard/api/jobs/{job_id}/cancel" in http.get("/openapi.json").json()["paths"]
 
 
