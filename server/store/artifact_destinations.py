@@ -41,13 +41,14 @@ def record_once(session: Session, artifact_uri: str, destination: str, owner_id:
 
 
 def record_many_once(session: Session, folders: list[tuple[str, str, str]]) -> None:
-    """`record_once` for many (artifact_uri, destination, owner_id) at once."""
+    """`record_once` for many (artifact_uri, destination, owner_id) at once, in key order, so that concurrent
+    requests recording the same folders lock them in the same order and cannot deadlock (PostgreSQL)."""
     rows = {}
     for artifact_uri, destination, owner_id in folders:
         if prefix := proxied_path(artifact_uri):
             digest = _digest(prefix)
             rows[digest] = {"prefix_digest": digest, "prefix": prefix, "destination": destination, "owner_id": owner_id}
-    insert_ignore(session, ArtifactDestination, list(rows.values()))
+    insert_ignore(session, ArtifactDestination, [rows[digest] for digest in sorted(rows)])
 
 
 def lookup(session: Session, path: str) -> ArtifactDestination | None:
