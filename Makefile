@@ -51,7 +51,7 @@ test: install postgres azurite compose chromium ## Run the whole suite on SQLite
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m compileall -q server tests >/dev/null  # every server a test starts would compile them again
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=30  # longest files first (see tests/conftest.py); the slowest tests listed
 
 test-loaded: install postgres azurite compose chromium ## make test with a busy loop on each core, as on a loaded machine
 	@$(PYTHON) -c 'while True: pass' & h1=$$!; $(PYTHON) -c 'while True: pass' & h2=$$!; \

@@ -17,6 +17,24 @@ from tests.support.stores import kind_of, new_store_uri
 
 _unique_names = itertools.count()
 
+# The client exports finished traces from a background queue by default; flushing that queue waits out its consumer's
+# one-second poll, which a test pays for every trace it reads back. Exporting in the caller's thread sends the same
+# requests, once each, and returns when the server has answered.
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+
+
+# Folders whose files run longest (a browser, a fresh venv, servers started per test), scheduled first so that the two
+# workers of `make test` end together instead of one finishing a long file alone while the other waits.
+_LONGEST_FIRST = ("ui", "deploy", "auth", "artifacts", "jobs", "cli")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.parent.name
+        return _LONGEST_FIRST.index(folder) if folder in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each file keeps its order, so its module-scoped servers start once
+
 
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:

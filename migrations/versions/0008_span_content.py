@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 
-from server.services.spans import span_record
-
 revision: str = "0008_span_content"
 down_revision: str | None = "0007_traces"
 branch_labels: str | Sequence[str] | None = None
@@ -22,6 +20,10 @@ _BATCH = 500  # spans read, decoded and updated at a time, so a large store is f
 
 
 def upgrade() -> None:
+    # Imported here, not at the top: Alembic loads every revision to walk the chain, and this one pulls in MLflow,
+    # which would add more than a second to every `runyard` command that only checks the schema.
+    from server.services.spans import span_record
+
     with op.batch_alter_table("spans", schema=None) as batch_op:
         batch_op.add_column(sa.Column("content", sa.Text(), nullable=True))
     spans = sa.table(

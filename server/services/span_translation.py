@@ -20,8 +20,6 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 import orjson
-from mlflow.tracing.otel.translation import translate_span_when_storing
-from mlflow.tracing.utils import dump_span_attribute_value
 
 _logger = logging.getLogger(__name__)
 
@@ -54,6 +52,11 @@ def mlflow_attributes(attributes: dict[str, Any], events: Iterable[tuple[str, in
     """The attributes MLflow adds to a span with these decoded attributes and events (name, time, attributes), as
     values (what MLflow's client sends: `"LLM"`, a dict of inputs); empty when none applies. A translator that fails
     leaves the span as it came, as `mlflow server` stores it untranslated then."""
+    # MLflow's tracing helpers load all of `mlflow` (over a second): imported on the first span that needs them, so
+    # a server, or a command, that never sees such a span never pays for it.
+    from mlflow.tracing.otel.translation import translate_span_when_storing
+    from mlflow.tracing.utils import dump_span_attribute_value
+
     encoded = {key: dump_span_attribute_value(value) for key, value in attributes.items()}
     event_dicts = [{"name": name, "timestamp": time, "attributes": dict(values)} for name, time, values in events]
     try:

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from mlflow.tracing.utils import dump_span_attribute_value
-from mlflow.tracing.utils.truncation import _get_truncated_preview
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtlpSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
@@ -122,6 +120,10 @@ def preview(value: Any, role: str) -> str | None:
     chat messages, at most 1,000 characters."""
     if value is None:
         return None
+    # Imported on first use: loading `mlflow` takes over a second, which a server that never sees a trace skips.
+    from mlflow.tracing.utils import dump_span_attribute_value
+    from mlflow.tracing.utils.truncation import _get_truncated_preview
+
     return _get_truncated_preview(dump_span_attribute_value(value), role=role)
 
 

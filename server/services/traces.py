@@ -13,16 +13,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from mlflow.tracing.utils import SpanAggregationNode, aggregate_usage_from_span_nodes
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
 from server.services import assessments as assessment_rules
 from server.services import span_translation, validation
 from server.services import spans as span_rules
+
+if TYPE_CHECKING:
+    from mlflow.tracing.utils import SpanAggregationNode
 from server.services.assessments import AssessmentIn
 from server.store import artifact_destinations, trace_search
 from server.store import assessments as assessment_store
@@ -291,6 +293,8 @@ def log_spans(
 
 
 def _usage_node(span_id: str, parent_id: str | None, usage: Any) -> SpanAggregationNode:
+    from mlflow.tracing.utils import SpanAggregationNode  # on first use: loading `mlflow` takes over a second
+
     if isinstance(usage, str):
         try:
             usage = orjson.loads(usage)
@@ -312,6 +316,8 @@ def _token_usage(
     }
     if not with_usage:
         return []
+    from mlflow.tracing.utils import aggregate_usage_from_span_nodes  # on first use, as in `_usage_node`
+
     nodes = {
         trace_id: [_usage_node(s.span_id, s.parent_span_id, s.attributes.get(CHAT_USAGE_ATTRIBUTE)) for s in spans]
         for trace_id, spans in with_usage.items()

@@ -209,7 +209,11 @@ def test_an_unknown_trace_is_not_found(client: MlflowClient, experiment_id: str)
     assert missing.value.message == f"RESOURCE_DOES_NOT_EXIST: Trace with ID 'tr-{'0' * 32}' not found."
 
 
-def test_a_trace_of_two_thousand_spans(client: MlflowClient, experiment_id: str) -> None:
+def test_a_trace_of_two_thousand_spans(
+    client: MlflowClient, experiment_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The client sends each finished span as it ends; from its background queue, as by default, ten at a time.
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "true")
     with mlflow.start_span("fan-out") as root:
         for index in range(1999):
             with mlflow.start_span(f"step-{index}") as child:
