@@ -59,4 +59,5 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),
         *ui_helpers.routes(),
+        *webhooks.routes(context),
     ]

@@ -10,12 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute, Route
 
 from server.api import convert
-from server.api.routing import Rpc
+from server.api.routing import Rpc, rpc_endpoint
 from server.api.wire import Fields, invalid, missing
 from server.auth import rules as access
 from server.services import webhooks as service
+from server.store.models import WebhookDelivery
 from server.web.context import Context
 
 # The protobuf enums (mlflow/protos/webhooks.proto), by name and number; the UNSPECIFIED zeros are not events.
@@ -137,3 +139,38 @@ RPCS = [
     # It sends a request and waits for the answer: outside any write transaction.
     Rpc("POST", "/mlflow/webhooks/{webhook_id}/test", test_webhook, writes=False, access=access.ADMIN),
 ]
+
+
+def delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery.delivery_id,
+        "entity": delivery.entity,
+        "action": delivery.action,
+        "state": delivery.state,
+        "attempts": delivery.attempts,
+        "created_at": delivery.created_at,
+        "next_attempt_at": delivery.available_at if delivery.state == "pending" else None,
+        "last_attempt_at": delivery.last_attempt_at,
+        "last_status": delivery.last_status,
+        "last_error": delivery.last_error,
+        "last_latency_ms": delivery.last_latency_ms,
+        "finished_at": delivery.finished_at,
+    }
+
+
+def list_webhook_deliveries(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    page = service.list_deliveries(
+        session,
+        fields.required_string("webhook_id"),
+        max_results=fields.integer("max_results"),
+        page_token=fields.string("page_token") or None,
+    )
+    return {"deliveries": [delivery_json(d) for d in page.items], "next_page_token": page.next_page_token}
+
+
+# Our own read-only view of the outbox (MLflow has none), beside the job API.
+DELIVERIES = Rpc("GET", "/runyard/api/webhooks/{webhook_id}/deliveries", list_webhook_deliveries, access=access.ADMIN)
+
+
+def routes(context: Context) -> list[BaseRoute]:
+    return [Route(DELIVERIES.path, rpc_endpoint(DELIVERIES, context), methods=[DELIVERIES.method])]

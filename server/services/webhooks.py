@@ -21,7 +21,7 @@ from server.errors import MlflowError
 from server.services import webhook_events, webhook_sender, webhook_urls
 from server.store import paging
 from server.store import webhooks as store
-from server.store.models import Webhook
+from server.store.models import Webhook, WebhookDelivery
 
 STATUSES = ("ACTIVE", "DISABLED")
 MAX_RESULTS = 1000
@@ -220,3 +220,23 @@ def test_webhook(session: Session, settings: Settings, webhook_id: str, event: E
     if sent.status is None:
         return TestResult(False, None, None, f"Failed to test webhook: {sent.error}")
     return TestResult(sent.status < 400, sent.status, sent.body, None)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    items: list[WebhookDelivery]
+    next_page_token: str | None
+
+
+def list_deliveries(
+    session: Session, webhook_id: str, *, max_results: int | None, page_token: str | None
+) -> DeliveryPage:
+    """A webhook's deliveries, newest first: what was sent, how often, and what the receiver last answered."""
+    store.get_webhook(session, webhook_id)
+    limit = max_results or DEFAULT_MAX_RESULTS
+    if not 1 <= limit <= MAX_RESULTS:
+        raise MlflowError.invalid_parameter("max_results must be between 1 and 1000.")
+    offset = paging.decode_offset(page_token)
+    rows = store.list_deliveries(session, webhook_id, offset=offset, limit=limit + 1)
+    token = paging.encode_offset(offset + limit) if len(rows) > limit else None
+    return DeliveryPage(rows[:limit], token)

@@ -227,6 +227,7 @@ def next_due(session: Session) -> int | None:
 
 
 def list_deliveries(session: Session, webhook_id: str, *, offset: int, limit: int) -> list[WebhookDelivery]:
+    """Newest first."""
     query = (
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook_id)

@@ -1,5 +1,5 @@
-"""Webhook fixtures: one server per database kind for the module (private addresses allowed, plain http allowed,
-a Fernet key, short retry delays) and a real HTTP receiver on 127.0.0.1 that records what it gets.
+"""Webhook fixtures: one server per database kind for the module (two processes; private addresses and plain http
+allowed, a Fernet key, short retry delays) and a real HTTP receiver on 127.0.0.1 that records what it gets.
 
 Tests wait on the receiver's condition (generous timeouts, no fixed sleeps), so they pass on a loaded machine.
 """
@@ -110,7 +110,8 @@ def webhook_server(
 ) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("webhooks")
     store_uri = new_store_uri(kind_of(backend_store_uri), folder, "webhooks", request)
-    with runyard_server(store_uri, folder / "mlartifacts", env=WEBHOOK_ENV) as url:
+    # Two server processes: each runs a deliverer, so every test also checks that an event goes out once.
+    with runyard_server(store_uri, folder / "mlartifacts", "--workers", "2", env=WEBHOOK_ENV) as url:
         yield url
 
 

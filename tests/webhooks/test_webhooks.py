@@ -223,10 +223,12 @@ def test_registry_changes_are_delivered_signed(
 
 
 def test_a_503_is_retried_then_delivered_once(
-    wh_client: MlflowClient, receiver: Receiver, hook_path: str, unique: str
+    wh_client: MlflowClient, webhook_server: str, receiver: Receiver, hook_path: str, unique: str
 ) -> None:
     receiver.fail(hook_path, 2, headers={"Retry-After": "0"})
-    wh_client.create_webhook(name="retried", url=receiver.base_url + hook_path, events=["registered_model.created"])
+    hook = wh_client.create_webhook(
+        name="retried", url=receiver.base_url + hook_path, events=["registered_model.created"]
+    )
     wh_client.create_registered_model(f"{unique}-a", description="first")
     wh_client.create_registered_model(f"{unique}-b")
     # Deliveries of one webhook go out in commit order, so b's arrival means a's is finished.
@@ -237,6 +239,64 @@ def test_a_503_is_retried_then_delivered_once(
     assert len({r.body for r in first}) == 1  # the bytes were fixed at commit
     assert json.loads(first[0].body)["data"] == {"name": f"{unique}-a", "tags": {}, "description": "first"}
     assert [json.loads(r.body)["data"]["name"] for r in got if r.answered == 200] == [f"{unique}-a", f"{unique}-b"]
+    assert [(d["state"], d["attempts"], d["last_status"]) for d in _deliveries(webhook_server, hook.webhook_id)] == [
+        ("delivered", 1, 200),
+        ("delivered", 3, 200),
+    ]
+
+
+def _deliveries(server: str, webhook_id: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{server}/runyard/api/webhooks/{webhook_id}/deliveries")
+    assert response.status_code == 200, response.text
+    return list(response.json()["deliveries"])
+
+
+def test_other_4xx_fail_at_once(
+    wh_client: MlflowClient, webhook_server: str, receiver: Receiver, hook_path: str, unique: str
+) -> None:
+    receiver.fail(hook_path, 1, status=410)
+    hook = wh_client.create_webhook(
+        name="gone-away", url=receiver.base_url + hook_path, events=["registered_model.created"]
+    )
+    wh_client.create_registered_model(f"{unique}-a")
+    wh_client.create_registered_model(f"{unique}-b")
+    got = receiver.wait_for(hook_path, lambda found: any(r.answered == 200 for r in found))
+    assert [(json.loads(r.body)["data"]["name"], r.answered) for r in got] == [
+        (f"{unique}-a", 410),
+        (f"{unique}-b", 200),
+    ]
+    newest, oldest = _deliveries(webhook_server, hook.webhook_id)
+    assert (oldest["state"], oldest["attempts"], oldest["last_status"]) == ("failed", 1, 410)
+    assert oldest["last_error"] == "HTTP 410: try later"
+    assert oldest["delivery_id"] == got[0].headers["X-MLflow-Delivery-Id"]
+    assert (newest["state"], newest["attempts"], newest["last_status"], newest["last_error"]) == (
+        "delivered",
+        1,
+        200,
+        None,
+    )
+
+
+def test_tag_and_alias_changes_fire_their_events(
+    wh_client: MlflowClient, receiver: Receiver, hook_path: str, unique: str
+) -> None:
+    wh_client.create_registered_model(unique)
+    wh_client.create_model_version(unique, "s3://bucket/model")
+    wh_client.create_webhook(
+        name="tags",
+        url=receiver.base_url + hook_path,
+        events=["model_version_tag.set", "model_version_tag.deleted", "model_version_alias.deleted"],
+    )
+    wh_client.set_model_version_tag(unique, "1", "stage", "qa")
+    wh_client.delete_model_version_tag(unique, "1", "stage")
+    wh_client.set_registered_model_alias(unique, "champion", "1")  # not subscribed
+    wh_client.delete_registered_model_alias(unique, "champion")
+    got = receiver.wait_for(hook_path, lambda found: len(found) >= 3)
+    assert [(json.loads(r.body)["entity"], json.loads(r.body)["action"], json.loads(r.body)["data"]) for r in got] == [
+        ("model_version_tag", "set", {"name": unique, "version": "1", "key": "stage", "value": "qa"}),
+        ("model_version_tag", "deleted", {"name": unique, "version": "1", "key": "stage"}),
+        ("model_version_alias", "deleted", {"name": unique, "alias": "champion"}),
+    ]
 
 
 def test_disabling_stops_deliveries(wh_client: MlflowClient, receiver: Receiver, hook_path: str, unique: str) -> None:
@@ -296,3 +356,15 @@ def test_test_webhook_reports_the_answer(wh_client: MlflowClient, receiver: Rece
     result = wh_client.test_webhook(hook.webhook_id, event="model_version.created")
     assert (result.success, result.response_status, result.response_body) == (False, 503, "try later")
     assert json.loads(receiver.on(hook_path)[-1].body)["entity"] == "model_version"
+
+
+def test_a_burst_goes_out_once_each_in_commit_order(
+    wh_client: MlflowClient, receiver: Receiver, hook_path: str, unique: str
+) -> None:
+    wh_client.create_webhook(name="burst", url=receiver.base_url + hook_path, events=["registered_model.created"])
+    names = [f"{unique}-{i}" for i in range(8)]
+    for name in names:
+        wh_client.create_registered_model(name)
+    got = receiver.wait_for(hook_path, lambda found: any(names[-1].encode() in r.body for r in found))
+    assert [json.loads(r.body)["data"]["name"] for r in got] == names
+    assert len({r.headers["X-MLflow-Delivery-Id"] for r in got}) == len(names)
