@@ -83,13 +83,26 @@ def send(settings: Settings, url: str, body: str, delivery_id: str, secret: str 
             request = client.build_request(
                 "POST", target, content=body.encode(), headers={**headers, **extra}, extensions=extensions
             )
-            response = client.send(request)
+            response = client.send(request, stream=True)
+            try:
+                text = _read_capped(response)
+            finally:
+                response.close()
     except MlflowError as exc:
         return Sent(None, "", exc.message, _since(started))
     except httpx.HTTPError as exc:
         return Sent(None, "", f"{type(exc).__name__}: {exc}", _since(started))
-    text = response.text[:MAX_RESPONSE_BODY]
     return Sent(response.status_code, text, None, _since(started), _retry_after(response))
+
+
+def _read_capped(response: httpx.Response) -> str:
+    """The start of the receiver's answer: a receiver cannot make us hold a large body."""
+    kept = bytearray()
+    for chunk in response.iter_bytes():
+        kept += chunk[: MAX_RESPONSE_BODY - len(kept)]
+        if len(kept) >= MAX_RESPONSE_BODY:
+            break
+    return kept.decode(response.encoding or "utf-8", errors="replace")
 
 
 def _since(started: float) -> int:

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import urllib.parse
+from typing import Any
 
 from server.config import Settings
 from server.errors import MlflowError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+# A lookup runs inside a request (on SQLite, inside the one writer's transaction): it must not hang it.
+RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
 def _embedded_ipv4(ip: IpAddress) -> IpAddress:
@@ -44,11 +48,33 @@ def _check_ip_literal(hostname: str) -> None:
             ) from None
 
 
+def _getaddrinfo(hostname: str, port: int) -> list[Any]:
+    """`getaddrinfo` with a deadline (it has none of its own), in MLflow's words when it passes."""
+    result: dict[str, Any] = {}
+
+    def resolve() -> None:
+        try:
+            result["infos"] = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        except Exception as exc:  # handed to the caller below
+            result["error"] = exc
+
+    thread = threading.Thread(target=resolve, daemon=True, name="webhook-hostname-resolution")
+    thread.start()
+    thread.join(RESOLVE_TIMEOUT_SECONDS)
+    if thread.is_alive():
+        raise MlflowError.invalid_parameter(
+            f"Timed out resolving Webhook URL hostname {hostname!r} after {RESOLVE_TIMEOUT_SECONDS:g} seconds"
+        )
+    if "error" in result:
+        raise result["error"]
+    return list(result["infos"])
+
+
 def resolve_public(hostname: str, port: int) -> list[IpAddress]:
     """Every address `hostname` resolves to, all of them public, else MLflow's refusal."""
     _check_ip_literal(hostname)
     try:
-        infos = socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        infos = _getaddrinfo(hostname, port)
     except (socket.gaierror, UnicodeError, ValueError) as exc:
         raise MlflowError.invalid_parameter(f"Cannot resolve Webhook URL hostname {hostname!r}: {exc}") from None
     addresses: list[IpAddress] = []

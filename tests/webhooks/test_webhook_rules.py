@@ -3,6 +3,7 @@ private addresses refused. They run against the services and a real SQLite store
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from sqlalchemy import select
 
 from server.config import Settings
 from server.errors import MlflowError
-from server.services import webhook_urls
+from server.services import webhook_sender, webhook_urls
 from server.services import webhooks as service
+from server.services.webhook_delivery import Deliverer
+from server.store import webhooks as webhook_store
 from server.store.engine import Database
 from server.store.models import Webhook
 from server.store.schema import ensure_schema
@@ -92,3 +95,68 @@ def test_private_addresses_are_refused_by_default(url: str, message: str) -> Non
     with pytest.raises(MlflowError) as refused:
         webhook_urls.validate_url(Settings(), url)
     assert refused.value.message == message
+
+
+def _resolving_to(monkeypatch: pytest.MonkeyPatch, address: str) -> None:
+    def fake(host: str, port: int, *args: object, **kwargs: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(webhook_urls.socket, "getaddrinfo", fake)
+
+
+def test_delivery_connects_to_the_address_it_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    _resolving_to(monkeypatch, "93.184.216.34")
+    target, headers, extensions = webhook_sender._pinned(Settings(), "https://hooks.example.com:8443/in?x=1")
+    assert target == "https://93.184.216.34:8443/in?x=1"
+    assert headers == {"Host": "hooks.example.com:8443"}
+    assert extensions == {"sni_hostname": "hooks.example.com"}
+
+
+def test_a_name_rebound_to_a_private_address_is_not_delivered_to(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The name passed the check when the webhook was saved; at delivery it resolves inside: nothing is sent."""
+    _resolving_to(monkeypatch, "10.0.0.5")
+    sent = webhook_sender.send(Settings(), "https://hooks.example.com/in", "{}", "d-1", None)
+    assert sent.status is None
+    assert sent.error == (
+        "Webhook URL must not resolve to a non-public IP address. 'hooks.example.com' resolves to 10.0.0.5."
+    )
+
+
+def _claimed(attempts: int, created_at: int) -> webhook_store.Claimed:
+    return webhook_store.Claimed(1, "d-1", "t", "{}", attempts, created_at, "https://hooks.example.com", None)
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "attempts", "expected"),
+    [
+        (200, None, 1, ("delivered", None)),
+        (204, None, 1, ("delivered", None)),
+        (503, None, 1, ("pending", 2_000)),  # the base delay
+        (500, None, 3, ("pending", 8_000)),  # doubled per attempt
+        (None, None, 2, ("pending", 4_000)),  # no answer at all
+        (408, None, 1, ("pending", 2_000)),
+        (429, 7.0, 1, ("pending", 7_000)),  # Retry-After wins
+        (503, None, 30, ("pending", 60_000)),  # capped
+        (404, None, 1, ("failed", None)),
+        (410, None, 5, ("failed", None)),
+    ],
+)
+def test_what_an_answer_leads_to(
+    db: Database, status: int | None, retry_after: float | None, attempts: int, expected: tuple[str, int | None]
+) -> None:
+    settings = Settings(webhook_retry_base_seconds=2, webhook_retry_max_seconds=60, webhook_retry_hours=1)
+    deliverer = Deliverer(settings, db)
+    now = 10_000_000
+    sent = webhook_sender.Sent(status, "x", None if status else "ConnectError: refused", 5, retry_after)
+    outcome = deliverer.judge(_claimed(attempts, created_at=now), sent, now)
+    assert (outcome.state, None if outcome.retry_at is None else outcome.retry_at - now) == expected
+    assert outcome.status == status
+
+
+def test_retries_end_when_the_retry_window_has_passed(db: Database) -> None:
+    settings = Settings(webhook_retry_base_seconds=2, webhook_retry_hours=1)
+    now = 10_000_000
+    sent = webhook_sender.Sent(503, "busy", None, 5)
+    outcome = Deliverer(settings, db).judge(_claimed(7, created_at=now - 3_599_000), sent, now)
+    assert (outcome.state, outcome.retry_at) == ("failed", None)
+    assert outcome.error == "gave up after 7 attempts; HTTP 503: busy"
