@@ -12,11 +12,11 @@ WHERE re-checks the lease, so two server processes never hold the same delivery.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -77,9 +77,9 @@ def list_webhooks(session: Session, *, offset: int, limit: int) -> list[Webhook]
     return list(session.scalars(query))
 
 
-def enqueue(session: Session, *, entity: str, action: str, body_for: Any, now: int) -> int:
-    """One pending delivery per active webhook subscribed to (entity, action); `body_for()` makes each body (its
-    timestamp is the enqueue time). Returns how many were written."""
+def enqueue(session: Session, *, entity: str, action: str, body_for: Callable[[], str], now: int) -> int:
+    """One pending delivery per active webhook subscribed to (entity, action), all with the body `body_for()` makes
+    (called once, and only if some webhook is subscribed). Returns how many were written."""
     subscribed = (
         select(Webhook.webhook_id)
         .join(WebhookEvent, WebhookEvent.webhook_id == Webhook.webhook_id)
@@ -219,11 +219,6 @@ def record_attempt(session: Session, delivery: int, token: str, outcome: Outcome
         .execution_options(synchronize_session=False)
     )
     return _rowcount(result) == 1
-
-
-def next_due(session: Session) -> int | None:
-    """When the earliest pending delivery is next due (ms), to sleep no longer than that."""
-    return session.scalar(select(func.min(WebhookDelivery.available_at)).where(WebhookDelivery.state == PENDING))
 
 
 def list_deliveries(session: Session, webhook_id: str, *, offset: int, limit: int) -> list[WebhookDelivery]:
