@@ -74,6 +74,8 @@ class Deliverer:
     async def run_once(self) -> bool:
         """One round; True if it sent anything (so the next round starts at once)."""
         now = now_ms()
+        if not await self.db.run_read(lambda session: store.any_due(session, now=now)):
+            return False
         claimed = await self.db.run_write(
             lambda session: store.claim(session, limit=BATCH, now=now, lease_ms=self.lease_ms)
         )

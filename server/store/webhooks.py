@@ -128,6 +128,14 @@ class Claimed:
     secret: str | None
 
 
+def any_due(session: Session, *, now: int) -> bool:
+    """Whether some delivery waits to be sent: a read, so that an idle server's rounds never take SQLite's write
+    lock."""
+    free = or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now)
+    due = select(WebhookDelivery.id).where(WebhookDelivery.state == PENDING, WebhookDelivery.available_at <= now, free)
+    return session.execute(due.limit(1)).first() is not None
+
+
 def claim(session: Session, *, limit: int, now: int, lease_ms: int) -> list[Claimed]:
     """Lease up to `limit` due deliveries, each the oldest pending one of an active, undeleted webhook."""
     older = aliased(WebhookDelivery)
