@@ -32,6 +32,7 @@ from server.observability.requests import RequestObservabilityMiddleware, label_
 from server.permissions import Permission
 from server.services.experiments import artifact_root, ensure_default_experiment
 from server.services.users import bootstrap_admin
+from server.services.webhook_delivery import Deliverer
 from server.shutdown import on_stop_signal
 from server.store.engine import Database
 from server.store.schema import ensure_schema
@@ -69,12 +70,14 @@ def create_app(settings: Settings) -> FastAPI:
     )
     jobs = JobService(settings, db, artifacts, authenticator.forget_run if authenticator else None)
     jobs.leases.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
+    deliverer = Deliverer(settings, db)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         on_stop_signal(jobs.signals.stop_waiting)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(jobs.leases.reap_forever)
+            tasks.start_soon(deliverer.run_forever)
             yield
             tasks.cancel_scope.cancel()
         db.dispose()

@@ -203,6 +203,54 @@ class Settings(BaseSettings):
         description="Accept file:// git URIs, which read repositories on the server's own disk.",
     )
 
+    webhook_secret_encryption_key: str | None = Field(
+        None,
+        repr=False,
+        validation_alias=_env("WEBHOOK_SECRET_ENCRYPTION_KEY"),
+        description="Fernet key (urlsafe base64 of 32 bytes) that encrypts webhook secrets at rest. Without it, "
+        "webhooks without a secret still work, and creating one with a secret is refused.",
+    )
+    webhook_allowed_schemes: str = Field(
+        "https",
+        validation_alias=_env("WEBHOOK_ALLOWED_SCHEMES"),
+        description="Comma-separated URL schemes a webhook may use.",
+    )
+    webhook_allow_private_ips: bool = Field(
+        False,
+        validation_alias=_env("WEBHOOK_ALLOW_PRIVATE_IPS"),
+        description="Let webhook URLs reach loopback, private and link-local addresses (off: only public ones).",
+    )
+    webhook_request_timeout: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("WEBHOOK_REQUEST_TIMEOUT"),
+        description="Seconds one webhook request may take.",
+    )
+    webhook_retry_base_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_runyard_env("WEBHOOK_RETRY_BASE_SECONDS"),
+        description="Delay before the first retry of a failed webhook delivery; doubles with each attempt.",
+    )
+    webhook_retry_max_seconds: float = Field(
+        600.0,
+        gt=0,
+        validation_alias=_runyard_env("WEBHOOK_RETRY_MAX_SECONDS"),
+        description="Longest delay between two attempts of a webhook delivery.",
+    )
+    webhook_retry_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias=_runyard_env("WEBHOOK_RETRY_HOURS"),
+        description="How long a webhook delivery is retried before it is marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias=_runyard_env("WEBHOOK_POLL_SECONDS"),
+        description="How often each server process looks for webhook deliveries that other processes recorded.",
+    )
+
     @staticmethod
     def _split(value: str | None) -> list[str] | None:
         return [item.strip() for item in value.split(",") if item.strip()] if value else None
@@ -214,6 +262,25 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str] | None:
         return self._split(self.cors_allowed_origins)
+
+    @property
+    def webhook_scheme_list(self) -> list[str]:
+        return self._split(self.webhook_allowed_schemes) or []
+
+    @field_validator("webhook_secret_encryption_key")
+    @classmethod
+    def _fernet_key(cls, value: str | None) -> str | None:
+        """A key Fernet cannot use fails at start, not at the first webhook with a secret."""
+        if value:
+            from cryptography.fernet import Fernet
+
+            try:
+                Fernet(value)
+            except ValueError:
+                raise ValueError(
+                    "MLFLOW_WEBHOOK_SECRET_ENCRYPTION_KEY must be a Fernet key: 32 bytes in urlsafe base64"
+                ) from None
+        return value or None
 
     @field_validator("auth_default_permission")
     @classmethod

@@ -24,6 +24,7 @@ from server.api import (
     traces,
     ui_helpers,
     users,
+    webhooks,
 )
 from server.api.routing import Rpc, build_routes
 from server.web.context import Context
@@ -37,6 +38,7 @@ RPCS: list[Rpc] = [
     *logged_models.RPCS,
     *registered_models.RPCS,
     *model_versions.RPCS,
+    *webhooks.RPCS,
     *artifacts.RPCS,
     *traces.RPCS,
     *assessments.RPCS,
@@ -57,4 +59,5 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),
         *ui_helpers.routes(),
+        *webhooks.routes(context),
     ]

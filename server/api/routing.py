@@ -94,6 +94,11 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
     return endpoint
 
 
+def rpc_endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
+    """The endpoint of one RPC-style handler, for routes of our own outside MLflow's `/api/<n>.0` tree."""
+    return _endpoint(rpc, context)
+
+
 def route_path(path: str) -> str:
     """A descriptor path as Starlette reads it: a parameter naming a field of a body message
     (`{assessment.trace_id}`) becomes a plain one named after the field (`{trace_id}`), as in MLflow's server."""

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.errors import MlflowError
-from server.services import model_sources, validation
+from server.services import model_sources, validation, webhook_events
 from server.services import registry as rules
 from server.services import registry_reads as reads
 from server.store import logged_models as logged_model_store
@@ -52,6 +52,15 @@ def create_model_version(
     store.set_version_tags(session, row, tags)
     if lineage.model_id and not is_prompt:
         logged_model_store.record_registration(session, lineage.model_id, model.name, row.version)
+    webhook_events.model_version_created(
+        session,
+        name=model.name,
+        version=row.version,
+        source=source,
+        run_id=run_id,
+        tags=tags,
+        description=description,
+    )
     return reads.describe_version(session, row)
 
 
@@ -100,11 +109,15 @@ def download_uri(session: Session, name: str, version: str) -> str:
 
 
 def set_model_version_tag(session: Session, name: str, version: str, key: str, value: str) -> None:
-    row = reads.get_version(session, name, version)[1]
+    model, row = reads.get_version(session, name, version)
     rules.validate_tag(key, value)
     store.set_version_tags(session, row, {key: value})
+    prompt = webhook_events.model_is_prompt(session, model)
+    webhook_events.version_tag_set(session, prompt=prompt, name=model.name, version=version, key=key, value=value)
 
 
 def delete_model_version_tag(session: Session, name: str, version: str, key: str) -> None:
-    row = reads.get_version(session, name, version)[1]
+    model, row = reads.get_version(session, name, version)
     store.delete_version_tag(session, row, validation.validate_entity_key(key))
+    prompt = webhook_events.model_is_prompt(session, model)
+    webhook_events.version_tag_deleted(session, prompt=prompt, name=model.name, version=version, key=key)

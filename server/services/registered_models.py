@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from server.errors import MlflowError
 from server.services import registry as rules
 from server.services import registry_reads as reads
-from server.services import validation
+from server.services import validation, webhook_events
 from server.store import model_versions as version_store
 from server.store import registered_models as store
 from server.store import users
@@ -27,6 +27,7 @@ def create_registered_model(
     tags = rules.validate_tags(tags)
     description = rules.validate_description(description)
     model = store.insert_registered_model(session, name=name, description=description, tags=tags)
+    webhook_events.registered_model_created(session, model.name, tags, description)
     return reads.describe_model(session, model)
 
 
@@ -69,11 +70,15 @@ def set_registered_model_tag(session: Session, name: str, key: str, value: str) 
     model = reads.get_model(session, name)
     rules.validate_tag(key, value)
     store.set_model_tags(session, model, {key: value})
+    prompt = webhook_events.model_is_prompt(session, model)
+    webhook_events.model_tag_set(session, prompt=prompt, name=model.name, key=key, value=value)
 
 
 def delete_registered_model_tag(session: Session, name: str, key: str) -> None:
     model = reads.get_model(session, name)
     store.delete_model_tag(session, model, validation.validate_entity_key(key))
+    prompt = webhook_events.model_is_prompt(session, model)  # after, as MLflow asks: deleting the prompt tag fires none
+    webhook_events.model_tag_deleted(session, prompt=prompt, name=model.name, key=key)
 
 
 def set_alias(session: Session, name: str, version: str, alias: str) -> None:
@@ -81,11 +86,17 @@ def set_alias(session: Session, name: str, version: str, alias: str) -> None:
     alias = rules.validate_new_alias(alias)
     model, row = reads.get_version(session, name, version)
     store.set_alias(session, model, alias, row.version)
+    prompt = webhook_events.model_is_prompt(session, model)
+    webhook_events.alias_created(session, prompt=prompt, name=model.name, alias=alias, version=version)
 
 
 def delete_alias(session: Session, name: str, alias: str) -> None:
     alias = rules.validate_alias(alias)
-    store.delete_alias(session, reads.get_model(session, name), alias)
+    model = reads.get_model(session, name)
+    store.delete_alias(session, model, alias)
+    webhook_events.alias_deleted(
+        session, prompt=webhook_events.model_is_prompt(session, model), name=model.name, alias=alias
+    )
 
 
 def version_by_alias(session: Session, name: str, alias: str) -> reads.VersionView:

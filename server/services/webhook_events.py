@@ -1,0 +1,167 @@
+"""Registry events for webhooks: which change fires which event, with which payload (MLflow's handlers and
+`mlflow/webhooks/types.py`), written to the outbox in the transaction of the change.
+
+A prompt is a registered model tagged `mlflow.prompt.is_prompt=true`; for prompts MLflow fires the PROMPT* events
+instead of the model ones, and so do we. The body is serialized here, once: the bytes delivered (and signed) are
+fixed when the change commits, whatever happens to the registry afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from server.clock import now_ms
+from server.store import registered_models as model_store
+from server.store import webhooks as store
+from server.store.models import RegisteredModel
+
+PROMPT_TAG = "mlflow.prompt.is_prompt"
+PROMPT_TYPE_TAG = "_mlflow_prompt_type"
+PROMPT_TEXT_TAG = "mlflow.prompt.text"
+# Set on the transaction's connection when a delivery was written, so the deliverer is woken at commit.
+ENQUEUED = "runyard.webhook_deliveries_enqueued"
+
+
+def body(entity: str, action: str, data: Mapping[str, Any]) -> str:
+    """MLflow's envelope, serialized as MLflow serializes it (`json.dumps`)."""
+    envelope = {"entity": entity, "action": action, "timestamp": datetime.now(UTC).isoformat(), "data": dict(data)}
+    return json.dumps(envelope)
+
+
+def publish(session: Session, entity: str, action: str, data: Mapping[str, Any]) -> None:
+    written = store.enqueue(
+        session, entity=entity, action=action, body_for=lambda: body(entity, action, data), now=now_ms()
+    )
+    if written:
+        session.connection().info[ENQUEUED] = True
+
+
+def is_prompt(tags: Mapping[str, str]) -> bool:
+    return tags.get(PROMPT_TAG, "false").lower() == "true"
+
+
+def model_is_prompt(session: Session, model: RegisteredModel) -> bool:
+    """MLflow's `RegisteredModel._is_prompt`: the model carries a true-valued prompt tag."""
+    return is_prompt(model_store.model_tags(session, [model.id])[model.id])
+
+
+def registered_model_created(session: Session, name: str, tags: Mapping[str, str], description: str | None) -> None:
+    """MLflow sends the request's description, "" when none was given."""
+    if is_prompt(tags):
+        own = {k: v for k, v in tags.items() if k not in (PROMPT_TAG, PROMPT_TYPE_TAG)}
+        publish(session, "prompt", "created", {"name": name, "tags": own, "description": description or ""})
+    else:
+        publish(
+            session, "registered_model", "created", {"name": name, "tags": dict(tags), "description": description or ""}
+        )
+
+
+def model_version_created(
+    session: Session,
+    *,
+    name: str,
+    version: int,
+    source: str,
+    run_id: str | None,
+    tags: Mapping[str, str],
+    description: str | None,
+) -> None:
+    if is_prompt(tags):
+        own = {k: v for k, v in tags.items() if k not in (PROMPT_TAG, PROMPT_TYPE_TAG, PROMPT_TEXT_TAG)}
+        data = {
+            "name": name,
+            "version": str(version),
+            "template": tags.get(PROMPT_TEXT_TAG),
+            "tags": own,
+            "description": description or None,
+        }
+        publish(session, "prompt_version", "created", data)
+    else:
+        data = {
+            "name": name,
+            "version": str(version),
+            "source": source,
+            "run_id": run_id or None,
+            "tags": dict(tags),
+            "description": description or None,
+        }
+        publish(session, "model_version", "created", data)
+
+
+def model_tag_set(session: Session, *, prompt: bool, name: str, key: str, value: str) -> None:
+    """Only prompts have tag events at the model level (MLflow has no registered-model tag event)."""
+    if prompt:
+        publish(session, "prompt_tag", "set", {"name": name, "key": key, "value": value})
+
+
+def model_tag_deleted(session: Session, *, prompt: bool, name: str, key: str) -> None:
+    if prompt:
+        publish(session, "prompt_tag", "deleted", {"name": name, "key": key})
+
+
+def version_tag_set(session: Session, *, prompt: bool, name: str, version: str, key: str, value: str) -> None:
+    entity = "prompt_version_tag" if prompt else "model_version_tag"
+    publish(session, entity, "set", {"name": name, "version": version, "key": key, "value": value})
+
+
+def version_tag_deleted(session: Session, *, prompt: bool, name: str, version: str, key: str) -> None:
+    entity = "prompt_version_tag" if prompt else "model_version_tag"
+    publish(session, entity, "deleted", {"name": name, "version": version, "key": key})
+
+
+def alias_created(session: Session, *, prompt: bool, name: str, alias: str, version: str) -> None:
+    entity = "prompt_alias" if prompt else "model_version_alias"
+    publish(session, entity, "created", {"name": name, "alias": alias, "version": version})
+
+
+def alias_deleted(session: Session, *, prompt: bool, name: str, alias: str) -> None:
+    entity = "prompt_alias" if prompt else "model_version_alias"
+    publish(session, entity, "deleted", {"name": name, "alias": alias})
+
+
+# What `test_webhook` sends for each event: the shapes of MLflow's payloads with made-up values.
+EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("registered_model", "created"): {"name": "example_model", "tags": {"team": "search"}, "description": "A model"},
+    ("model_version", "created"): {
+        "name": "example_model",
+        "version": "1",
+        "source": "models:/m-0123456789abcdef",
+        "run_id": "0123456789abcdef0123456789abcdef",
+        "tags": {"team": "search"},
+        "description": "A model version",
+    },
+    ("model_version_tag", "set"): {"name": "example_model", "version": "1", "key": "team", "value": "search"},
+    ("model_version_tag", "deleted"): {"name": "example_model", "version": "1", "key": "team"},
+    ("model_version_alias", "created"): {"name": "example_model", "alias": "champion", "version": "1"},
+    ("model_version_alias", "deleted"): {"name": "example_model", "alias": "champion"},
+    ("prompt", "created"): {"name": "example_prompt", "tags": {"team": "search"}, "description": "A prompt"},
+    ("prompt_version", "created"): {
+        "name": "example_prompt",
+        "version": "1",
+        "template": "Hello {{name}}!",
+        "tags": {"team": "search"},
+        "description": "A prompt version",
+    },
+    ("prompt_tag", "set"): {"name": "example_prompt", "key": "team", "value": "search"},
+    ("prompt_tag", "deleted"): {"name": "example_prompt", "key": "team"},
+    ("prompt_version_tag", "set"): {"name": "example_prompt", "version": "1", "key": "team", "value": "search"},
+    ("prompt_version_tag", "deleted"): {"name": "example_prompt", "version": "1", "key": "team"},
+    ("prompt_alias", "created"): {"name": "example_prompt", "alias": "production", "version": "1"},
+    ("prompt_alias", "deleted"): {"name": "example_prompt", "alias": "production"},
+    ("budget_policy", "exceeded"): {
+        "budget_policy_id": "bp-0123456789abcdef",
+        "budget_unit": "USD",
+        "budget_amount": 100.0,
+        "current_spend": 120.5,
+        "duration_unit": "MONTHS",
+        "duration_value": 1,
+        "target_scope": "GLOBAL",
+        "workspace": "default",
+        "target_value": None,
+    },
+}
