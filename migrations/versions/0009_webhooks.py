@@ -55,6 +55,7 @@ def upgrade() -> None:
         sa.Column("last_latency_ms", sa.Integer(), nullable=True),
         sa.Column("last_attempt_at", sa.BigInteger(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("retry_from", sa.BigInteger(), nullable=False),
         sa.Column("finished_at", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["webhook_id"],

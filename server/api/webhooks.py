@@ -168,9 +168,20 @@ def list_webhook_deliveries(fields: Fields, session: Session, _: Context) -> dic
     return {"deliveries": [delivery_json(d) for d in page.items], "next_page_token": page.next_page_token}
 
 
-# Our own read-only view of the outbox (MLflow has none), beside the job API.
+def redeliver_webhook_delivery(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    delivery = service.redeliver(session, fields.required_string("webhook_id"), fields.required_string("delivery_id"))
+    return {"delivery": delivery_json(delivery)}
+
+
+# Our own view of the outbox (MLflow has none), beside the job API: what happened, and a retry for admins.
 DELIVERIES = Rpc("GET", "/runyard/api/webhooks/{webhook_id}/deliveries", list_webhook_deliveries, access=access.ADMIN)
+REDELIVER = Rpc(
+    "POST",
+    "/runyard/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+    redeliver_webhook_delivery,
+    access=access.ADMIN,
+)
 
 
 def routes(context: Context) -> list[BaseRoute]:
-    return [Route(DELIVERIES.path, rpc_endpoint(DELIVERIES, context), methods=[DELIVERIES.method])]
+    return [Route(rpc.path, rpc_endpoint(rpc, context), methods=[rpc.method]) for rpc in (DELIVERIES, REDELIVER)]

@@ -6,7 +6,8 @@ once: the lease is a compare-and-set, and a process that dies mid-request loses 
 again by someone else (at least once; the `X-MLflow-Delivery-Id` lets a receiver drop the repeat).
 
 A 2xx is delivered. No answer, a 5xx, 408 or 429 (after its `Retry-After` seconds, when given) is retried with
-exponential backoff until `RUNYARD_WEBHOOK_RETRY_HOURS` after the event; any other status fails at once.
+exponential backoff until `RUNYARD_WEBHOOK_RETRY_HOURS` after the event (or after an admin asked to redeliver it);
+any other status fails at once.
 
 It wakes as soon as a transaction of this process that wrote a delivery commits, and otherwise polls, so that
 deliveries other processes wrote are sent too.
@@ -120,6 +121,6 @@ class Deliverer:
         )
         delay = sent.retry_after if sent.retry_after is not None else backoff
         retry_at = now + int(delay * 1000)
-        if retry_at > delivery.created_at + int(settings.webhook_retry_hours * 3_600_000):
+        if retry_at > delivery.retry_from + int(settings.webhook_retry_hours * 3_600_000):
             return store.Outcome(store.FAILED, status, f"gave up after {delivery.attempts} attempts; {error}", latency)
         return store.Outcome(store.PENDING, status, error, latency, retry_at=retry_at)

@@ -240,3 +240,14 @@ def list_deliveries(
     rows = store.list_deliveries(session, webhook_id, offset=offset, limit=limit + 1)
     token = paging.encode_offset(offset + limit) if len(rows) > limit else None
     return DeliveryPage(rows[:limit], token)
+
+
+def redeliver(session: Session, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    """An admin's retry of a delivery that failed (or one to send again): it goes out as first written, same
+    delivery id, body and signature input, once the webhook's earlier pending deliveries are out."""
+    store.get_webhook(session, webhook_id)
+    delivery = store.get_delivery(session, webhook_id, delivery_id)
+    if not store.redeliver(session, delivery, now=now_ms()):
+        raise MlflowError.invalid_state(f"Delivery {delivery_id} is still pending; it is sent without being asked.")
+    session.connection().info[webhook_events.ENQUEUED] = True  # wake this process's deliverer at commit
+    return delivery

@@ -402,6 +402,7 @@ class WebhookDelivery(Base):
     last_latency_ms: Mapped[int | None] = mapped_column(Integer)
     last_attempt_at: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    retry_from: Mapped[int] = mapped_column(BigInteger)  # retries end RUNYARD_WEBHOOK_RETRY_HOURS after this
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
 
 

@@ -107,6 +107,7 @@ def enqueue(session: Session, *, entity: str, action: str, body_for: Callable[[]
             attempts=0,
             available_at=now,
             created_at=now,
+            retry_from=now,
         )
         for webhook_id in webhook_ids
     )
@@ -123,7 +124,7 @@ class Claimed:
     token: str
     body: str
     attempts: int
-    created_at: int
+    retry_from: int
     url: str
     secret: str | None
 
@@ -178,7 +179,7 @@ def claim(session: Session, *, limit: int, now: int, lease_ms: int) -> list[Clai
             WebhookDelivery.delivery_id,
             WebhookDelivery.body,
             WebhookDelivery.attempts,
-            WebhookDelivery.created_at,
+            WebhookDelivery.retry_from,
             Webhook.url,
             Webhook.secret,
         )
@@ -187,8 +188,8 @@ def claim(session: Session, *, limit: int, now: int, lease_ms: int) -> list[Clai
         .order_by(WebhookDelivery.id)
     )
     return [
-        Claimed(row_id, delivery_id, token, body, attempts, created_at, url, secret)
-        for row_id, delivery_id, body, attempts, created_at, url, secret in rows
+        Claimed(row_id, delivery_id, token, body, attempts, retry_from, url, secret)
+        for row_id, delivery_id, body, attempts, retry_from, url, secret in rows
     ]
 
 
@@ -239,3 +240,27 @@ def list_deliveries(session: Session, webhook_id: str, *, offset: int, limit: in
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def get_delivery(session: Session, webhook_id: str, delivery_id: str) -> WebhookDelivery:
+    delivery = session.scalars(
+        select(WebhookDelivery).where(
+            WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.delivery_id == delivery_id
+        )
+    ).one_or_none()
+    if delivery is None:
+        raise MlflowError.not_found(f"Delivery {delivery_id} of webhook {webhook_id} not found.")
+    return delivery
+
+
+def redeliver(session: Session, delivery: WebhookDelivery, *, now: int) -> bool:
+    """Send a finished delivery (failed or delivered) again, as it was, with a fresh retry window; False if it is
+    still pending (a compare-and-set, so a deliverer finishing it meanwhile is not overwritten)."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery.id, WebhookDelivery.state != PENDING)
+        .values(state=PENDING, attempts=0, available_at=now, retry_from=now, finished_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(delivery)
+    return _rowcount(result) == 1

@@ -193,6 +193,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "request_id": owned.trace_id,
         "assessment_id": ASSESSMENT_ID,
         "webhook_id": "00000000-0000-4000-8000-000000000000",
+        "delivery_id": "00000000-0000-4000-8000-000000000001",
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)

@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from tests.support.processes import runyard_server
 from tests.support.stores import kind_of, new_store_uri
 
-WAIT_SECONDS = 60.0
+WAIT_SECONDS = 180.0  # only a failing test waits this long; a loaded machine may need minutes
 FERNET_KEY = Fernet.generate_key().decode()
 WEBHOOK_ENV = {
     "MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS": "true",
@@ -76,6 +76,11 @@ class Receiver:
     def fail(self, path: str, times: int, status: int = 503, headers: dict[str, str] | None = None) -> None:
         with self._changed:
             self._failing.setdefault(path, []).extend([(status, headers or {})] * times)
+
+    def recover(self, path: str) -> None:
+        """Answer 200 again on `path`, whatever failures were still queued for it."""
+        with self._changed:
+            self._failing.pop(path, None)
 
     def on(self, path: str) -> list[Received]:
         with self._changed:

@@ -122,8 +122,8 @@ def test_a_name_rebound_to_a_private_address_is_not_delivered_to(monkeypatch: py
     )
 
 
-def _claimed(attempts: int, created_at: int) -> webhook_store.Claimed:
-    return webhook_store.Claimed(1, "d-1", "t", "{}", attempts, created_at, "https://hooks.example.com", None)
+def _claimed(attempts: int, retry_from: int) -> webhook_store.Claimed:
+    return webhook_store.Claimed(1, "d-1", "t", "{}", attempts, retry_from, "https://hooks.example.com", None)
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_what_an_answer_leads_to(
     deliverer = Deliverer(settings, db)
     now = 10_000_000
     sent = webhook_sender.Sent(status, "x", None if status else "ConnectError: refused", 5, retry_after)
-    outcome = deliverer.judge(_claimed(attempts, created_at=now), sent, now)
+    outcome = deliverer.judge(_claimed(attempts, retry_from=now), sent, now)
     assert (outcome.state, None if outcome.retry_at is None else outcome.retry_at - now) == expected
     assert outcome.status == status
 
@@ -157,6 +157,6 @@ def test_retries_end_when_the_retry_window_has_passed(db: Database) -> None:
     settings = Settings(webhook_retry_base_seconds=2, webhook_retry_hours=1)
     now = 10_000_000
     sent = webhook_sender.Sent(503, "busy", None, 5)
-    outcome = Deliverer(settings, db).judge(_claimed(7, created_at=now - 3_599_000), sent, now)
+    outcome = Deliverer(settings, db).judge(_claimed(7, retry_from=now - 3_599_000), sent, now)
     assert (outcome.state, outcome.retry_at) == ("failed", None)
     assert outcome.error == "gave up after 7 attempts; HTTP 503: busy"

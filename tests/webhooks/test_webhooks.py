@@ -276,6 +276,25 @@ def test_other_4xx_fail_at_once(
         None,
     )
 
+    # An admin asks again: the same delivery, byte for byte, under the same id.
+    redo = httpx.post(
+        f"{webhook_server}/runyard/api/webhooks/{hook.webhook_id}/deliveries/{oldest['delivery_id']}/redeliver",
+        json={},
+    )
+    assert redo.status_code == 200, redo.text
+    assert redo.json()["delivery"]["state"] == "pending"
+    again = receiver.wait_for(hook_path, lambda found: len(found) == 3)[2]
+    assert (again.answered, again.body) == (200, got[0].body)
+    assert again.headers["X-MLflow-Delivery-Id"] == oldest["delivery_id"]
+    assert _deliveries(webhook_server, hook.webhook_id)[1]["state"] == "delivered"
+    unknown = httpx.post(f"{webhook_server}/runyard/api/webhooks/{hook.webhook_id}/deliveries/nope/redeliver", json={})
+    refusal = unknown.json()
+    assert (unknown.status_code, refusal["error_code"], refusal["message"]) == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+        f"Delivery nope of webhook {hook.webhook_id} not found.",
+    )
+
 
 def test_tag_and_alias_changes_fire_their_events(
     wh_client: MlflowClient, receiver: Receiver, hook_path: str, unique: str
