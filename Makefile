@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces postgres azurite compose chromium
+.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -76,6 +76,9 @@ bench-startup: install ## Start-up: exec to /health for Runyard and `mlflow serv
 
 bench-jobs: install ## Job queue: no-op jobs/s through 4 workers, and submit-to-running latency
 	$(BIN)/python -m bench.jobs
+
+bench-webhooks: install ## Registry webhooks next to `mlflow server`: a version write with and without one webhook, deliveries
+	$(BIN)/python -m bench.webhooks
 
 bench-traces: install ## Tracing next to `mlflow server`: stock-client traces/s, OTLP spans/s, search, a 10,000-span get
 	$(BIN)/python -m bench.traces
