@@ -88,7 +88,7 @@ def measure(spec: ServerSpec, workdir: Path, count: int) -> dict[str, float]:
         server.wait_healthy()
         with httpx.Client(base_url=server.base_url, timeout=60) as http:
             http.post(f"{API}/registered-models/create", json={"name": "bench"}).raise_for_status()
-            _versions(http, "bench", 20)  # warm-up
+            _versions(http, "bench", 100)  # warm-up
             without, _ = _versions(http, "bench", count)
             http.post(
                 f"{API}/webhooks",
