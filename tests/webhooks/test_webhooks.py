@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -387,3 +388,24 @@ def test_a_burst_goes_out_once_each_in_commit_order(
     got = receiver.wait_for(hook_path, lambda found: any(names[-1].encode() in r.body for r in found))
     assert [json.loads(r.body)["data"]["name"] for r in got] == names
     assert len({r.headers["X-MLflow-Delivery-Id"] for r in got}) == len(names)
+
+
+def test_concurrent_writes_through_two_processes_arrive_once_each_in_version_order(
+    wh_client: MlflowClient, webhook_server: str, receiver: Receiver, hook_path: str, unique: str
+) -> None:
+    """Eight clients create 200 versions of one model through the two server processes. Versions are numbered in
+    commit order, so each must be delivered exactly once, and in version order."""
+    wh_client.create_registered_model(unique)
+    wh_client.create_webhook(name="versions", url=receiver.base_url + hook_path, events=["model_version.created"])
+
+    def create(count: int) -> None:
+        writer = MlflowClient(webhook_server)
+        for _ in range(count):
+            writer.create_model_version(unique, "s3://bucket/model")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, [25] * 8))
+    got = receiver.wait_for(hook_path, lambda found: len(found) >= 200)
+    versions = [int(json.loads(r.body)["data"]["version"]) for r in got]
+    assert versions == list(range(1, 201))
+    assert len({r.headers["X-MLflow-Delivery-Id"] for r in got}) == 200
