@@ -21,7 +21,7 @@ from server.services import span_translation
 
 TRACE_ID_PREFIX = "tr-"
 REQUEST_ID_ATTRIBUTE = "mlflow.traceRequestId"
-SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
+SPAN_TYPE_ATTRIBUTE = span_translation.SPAN_TYPE_ATTRIBUTE
 INPUTS_ATTRIBUTE = "mlflow.spanInputs"
 OUTPUTS_ATTRIBUTE = "mlflow.spanOutputs"
 TRACE_TAG_ATTRIBUTE_PREFIX = "mlflow.traceTag."

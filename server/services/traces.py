@@ -323,8 +323,9 @@ def _token_usage(
         for trace_id, spans in with_usage.items()
     }
     earlier = sorted(set(with_usage) - fresh)
+    sent_now = {(trace_id, s.span_id) for trace_id, spans in with_usage.items() for s in spans}
     for trace_id, span_id, parent_id, stored in store.span_attribute_values(session, earlier, CHAT_USAGE_ATTRIBUTE):
-        if all(s.span_id != span_id for s in with_usage[trace_id]):  # a span sent again counts once
+        if (trace_id, span_id) not in sent_now:  # a span sent again counts once
             nodes[trace_id].append(_usage_node(span_id, parent_id, stored))
     return [
         (trace_id, USAGE_METADATA, orjson.dumps(total).decode())
