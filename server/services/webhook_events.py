@@ -124,44 +124,11 @@ def alias_deleted(session: Session, *, prompt: bool, name: str, alias: str) -> N
     publish(session, entity, "deleted", {"name": name, "alias": alias})
 
 
-# What `test_webhook` sends for each event: the shapes of MLflow's payloads with made-up values.
-EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
-    ("registered_model", "created"): {"name": "example_model", "tags": {"team": "search"}, "description": "A model"},
-    ("model_version", "created"): {
-        "name": "example_model",
-        "version": "1",
-        "source": "models:/m-0123456789abcdef",
-        "run_id": "0123456789abcdef0123456789abcdef",
-        "tags": {"team": "search"},
-        "description": "A model version",
-    },
-    ("model_version_tag", "set"): {"name": "example_model", "version": "1", "key": "team", "value": "search"},
-    ("model_version_tag", "deleted"): {"name": "example_model", "version": "1", "key": "team"},
-    ("model_version_alias", "created"): {"name": "example_model", "alias": "champion", "version": "1"},
-    ("model_version_alias", "deleted"): {"name": "example_model", "alias": "champion"},
-    ("prompt", "created"): {"name": "example_prompt", "tags": {"team": "search"}, "description": "A prompt"},
-    ("prompt_version", "created"): {
-        "name": "example_prompt",
-        "version": "1",
-        "template": "Hello {{name}}!",
-        "tags": {"team": "search"},
-        "description": "A prompt version",
-    },
-    ("prompt_tag", "set"): {"name": "example_prompt", "key": "team", "value": "search"},
-    ("prompt_tag", "deleted"): {"name": "example_prompt", "key": "team"},
-    ("prompt_version_tag", "set"): {"name": "example_prompt", "version": "1", "key": "team", "value": "search"},
-    ("prompt_version_tag", "deleted"): {"name": "example_prompt", "version": "1", "key": "team"},
-    ("prompt_alias", "created"): {"name": "example_prompt", "alias": "production", "version": "1"},
-    ("prompt_alias", "deleted"): {"name": "example_prompt", "alias": "production"},
-    ("budget_policy", "exceeded"): {
-        "budget_policy_id": "bp-0123456789abcdef",
-        "budget_unit": "USD",
-        "budget_amount": 100.0,
-        "current_spend": 120.5,
-        "duration_unit": "MONTHS",
-        "duration_value": 1,
-        "target_scope": "GLOBAL",
-        "workspace": "default",
-        "target_value": None,
-    },
-}
+def example(entity: str, action: str) -> dict[str, Any]:
+    """What `test_webhook` sends for an event: MLflow's own example payload (`get_example_payload_for_event`), so a
+    receiver, or a test, that checks the example gets the same values from both servers. MLflow is imported here, on
+    the first test request, not at start (loading it takes over a second)."""
+    from mlflow.entities.webhook import WebhookEvent
+    from mlflow.webhooks.types import get_example_payload_for_event
+
+    return dict(get_example_payload_for_event(WebhookEvent(entity, action)))

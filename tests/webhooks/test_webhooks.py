@@ -375,7 +375,16 @@ def test_test_webhook_reports_the_answer(wh_client: MlflowClient, receiver: Rece
     receiver.fail(hook_path, 1)
     result = wh_client.test_webhook(hook.webhook_id, event="model_version.created")
     assert (result.success, result.response_status, result.response_body) == (False, 503, "try later")
-    assert json.loads(receiver.on(hook_path)[-1].body)["entity"] == "model_version"
+    tested = json.loads(receiver.on(hook_path)[-1].body)
+    assert (tested["entity"], tested["action"]) == ("model_version", "created")
+    assert tested["data"] == {  # MLflow's example, which receivers written for `mlflow server` may check
+        "name": "example_model",
+        "version": "1",
+        "source": "models:/123",
+        "run_id": "abcd1234abcd5678",
+        "tags": {"example_key": "example_value"},
+        "description": "An example model version",
+    }
 
 
 def test_a_burst_goes_out_once_each_in_commit_order(
