@@ -109,8 +109,20 @@ class MlflowError(Exception):
         return cls(message, ErrorCode.NOT_IMPLEMENTED)
 
 
+# A message longer than this is cut in its middle. Messages quote the caller's input, so a megabyte-long id would come
+# back as a megabyte-long error; the ends, where MLflow's wording is, stay.
+MESSAGE_HEAD, MESSAGE_TAIL = 2_000, 500
+
+
+def shown_message(message: str) -> str:
+    cut = len(message) - MESSAGE_HEAD - MESSAGE_TAIL
+    if cut <= 100:
+        return message
+    return f"{message[:MESSAGE_HEAD]}… ({cut} characters cut) …{message[-MESSAGE_TAIL:]}"
+
+
 def error_response(code: ErrorCode, message: str, status: int | None = None) -> Response:
-    body: dict[str, Any] = {"error_code": str(code), "message": message}
+    body: dict[str, Any] = {"error_code": str(code), "message": shown_message(message)}
     if code in _CLASSIFICATION:
         body["sqlstate"], body["error_class"] = _CLASSIFICATION[code]
     return Response(orjson.dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json")

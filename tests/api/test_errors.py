@@ -292,3 +292,15 @@ def test_tracking_api_presigned_urls_refuse_proxied_runs_like_mlflow(http: httpx
         "expiration must be between 1 and 604800 seconds",
     )
     expect_error(http.post(download, json={"run_id": "0" * 32, "path": "m"}), 404, "RESOURCE_DOES_NOT_EXIST")
+
+
+def test_an_echoed_value_is_cut_so_an_error_stays_small(http: httpx.Client) -> None:
+    """A message quoting a megabyte of input comes back cut in its middle: MLflow's wording at both ends, and a body
+    of a few kilobytes instead of a megabyte."""
+    response = http.post("/api/2.0/mlflow/experiments/delete", json={"experiment_id": "x" * 1_000_000})
+    assert response.status_code == 400
+    assert len(response.content) < 3_000
+    message = response.json()["message"]
+    assert message.startswith("Invalid experiment ID 'xxxxxxxxxx")
+    assert "… (997" in message
+    assert " characters cut) …xxxxxxxxxx" in message
