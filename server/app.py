@@ -38,6 +38,7 @@ from server.store.engine import Database
 from server.store.schema import ensure_schema
 from server.ui import jobs as job_pages
 from server.ui import static as ui_static
+from server.ui import webhooks as webhook_pages
 from server.web.context import Context
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(all_routes(context))
     app.include_router(job_router(context, jobs))
     app.router.routes.extend(job_pages.routes(context, jobs))
+    app.router.routes.extend(webhook_pages.routes())
     app.router.routes.extend(ui_static.routes())  # MLflow's web UI: / and /static-files
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)

@@ -58,6 +58,8 @@ OPEN_TO_SIGNED_IN = {
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
     ("GET", "/runyard/jobs"),
     ("GET", "/runyard/ui/{path:path}"),
+    # So is the Webhooks page; the webhook routes its script reads are for admins only.
+    ("GET", "/runyard/webhooks"),
 }
 # Every root field the UI's GraphQL endpoint resolves, each naming Alice's things; each must answer PERMISSION_DENIED.
 GRAPHQL_PROBE = """
