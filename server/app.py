@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 def prepare_database(settings: Settings) -> Database:
     """Open the store: create a fresh schema if empty, refuse an outdated one, make sure "Default" exists."""
-    db = Database(settings.backend_store_uri)
+    db = Database(settings.backend_store_uri, timeout_s=settings.database_timeout_seconds)
     ensure_schema(db.engine)
     with db.write() as session:
         ensure_default_experiment(session, settings)

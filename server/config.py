@@ -203,6 +203,13 @@ class Settings(BaseSettings):
         description="Accept file:// git URIs, which read repositories on the server's own disk.",
     )
 
+    database_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_runyard_env("DATABASE_TIMEOUT_SECONDS"),
+        description="How long a PostgreSQL connection may take to open, and a request may wait for a free one; past "
+        "it the request is a retryable 503 (at start: the server stops with the error).",
+    )
     webhook_secret_encryption_key: str | None = Field(
         None,
         repr=False,

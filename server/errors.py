@@ -16,6 +16,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -129,7 +130,7 @@ def error_response(code: ErrorCode, message: str, status: int | None = None) -> 
 
 
 # The hot paths talk to the DB-API drivers directly, so their own exception classes count as well as SQLAlchemy's.
-_UNAVAILABLE = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError)
+_UNAVAILABLE = (OperationalError, sqlite3.OperationalError, psycopg.OperationalError, PoolTimeoutError)
 _BAD_VALUE = (DataError, sqlite3.DataError, psycopg.DataError)
 
 

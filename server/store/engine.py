@@ -24,6 +24,7 @@ from server.store.writer import GroupCommitWriter
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
+DEFAULT_TIMEOUT_S = 30.0
 
 
 def normalise_url(uri: str) -> str:
@@ -57,7 +58,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 class Database:
     """Owns the engine and hands out one session per request, committed when the request's work succeeds."""
 
-    def __init__(self, uri: str, *, pool_size: int = 10) -> None:
+    def __init__(self, uri: str, *, pool_size: int = 10, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.url = make_url(normalise_url(uri))
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -67,7 +68,17 @@ class Database:
             _install_sqlite_hooks(self.engine)
             writer: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
-            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=2 * pool_size, pool_pre_ping=True)
+            # Bounded waits: a server that does not answer (stopped, or a black hole on the network) fails the
+            # connection after `timeout_s`, and a request waiting for a free connection gives up as long, both as a
+            # retryable 503, instead of hanging until the client gives up.
+            self.engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=2 * pool_size,
+                pool_pre_ping=True,
+                pool_timeout=timeout_s,
+                connect_args={"connect_timeout": max(1, round(timeout_s))},
+            )
             writer = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)

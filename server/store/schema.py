@@ -13,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import OperationalError
 
 from server.errors import ErrorCode, MlflowError
 
@@ -47,8 +48,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 
 def ensure_schema(engine: Engine) -> None:
-    """Create the schema in an empty database; refuse one whose schema is not at our head revision."""
-    if not inspect(engine).get_table_names():
+    """Create the schema in an empty database; refuse one whose schema is not at our head revision. A database
+    that cannot be reached (within the connect timeout) is said so in one line, not with a driver's traceback."""
+    try:
+        tables = inspect(engine).get_table_names()
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise MlflowError(
+            f"Cannot reach the database at {where}: {exc.orig or exc}", ErrorCode.TEMPORARILY_UNAVAILABLE
+        ) from None
+    if not tables:
         upgrade(engine)
         return
     current, head = current_revision(engine), head_revision(engine)

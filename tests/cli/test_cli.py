@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +103,26 @@ def test_the_command_table_shows_each_commands_own_help() -> None:
         assert command is not None
         assert command.help is not None
         assert command.help.splitlines()[0] == lazy.help, name
+
+
+def test_a_database_that_never_answers_stops_the_server_within_the_timeout(tmp_path: Path) -> None:
+    """A port that accepts connections and never speaks (a stopped PostgreSQL, a black hole on the network): the
+    server gives up after RUNYARD_DATABASE_TIMEOUT_SECONDS and says so in one line, instead of hanging."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        uri = f"postgresql://runyard:secret@127.0.0.1:{port}/runyard"
+        started = subprocess.run(
+            [sys.executable, "-m", "server", "server", "--backend-store-uri", uri, "--port", "0"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "RUNYARD_DATABASE_TIMEOUT_SECONDS": "1"},
+            timeout=600,  # only a regression waits this long; without the timeout it would hang forever
+            check=False,
+        )
+    assert started.returncode == 1
+    assert started.stderr == (
+        f"Error: Cannot reach the database at postgresql+psycopg://runyard:***@127.0.0.1:{port}/runyard: "
+        "connection timeout expired\n"
+    )
