@@ -44,15 +44,18 @@ def _server(store_uri: str, folder: Path) -> Iterator[tuple[str, subprocess.Pope
             process.wait(timeout=60)
 
 
-def _until_recorded(url: str, webhook_id: str) -> None:
-    """Until the server has stored the receiver's 503 (the attempt's outcome, which ends its lease)."""
+def _until_recorded(url: str, webhook_id: str, status: int) -> list[dict[str, object]]:
+    """The deliveries, once the server has stored an attempt answered `status`: the receiver has answered before the
+    server records it (and, for an attempt in flight, before its lease ends)."""
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline:
-        listed = httpx.get(f"{url}/runyard/api/webhooks/{webhook_id}/deliveries").json()["deliveries"]
-        if listed and listed[0]["last_status"] == 503:
-            return
+        listed: list[dict[str, object]] = httpx.get(f"{url}/runyard/api/webhooks/{webhook_id}/deliveries").json()[
+            "deliveries"
+        ]
+        if listed and listed[0]["last_status"] == status:
+            return listed
         time.sleep(0.05)
-    raise AssertionError("the first attempt was never recorded")
+    raise AssertionError(f"no attempt answered {status} was recorded")
 
 
 def test_a_delivery_outlives_a_sigkilled_server(
@@ -67,7 +70,7 @@ def test_a_delivery_outlives_a_sigkilled_server(
         client.create_registered_model("survivor")
         refused = receiver.wait_for(path, lambda found: len(found) >= 1)  # committed, and tried once
         hook_id = client.list_webhooks()[0].webhook_id
-        _until_recorded(url, hook_id)  # killed between attempts, holding no lease (one would outlive it by 35 s)
+        _until_recorded(url, hook_id, 503)  # killed between attempts, holding no lease (one would outlive it by 35 s)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
     receiver.recover(path)
@@ -75,7 +78,7 @@ def test_a_delivery_outlives_a_sigkilled_server(
 
     with _server(store_uri, tmp_path) as (url, _):
         delivered = receiver.wait_for(path, lambda found: any(r.answered == 200 for r in found))
-        listed = httpx.get(f"{url}/runyard/api/webhooks/{hook_id}/deliveries").json()["deliveries"]
+        listed = _until_recorded(url, hook_id, 200)
 
     assert tries >= 1
     assert all(r.answered == 503 for r in delivered[:tries])

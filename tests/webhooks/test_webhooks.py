@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +22,7 @@ from mlflow import MlflowClient
 from mlflow.entities.webhook import WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
 
-from tests.webhooks.conftest import Received, Receiver
+from tests.webhooks.conftest import WAIT_SECONDS, Received, Receiver
 
 API = "/api/2.0/mlflow/webhooks"
 
@@ -247,9 +248,16 @@ def test_a_503_is_retried_then_delivered_once(
 
 
 def _deliveries(server: str, webhook_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{server}/runyard/api/webhooks/{webhook_id}/deliveries")
-    assert response.status_code == 200, response.text
-    return list(response.json()["deliveries"])
+    """The webhook's deliveries once none is pending: the receiver has its answer before the server has recorded
+    it, so a test that saw the request arrive waits for the record too."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        response = httpx.get(f"{server}/runyard/api/webhooks/{webhook_id}/deliveries")
+        assert response.status_code == 200, response.text
+        listed = list(response.json()["deliveries"])
+        if all(d["state"] != "pending" for d in listed) or time.monotonic() > deadline:
+            return listed
+        time.sleep(0.05)
 
 
 def test_other_4xx_fail_at_once(
