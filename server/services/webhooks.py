@@ -112,6 +112,14 @@ def decrypt_secret(settings: Settings, token: str | None) -> str | None:
         ) from None
 
 
+def _page_size(max_results: int | None) -> int:
+    """MLflow's paging rule for webhook lists: 0 or absent means 100, and at most 1,000."""
+    limit = max_results or DEFAULT_MAX_RESULTS
+    if not 1 <= limit <= MAX_RESULTS:
+        raise MlflowError.invalid_parameter("max_results must be between 1 and 1000.")
+    return limit
+
+
 def _view(session: Session, webhook: Webhook) -> WebhookView:
     return WebhookView(webhook, store.events_of(session, [webhook.webhook_id])[webhook.webhook_id])
 
@@ -151,9 +159,7 @@ def get_webhook(session: Session, webhook_id: str) -> WebhookView:
 
 
 def list_webhooks(session: Session, *, max_results: int | None, page_token: str | None) -> WebhookPage:
-    limit = max_results or DEFAULT_MAX_RESULTS
-    if not 1 <= limit <= MAX_RESULTS:
-        raise MlflowError.invalid_parameter("max_results must be between 1 and 1000.")
+    limit = _page_size(max_results)
     offset = paging.decode_offset(page_token)
     rows = store.list_webhooks(session, offset=offset, limit=limit + 1)
     token = paging.encode_offset(offset + limit) if len(rows) > limit else None
@@ -233,9 +239,7 @@ def list_deliveries(
 ) -> DeliveryPage:
     """A webhook's deliveries, newest first: what was sent, how often, and what the receiver last answered."""
     store.get_webhook(session, webhook_id)
-    limit = max_results or DEFAULT_MAX_RESULTS
-    if not 1 <= limit <= MAX_RESULTS:
-        raise MlflowError.invalid_parameter("max_results must be between 1 and 1000.")
+    limit = _page_size(max_results)
     offset = paging.decode_offset(page_token)
     rows = store.list_deliveries(session, webhook_id, offset=offset, limit=limit + 1)
     token = paging.encode_offset(offset + limit) if len(rows) > limit else None

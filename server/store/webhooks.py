@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -129,10 +129,15 @@ class Claimed:
     secret: str | None
 
 
+def _lease_free(now: int) -> ColumnElement[bool]:
+    """No process holds the delivery: never leased, or its lease ran out."""
+    return or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now)
+
+
 def any_due(session: Session, *, now: int) -> bool:
     """Whether some delivery waits to be sent: a read, so that an idle server's rounds never take SQLite's write
     lock."""
-    free = or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now)
+    free = _lease_free(now)
     due = select(WebhookDelivery.id).where(WebhookDelivery.state == PENDING, WebhookDelivery.available_at <= now, free)
     return session.execute(due.limit(1)).first() is not None
 
@@ -145,7 +150,7 @@ def claim(session: Session, *, limit: int, now: int, lease_ms: int) -> list[Clai
         .where(older.webhook_id == WebhookDelivery.webhook_id, older.state == PENDING, older.id < WebhookDelivery.id)
         .exists()
     )
-    free = or_(WebhookDelivery.lease_expires_at.is_(None), WebhookDelivery.lease_expires_at < now)
+    free = _lease_free(now)
     candidates = (
         select(WebhookDelivery.id)
         .join(Webhook, Webhook.webhook_id == WebhookDelivery.webhook_id)

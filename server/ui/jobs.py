@@ -23,12 +23,12 @@ ASSET_URL = "/runyard/ui"
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 
-def _page(name: str) -> Response:
+def page_response(name: str) -> Response:
     return FileResponse(ASSETS / name, media_type="text/html; charset=utf-8", headers=HEADERS)
 
 
 async def job_list(_: Request) -> Response:
-    return _page("jobs.html")
+    return page_response("jobs.html")
 
 
 async def asset(request: Request) -> Response:
@@ -46,7 +46,7 @@ def routes(context: Context, jobs: JobService) -> list[BaseRoute]:
         job_id = request.path_params["job_id"]
         await access.require_job(context, request, job_id, Permission.READ)
         await jobs.get(job_id)
-        return _page("job.html")
+        return page_response("job.html")
 
     return [
         Route(PAGE_URL, job_list, methods=["GET"]),

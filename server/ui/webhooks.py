@@ -6,16 +6,16 @@ API's admin check is the page's too."""
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.ui.jobs import ASSETS, HEADERS
+from server.ui.jobs import page_response
 
 PAGE_URL = "/runyard/webhooks"
 
 
 async def webhook_page(_: Request) -> Response:
-    return FileResponse(ASSETS / "webhooks.html", media_type="text/html; charset=utf-8", headers=HEADERS)
+    return page_response("webhooks.html")
 
 
 def routes() -> list[BaseRoute]:
