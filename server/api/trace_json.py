@@ -23,7 +23,14 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.errors import MlflowError
 from server.services import spans as span_rules
-from server.services.assessments import EXPECTATION, SOURCE_TYPES, AssessmentChanges, AssessmentIn, Valued
+from server.services.assessments import (
+    EXPECTATION,
+    ISSUE,
+    SOURCE_TYPES,
+    AssessmentChanges,
+    AssessmentIn,
+    Valued,
+)
 from server.services.spans import decode_any_value
 from server.services.traces import TraceInfoIn, TraceView
 from server.store.models import Assessment
@@ -131,7 +138,10 @@ def assessment_json(row: Assessment) -> dict[str, Any]:
     out["create_time"] = timestamp_text(row.create_time)
     out["last_update_time"] = timestamp_text(row.last_update_time)
     value = None if row.value is None else orjson.loads(row.value)
-    if row.kind == EXPECTATION:
+    if row.kind == ISSUE:
+        issue_name = value.get("issue_name") if isinstance(value, dict) else None
+        out["issue"] = {"issue_name": issue_name} if issue_name else {}
+    elif row.kind == EXPECTATION:
         if isinstance(value, bool | int | float | str):
             out["expectation"] = {"value": value}
         else:
@@ -440,17 +450,22 @@ def _expectation(assessment: _Reader) -> Valued | None:
         raise serialized.bad("value", text) from None
 
 
+def _issue(assessment: _Reader) -> Valued | None:
+    """An issue reference's value: the issue's name, kept as MLflow's store keeps it (`{"issue_name": ...}`)."""
+    issue = assessment.object("issue")
+    return None if issue is None else Valued({"issue_name": issue.string("issue_name") or ""})
+
+
 def _assessment_in(value: Any, prefix: str, what: str, *, keep_id: bool) -> AssessmentIn:
     if not isinstance(value, dict):
         raise _bad(prefix.rstrip("."), value, what)
     reader = _Reader(value, prefix, what)
-    if value.get("issue") is not None:
-        raise MlflowError.not_implemented("Assessments that reference an issue are not supported by this server.")
     source = reader.object("source")
     return AssessmentIn(
         name=reader.string("assessment_name") or "",
         feedback=_feedback(reader),
         expectation=_expectation(reader),
+        issue=_issue(reader),
         source_type=_source_type(source),
         source_id=None if source is None else source.string("source_id"),
         span_id=reader.string("span_id"),

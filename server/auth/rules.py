@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
-from server.store import artifact_destinations, users
+from server.store import artifact_destinations, issues, scorers, users
 from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 
 Resource = Literal[
@@ -40,6 +40,10 @@ Resource = Literal[
     "traces",
     "trace_start",
     "trace_locations",
+    "scorer_list",
+    "scorer_ids",
+    "issue",
+    "issue_search",
 ]
 
 
@@ -76,6 +80,11 @@ def traces(need: Permission) -> Access:
     return Access("traces", need, "trace_ids")
 
 
+def issue(need: Permission) -> Access:
+    """An issue is its experiment's: READ to see it, EDIT to change it."""
+    return Access("issue", need, "issue_id")
+
+
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
 TRACE_ID_PREFIX = "tr-"
@@ -93,6 +102,13 @@ SELF_OR_ADMIN = Access("user", MANAGE, "username")
 MANAGE_NAMED_RESOURCE = Access("named_resource", MANAGE)
 # A search naming experiments: unreadable ones are dropped, and naming only unreadable ones is refused.
 READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")
+# Listing scorers: one experiment (READ on it), several (unreadable ones dropped), or none (the handler shows only
+# readable experiments' scorers).
+SCORER_LIST = Access("scorer_list", READ, "experiment_id")
+# Online scoring configs by scorer id: READ on the experiment of every scorer named.
+SCORER_IDS = Access("scorer_ids", READ, "scorer_ids")
+# Searching issues: READ on the experiment named; without one, the handler shows only readable experiments' issues.
+ISSUE_SEARCH = Access("issue_search", READ, "experiment_id")
 
 
 def permission_denied(what: str = "") -> MlflowError:
@@ -137,6 +153,10 @@ class Authorizer:
             "traces": self._check_traces,
             "trace_start": self._check_trace_start,
             "trace_locations": self._check_trace_locations,
+            "scorer_list": self._check_scorer_list,
+            "scorer_ids": self._check_scorer_ids,
+            "issue": self._check_issue,
+            "issue_search": self._check_issue_search,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
@@ -344,6 +364,33 @@ class Authorizer:
         if asked and not kept:
             raise permission_denied("READ on the requested experiments required")
         return type(fields)({**fields.as_dict(), access.field: kept}, from_query=False)
+
+    def _check_scorer_list(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        if fields.string(access.field):
+            return self._check_experiment(access, fields, session, principal)
+        if not fields.has("experiment_ids"):
+            return fields
+        asked = fields.string_list("experiment_ids")
+        readable = set(self.readable_ids(session, principal, asked))
+        kept = [i for i in asked if not i.isdigit() or i in readable]  # malformed ids: the handler refuses them
+        if asked and not kept:
+            raise permission_denied("READ on the requested experiments required")
+        return type(fields)({**fields.as_dict(), "experiment_ids": kept}, from_query=fields.from_query)
+
+    def _check_scorer_ids(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        for scorer_id, experiment_id in scorers.scorer_experiments(session, fields.string_list(access.field)).items():
+            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"scorer {scorer_id}")
+        return fields
+
+    def _check_issue(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        issue_id = fields.string(access.field)
+        experiment_id = issues.experiment_of(session, issue_id) if issue_id else None
+        if experiment_id is not None:  # an unknown issue: the handler answers 404
+            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"issue {issue_id}")
+        return fields
+
+    def _check_issue_search(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        return self._check_experiment(access, fields, session, principal) if fields.string(access.field) else fields
 
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:

@@ -28,6 +28,8 @@ from server.store import traces as trace_store
 from server.store.models import Assessment
 
 FEEDBACK, EXPECTATION = "feedback", "expectation"
+# A reference to an issue (`mlflow.log_issue`): named after the issue's id, its value `{"issue_name": ...}`.
+ISSUE = "issue"
 SOURCE_TYPES = ("SOURCE_TYPE_UNSPECIFIED", "HUMAN", "LLM_JUDGE", "CODE")  # in the order of their enum numbers
 _SOURCE_TYPES_LISTED = ["SOURCE_TYPE_UNSPECIFIED", "LLM_JUDGE", "HUMAN", "CODE"]  # as MLflow's message lists them
 MAX_NAME_LENGTH = 250
@@ -55,6 +57,7 @@ class AssessmentIn:
     name: str
     feedback: Valued | None = None
     expectation: Valued | None = None
+    issue: Valued | None = None
     source_type: str = "SOURCE_TYPE_UNSPECIFIED"
     source_id: str | None = None
     span_id: str | None = None
@@ -95,13 +98,15 @@ def _stored_error(error: dict[str, str | None]) -> dict[str, str | None]:
 
 
 def _kind(incoming: AssessmentIn) -> tuple[str, Valued]:
-    if incoming.feedback is not None and incoming.expectation is not None:
+    if sum(value is not None for value in (incoming.feedback, incoming.expectation, incoming.issue)) > 1:
         raise MlflowError.invalid_parameter("Exactly one of `expectation`, `feedback`, or `issue` should be specified.")
     if incoming.feedback is not None:
         return FEEDBACK, incoming.feedback
     if incoming.expectation is not None:
         _require_expectation_value(incoming.expectation)
         return EXPECTATION, incoming.expectation
+    if incoming.issue is not None:
+        return ISSUE, incoming.issue
     raise MlflowError.invalid_parameter("Unknown assessment type: None")
 
 
@@ -128,7 +133,8 @@ def _validate(incoming: AssessmentIn) -> tuple[str, Valued]:
 
 
 def _columns(incoming: AssessmentIn, trace_id: str, assessment_id: str, now: int) -> dict[str, Any]:
-    """The row of a new assessment. An expectation has no rationale and overrides nothing (MLflow drops both)."""
+    """The row of a new assessment. An expectation has no rationale and overrides nothing (MLflow drops both); an
+    issue reference keeps its rationale and overrides nothing either."""
     kind, valued = _validate(incoming)
     feedback = kind == FEEDBACK
     return {
@@ -141,7 +147,7 @@ def _columns(incoming: AssessmentIn, trace_id: str, assessment_id: str, now: int
         "source_id": incoming.source_id or None,
         "value": _json(valued.value),
         "error": _json(_stored_error(valued.error)) if feedback and valued.error is not None else None,
-        "rationale": (incoming.rationale or None) if feedback else None,
+        "rationale": (incoming.rationale or None) if kind in (FEEDBACK, ISSUE) else None,
         "assessment_metadata": _json(incoming.metadata) if incoming.metadata else None,
         "overrides": (incoming.overrides or None) if feedback else None,
         "valid": True,
@@ -221,7 +227,7 @@ def update_assessment(session: Session, trace_id: str, assessment_id: str, chang
         row.error = None if changes.feedback.error is None else _json(_stored_error(changes.feedback.error))
     if changes.expectation is not None:
         row.value = _json(changes.expectation.value)
-    if changes.rationale is not None and row.kind == FEEDBACK:
+    if changes.rationale is not None and row.kind in (FEEDBACK, ISSUE):
         row.rationale = changes.rationale or None
     if changes.metadata:
         merged = orjson.loads(row.assessment_metadata) if row.assessment_metadata else {}

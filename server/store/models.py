@@ -557,12 +557,13 @@ class Assessment(Base):
     """
 
     __tablename__ = "assessments"
-    __table_args__ = (Index(None, "trace_id", "create_time"),)
+    # (kind, name) finds the traces linked to an issue: an `issue` assessment is named after the issue's id.
+    __table_args__ = (Index(None, "trace_id", "create_time"), Index(None, "kind", "name"))
 
     assessment_id: Mapped[str] = mapped_column(String(50), primary_key=True)
     trace_id: Mapped[str] = mapped_column(ForeignKey("traces.trace_id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(250))
-    kind: Mapped[str] = mapped_column(String(20))  # feedback or expectation
+    kind: Mapped[str] = mapped_column(String(20))  # feedback, expectation or issue
     span_id: Mapped[str | None] = mapped_column(String(16))
     source_type: Mapped[str] = mapped_column(String(30))
     source_id: Mapped[str | None] = mapped_column(String(250))
@@ -574,3 +575,61 @@ class Assessment(Base):
     valid: Mapped[bool] = mapped_column(Boolean, default=True)
     create_time: Mapped[int] = mapped_column(BigInteger)  # ms
     last_update_time: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- GenAI: registered scorers and issues -------------------------------------------------------------------------
+
+
+class Scorer(Base):
+    """A scorer registered by name in an experiment (MLflow's `scorers` table); each registration adds a version."""
+
+    __tablename__ = "scorers"
+    __table_args__ = (Index(None, "experiment_id", "scorer_name", unique=True),)
+
+    scorer_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    scorer_name: Mapped[str] = mapped_column(String(256))
+
+
+class ScorerVersion(Base):
+    """One registration of a scorer: the serialized scorer (JSON text) exactly as the client sent it."""
+
+    __tablename__ = "scorer_versions"
+
+    scorer_id: Mapped[str] = mapped_column(ForeignKey("scorers.scorer_id", ondelete="CASCADE"), primary_key=True)
+    scorer_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    serialized_scorer: Mapped[str] = mapped_column(Text)
+    creation_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class OnlineScoringConfig(Base):
+    """How a registered scorer samples new traces (at most one per scorer, as MLflow's upsert keeps it)."""
+
+    __tablename__ = "online_scoring_configs"
+
+    online_scoring_config_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    scorer_id: Mapped[str] = mapped_column(ForeignKey("scorers.scorer_id", ondelete="CASCADE"), index=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    sample_rate: Mapped[float] = mapped_column(Float(precision=53))
+    filter_string: Mapped[str | None] = mapped_column(Text)
+
+
+class Issue(Base):
+    """A quality problem found in an experiment's traces. A trace is linked to an issue by an assessment of kind
+    `issue` named after the issue's id, as in MLflow's store; `root_causes` and `categories` are JSON lists."""
+
+    __tablename__ = "issues"
+    __table_args__ = (Index(None, "experiment_id", "created_timestamp"),)
+
+    issue_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(250))
+    description: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(50))
+    severity: Mapped[str | None] = mapped_column(String(50))
+    root_causes: Mapped[str | None] = mapped_column(Text)
+    source_run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.run_uuid", ondelete="SET NULL"), index=True)
+    categories: Mapped[str | None] = mapped_column(Text)
+    created_timestamp: Mapped[int] = mapped_column(BigInteger)
+    last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(String(255))

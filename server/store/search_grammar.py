@@ -130,7 +130,7 @@ def _match_clause(tokens: list[_Token], start: int) -> tuple[_Clause, int] | Non
     return None
 
 
-_Api = Literal["runs", "experiments", "models", "registry", "traces"]
+_Api = Literal["runs", "experiments", "models", "registry", "traces", "issues"]
 _AND_HINT = "Expected a list of comparisons separated by 'AND' (e.g. 'metrics.loss > 0.1 AND params.lr = 0.01')."
 
 
@@ -146,7 +146,7 @@ def _statement_error(api: _Api, text: str, invalid: list[str] | None) -> MlflowE
         )
     if invalid is None:
         return _invalid(f"Search filter contained multiple expression {text!r}. Provide AND-ed expression list.")
-    shown = invalid if api in ("experiments", "registry") else [f"'{token}'" for token in invalid]
+    shown = invalid if api in ("experiments", "registry", "issues") else [f"'{token}'" for token in invalid]
     return _invalid(f"Invalid clause(s) in filter string: {', '.join(shown)}")
 
 

@@ -36,6 +36,8 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/artifacts",
         "/mlflow/logged",
         "/mlflow/traces",
+        "/mlflow/scorers",
+        "/mlflow/issues",
     )
     return [
         e

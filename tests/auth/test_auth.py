@@ -13,6 +13,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.genai.scorers import Safety, delete_scorer, get_scorer, list_scorers
 
 from tests.auth.conftest import ADMIN, AuthServer
 
@@ -216,3 +217,55 @@ def test_assessments_follow_their_traces_experiment(
     assert mlflow.get_assessment(alices_trace, judged.assessment_id).valid is False
     mlflow.delete_assessment(alices_trace, corrected.assessment_id)
     assert mlflow.get_assessment(alices_trace, judged.assessment_id).valid is True
+
+
+def test_scorers_and_issues_follow_their_experiment(
+    auth_server: AuthServer, as_user: object, request: pytest.FixtureRequest
+) -> None:
+    """READ on the experiment to see its scorers, their online configs and its issues; EDIT to register, delete or
+    schedule scorers and to create or change issues. Listings that name no experiment show only readable ones."""
+    suffix = request.node.name
+    alice, bob = auth_server.add_user(f"alice-{suffix}"), auth_server.add_user(f"bob-{suffix}")
+    as_alice = as_user(alice)  # type: ignore[operator]
+    experiment_id = as_alice.create_experiment(f"judged-{suffix}")
+    Safety().register(name="safety", experiment_id=experiment_id)
+    alices_store = as_alice._tracking_client.store
+    scorer_id = alices_store.get_scorer(experiment_id, "safety").scorer_id
+    issue = alices_store.create_issue(experiment_id, "Hallucination", "Made-up facts")
+
+    as_bob = as_user(bob)  # type: ignore[operator]
+    store = as_bob._tracking_client.store
+    denied = [
+        lambda: get_scorer(name="safety", experiment_id=experiment_id),
+        lambda: list_scorers(experiment_id=experiment_id),
+        lambda: store.get_online_scoring_configs([scorer_id]),
+        lambda: store.get_issue(issue.issue_id),
+        lambda: store.search_issues(experiment_id=experiment_id),
+        lambda: Safety().register(name="safety", experiment_id=experiment_id),
+        lambda: store.create_issue(experiment_id, "n", "d"),
+    ]
+    assert [_code(call) for call in denied] == ["PERMISSION_DENIED"] * len(denied)
+    with auth_server.http(bob) as http:
+        everyone = http.get("/api/3.0/mlflow/scorers/list").json().get("scorers", [])
+        assert scorer_id not in {s["scorer_id"] for s in everyone}
+        issues = http.post("/api/3.0/mlflow/issues/search", json={}).json().get("issues", [])
+        assert issue.issue_id not in {i["issue_id"] for i in issues}
+
+    auth_server.runyard("users", "grant", bob[0], "READ", "--experiment-id", experiment_id)
+    assert get_scorer(name="safety", experiment_id=experiment_id).scorer_version == 1
+    assert [s.name for s in list_scorers(experiment_id=experiment_id)] == ["safety"]
+    assert [i.issue_id for i in store.search_issues()] == [issue.issue_id]
+    assert store.get_issue(issue.issue_id).name == "Hallucination"
+    read_only = [
+        lambda: Safety().register(name="safety", experiment_id=experiment_id),
+        lambda: delete_scorer(name="safety", experiment_id=experiment_id, version=1),
+        lambda: store.upsert_online_scoring_config(experiment_id, "safety", 0.0),
+        lambda: store.update_issue(issue.issue_id, name="renamed"),
+    ]
+    assert [_code(call) for call in read_only] == ["PERMISSION_DENIED"] * len(read_only)
+
+    auth_server.runyard("users", "grant", bob[0], "EDIT", "--experiment-id", experiment_id)
+    assert Safety().register(name="safety", experiment_id=experiment_id).scorer_version == 2
+    assert store.upsert_online_scoring_config(experiment_id, "safety", 0.0).scorer_id == scorer_id
+    delete_scorer(name="safety", experiment_id=experiment_id, version=1)
+    assert store.update_issue(issue.issue_id, name="renamed").name == "renamed"

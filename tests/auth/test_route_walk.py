@@ -112,16 +112,29 @@ class Owned:
     registered_model: str
     job_id: str
     trace_id: str
+    scorer_id: str
+    issue_id: str
 
     @property
     def folder(self) -> str:
         return f"{self.experiment_id}/{self.run_id}/artifacts"
 
     def secrets(self) -> list[str]:
-        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id, self.trace_id]
+        return [
+            self.experiment_name,
+            self.run_id,
+            self.model_id,
+            self.registered_model,
+            self.job_id,
+            self.trace_id,
+            self.scorer_id,
+            self.issue_id,
+        ]
 
 
 TRACE_ID = "tr-" + "a1" * 16
+# A built-in scorer as the client serializes it (`Safety().model_dump()`, trimmed to what the server reads).
+SCORER = orjson.dumps({"name": "safety", "builtin_scorer_class": "Safety", "call_source": None}).decode()
 ASSESSMENT_ID = "a-" + "c3" * 16
 
 
@@ -146,7 +159,8 @@ def _project_archive() -> bytes:
 
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
-    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job and trace."""
+    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job, trace,
+    registered scorer (named like her registered model, which the walk's `name` field names) and issue."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -178,8 +192,20 @@ def owned(auth_server: AuthServer) -> Owned:
             headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id},
         )
         assert spans.status_code == 200, spans.text
+        scorer = {"experiment_id": experiment_id, "name": "alice-walk-model", "serialized_scorer": SCORER}
+        scorer_id = str(post("/api/3.0/mlflow/scorers/register", scorer)["scorer_id"])
+        issue = post("/api/3.0/mlflow/issues", {"experiment_id": experiment_id, "name": "n", "description": "d"})
+        issue_id = str(issue["issue"]["issue_id"])  # type: ignore[index]
     return Owned(
-        experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"], TRACE_ID
+        experiment_id,
+        "alice-walk-private",
+        run_id,
+        model_id,
+        "alice-walk-model",
+        job.json()["job_id"],
+        TRACE_ID,
+        scorer_id,
+        issue_id,
     )
 
 
@@ -196,6 +222,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "assessment_id": ASSESSMENT_ID,
         "webhook_id": "00000000-0000-4000-8000-000000000000",
         "delivery_id": "00000000-0000-4000-8000-000000000001",
+        "issue_id": owned.issue_id,
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -250,6 +277,12 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "assessment_id": ASSESSMENT_ID,
         "assessment": {"trace_id": owned.trace_id, "assessment_name": "stolen", "feedback": {"value": 1}},
         "update_mask": "assessment_name",
+        # Scorers and issues: Alice's scorer (by `name` and by id) and a new version of it, and her issue.
+        "scorer_ids": [owned.scorer_id],
+        "serialized_scorer": SCORER,
+        "sample_rate": 0,
+        "description": "stolen",
+        "issue_id": owned.issue_id,
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
@@ -301,6 +334,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/runyard/api/workers/claim" in templates
     assert "/api/2.0/mlflow/registered-models/create" in templates
     assert "/api/2.0/mlflow/users/update-password" in templates  # the user and permission API
+    assert {"/api/3.0/mlflow/scorers/online-configs", "/ajax-api/3.0/mlflow/issues/{issue_id}"} <= templates
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)

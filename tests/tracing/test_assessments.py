@@ -443,12 +443,6 @@ def test_malformed_assessments_are_refused(client: MlflowClient, experiment_id: 
     for body, message in cases:
         response = http.post(f"{V3}/{trace_id}/assessments", json=body)
         assert _error(response) == (400, "INVALID_PARAMETER_VALUE", message), body
-    issue = _create(http, trace_id, {"assessment_name": "i-1", "issue": {"issue_name": "hallucination"}})
-    assert _error(issue) == (
-        501,
-        "NOT_IMPLEMENTED",
-        "Assessments that reference an issue are not supported by this server.",
-    )
     assert _assessments(trace_id) == {}
 
 
