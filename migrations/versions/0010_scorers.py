@@ -1,7 +1,7 @@
 """registered scorers (versioned per experiment and name) with their online scoring configs, and GenAI issues; an
 index on assessments' (kind, name) finds the traces linked to an issue
 
-Revision ID: 0011_scorers
+Revision ID: 0010_scorers
 Revises: 0009_webhooks
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_scorers"
+revision: str = "0010_scorers"
 down_revision: str | None = "0009_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
