@@ -258,6 +258,15 @@ class Settings(BaseSettings):
         description="How often each server process looks for webhook deliveries that other processes recorded.",
     )
 
+    enable_custom_scorers: bool = Field(
+        False,
+        validation_alias=AliasChoices(
+            "MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS", "RUNYARD_ENABLE_CUSTOM_SCORERS", "enable_custom_scorers"
+        ),
+        description="Accept registered scorers that carry Python source (MLflow's @scorer functions), which "
+        "whoever runs them executes; built-in and make_judge scorers are accepted either way.",
+    )
+
     @staticmethod
     def _split(value: str | None) -> list[str] | None:
         return [item.strip() for item in value.split(",") if item.strip()] if value else None
