@@ -23,6 +23,7 @@ from server.auth.rules import Authorizer
 from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
 from server.errors import install_error_handlers
+from server.jobs.genai_router import genai_job_router
 from server.jobs.metrics import job_gauges
 from server.jobs.router import PREFIX as JOBS_PREFIX
 from server.jobs.router import job_router
@@ -69,7 +70,7 @@ def create_app(settings: Settings) -> FastAPI:
     context = Context(
         settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer, authenticator=authenticator
     )
-    jobs = JobService(settings, db, artifacts, authenticator.forget_run if authenticator else None)
+    jobs = JobService(settings, db, artifacts, authenticator.forget_job if authenticator else None)
     jobs.leases.grant_grace()  # workers that kept running while the server was down reattach on their next heartbeat
     deliverer = Deliverer(settings, db)
 
@@ -112,6 +113,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: times and counts everything, errors included
     app.router.routes.extend(all_routes(context))
     app.include_router(job_router(context, jobs))
+    app.include_router(genai_job_router(context, jobs))
     app.router.routes.extend(job_pages.routes(context, jobs))
     app.router.routes.extend(webhook_pages.routes())
     app.router.routes.extend(ui_static.routes())  # MLflow's web UI: / and /static-files

@@ -104,9 +104,13 @@ class Authenticator:
         self._passwords.drop(lambda p: p.username == username)
         self._tokens.drop(lambda p: p.username == username)
 
-    def forget_run(self, run_id: str) -> None:
-        """Drop the remembered tokens of a run's job once they are revoked, so they stop working at once here."""
-        self._tokens.drop(lambda p: p.run_id == run_id)
+    def forget_job(self, run_id: str | None, creator: str | None) -> None:
+        """Drop the remembered tokens of a job once they are revoked, so they stop working at once here: a project
+        job's act on its run; a GenAI job's act for its creator (whose other tokens are simply checked again)."""
+        if run_id is not None:
+            self._tokens.drop(lambda p: p.run_id == run_id)
+        elif creator is not None:
+            self._tokens.drop(lambda p: p.username == creator and p.run_id is None)
 
     def _remember(self, cache: _TtlCache, authorization: str, principal: Principal, started: float) -> None:
         with self._changed_lock:

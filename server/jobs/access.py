@@ -12,7 +12,7 @@ from starlette.requests import Request
 
 from server.auth.identity import Principal
 from server.auth.rules import Authorizer, permission_denied
-from server.jobspec.schemas import ClaimedJob
+from server.jobspec.schemas import ClaimedJob, JobView
 from server.permissions import Permission
 from server.services import users as accounts
 from server.store import users
@@ -67,27 +67,25 @@ async def issue_tracking_tokens(context: Context, request: Request, claimed: lis
     if context.authorizer is None or principal is None or not claimed:
         return claimed
 
+    def token_for(session: Session, job: JobView) -> str | None:
+        """A project's process acts on its own run only; a GenAI job acts for the user who submitted it, with
+        exactly their permissions (never the worker's)."""
+        if job.kind == "genai" and job.creator is None:
+            return None
+        username = principal.username if job.kind == "project" else job.creator
+        name = users.job_token_name(job.job_id)
+        return accounts.issue_token(
+            session, username or "", name, expires_in_days=TRACKING_TOKEN_DAYS, run_id=job.run_id
+        )[1]
+
     def issue(session: Session) -> list[ClaimedJob]:
-        return [
-            c.model_copy(
-                update={
-                    "tracking_token": accounts.issue_token(
-                        session,
-                        principal.username,
-                        f"job {c.job.job_id}",
-                        expires_in_days=TRACKING_TOKEN_DAYS,
-                        run_id=c.job.run_id,
-                    )[1]
-                }
-            )
-            for c in claimed
-        ]
+        return [c.model_copy(update={"tracking_token": token_for(session, c.job)}) for c in claimed]
 
     return await context.db.run_write(issue)
 
 
-async def revoke_tracking_tokens(context: Context, request: Request, run_id: str) -> None:
+async def revoke_tracking_tokens(context: Context, job: JobView) -> None:
     if context.authorizer is not None:
-        await context.db.run_write(lambda session: users.revoke_run_tokens(session, run_id))
+        await context.db.run_write(lambda session: users.revoke_job_tokens(session, job.job_id, job.run_id))
     if context.authenticator is not None:
-        context.authenticator.forget_run(run_id)
+        context.authenticator.forget_job(job.run_id, job.creator)

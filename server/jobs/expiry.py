@@ -26,7 +26,8 @@ MAX_BACKOFF_MS = 600_000
 @dataclass(frozen=True, slots=True)
 class TakenBack:
     job_id: str
-    run_id: str
+    run_id: str | None
+    creator: str | None
     ended: bool
     token_revoked: bool
 
@@ -49,20 +50,22 @@ def take_back_expired(session: Session, *, now: int, backoff_ms: float) -> list[
             error = f"{why}; {where}; its remote job is canceled by the next worker."
             if queue.requeue(session, job.job_id, token, available_at=now, error=error):
                 queue.request_remote_cancel(session, job.job_id, now=now)
-                handled.append(TakenBack(job.job_id, job.run_id, ended=False, token_revoked=True))
+                handled.append(TakenBack(job.job_id, job.run_id, job.creator, ended=False, token_revoked=True))
             continue
         if job.cancel_requested or job.attempt >= job.max_attempts:
             status = JobStatus.CANCELED if job.cancel_requested else JobStatus.FAILED
             error = f"Canceled; {where}." if job.cancel_requested else f"Gave up: {where} of {job.max_attempts}."
             if queue.finish(session, job.job_id, status=status, now=now, exit_code=None, error=error, token=token):
                 queue.set_run_status(session, job.run_id, RUN_STATUS[status], end_time=now)
-                handled.append(TakenBack(job.job_id, job.run_id, ended=True, token_revoked=True))
+                handled.append(TakenBack(job.job_id, job.run_id, job.creator, ended=True, token_revoked=True))
             continue
         delay = min(MAX_BACKOFF_MS, int(backoff_ms * 2 ** (job.attempt - 1)))
         if queue.requeue(session, job.job_id, token, available_at=now + delay, error=f"Requeued: {where}."):
             queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
-            handled.append(TakenBack(job.job_id, job.run_id, ended=False, token_revoked=not has_remote_job(job)))
+            handled.append(
+                TakenBack(job.job_id, job.run_id, job.creator, ended=False, token_revoked=not has_remote_job(job))
+            )
     for taken in handled:
         if taken.token_revoked:
-            user_store.revoke_run_tokens(session, taken.run_id)
+            user_store.revoke_job_tokens(session, taken.job_id, taken.run_id)
     return handled

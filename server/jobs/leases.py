@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import orjson
 from sqlalchemy.orm import Session
 
 from server.clock import now_ms
@@ -50,14 +51,14 @@ class Leases:
         db: Database,
         logs: JobLogs,
         signals: JobSignals,
-        forget_run_tokens: Callable[[str], None] | None = None,
+        forget_job_tokens: Callable[[str | None, str | None], None] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.logs = logs
         self.signals = signals
         # Revoked job tokens are also dropped from this server's sign-in cache, so they stop working at once.
-        self.forget_run_tokens = forget_run_tokens
+        self.forget_job_tokens = forget_job_tokens
 
     @property
     def lease_ms(self) -> int:
@@ -173,6 +174,7 @@ class Leases:
                 exit_code=request.exit_code,
                 error=request.error,
                 token=request.lease_token,
+                result=None if request.result is None else orjson.dumps(request.result).decode(),
             ):
                 raise _lease_lost(job_id)
             job = queue.get_job(session, job_id)
@@ -197,8 +199,8 @@ class Leases:
         )
         for taken in handled:
             log.warning("job %s: lease expired; %s", taken.job_id, "ended" if taken.ended else "requeued")
-            if taken.token_revoked and self.forget_run_tokens is not None:
-                self.forget_run_tokens(taken.run_id)
+            if taken.token_revoked and self.forget_job_tokens is not None:
+                self.forget_job_tokens(taken.run_id, taken.creator)
             if taken.ended:
                 await self.logs.publish(taken.job_id)
         if handled:

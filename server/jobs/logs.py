@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.artifacts.registry import ArtifactRegistry
@@ -47,11 +48,16 @@ class JobLogs:
             return queue.log_rows(session, job_id, after=after, limit=1000), JobStatus(job.status)
 
     async def publish(self, job_id: str) -> None:
-        """Copy the job's output into its run's artifacts (`runyard/logs/stdout.log` and `stderr.log`)."""
+        """Copy the job's output into its run's artifacts (`runyard/logs/stdout.log` and `stderr.log`). A GenAI job
+        has no run: its log stays where the job API reads it."""
 
-        artifact_uri = await self.db.run_read(
-            lambda session: run_store.get_run(session, queue.get_job(session, job_id).run_id).artifact_uri
-        )
+        def locate(session: Session) -> str | None:
+            run_id = queue.get_job(session, job_id).run_id
+            return None if run_id is None else run_store.get_run(session, run_id).artifact_uri
+
+        artifact_uri = await self.db.run_read(locate)
+        if artifact_uri is None:
+            return
         for stream, relative in projects.LOG_ARTIFACTS.items():
             store, path = await self.artifacts.locate_async(artifact_uri, relative)
             lines = self.lines(job_id, stream=stream)

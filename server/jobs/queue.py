@@ -74,7 +74,8 @@ def list_jobs(session: Session, where: JobFilter, *, offset: int, limit: int) ->
 
 def names_of(session: Session, jobs: Sequence[Job]) -> tuple[dict[str, tuple[str, str]], dict[int, str]]:
     """(run name, run user) per run and the experiment names for a page of jobs, in two queries, not two per job."""
-    runs = select(Run.run_uuid, Run.name, Run.user_id).where(Run.run_uuid.in_({job.run_id for job in jobs}))
+    run_ids = {job.run_id for job in jobs if job.run_id is not None}
+    runs = select(Run.run_uuid, Run.name, Run.user_id).where(Run.run_uuid.in_(run_ids))
     experiments = select(Experiment.experiment_id, Experiment.name).where(
         Experiment.experiment_id.in_({job.experiment_id for job in jobs})
     )
@@ -147,20 +148,27 @@ def finish(
     error: str | None,
     token: str | None = None,
     expect: Sequence[str] = _ACTIVE,
+    result: str | None = None,
 ) -> bool:
     """Move a job to a terminal status if it is still in one of `expect` (and held under `token`, if given)."""
     condition = and_(Job.job_id == job_id, Job.status.in_(expect))
     if token is not None:
         condition = and_(condition, Job.lease_token == token)
-    result = session.execute(
+    updated = session.execute(
         update(Job)
         .where(condition)
         .values(
-            status=status, finished_at=now, exit_code=exit_code, error=error, lease_token=None, lease_expires_at=None
+            status=status,
+            finished_at=now,
+            exit_code=exit_code,
+            error=error,
+            lease_token=None,
+            lease_expires_at=None,
+            result=result,
         )
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
+    return _rowcount(updated) == 1
 
 
 def requeue(session: Session, job_id: str, token: str, *, available_at: int, error: str) -> bool:
@@ -246,7 +254,10 @@ def grant_grace(session: Session, now: int, lease_ms: int) -> int:
     return _rowcount(result)
 
 
-def set_run_status(session: Session, run_id: str, status: str, *, end_time: int | None) -> None:
+def set_run_status(session: Session, run_id: str | None, status: str, *, end_time: int | None) -> None:
+    """Move a project job's run along with its job; a GenAI job has no run."""
+    if run_id is None:
+        return
     values: dict[str, Any] = {"status": status}
     if end_time is not None:
         values["end_time"] = end_time
@@ -295,7 +306,9 @@ def log_rows(
     return list(session.scalars(query.order_by(JobLog.id).limit(limit)))
 
 
-def reopen_run(session: Session, run_id: str) -> None:
+def reopen_run(session: Session, run_id: str | None) -> None:
+    if run_id is None:
+        return
     session.execute(
         update(Run)
         .where(Run.run_uuid == run_id)

@@ -226,7 +226,7 @@ def job_router(context: Context, jobs: JobService) -> APIRouter:
     async def finish_job(job_id: str, body: FinishRequest, request: Request) -> JobView:
         await access.require_worker(context, request)
         finished = await jobs.leases.finish(job_id, body)
-        await access.revoke_tracking_tokens(context, request, finished.run_id)
+        await access.revoke_tracking_tokens(context, finished)
         return finished
 
     return router

@@ -32,7 +32,7 @@ class JobService:
         settings: Settings,
         db: Database,
         artifacts: ArtifactRegistry,
-        forget_run_tokens: Callable[[str], None] | None = None,
+        forget_job_tokens: Callable[[str | None, str | None], None] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -40,7 +40,7 @@ class JobService:
         self.signals = JobSignals()
         self.logs = JobLogs(db, artifacts)
         self.submission = Submission(settings, db, artifacts, self.signals)
-        self.leases = Leases(settings, db, self.logs, self.signals, forget_run_tokens)
+        self.leases = Leases(settings, db, self.logs, self.signals, forget_job_tokens)
 
     async def get(self, job_id: str) -> JobView:
         return await self.db.run_read(lambda session: job_views.views(session, [queue.get_job(session, job_id)])[0])
@@ -63,7 +63,10 @@ class JobService:
 
     async def snapshot_location(self, job_id: str) -> tuple[ArtifactStore, str]:
         def locate(session: Session) -> tuple[ArtifactStore, str]:
-            run = run_store.get_run(session, queue.get_job(session, job_id).run_id)
+            run_id = queue.get_job(session, job_id).run_id
+            if run_id is None:
+                raise MlflowError.not_found(f"Job {job_id} is a GenAI job; it has no project snapshot.")
+            run = run_store.get_run(session, run_id)
             return self.artifacts.locate(session, run.artifact_uri, projects.SNAPSHOT_ARTIFACT)
 
         return await self.db.run_read(locate)

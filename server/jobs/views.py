@@ -19,6 +19,7 @@ def to_view(
     status = JobStatus(job.status)
     return JobView(
         job_id=job.job_id,
+        kind="genai" if job.kind == "genai" else "project",
         run_id=job.run_id,
         experiment_id=str(job.experiment_id),
         run_name=run_name,
@@ -43,14 +44,17 @@ def to_view(
         created_at=job.created_at,
         started_at=job.started_at,
         finished_at=job.finished_at,
+        creator=job.creator,
+        timeout_seconds=job.timeout_seconds,
+        result=None if job.result is None else orjson.loads(job.result),
     )
 
 
 def views(session: Session, jobs: Sequence[Job]) -> list[JobView]:
     runs, experiment_names = queue.names_of(session, jobs)
-    named = []
+    named: list[JobView] = []
     for job in jobs:
-        run_name, user_id = runs.get(job.run_id, (None, None))
+        run_name, user_id = runs.get(job.run_id, (None, None)) if job.run_id else (None, job.creator)
         experiment_name = experiment_names.get(job.experiment_id)
         named.append(to_view(job, run_name=run_name, user_id=user_id or None, experiment_name=experiment_name))
     return named

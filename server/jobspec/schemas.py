@@ -94,9 +94,13 @@ class GitJobSubmit(JobSpec):
     source: GitSource
 
 
+JobKind = Literal["project", "genai"]
+
+
 class JobView(_Model):
     job_id: str
-    run_id: str
+    kind: JobKind = Field("project", description="An MLflow Project, or one of MLflow's server-side GenAI jobs.")
+    run_id: str | None = Field(description="The project's run; a GenAI job has none.")
     experiment_id: str
     run_name: str | None = None
     experiment_name: str | None = None
@@ -104,8 +108,8 @@ class JobView(_Model):
     status: JobStatus
     run_status: str = Field(description="The MLflow run status the job maps to.")
     backend: str
-    entry_point: str
-    parameters: dict[str, str]
+    entry_point: str = Field(description="The project's entry point, or the GenAI job's name (e.g. invoke_scorer).")
+    parameters: dict[str, Any] = Field(description="Entry-point parameters (strings), or a GenAI job's arguments.")
     env_manager: str | None
     backend_config: dict[str, Any]
     source: dict[str, Any]
@@ -120,6 +124,16 @@ class JobView(_Model):
     created_at: int
     started_at: int | None
     finished_at: int | None
+    creator: str | None = Field(None, description="Who submitted a GenAI job.")
+    timeout_seconds: float | None = Field(None, description="A GenAI job running longer than this is stopped.")
+    result: Any = Field(None, description="A GenAI job's return value.")
+
+    @property
+    def project_run_id(self) -> str:
+        """The run of a project job; the code paths that ask only ever hold project jobs."""
+        if self.run_id is None:
+            raise ValueError(f"job {self.job_id} is a {self.kind} job and has no run")
+        return self.run_id
 
 
 class JobList(_Model):
@@ -175,3 +189,4 @@ class FinishRequest(LeaseRequest):
     outcome: Literal["succeeded", "failed", "canceled"]
     exit_code: int | None = None
     error: str | None = Field(None, max_length=65_536)
+    result: Any = Field(None, description="A GenAI job's return value (JSON).")

@@ -410,7 +410,9 @@ class WebhookDelivery(Base):
 
 
 class Job(Base):
-    """One submitted MLflow Project execution; the queue *is* this table (see `server/jobs/store.py`).
+    """One queued piece of work: an MLflow Project execution (`kind` "project", with its run) or one of MLflow's
+    server-side GenAI jobs (`kind` "genai": `entry_point` names the job function, `parameters` holds its JSON
+    arguments, `result` its JSON return value). The queue *is* this table (see `server/jobs/queue.py`).
 
     Every transition is a compare-and-set on `status` (and, for a worker's writes, `lease_token`), so a worker whose
     lease expired can no longer change a job another worker now holds.
@@ -423,12 +425,13 @@ class Job(Base):
     )
 
     job_id: Mapped[str] = mapped_column(RUN_ID, primary_key=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.run_uuid", ondelete="CASCADE"), index=True)
     experiment_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16), default="project", server_default="project")
     status: Mapped[str] = mapped_column(String(16))
     backend: Mapped[str] = mapped_column(String(32))  # which dispatcher runs it: local, azureml
     entry_point: Mapped[str] = mapped_column(String(1000))
-    parameters: Mapped[str] = mapped_column(Text)  # JSON object of strings, as submitted
+    parameters: Mapped[str] = mapped_column(Text)  # JSON object: strings for a project, any JSON for a GenAI job
     env_manager: Mapped[str | None] = mapped_column(String(16))
     backend_config: Mapped[str] = mapped_column(Text)  # JSON object
     source: Mapped[str] = mapped_column(Text)  # JSON: what the snapshot was made from
@@ -450,6 +453,9 @@ class Job(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     started_at: Mapped[int | None] = mapped_column(BigInteger)
     finished_at: Mapped[int | None] = mapped_column(BigInteger)
+    creator: Mapped[str | None] = mapped_column(String(255))  # who submitted a GenAI job (a project's is its run's)
+    timeout_seconds: Mapped[float | None] = mapped_column(Float)  # a GenAI job running longer is stopped
+    result: Mapped[str | None] = mapped_column(Text)  # a GenAI job's return value, as JSON
 
 
 class JobLog(Base):

@@ -162,9 +162,12 @@ def delete_registered_model_permissions(session: Session, name: str) -> None:
     session.execute(delete(RegisteredModelPermission).where(RegisteredModelPermission.name == name))
 
 
-def revoke_run_tokens(session: Session, run_id: str) -> None:
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.run_id == run_id, ApiToken.revoked_at_ms.is_(None))
-        .values(revoked_at_ms=now_ms())
-    )
+def job_token_name(job_id: str) -> str:
+    return f"job {job_id}"
+
+
+def revoke_job_tokens(session: Session, job_id: str, run_id: str | None) -> None:
+    """A project job's tokens act on its run and are found by it; a GenAI job has no run, and its token (which
+    acts for the user who submitted the job) is found by its name."""
+    which = ApiToken.run_id == run_id if run_id is not None else ApiToken.name == job_token_name(job_id)
+    session.execute(update(ApiToken).where(which, ApiToken.revoked_at_ms.is_(None)).values(revoked_at_ms=now_ms()))

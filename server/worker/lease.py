@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from server.jobspec.schemas import ClaimedJob, FinishRequest, Heartbeat, JobView, LogChunk, Stream
 from server.worker.client import JobApiError, JobClient
@@ -34,6 +34,7 @@ class Outcome:
     outcome: Literal["succeeded", "failed", "canceled", "lost"]
     exit_code: int | None = None
     error: str | None = None
+    result: Any = None  # a GenAI job's return value
 
 
 class LeaseLost(Exception):
@@ -94,7 +95,11 @@ class Lease:
         self._stop.set()
         self._thread.join()
         request = FinishRequest(
-            lease_token=self.token, outcome=outcome.outcome, exit_code=outcome.exit_code, error=outcome.error
+            lease_token=self.token,
+            outcome=outcome.outcome,
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            result=outcome.result,
         )
         give_up = time.monotonic() + FINISH_PATIENCE_SECONDS
         while True:

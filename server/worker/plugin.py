@@ -35,7 +35,7 @@ class RunyardSubmittedRun(SubmittedRun):
 
     @property
     def run_id(self) -> str:
-        return self.job.run_id
+        return self.job.project_run_id
 
     @property
     def job_id(self) -> str:

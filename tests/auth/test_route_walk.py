@@ -37,6 +37,7 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/api/2.0/mlflow/registered-models/search"),
     ("GET", "/api/2.0/mlflow/model-versions/search"),
     ("GET", "/runyard/api/jobs"),
+    ("POST", "/ajax-api/3.0/jobs/search"),  # MLflow's GenAI job search
     ("GET", "/metrics"),
     ("GET", "/runyard/api/openapi.json"),
     ("GET", "/runyard/api/docs"),
@@ -299,6 +300,14 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
             "/runyard/api/jobs/{job_id}/heartbeat": {"lease_token": "t"},
         }
         return path, {"json": job_bodies.get(template, {})}
+    if template.startswith("/ajax-api/3.0/jobs") and method == "POST":
+        scorer_job = {"experiment_id": owned.experiment_id, "serialized_scorer": "{}", "trace_ids": [owned.trace_id]}
+        genai_bodies: dict[str, dict[str, object]] = {
+            "/ajax-api/3.0/jobs/search": {"params": {"experiment_id": owned.experiment_id}},
+            "/ajax-api/3.0/jobs/": {"job_name": "invoke_scorer", "params": scorer_job},
+            "/ajax-api/3.0/jobs": {"job_name": "invoke_scorer", "params": scorer_job},
+        }
+        return path, {"json": genai_bodies[template]}
     if template == "/graphql":
         variables = {"exp": owned.experiment_id, "run": owned.run_id}
         if method == "GET":

@@ -25,6 +25,8 @@ JOB_ENV = {
     "RUNYARD_JOB_RETRY_BACKOFF_SECONDS": "0.2",
     "RUNYARD_JOB_REAP_INTERVAL_SECONDS": "0.5",
     "RUNYARD_JOB_ALLOW_LOCAL_GIT": "true",
+    # The operator's opt-in that lets the GenAI job tests run a `@scorer` function on a worker.
+    "MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS": "true",
 }
 _names = itertools.count()
 

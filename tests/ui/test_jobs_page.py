@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 from mlflow import MlflowClient
@@ -44,6 +45,7 @@ class Queue:
     running: JobView
     queued: JobView
     azure: JobView
+    genai_job_id: str  # one of MLflow's GenAI jobs, queued behind the running ticker
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,11 @@ def queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Queue]:
         running = wait_for(client, long_ticker, until=lambda job: job.status == JobStatus.RUNNING)
         queued = submit("waiting-ticker", 2)
         azure = submit("azure-ticker", 2, backend="azureml", backend_config={"COMPUTE": "cpu-cluster"})
+        scorer_job = {"experiment_id": experiment_id, "serialized_scorer": "{}", "trace_ids": ["tr-1"]}
+        genai = httpx.post(f"{url}/ajax-api/3.0/jobs/", json={"job_name": "invoke_scorer", "params": scorer_job})
+        assert genai.status_code == 200, genai.text
         assert (succeeded.status, failed.status) == (JobStatus.SUCCEEDED, JobStatus.FAILED)
-        yield Queue(url, experiment_id, succeeded, failed, running, queued, azure)
+        yield Queue(url, experiment_id, succeeded, failed, running, queued, azure, genai.json()["job_id"])
 
 
 def row(page: Page, job: JobView) -> Locator:
@@ -104,6 +109,20 @@ def test_the_jobs_page_lists_each_job_with_its_backend_and_status(page: Page, qu
         expect(run).to_have_attribute("href", f"/#/experiments/{queue.experiment_id}/runs/{job.run_id}")
     expect(row(page, queue.running).get_by_role("button", name="Cancel")).to_be_visible()
     expect(row(page, queue.succeeded).get_by_role("button", name="Cancel")).to_be_hidden()
+
+
+def test_a_genai_job_is_listed_beside_the_projects_and_shows_its_arguments(page: Page, queue: Queue) -> None:
+    page.goto(f"{queue.url}/runyard/jobs")
+    line = page.locator(f'tr[data-job-id="{queue.genai_job_id}"]')
+    expect(line.locator(".status")).to_have_text("Queued")
+    expect(line).to_contain_text("GenAI job")
+    expect(line).to_contain_text("invoke_scorer")
+    expect(line).to_contain_text("ui-jobs")
+    line.get_by_role("link", name=queue.genai_job_id[:8]).click()
+    facts = page.locator("#facts")
+    expect(facts.locator("dt", has_text="Job function").locator("+ dd")).to_have_text("invoke_scorer")
+    expect(facts.locator("dt", has_text="Run").locator("+ dd")).to_have_text("GenAI job")
+    expect(page.locator("#params")).to_contain_text('["tr-1"]')
 
 
 def test_filtering_by_status_and_backend_narrows_the_list(page: Page, queue: Queue) -> None:

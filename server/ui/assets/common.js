@@ -52,6 +52,17 @@ export function runHref(job) {
   return `/#/experiments/${encodeURIComponent(job.experiment_id)}/runs/${encodeURIComponent(job.run_id)}`;
 }
 
+// A project job links to its run; one of MLflow's GenAI jobs (a scorer, an evaluation) has none.
+export function runLink(job) {
+  if (!job.run_id) return element("span", { text: "GenAI job", className: "muted" });
+  return element("a", { text: job.run_name || job.run_id, href: runHref(job) });
+}
+
+// Parameter values as they were given: a project's are strings, a GenAI job's any JSON.
+export function shownValue(value) {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
 export function experimentHref(job) {
   return `/#/experiments/${encodeURIComponent(job.experiment_id)}`;
 }

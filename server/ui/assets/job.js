@@ -10,8 +10,9 @@ import {
   experimentHref,
   formatDuration,
   formatTime,
-  runHref,
+  runLink,
   showError,
+  shownValue,
   statusBadge,
 } from "./common.js";
 
@@ -39,10 +40,10 @@ function render(job) {
   document.getElementById("title").textContent = job.run_name || job.job_id;
   document.getElementById("status").replaceWith(Object.assign(statusBadge(job), { id: "status" }));
   const facts = [
-    ...fact("Run", element("a", { text: job.run_name || job.run_id, href: runHref(job) })),
+    ...fact("Run", runLink(job)),
     ...fact("Experiment", element("a", { text: job.experiment_name || job.experiment_id, href: experimentHref(job) })),
     ...fact("Submitted by", job.user_id),
-    ...fact("Entry point", job.entry_point),
+    ...fact(job.kind === "genai" ? "Job function" : "Entry point", job.entry_point),
     ...fact("Backend", backendLabel(job)),
     ...(job.external_id ? fact(job.backend === "azureml" ? "Azure ML job" : "External id", job.external_id) : []),
     ...fact("Attempt", `${job.attempt} of ${job.max_attempts}`),
@@ -53,13 +54,14 @@ function render(job) {
     ...fact("Duration", formatDuration(job)),
     ...(job.exit_code !== null ? fact("Exit code", String(job.exit_code)) : []),
     ...(job.error ? fact("Error", element("span", { text: job.error, className: "mono" })) : []),
+    ...(job.result != null ? fact("Result", element("span", { text: shownValue(job.result), className: "mono" })) : []),
     ...fact("Job id", element("span", { text: job.job_id, className: "mono" })),
   ];
   document.getElementById("facts").replaceChildren(...facts);
   const params = Object.entries(job.parameters || {});
   document.getElementById("params").replaceChildren(
     ...params.map(([name, value]) =>
-      element("tr", {}, [element("td", { text: name, className: "mono" }), element("td", { text: value })]),
+      element("tr", {}, [element("td", { text: name, className: "mono" }), element("td", { text: shownValue(value) })]),
     ),
   );
   document.getElementById("no-params").hidden = params.length > 0;

@@ -11,7 +11,7 @@ import {
   formatDuration,
   formatTime,
   jobHref,
-  runHref,
+  runLink,
   showError,
   statusBadge,
 } from "./common.js";
@@ -66,7 +66,7 @@ function row(job) {
   const cells = [
     element("td", { className: "mono" }, [element("a", { text: job.job_id.slice(0, 8), href: jobHref(job.job_id) })]),
     element("td", {}, [statusBadge(job)]),
-    element("td", {}, [element("a", { text: job.run_name || job.run_id, href: runHref(job) })]),
+    element("td", {}, [runLink(job)]),
     element("td", {}, [element("a", { text: job.experiment_name || job.experiment_id, href: experimentHref(job) })]),
     element("td", { text: job.user_id || "–" }),
     element("td", { text: job.entry_point, className: "mono" }),

@@ -104,7 +104,7 @@ class AzureMLDispatcher:
                 outcome = _Attempt(self, job, lease, tracking, Path(tmp)).run()
             if outcome.outcome == "failed" and outcome.error:
                 lease.log("stderr", f"=== {outcome.error} ===\n")
-                _tag(lease, tracking, job.run_id, {TAG_PREFIX + "error": outcome.error[:5000]})
+                _tag(lease, tracking, job.project_run_id, {TAG_PREFIX + "error": outcome.error[:5000]})
             return outcome
         finally:
             tracking.close()
@@ -156,7 +156,7 @@ class _Attempt:
         if remote.studio_url:
             tags[TAG_PREFIX + "studio_url"] = remote.studio_url
             self.say(f"Azure ML job {remote.name}: {remote.studio_url}")
-        _tag(self.lease, self.tracking, self.job.run_id, tags)
+        _tag(self.lease, self.tracking, self.job.project_run_id, tags)
         return self.follow(azure, remote.name)
 
     # --- before submitting ------------------------------------------------------------------------------------
@@ -187,11 +187,11 @@ class _Attempt:
             compute=str(compute),
             experiment_name=experiment,
             environment_variables=tracking_variables(
-                self.owner.tracking_uri, self.job.run_id, self.job.experiment_id, token
+                self.owner.tracking_uri, self.job.project_run_id, self.job.experiment_id, token
             ),
             tags={
                 "runyard.job_id": self.job.job_id,
-                "runyard.run_id": self.job.run_id,
+                "runyard.run_id": self.job.project_run_id,
                 "runyard.attempt": str(self.job.attempt),
             },
         )
@@ -321,7 +321,9 @@ class _Attempt:
         try:
             azure.download_logs(name, dest)
             folder = dest / "artifacts" if (dest / "artifacts").is_dir() else dest
-            count = self.tracking.upload_folder(self.job.run_id, folder, LOG_ARTIFACTS) if folder.is_dir() else 0
+            count = (
+                self.tracking.upload_folder(self.job.project_run_id, folder, LOG_ARTIFACTS) if folder.is_dir() else 0
+            )
             self.say(f"Stored {count} Azure ML log file(s) under {LOG_ARTIFACTS}/")
         except (AzureMLError, TrackingError, OSError) as exc:
             self.say(f"Could not store the Azure ML logs: {exc}")

@@ -10,23 +10,28 @@ after the grace period.
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import traceback
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from server.errors import MlflowError
 from server.jobspec import mlflow_projects, projects
+from server.jobspec.genai import TIMED_OUT
 from server.jobspec.schemas import JobView, Stream
 from server.worker.dispatchers.environments import activation_command
 from server.worker.lease import Lease, LeaseLost, Outcome
 
 READ_BYTES = 65536
+RUNYARD_ROOT = Path(__file__).resolve().parents[3]  # the folder that holds the `server` package
 
 # The job's process-group leader: it runs the entry point and, should the worker die (even by SIGKILL), stops the
 # whole group within a second, so the job never keeps running while the server hands it to another worker. It
@@ -61,6 +66,8 @@ class LocalDispatcher:
         self.work_root = work_root
 
     def execute(self, job: JobView, lease: Lease) -> Outcome:
+        if job.kind == "genai":
+            return self._execute_genai(job, lease)
         with tempfile.TemporaryDirectory(prefix=f"runyard-job-{job.job_id[:8]}-", dir=self.work_root) as tmp:
             try:
                 command, work_dir = self._prepare(job, lease, Path(tmp))
@@ -75,7 +82,36 @@ class LocalDispatcher:
             except LeaseLost:
                 return Outcome("lost")
             lease.log("stderr", f"=== Running command '{command}' in run with ID '{job.run_id}' ===\n")
-            return self._run(command, work_dir, self._environment(job, lease.tracking_token), lease)
+            return self._run(["bash", "-c", command], work_dir, self._environment(job, lease.tracking_token), lease)
+
+    def _execute_genai(self, job: JobView, lease: Lease) -> Outcome:
+        """One of MLflow's GenAI job functions (by its allow-listed name) in a process of its own, which talks to
+        the server over REST; its return value, or its error message, is the job's."""
+        with tempfile.TemporaryDirectory(prefix=f"runyard-job-{job.job_id[:8]}-", dir=self.work_root) as tmp:
+            params, result = Path(tmp) / "params.json", Path(tmp) / "result.json"
+            params.write_text(json.dumps(job.parameters), encoding="utf-8")
+            if lease.cancel_requested.is_set():
+                return Outcome("canceled", error="Canceled before it started.")
+            try:
+                lease.start()
+            except LeaseLost:
+                return Outcome("lost")
+            lease.log("stderr", f"=== Running GenAI job '{job.entry_point}' ===\n")
+            command = [sys.executable, "-m", "server.worker.genai_entry", job.entry_point, str(params), str(result)]
+            env = self._environment(job, lease.tracking_token)
+            # The job process runs this worker's own copy of Runyard, wherever it was started from.
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(RUNYARD_ROOT), env.get("PYTHONPATH", "")]))
+            # The server let custom `@scorer` code into the queue only if its operator opted in, as MLflow's server
+            # does; a worker runs whatever the queue holds (as it runs projects), so MLflow's own guard in the job
+            # process, which reads the server's setting, is told so.
+            env["MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS"] = "true"
+            outcome = self._run(command, Path(tmp), env, lease, job.timeout_seconds)
+            if outcome.outcome not in ("succeeded", "failed") or not result.is_file():
+                return outcome
+            answer = json.loads(result.read_text(encoding="utf-8"))
+            if "error" in answer:
+                return replace(outcome, outcome="failed", error=str(answer["error"]))
+            return replace(outcome, result=answer.get("result"))
 
     def _prepare(self, job: JobView, lease: Lease, tmp: Path) -> tuple[str, Path]:
         archive = tmp / "snapshot.tar.gz"
@@ -99,15 +135,21 @@ class LocalDispatcher:
         env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
         env["PYTHONUNBUFFERED"] = "1"  # output reaches the live tail as it is printed
         env["MLFLOW_TRACKING_URI"] = self.tracking_uri
-        env["MLFLOW_RUN_ID"] = job.run_id
+        if job.run_id is not None:
+            env["MLFLOW_RUN_ID"] = job.run_id
+        else:
+            env.pop("MLFLOW_RUN_ID", None)
         env["MLFLOW_EXPERIMENT_ID"] = job.experiment_id
         env.pop("MLFLOW_EXPERIMENT_NAME", None)
         return env
 
-    def _run(self, command: str, work_dir: Path, env: dict[str, str], lease: Lease) -> Outcome:
+    def _run(
+        self, command: list[str], work_dir: Path, env: dict[str, str], lease: Lease, timeout: float | None = None
+    ) -> Outcome:
         orphan_grace = min(self.cancel_grace_seconds, lease.lease_seconds / 3)
+        deadline = None if timeout is None else time.monotonic() + timeout
         process = subprocess.Popen(
-            [sys.executable, "-c", GUARD, str(orphan_grace), "bash", "-c", command],
+            [sys.executable, "-c", GUARD, str(orphan_grace), *command],
             cwd=work_dir,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -125,6 +167,10 @@ class LocalDispatcher:
                 stopped_by = "lost" if lease.lost.is_set() else "canceled"
                 self._stop(process, lease)
                 break
+            if deadline is not None and time.monotonic() > deadline:
+                stopped_by = "timeout"
+                self._stop(process, lease)
+                break
             try:
                 process.wait(timeout=0.2)
             except subprocess.TimeoutExpired:
@@ -136,6 +182,8 @@ class LocalDispatcher:
             return Outcome("lost", exit_code=code)
         if stopped_by == "canceled":
             return Outcome("canceled", exit_code=code, error="Canceled by request.")
+        if stopped_by == "timeout":
+            return Outcome("failed", exit_code=code, error=f"{TIMED_OUT} after {timeout:g} seconds.")
         if code == 0:
             return Outcome("succeeded", exit_code=0)
         return Outcome("failed", exit_code=code, error=f"The entry point exited with code {code}.")

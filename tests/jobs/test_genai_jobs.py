@@ -1,0 +1,147 @@
+"""MLflow's server-side GenAI jobs on Runyard's queue, through MLflow's job API (`/ajax-api/3.0/jobs`) as the web
+UI calls it: a scorer job submitted there is claimed by a real `runyard worker`, runs MLflow's own job function in a
+process of its own, and writes its feedback onto the traces over REST; its result, log and status read back the way
+MLflow shows them, and the job is on Runyard's job list beside MLflow Projects. What the allow-list and the
+custom-scorer guard refuse never reaches the queue."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import mlflow
+import pytest
+from mlflow.entities import Feedback
+from mlflow.genai.scorers import scorer
+
+from server.jobs.genai import CUSTOM_SCORERS_DISABLED
+
+JOBS = "/ajax-api/3.0/jobs"
+
+
+@scorer
+def mentions_paris(trace):  # a scorer run on traces gets each trace; no inputs or outputs
+    return "Paris" in str(trace.data.response)
+
+
+@pytest.fixture
+def api(jobs_server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=jobs_server, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def experiment_id(tracking: str, request: pytest.FixtureRequest) -> str:
+    return mlflow.set_experiment(f"genai-jobs-{request.node.name}-{time.monotonic_ns()}").experiment_id
+
+
+def _trace(answer: str) -> str:
+    with mlflow.start_span("answer") as span:
+        span.set_inputs({"question": "What is the capital of France?"})
+        span.set_outputs(answer)
+    return span.trace_id
+
+
+def _wait(api: httpx.Client, job_id: str, timeout: float = 240) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        job = api.get(f"{JOBS}/{job_id}").json()
+        if job["status"] in ("SUCCEEDED", "FAILED", "TIMEOUT", "CANCELED"):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"GenAI job {job_id} still {job['status']} after {timeout}s")
+        time.sleep(0.2)
+
+
+def _scorer_job(experiment_id: str, trace_ids: list[str]) -> dict[str, Any]:
+    return {
+        "job_name": "invoke_scorer",
+        "params": {
+            "experiment_id": experiment_id,
+            "serialized_scorer": json.dumps(mentions_paris.model_dump()),
+            "trace_ids": trace_ids,
+            "log_assessments": True,
+        },
+    }
+
+
+def test_scorer_job_runs_on_a_worker_and_writes_feedback_onto_the_traces(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    right, wrong = _trace("Paris"), _trace("Lyon")
+
+    submitted = api.post(f"{JOBS}/", json=_scorer_job(experiment_id, [right, wrong]))
+
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "PENDING"
+    assert submitted.json()["job_name"] == "invoke_scorer"
+    job = _wait(api, submitted.json()["job_id"])
+    log = api.get(f"/runyard/api/jobs/{job['job_id']}/logs").text
+    assert job["status"] == "SUCCEEDED", (job["error_message"], log[-3000:])
+    assert set(job["result"]) == {right, wrong}
+    assert all(not result["failures"] for result in job["result"].values())
+    for trace_id, expected in ((right, True), (wrong, False)):
+        trace = mlflow.get_trace(trace_id)
+        assert trace is not None
+        feedback = [a for a in trace.info.assessments if isinstance(a, Feedback) and a.name == "mentions_paris"]
+        assert [f.value for f in feedback] == [expected]
+
+    listed = api.get("/runyard/api/jobs", params={"experiment_id": experiment_id}).json()["jobs"]
+    assert [(j["job_id"], j["kind"], j["entry_point"], j["run_id"]) for j in listed] == [
+        (job["job_id"], "genai", "invoke_scorer", None)
+    ]
+    assert "=== Running GenAI job 'invoke_scorer' ===" in log
+
+    found = api.post(f"{JOBS}/search", json={"job_name": "invoke_scorer", "params": {"experiment_id": experiment_id}})
+    assert [j["job_id"] for j in found.json()["jobs"]] == [job["job_id"]]
+    refused = api.patch(f"{JOBS}/cancel/{job['job_id']}")
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        f"The Job {job['job_id']} is already finalized with status: SUCCEEDED, it can't be updated."
+    )
+
+
+def test_a_job_name_off_the_allow_list_is_refused_and_never_queued(api: httpx.Client, experiment_id: str) -> None:
+    refused = api.post(f"{JOBS}/", json={"job_name": "os.system", "params": {"command": "touch /tmp/owned"}})
+
+    assert refused.status_code == 400
+    assert (refused.json()["error_code"], refused.json()["message"]) == (
+        "INVALID_PARAMETER_VALUE",
+        "Invalid job name: os.system",
+    )
+    assert api.post(f"{JOBS}/search", json={"job_name": "os.system"}).json() == {"jobs": []}
+
+
+def test_missing_arguments_are_refused_as_mlflow_refuses_them(api: httpx.Client, experiment_id: str) -> None:
+    refused = api.post(f"{JOBS}/", json={"job_name": "invoke_scorer", "params": {"experiment_id": experiment_id}})
+
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "Missing required parameters for function 'invoke_scorer_job': ['serialized_scorer', 'trace_ids']. "
+        "Expected parameters: ['experiment_id', 'serialized_scorer', 'trace_ids', 'log_assessments', 'username', "
+        "'scorer_version']"
+    )
+
+
+def test_unknown_job_is_not_found(api: httpx.Client) -> None:
+    missing = api.get(f"{JOBS}/no-such-job")
+
+    assert missing.status_code == 404
+    assert (missing.json()["error_code"], missing.json()["message"]) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Job with ID no-such-job not found",
+    )
+
+
+def test_custom_scorer_code_is_refused_unless_the_operator_allows_it(server_url: str, client: Any) -> None:
+    """The suite's shared server runs with MLflow's default: custom `@scorer` code is not accepted into the queue."""
+    experiment_id = mlflow.set_experiment(f"genai-jobs-custom-{time.monotonic_ns()}").experiment_id
+    with httpx.Client(base_url=server_url, timeout=30) as api:
+        refused = api.post(f"{JOBS}/", json=_scorer_job(experiment_id, [_trace("Paris")]))
+
+        assert refused.status_code == 400
+        assert refused.json()["message"] == CUSTOM_SCORERS_DISABLED
+        assert api.post(f"{JOBS}/search", json={"params": {"experiment_id": experiment_id}}).json() == {"jobs": []}
