@@ -23,7 +23,7 @@ from server.errors import MlflowError
 from server.jobs import queue
 from server.jobspec.genai import BACKEND, FUNCTIONS, TIMED_OUT
 from server.jobspec.schemas import TERMINAL, JobStatus
-from server.services import validation
+from server.services import scorers, validation
 from server.store import experiments as experiment_store
 from server.store.models import Experiment, Job, Run
 
@@ -98,14 +98,6 @@ def _serialized_scorers(job_name: str, params: Mapping[str, Any]) -> list[Any]:
     return []
 
 
-def _carries_code(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get("call_source") is not None or any(_carries_code(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_carries_code(v) for v in value)
-    return False
-
-
 def _check_scorers(job_name: str, params: Mapping[str, Any], settings: Settings) -> None:
     """Custom `@scorer` code would run on a worker: refused unless the operator opted in, as MLflow refuses it."""
     for serialized in _serialized_scorers(job_name, params):
@@ -113,7 +105,7 @@ def _check_scorers(job_name: str, params: Mapping[str, Any], settings: Settings)
             parsed = orjson.loads(serialized) if isinstance(serialized, str | bytes) else serialized
         except orjson.JSONDecodeError:
             raise MlflowError.invalid_parameter(f"Invalid serialized scorer: {str(serialized)[:200]}") from None
-        if _carries_code(parsed) and not settings.enable_custom_scorers:
+        if scorers.carries_code(parsed) and not settings.enable_custom_scorers:
             raise MlflowError.invalid_parameter(CUSTOM_SCORERS_DISABLED)
 
 

@@ -54,11 +54,13 @@ GATEWAY_PROVIDER = "gateway"
 # --- the serialized scorer ----------------------------------------------------------------------------------------
 
 
-def _carries_code(value: Any) -> bool:
+def carries_code(value: Any) -> bool:
+    """Whether a serialized scorer holds Python source (a non-null `call_source`, at any depth) that runs when the
+    scorer is rebuilt: the registry and the GenAI job queue both refuse it unless the operator opted in."""
     if isinstance(value, dict):
-        return value.get("call_source") is not None or any(_carries_code(v) for v in value.values())
+        return value.get("call_source") is not None or any(carries_code(v) for v in value.values())
     if isinstance(value, list):
-        return any(_carries_code(v) for v in value)
+        return any(carries_code(v) for v in value)
     return False
 
 
@@ -114,7 +116,7 @@ def check_payload(serialized_scorer: str, *, allow_custom: bool) -> dict[str, An
         payload = json.loads(serialized_scorer)
     except ValueError:
         raise MlflowError.invalid_parameter("serialized_scorer must be valid JSON") from None
-    if not allow_custom and _carries_code(payload):
+    if not allow_custom and carries_code(payload):
         raise MlflowError.invalid_parameter(CUSTOM_SCORER_REFUSED)
     _check_third_party_options(payload)
     if not isinstance(payload, dict):

@@ -1,8 +1,8 @@
 """GenAI jobs in the job queue: MLflow's server-side jobs (running a scorer on traces, an evaluation, a prompt
 optimization) are rows of `jobs` too, with no run of their own, their parameters as JSON and their result
 
-Revision ID: 0013_genai_jobs
-Revises: 0009_webhooks
+Revision ID: 0011_genai_jobs
+Revises: 0010_scorers
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013_genai_jobs"
-down_revision: str | None = "0009_webhooks"
+revision: str = "0011_genai_jobs"
+down_revision: str | None = "0010_scorers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
