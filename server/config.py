@@ -266,6 +266,13 @@ class Settings(BaseSettings):
         description="Accept registered scorers that carry Python source (MLflow's @scorer functions), which "
         "whoever runs them executes; built-in and make_judge scorers are accepted either way.",
     )
+    scorer_invoke_batch_size: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        validation_alias=AliasChoices("MLFLOW_SERVER_SCORER_INVOKE_BATCH_SIZE", "scorer_invoke_batch_size"),
+        description="How many traces one job of the UI's 'run a judge' scores; more traces make more jobs.",
+    )
 
     @staticmethod
     def _split(value: str | None) -> list[str] | None:

@@ -9,6 +9,7 @@ from server.api import (
     artifacts,
     assessments,
     experiments,
+    genai_invoke,
     graphql,
     health,
     inputs,
@@ -50,6 +51,7 @@ RPCS: list[Rpc] = [
     *users.RPCS,
     *accounts.RPCS,
     *ui_helpers.RPCS,
+    *genai_invoke.RPCS,
 ]
 
 

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.orm import Session
 
-from server.jobs import access, genai
+from server.jobs import access
 from server.jobs.service import JobService
 from server.permissions import Permission
+from server.services import genai_jobs as genai
 from server.web.context import Context, principal_of
 
 PREFIX = "/ajax-api/3.0/jobs"

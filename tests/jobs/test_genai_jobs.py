@@ -17,7 +17,7 @@ import pytest
 from mlflow.entities import Feedback
 from mlflow.genai.scorers import scorer
 
-from server.jobs.genai import CUSTOM_SCORERS_DISABLED
+from server.services.genai_jobs import CUSTOM_SCORERS_DISABLED
 
 JOBS = "/ajax-api/3.0/jobs"
 
@@ -145,3 +145,89 @@ def test_custom_scorer_code_is_refused_unless_the_operator_allows_it(server_url:
         assert refused.status_code == 400
         assert refused.json()["message"] == CUSTOM_SCORERS_DISABLED
         assert api.post(f"{JOBS}/search", json={"params": {"experiment_id": experiment_id}}).json() == {"jobs": []}
+
+
+INVOKE_SCORER = "/ajax-api/3.0/mlflow/scorer/invoke"
+INVOKE_EVALUATE = "/ajax-api/3.0/mlflow/genai/evaluate/invoke"
+
+
+def _feedback(trace_id: str) -> list[Any]:
+    trace = mlflow.get_trace(trace_id)
+    assert trace is not None
+    return [a.value for a in trace.info.assessments if isinstance(a, Feedback) and a.name == "mentions_paris"]
+
+
+def test_the_run_a_judge_button_scores_traces_with_a_registered_scorer(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    registered = mentions_paris.register(name="mentions_paris", experiment_id=experiment_id)
+    traces = [_trace("Paris"), _trace("Lyon")]
+
+    answer = api.post(
+        INVOKE_SCORER,
+        json={
+            "experiment_id": experiment_id,
+            "serialized_scorer": json.dumps(registered.model_dump()),
+            "scorer_name": "mentions_paris",
+            "scorer_version": 1,
+            "trace_ids": [*traces, traces[0]],  # named twice, scored once
+            "log_assessments": True,
+        },
+    )
+
+    assert answer.status_code == 200, answer.text
+    [submitted] = answer.json()["jobs"]
+    assert submitted["trace_ids"] == traces
+    job = _wait(api, submitted["job_id"])
+    assert job["status"] == "SUCCEEDED", job["error_message"]
+    assert job["params"]["scorer_version"] == 1
+    assert [_feedback(trace_id) for trace_id in traces] == [[True], [False]]
+
+
+def test_a_trace_of_another_experiment_is_refused_and_nothing_is_queued(
+    api: httpx.Client, experiment_id: str
+) -> None:
+    mine = _trace("Paris")
+    mlflow.set_experiment(f"genai-jobs-other-{time.monotonic_ns()}")
+    theirs = _trace("Paris")
+    body = {"experiment_id": experiment_id, "serialized_scorer": json.dumps(mentions_paris.model_dump())}
+
+    refused = api.post(INVOKE_SCORER, json={**body, "trace_ids": [mine, theirs]})
+
+    assert refused.status_code == 403
+    assert (refused.json()["error_code"], refused.json()["message"]) == (
+        "PERMISSION_DENIED",
+        "Not all requested traces could be accessed.",
+    )
+    empty = api.post(INVOKE_SCORER, json={**body, "trace_ids": []})
+    assert empty.json()["message"] == "Please select at least one trace to evaluate."
+    assert api.post(f"{JOBS}/search", json={"params": {"experiment_id": experiment_id}}).json() == {"jobs": []}
+
+
+def test_the_run_an_evaluation_button_evaluates_traces_into_a_new_run(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    traces = [_trace("Paris"), _trace("Lyon")]
+
+    answer = api.post(
+        INVOKE_EVALUATE,
+        json={
+            "experiment_id": experiment_id,
+            "trace_ids": traces,
+            "serialized_scorers": [json.dumps(mentions_paris.model_dump())],
+        },
+    )
+
+    assert answer.status_code == 200, answer.text
+    job_id, run_id = answer.json()["job_id"], answer.json()["run_id"]
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)  # listed at once, before the job has run
+    assert run.info.experiment_id == experiment_id
+    assert run.data.tags["mlflow.runType"] == "genai_evaluate"
+    assert run.data.tags["mlflow.genaiEvaluate.jobId"] == job_id
+    job = _wait(api, job_id)
+    assert job["status"] == "SUCCEEDED", job["error_message"]
+    finished = client.get_run(run_id)
+    assert finished.info.status == "FINISHED"
+    assert finished.data.metrics["mentions_paris/mean"] == 0.5
+    assert [_feedback(trace_id) for trace_id in traces] == [[True], [False]]
