@@ -36,6 +36,8 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/artifacts",
         "/mlflow/logged",
         "/mlflow/traces",
+        "/mlflow/label-schemas",
+        "/mlflow/review-queues",
     )
     return [
         e
