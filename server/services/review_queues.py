@@ -83,9 +83,9 @@ def refuse_username_as_name(session: Session, name: str, *, rename: bool) -> Non
         return
     matched = next((u.username for u in user_store.list_users(session) if u.username.strip().lower() == target), None)
     if matched is not None:
-        verb = "be renamed to" if rename else "use"
+        refusal = "be renamed to a username" if rename else "use a username as its name"
         raise MlflowError.invalid_parameter(
-            f"'{matched}' is a registered user. A custom review queue cannot {verb} a username as its name; "
+            f"'{matched}' is a registered user. A custom review queue cannot {refusal}; "
             "assign that user to a queue instead."
         )
 

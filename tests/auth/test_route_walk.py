@@ -112,13 +112,24 @@ class Owned:
     registered_model: str
     job_id: str
     trace_id: str
+    schema_id: str
+    queue_id: str
 
     @property
     def folder(self) -> str:
         return f"{self.experiment_id}/{self.run_id}/artifacts"
 
     def secrets(self) -> list[str]:
-        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id, self.trace_id]
+        return [
+            self.experiment_name,
+            self.run_id,
+            self.model_id,
+            self.registered_model,
+            self.job_id,
+            self.trace_id,
+            self.schema_id,
+            self.queue_id,
+        ]
 
 
 TRACE_ID = "tr-" + "a1" * 16
@@ -146,7 +157,8 @@ def _project_archive() -> bytes:
 
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
-    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job and trace."""
+    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job and trace, and a
+    label schema and a review queue holding the trace."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -178,8 +190,31 @@ def owned(auth_server: AuthServer) -> Owned:
             headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id},
         )
         assert spans.status_code == 200, spans.text
+        schema = post(
+            "/api/3.0/mlflow/label-schemas/create",
+            {"experiment_id": experiment_id, "name": "alice-walk-question", "type": "FEEDBACK", "input": {"text": {}}},
+        )["label_schema"]
+        queue = post(
+            "/api/3.0/mlflow/review-queues/create",
+            {
+                "experiment_id": experiment_id,
+                "name": "alice-walk-queue",
+                "queue_type": "CUSTOM",
+                "users": ["alice-walk"],
+            },
+        )["review_queue"]
+        queue_id = str(queue["queue_id"])  # type: ignore[index]
+        post("/api/3.0/mlflow/review-queues/items/add", {"queue_id": queue_id, "item_ids": [TRACE_ID]})
     return Owned(
-        experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"], TRACE_ID
+        experiment_id,
+        "alice-walk-private",
+        run_id,
+        model_id,
+        "alice-walk-model",
+        job.json()["job_id"],
+        TRACE_ID,
+        str(schema["schema_id"]),  # type: ignore[index]
+        queue_id,
     )
 
 
@@ -250,6 +285,19 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "assessment_id": ASSESSMENT_ID,
         "assessment": {"trace_id": owned.trace_id, "assessment_name": "stolen", "feedback": {"value": 1}},
         "update_mask": "assessment_name",
+        # Labeling: Alice's label schema and review queue, her trace in it, and a review of it.
+        "schema_id": owned.schema_id,
+        "queue_id": owned.queue_id,
+        "item_id": owned.trace_id,
+        "item_ids": [owned.trace_id],
+        "type": "FEEDBACK",
+        "input": {"text": {}},
+        "queue_type": "CUSTOM",
+        "user": "bob-walk",
+        "users": ["bob-walk"],
+        "update_users": True,
+        "status": "COMPLETE",
+        "completed_by": "bob-walk",
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
@@ -301,6 +349,8 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/runyard/api/workers/claim" in templates
     assert "/api/2.0/mlflow/registered-models/create" in templates
     assert "/api/2.0/mlflow/users/update-password" in templates  # the user and permission API
+    assert "/api/3.0/mlflow/label-schemas/delete" in templates  # labeling: schemas and review queues
+    assert "/ajax-api/3.0/mlflow/review-queues/items/set-status" in templates
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
