@@ -191,9 +191,11 @@ def update_label_schema(session: Session, schema_id: str, changes: SchemaChanges
         label_inputs.validate(changes.input)
         label_inputs.validate_same_kind(input_of(schema), changes.input)
     if changes.name is not None and changes.name != schema.name:
-        if store.find_by_name(session, schema.experiment_id, changes.name) is not None:
-            raise _name_taken(changes.name, schema.experiment_id)
-        schema.name = changes.name
+        experiment = schema.experiment_id
+        if store.find_by_name(session, experiment, changes.name) is not None:
+            raise _name_taken(changes.name, experiment)
+        if not store.rename(session, schema, changes.name):
+            raise _name_taken(changes.name, experiment)
     if changes.instruction is not None:
         schema.instruction = changes.instruction
     if changes.enable_comment is not None:
@@ -201,9 +203,7 @@ def update_label_schema(session: Session, schema_id: str, changes: SchemaChanges
     if changes.input is not None:
         schema.input_type, schema.input_config = label_inputs.to_stored(changes.input)
     schema.last_update_time = now_ms()
-    name, experiment = schema.name, schema.experiment_id
-    if not store.flush_rename(session):
-        raise _name_taken(name, experiment)
+    session.flush()
     return schema
 
 

@@ -211,12 +211,10 @@ def update_review_queue(session: Session, queue_id: str, changes: QueueChanges) 
     if name is not None and name.lower() != queue.name_key:
         if store.find_by_name_key(session, queue.experiment_id, name.lower()) is not None:
             raise _name_taken(name)
+    if name is not None and not store.rename(session, queue, name):
+        raise _name_taken(name)
     if owner is not None:
         queue.created_by = owner
-    if name is not None:
-        queue.name, queue.name_key = name, name.lower()
-        if not store.flush_rename(session):
-            raise _name_taken(name)
     if users is not None:
         store.replace_users(session, queue.queue_id, users)
     if schema_ids is not None:

@@ -26,20 +26,23 @@ def has_default(session: Session, experiment_id: int) -> bool:
 
 
 def insert(session: Session, schema: LabelSchema) -> bool:
-    """Add the schema; False (and nothing added) when its name is taken in the experiment meanwhile."""
-    session.add(schema)
+    """Add the schema; False (and nothing added) when its name was taken in the experiment meanwhile. The row is
+    added inside the savepoint: opening one flushes what is pending, so a row added before it would fail outside it
+    and take the whole transaction down."""
     try:
         with session.begin_nested():
+            session.add(schema)
             session.flush()
     except IntegrityError:
         return False
     return True
 
 
-def flush_rename(session: Session) -> bool:
-    """Write a pending rename; False when another schema of the experiment took the name meanwhile."""
+def rename(session: Session, schema: LabelSchema, name: str) -> bool:
+    """Rename the schema; False (and not renamed) when another schema of the experiment took the name meanwhile."""
     try:
         with session.begin_nested():
+            schema.name = name
             session.flush()
     except IntegrityError:
         return False

@@ -31,10 +31,11 @@ def find_by_name_key(session: Session, experiment_id: int, name_key: str) -> Rev
 
 
 def insert(session: Session, queue: ReviewQueue, users: Sequence[str], schema_ids: Sequence[str]) -> bool:
-    """Add the queue with its users and questions; False (and nothing added) when its name was taken meanwhile."""
-    session.add(queue)
+    """Add the queue with its users and questions; False (and nothing added) when its name was taken meanwhile. The
+    row is added inside the savepoint, since opening one flushes what is pending."""
     try:
         with session.begin_nested():
+            session.add(queue)
             session.flush()
     except IntegrityError:
         return False
@@ -43,10 +44,11 @@ def insert(session: Session, queue: ReviewQueue, users: Sequence[str], schema_id
     return True
 
 
-def flush_rename(session: Session) -> bool:
-    """Write a pending rename; False when another queue of the experiment took the name meanwhile."""
+def rename(session: Session, queue: ReviewQueue, name: str) -> bool:
+    """Rename the queue; False (and not renamed) when another queue of the experiment took the name meanwhile."""
     try:
         with session.begin_nested():
+            queue.name, queue.name_key = name, name.lower()
             session.flush()
     except IntegrityError:
         return False

@@ -6,6 +6,7 @@ uses) and the `/ajax-api` twins."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -891,3 +892,32 @@ def test_the_web_uis_twins_answer_alike(http: httpx.Client, experiment_id: str) 
         "last_updated_at": default["created_at"],
         "is_default": True,
     }
+
+
+def test_concurrent_callers_share_one_queue_one_default_question_and_one_row_per_trace(
+    client: MlflowClient, server_url: str, experiment_id: str
+) -> None:
+    """Eight callers at once (the web UI of eight reviewers): one user queue for all, one default question, and each
+    trace in a queue once; nobody gets an error."""
+    traces = [_trace(), _trace()]
+
+    def at_once(method: str, path: str, **kwargs: Any) -> list[dict[str, Any]]:
+        def call(_: int) -> dict[str, Any]:
+            return _ok(httpx.request(method, f"{server_url}{path}", timeout=60, **kwargs))
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(call, range(8)))
+
+    body = {"experiment_id": experiment_id, "user": "ada"}
+    queue_ids = {r["review_queue"]["queue_id"] for r in at_once("POST", f"{QUEUES}/get-or-create-user", json=body)}
+    assert len(queue_ids) == 1
+    queue_id = queue_ids.pop()
+
+    listings = at_once("GET", f"{SCHEMAS}/list", params={"experiment_id": experiment_id})
+    assert {tuple(s["schema_id"] for s in listing["label_schemas"]) for listing in listings} == {
+        (listings[0]["label_schemas"][0]["schema_id"],)
+    }
+
+    added = at_once("POST", f"{QUEUES}/items/add", json={"queue_id": queue_id, "item_ids": traces})
+    assert {tuple(item["item_id"] for item in response["items"]) for response in added} == {tuple(traces)}
+    assert sorted(i.item_id for i in review_queues.list_review_queue_items(queue_id)) == sorted(traces)
