@@ -17,10 +17,11 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, false, select, true
 from sqlalchemy.orm import Session
 
+from server.auth import review_queue_access as queues
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
-from server.store import artifact_destinations, issues, scorers, users
+from server.store import artifact_destinations, issues, label_schemas, scorers, users
 from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 
 Resource = Literal[
@@ -44,6 +45,13 @@ Resource = Literal[
     "scorer_ids",
     "issue",
     "issue_search",
+    "label_schema",
+    "review_queue",
+    "review_queue_view",
+    "review_queue_view_by_name",
+    "review_queue_shape",
+    "review_queue_prune",
+    "review_queue_review",
 ]
 
 
@@ -85,6 +93,16 @@ def issue(need: Permission) -> Access:
     return Access("issue", need, "issue_id")
 
 
+def label_schema(need: Permission) -> Access:
+    """A label schema is its experiment's: READ to see it, MANAGE to change or delete it (as in MLflow)."""
+    return Access("label_schema", need, "schema_id")
+
+
+def review_queue(need: Permission) -> Access:
+    """A review queue by its experiment alone (attaching traces: EDIT); the finer rules follow."""
+    return Access("review_queue", need, "queue_id")
+
+
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
 LOGGED_MODEL_ID_PREFIX = "m-"
 TRACE_ID_PREFIX = "tr-"
@@ -109,6 +127,13 @@ SCORER_LIST = Access("scorer_list", READ, "experiment_id")
 SCORER_IDS = Access("scorer_ids", READ, "scorer_ids")
 # Searching issues: READ on the experiment named; without one, the handler shows only readable experiments' issues.
 ISSUE_SEARCH = Access("issue_search", READ, "experiment_id")
+# Review queues as MLflow's basic-auth app guards them (`server/auth/review_queue_access.py`): seeing one (by id or by
+# name), changing its shape, deleting it or taking traces out, and closing or reopening its items.
+REVIEW_QUEUE_VIEW = Access("review_queue_view", READ, "queue_id")
+REVIEW_QUEUE_VIEW_BY_NAME = Access("review_queue_view_by_name", READ, "experiment_id")
+REVIEW_QUEUE_SHAPE = Access("review_queue_shape", EDIT, "queue_id")
+REVIEW_QUEUE_PRUNE = Access("review_queue_prune", EDIT, "queue_id")
+REVIEW_QUEUE_REVIEW = Access("review_queue_review", EDIT, "queue_id")
 
 
 def permission_denied(what: str = "") -> MlflowError:
@@ -157,6 +182,13 @@ class Authorizer:
             "scorer_ids": self._check_scorer_ids,
             "issue": self._check_issue,
             "issue_search": self._check_issue_search,
+            "label_schema": self._check_label_schema,
+            "review_queue": self._check_review_queue,
+            "review_queue_view": self._check_review_queue,
+            "review_queue_view_by_name": self._check_review_queue_by_name,
+            "review_queue_shape": self._check_review_queue,
+            "review_queue_prune": self._check_review_queue,
+            "review_queue_review": self._check_review_queue,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
@@ -392,6 +424,42 @@ class Authorizer:
     def _check_issue_search(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
         return self._check_experiment(access, fields, session, principal) if fields.string(access.field) else fields
 
+    def _check_label_schema(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        schema_id = fields.string(access.field)
+        schema = label_schemas.find(session, schema_id) if schema_id else None
+        if schema is not None:
+            self.require(self.on_experiment(session, principal, schema.experiment_id), access.need, "experiment")
+        return fields
+
+    def _check_review_queue(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        """The rule of `access.resource` on the queue the request names; an unknown queue is the handler's 404."""
+        queue_id = fields.string(access.field)
+        facts = queues.facts_of(session, queue_id) if queue_id else None
+        if facts is None:
+            return fields
+        have = self.on_experiment(session, principal, facts.experiment_id)
+        allowed = {
+            "review_queue": lambda: have.allows(access.need),
+            "review_queue_view": lambda: queues.may_view(have, facts, principal),
+            "review_queue_shape": lambda: queues.may_shape(have, facts, principal, new_owner=fields.has("new_owner")),
+            "review_queue_prune": lambda: queues.may_prune(have, facts, principal),
+            "review_queue_review": lambda: queues.may_review(have, facts, principal),
+        }[access.resource]()
+        if not allowed:
+            raise permission_denied(_QUEUE_RULES[access.resource].format(queue_id=queue_id))
+        return fields
+
+    def _check_review_queue_by_name(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        experiment_id, name = self._experiment_id(session, access, fields), fields.string("name")
+        if experiment_id is None:
+            return fields
+        have = self.on_experiment(session, principal, experiment_id)
+        self.require(have, READ, "experiment")
+        facts = queues.find_by_name(session, experiment_id, name) if name and not have.allows(MANAGE) else None
+        if facts is not None and not queues.may_view(have, facts, principal):
+            raise permission_denied(_QUEUE_RULES["review_queue_view"].format(queue_id=name))
+        return fields
+
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:
             return
@@ -448,6 +516,17 @@ def readable_model_condition(
     if authorizer.default.allows(READ):
         return RegisteredModel.name.not_in(denied) if denied else None
     return RegisteredModel.name.in_([name for name, p in grants.items() if Permission(p).allows(READ)])
+
+
+_QUEUE_RULES = {
+    "review_queue": "EDIT on the experiment of review queue {queue_id} required",
+    "review_queue_view": "review queue {queue_id} is shown to its users, its owner and the experiment's managers",
+    "review_queue_shape": "review queue {queue_id} is changed by its owner or the experiment's managers, and handed to "
+    "a new owner by the managers only",
+    "review_queue_prune": "review queue {queue_id} is deleted or emptied by the experiment's managers, or by the owner "
+    "of a custom queue",
+    "review_queue_review": "items of review queue {queue_id} are reviewed by the queue's users",
+}
 
 
 def _lower(first: Permission, second: Permission) -> Permission:

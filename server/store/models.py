@@ -639,3 +639,87 @@ class Issue(Base):
     created_timestamp: Mapped[int] = mapped_column(BigInteger)
     last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str | None] = mapped_column(String(255))
+
+
+# --- labeling: label schemas and review queues ----------------------------------------------------------------------
+
+
+class LabelSchema(Base):
+    """A question reviewers answer about a trace, scoped to an experiment; its `name` is the assessment name the
+    answers are logged under. `input_config` is the input widget's settings as JSON, shaped by `input_type`
+    (pass_fail, categorical, numeric, text). The experiment's default question (`is_default`) is seeded on first
+    listing and can be neither edited nor deleted."""
+
+    __tablename__ = "label_schemas"
+    __table_args__ = (Index(None, "experiment_id", "name", unique=True),)
+
+    schema_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(250))
+    type: Mapped[str] = mapped_column(String(16))  # feedback or expectation
+    instruction: Mapped[str | None] = mapped_column(Text)
+    enable_comment: Mapped[bool] = mapped_column(Boolean, default=False)
+    input_type: Mapped[str] = mapped_column(String(32))
+    input_config: Mapped[str] = mapped_column(Text)  # JSON object
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ReviewQueue(Base):
+    """A named worklist of traces in one experiment, with the users who review it and (for a custom queue) the
+    questions they answer. Names are unique per experiment regardless of case: `name_key` is the lower-cased name,
+    `name` keeps the casing it was given. A user queue is named after its one user and asks every question of the
+    experiment."""
+
+    __tablename__ = "review_queues"
+    __table_args__ = (Index(None, "experiment_id", "name_key", unique=True),)
+
+    queue_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.experiment_id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(250))
+    name_key: Mapped[str] = mapped_column(String(250))
+    queue_type: Mapped[str] = mapped_column(String(16))  # user or custom
+    created_by: Mapped[str | None] = mapped_column(String(255))
+    creation_time_ms: Mapped[int] = mapped_column(BigInteger)
+    last_update_time_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReviewQueueUser(Base):
+    """A user assigned to a queue (lower-cased, as assessment sources are matched); any of them may review."""
+
+    __tablename__ = "review_queue_users"
+
+    queue_id: Mapped[str] = mapped_column(ForeignKey("review_queues.queue_id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(250), primary_key=True, index=True)
+
+
+class ReviewQueueLabelSchema(Base):
+    """A question a custom queue asks. Deleting the label schema takes it off the queues that asked it."""
+
+    __tablename__ = "review_queue_label_schemas"
+
+    queue_id: Mapped[str] = mapped_column(ForeignKey("review_queues.queue_id", ondelete="CASCADE"), primary_key=True)
+    schema_id: Mapped[str] = mapped_column(
+        ForeignKey("label_schemas.schema_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ReviewQueueItem(Base):
+    """A trace in a queue and where its review stands (pending, complete, declined; who closed it and when). The
+    answers themselves are assessments on the trace. Deleting the trace takes it out of every queue."""
+
+    __tablename__ = "review_queue_items"
+    __table_args__ = (Index(None, "queue_id", "status"),)
+
+    queue_id: Mapped[str] = mapped_column(ForeignKey("review_queues.queue_id", ondelete="CASCADE"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(
+        TRACE_ID, ForeignKey("traces.trace_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    item_type: Mapped[str] = mapped_column(String(16))  # trace
+    status: Mapped[str] = mapped_column(String(16))  # pending, complete, declined
+    completed_by: Mapped[str | None] = mapped_column(String(250))
+    completed_time_ms: Mapped[int | None] = mapped_column(BigInteger)
+    creation_time_ms: Mapped[int] = mapped_column(BigInteger)
+    last_update_time_ms: Mapped[int] = mapped_column(BigInteger)

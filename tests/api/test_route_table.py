@@ -38,6 +38,8 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/traces",
         "/mlflow/scorers",
         "/mlflow/issues",
+        "/mlflow/label-schemas",
+        "/mlflow/review-queues",
     )
     return [
         e

@@ -115,6 +115,8 @@ class Owned:
     trace_id: str
     scorer_id: str
     issue_id: str
+    schema_id: str
+    queue_id: str
 
     @property
     def folder(self) -> str:
@@ -130,6 +132,8 @@ class Owned:
             self.trace_id,
             self.scorer_id,
             self.issue_id,
+            self.schema_id,
+            self.queue_id,
         ]
 
 
@@ -161,7 +165,8 @@ def _project_archive() -> bytes:
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
     """Alice's experiment, run, artifact, logged model, registered model with a version, queued job, trace,
-    registered scorer (named like her registered model, which the walk's `name` field names) and issue."""
+    registered scorer (named like her registered model, which the walk's `name` field names), issue, and a label
+    schema and a review queue holding the trace."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -197,6 +202,21 @@ def owned(auth_server: AuthServer) -> Owned:
         scorer_id = str(post("/api/3.0/mlflow/scorers/register", scorer)["scorer_id"])
         issue = post("/api/3.0/mlflow/issues", {"experiment_id": experiment_id, "name": "n", "description": "d"})
         issue_id = str(issue["issue"]["issue_id"])  # type: ignore[index]
+        schema = post(
+            "/api/3.0/mlflow/label-schemas/create",
+            {"experiment_id": experiment_id, "name": "alice-walk-question", "type": "FEEDBACK", "input": {"text": {}}},
+        )["label_schema"]
+        queue = post(
+            "/api/3.0/mlflow/review-queues/create",
+            {
+                "experiment_id": experiment_id,
+                "name": "alice-walk-queue",
+                "queue_type": "CUSTOM",
+                "users": ["alice-walk"],
+            },
+        )["review_queue"]
+        queue_id = str(queue["queue_id"])  # type: ignore[index]
+        post("/api/3.0/mlflow/review-queues/items/add", {"queue_id": queue_id, "item_ids": [TRACE_ID]})
     return Owned(
         experiment_id,
         "alice-walk-private",
@@ -207,6 +227,8 @@ def owned(auth_server: AuthServer) -> Owned:
         TRACE_ID,
         scorer_id,
         issue_id,
+        str(schema["schema_id"]),  # type: ignore[index]
+        queue_id,
     )
 
 
@@ -284,6 +306,19 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "sample_rate": 0,
         "description": "stolen",
         "issue_id": owned.issue_id,
+        # Labeling: Alice's label schema and review queue, her trace in it, and a review of it.
+        "schema_id": owned.schema_id,
+        "queue_id": owned.queue_id,
+        "item_id": owned.trace_id,
+        "item_ids": [owned.trace_id],
+        "type": "FEEDBACK",
+        "input": {"text": {}},
+        "queue_type": "CUSTOM",
+        "user": "bob-walk",
+        "users": ["bob-walk"],
+        "update_users": True,
+        "status": "COMPLETE",
+        "completed_by": "bob-walk",
     }
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
@@ -344,6 +379,8 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/api/2.0/mlflow/registered-models/create" in templates
     assert "/api/2.0/mlflow/users/update-password" in templates  # the user and permission API
     assert {"/api/3.0/mlflow/scorers/online-configs", "/ajax-api/3.0/mlflow/issues/{issue_id}"} <= templates
+    assert "/api/3.0/mlflow/label-schemas/delete" in templates  # labeling: schemas and review queues
+    assert "/ajax-api/3.0/mlflow/review-queues/items/set-status" in templates
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)

@@ -184,9 +184,7 @@ def test_the_run_a_judge_button_scores_traces_with_a_registered_scorer(
     assert [_feedback(trace_id) for trace_id in traces] == [[True], [False]]
 
 
-def test_a_trace_of_another_experiment_is_refused_and_nothing_is_queued(
-    api: httpx.Client, experiment_id: str
-) -> None:
+def test_a_trace_of_another_experiment_is_refused_and_nothing_is_queued(api: httpx.Client, experiment_id: str) -> None:
     mine = _trace("Paris")
     mlflow.set_experiment(f"genai-jobs-other-{time.monotonic_ns()}")
     theirs = _trace("Paris")
