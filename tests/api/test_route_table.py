@@ -36,6 +36,7 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/artifacts",
         "/mlflow/logged",
         "/mlflow/traces",
+        "/mlflow/datasets",
     )
     return [
         e

@@ -112,13 +112,22 @@ class Owned:
     registered_model: str
     job_id: str
     trace_id: str
+    dataset_id: str
 
     @property
     def folder(self) -> str:
         return f"{self.experiment_id}/{self.run_id}/artifacts"
 
     def secrets(self) -> list[str]:
-        return [self.experiment_name, self.run_id, self.model_id, self.registered_model, self.job_id, self.trace_id]
+        return [
+            self.experiment_name,
+            self.run_id,
+            self.model_id,
+            self.registered_model,
+            self.job_id,
+            self.trace_id,
+            self.dataset_id,
+        ]
 
 
 TRACE_ID = "tr-" + "a1" * 16
@@ -146,7 +155,8 @@ def _project_archive() -> bytes:
 
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
-    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job and trace."""
+    """Alice's experiment, run, artifact, logged model, registered model with a version, queued job, trace and
+    evaluation dataset (with a record)."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -178,8 +188,20 @@ def owned(auth_server: AuthServer) -> Owned:
             headers={"Content-Type": "application/x-protobuf", "x-mlflow-experiment-id": experiment_id},
         )
         assert spans.status_code == 200, spans.text
+        dataset = post(
+            "/api/3.0/mlflow/datasets/create", {"name": "alice-walk-data", "experiment_ids": [experiment_id]}
+        )
+        dataset_id = str(dataset["dataset"]["dataset_id"])  # type: ignore[index]
+        post(f"/api/3.0/mlflow/datasets/{dataset_id}/records", {"records": '[{"inputs": {"q": "secret"}}]'})
     return Owned(
-        experiment_id, "alice-walk-private", run_id, model_id, "alice-walk-model", job.json()["job_id"], TRACE_ID
+        experiment_id,
+        "alice-walk-private",
+        run_id,
+        model_id,
+        "alice-walk-model",
+        job.json()["job_id"],
+        TRACE_ID,
+        dataset_id,
     )
 
 
@@ -196,6 +218,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "assessment_id": ASSESSMENT_ID,
         "webhook_id": "00000000-0000-4000-8000-000000000000",
         "delivery_id": "00000000-0000-4000-8000-000000000001",
+        "dataset_id": owned.dataset_id,
+        "key": "k",
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -251,6 +275,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "assessment": {"trace_id": owned.trace_id, "assessment_name": "stolen", "feedback": {"value": 1}},
         "update_mask": "assessment_name",
     }
+    if "/mlflow/datasets/" in template:  # Alice's dataset is in the path; tags and records travel as JSON text
+        fields.update(tags='{"k": "stolen"}', records='[{"inputs": {"q": "stolen"}}]', dataset_record_ids=["dr-0"])
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
     creates = template.endswith("/create") and "/permissions/" not in template
@@ -301,6 +327,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/runyard/api/workers/claim" in templates
     assert "/api/2.0/mlflow/registered-models/create" in templates
     assert "/api/2.0/mlflow/users/update-password" in templates  # the user and permission API
+    assert "/api/3.0/mlflow/datasets/{dataset_id}/records" in templates  # evaluation datasets
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
