@@ -176,6 +176,26 @@ def test_merge_from_a_dataframe(client: MlflowClient, experiment_id: str) -> Non
     assert by_question["1+1"] == {"answer": "2", "explained": True}
 
 
+def test_merge_traces_with_their_expectations(client: MlflowClient, experiment_id: str) -> None:
+    """The client turns each trace into a record (its root span's inputs and outputs, its expectations), sourced
+    from the trace; merging the same trace again updates that record."""
+    with mlflow.start_span("answer") as span:
+        span.set_inputs({"question": "Why is the sky blue?"})
+        span.set_outputs({"answer": "Rayleigh scattering"})
+    mlflow.log_expectation(trace_id=span.trace_id, name="expected", value="scattering")
+    trace = mlflow.get_trace(span.trace_id)
+    assert trace is not None
+    dataset = create_dataset(name="from-traces", experiment_id=experiment_id)
+    dataset.merge_records([trace])
+    dataset.merge_records([trace])
+    (record,) = _stored(dataset.dataset_id)
+    assert record.inputs == {"question": "Why is the sky blue?"}
+    assert record.outputs == {"answer": "Rayleigh scattering"}
+    assert record.expectations == {"expected": "scattering"}
+    assert (record.source_type, record.source_id) == ("TRACE", span.trace_id)
+    assert record.source.source_data["trace_id"] == span.trace_id
+
+
 def test_an_upsert_answers_what_it_inserted_and_updated(
     client: MlflowClient, experiment_id: str, http: httpx.Client
 ) -> None:
