@@ -97,8 +97,14 @@ class Incoming:
         return None if user is None else str(user)
 
 
-def _object(record: dict[str, Any], key: str, index: int) -> dict[str, Any] | None:
+def _present(record: dict[str, Any], key: str) -> Any:
+    """The record's value for `key`; NaN, which a DataFrame holds where a row has no value, counts as none."""
     value = record.get(key)
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _object(record: dict[str, Any], key: str, index: int) -> dict[str, Any] | None:
+    value = _present(record, key)
     if value is not None and not isinstance(value, dict):
         raise MlflowError.invalid_parameter(f"Record {index}: '{key}' must be a JSON object, not {_json_type(value)}.")
     return value
@@ -107,7 +113,7 @@ def _object(record: dict[str, Any], key: str, index: int) -> dict[str, Any] | No
 def _source(record: dict[str, Any], index: int) -> tuple[dict[str, Any] | None, str | None]:
     """MLflow's `DatasetRecordSource`: a known type (any case) and an object of source data; the source id is the
     data's `trace_id` for traces, else its `source_id`."""
-    source = record.get("source")
+    source = _present(record, "source")
     if source is None:
         return None, None
     if (

@@ -169,11 +169,16 @@ def test_merge_from_a_dataframe(client: MlflowClient, experiment_id: str) -> Non
         ]
     )
     dataset.merge_records(frame)
+    # A row without expectations holds NaN there, which the client sends as it is: no expectations.
+    dataset.merge_records(
+        pd.DataFrame([{"inputs": {"q": "3+3"}, "expectations": {"answer": "6"}}, {"inputs": {"q": "4+4"}}])
+    )
     dataset.merge_records(pd.DataFrame([{"inputs": {"q": "1+1"}, "expectations": {"explained": True}}]))
     df = get_dataset(dataset_id=dataset.dataset_id).to_df()
-    assert sorted(df["inputs"].map(lambda i: i["q"])) == ["1+1", "2+2"]
+    assert sorted(df["inputs"].map(lambda i: i["q"])) == ["1+1", "2+2", "3+3", "4+4"]
     by_question = {row["inputs"]["q"]: row["expectations"] for _, row in df.iterrows()}
     assert by_question["1+1"] == {"answer": "2", "explained": True}
+    assert by_question["4+4"] is None
 
 
 def test_merge_traces_with_their_expectations(client: MlflowClient, experiment_id: str) -> None:
