@@ -49,7 +49,7 @@ async def assistant_providers(_: Request) -> Response:
 
 
 def nothing_stored(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
-    """Runyard keeps no evaluation datasets, label schemas, review queues or gateway endpoints, so every
+    """Runyard keeps no label schemas, review queues or gateway endpoints, so every
     search or listing of them is empty: MLflow's answer for an empty result, which omits the empty list."""
     return {}
 
@@ -61,7 +61,6 @@ def _empty_listing(method: str, path: str, access: rules.Access) -> Rpc:
 # Under /ajax-api only: the stock client's calls keep getting the 404 that tells it these are not stored here, rather
 # than an empty answer it would take for "none yet".
 RPCS = [
-    _empty_listing("POST", "/mlflow/datasets/search", rules.READABLE_EXPERIMENTS),
     _empty_listing("GET", "/mlflow/label-schemas/list", rules.experiment(rules.READ)),
     _empty_listing("GET", "/mlflow/review-queues/list", rules.experiment(rules.READ)),
     _empty_listing("GET", "/mlflow/gateway/endpoints/list", rules.SIGNED_IN),
