@@ -148,6 +148,8 @@ def _field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
             return []
         if info.parent_type.name == "MlflowRunExtension" and info.field_name in RUN_PARTS:
             return {}
+        if info.parent_type.name == "MlflowDatasetSummary" and info.field_name == "context":
+            return ""  # a dataset logged without a context: the proto's unset string, as Graphene reads it
     return value
 
 

@@ -1,7 +1,6 @@
 """Answers for the web UI's housekeeping calls that have nothing to show on Runyard, so the UI stays quiet instead of
 raising "endpoint not found" toasts: the legacy prompt lab's gateway endpoint list, the UI telemetry switch, the
-assistant panel's settings, and the GenAI pages of an experiment (evaluation datasets, review queues, the
-playground's endpoints and keys), which all show their empty state."""
+assistant panel's settings, and the playground's endpoints and keys, which show their empty state."""
 
 from __future__ import annotations
 
@@ -49,7 +48,7 @@ async def assistant_providers(_: Request) -> Response:
 
 
 def nothing_stored(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
-    """Runyard keeps no evaluation datasets, label schemas, review queues or gateway endpoints, so every
+    """Runyard keeps no label schemas, review queues or gateway endpoints, so every
     search or listing of them is empty: MLflow's answer for an empty result, which omits the empty list."""
     return {}
 
@@ -61,9 +60,6 @@ def _empty_listing(method: str, path: str, access: rules.Access) -> Rpc:
 # Under /ajax-api only: the stock client's calls keep getting the 404 that tells it these are not stored here, rather
 # than an empty answer it would take for "none yet".
 RPCS = [
-    _empty_listing("POST", "/mlflow/datasets/search", rules.READABLE_EXPERIMENTS),
-    _empty_listing("GET", "/mlflow/label-schemas/list", rules.experiment(rules.READ)),
-    _empty_listing("GET", "/mlflow/review-queues/list", rules.experiment(rules.READ)),
     _empty_listing("GET", "/mlflow/gateway/endpoints/list", rules.SIGNED_IN),
     _empty_listing("GET", "/mlflow/gateway/secrets/list", rules.SIGNED_IN),
 ]

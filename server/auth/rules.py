@@ -14,15 +14,23 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, false, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from server.auth import review_queue_access as queues
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.store import artifact_destinations, issues, label_schemas, scorers, users
-from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
+from server.store.models import (
+    EvaluationDataset,
+    EvaluationDatasetExperiment,
+    Experiment,
+    LoggedModel,
+    RegisteredModel,
+    Run,
+    Trace,
+)
 
 Resource = Literal[
     "experiment",
@@ -52,6 +60,10 @@ Resource = Literal[
     "review_queue_shape",
     "review_queue_prune",
     "review_queue_review",
+    "dataset",
+    "dataset_create",
+    "dataset_link",
+    "dataset_search",
 ]
 
 
@@ -103,7 +115,20 @@ def review_queue(need: Permission) -> Access:
     return Access("review_queue", need, "queue_id")
 
 
+def dataset(need: Permission) -> Access:
+    """An evaluation dataset follows the experiments it belongs to: the caller needs `need` on every one of them
+    (MLflow's rule), so a dataset in no experiment is for administrators only."""
+    return Access("dataset", need, "dataset_id")
+
+
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
+# Creating a dataset needs EDIT on each experiment it is created in, and at least one of them.
+DATASET_CREATE = Access("dataset_create", Permission.EDIT, "experiment_ids")
+# Adding a dataset to experiments needs EDIT on the dataset and on each experiment it joins.
+DATASET_LINK = Access("dataset_link", Permission.EDIT, "experiment_ids")
+# A dataset search naming experiments drops the unreadable ones, as other searches do; it finds only the datasets
+# the caller may read.
+DATASET_SEARCH = Access("dataset_search", Permission.READ, "experiment_ids")
 LOGGED_MODEL_ID_PREFIX = "m-"
 TRACE_ID_PREFIX = "tr-"
 # A finished trace's info names its experiment inside `trace.trace_info.trace_location`; EDIT on it is needed.
@@ -189,6 +214,10 @@ class Authorizer:
             "review_queue_shape": self._check_review_queue,
             "review_queue_prune": self._check_review_queue,
             "review_queue_review": self._check_review_queue,
+            "dataset": self._check_dataset,
+            "dataset_create": self._check_dataset_create,
+            "dataset_link": self._check_dataset_link,
+            "dataset_search": self._check_experiments,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
@@ -237,6 +266,26 @@ class Authorizer:
                 return Permission.NO_PERMISSIONS
             return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), EDIT)
         return self.on_experiment(session, principal, experiment_id)
+
+    def on_dataset(self, session: Session, principal: Principal, dataset_id: str) -> Permission | None:
+        """The least of the caller's permissions on the dataset's experiments; None for an unknown dataset."""
+        if (
+            session.scalar(select(EvaluationDataset.dataset_id).where(EvaluationDataset.dataset_id == dataset_id))
+            is None
+        ):
+            return None
+        if principal.is_admin and principal.run_id is None:
+            return MANAGE
+        experiment_ids = session.scalars(
+            select(EvaluationDatasetExperiment.experiment_id).where(
+                EvaluationDatasetExperiment.dataset_id == dataset_id
+            )
+        )
+        least = None
+        for experiment_id in experiment_ids:
+            have = self.on_experiment(session, principal, experiment_id)
+            least = have if least is None else _lower(least, have)
+        return least or Permission.NO_PERMISSIONS
 
     def on_artifact_path(self, session: Session, principal: Principal, path: str) -> Permission:
         """Proxied artifacts follow the run or logged model whose folder holds them; paths in no such folder
@@ -458,6 +507,28 @@ class Authorizer:
         facts = queues.find_by_name(session, experiment_id, name) if name and not have.allows(MANAGE) else None
         if facts is not None and not queues.may_view(have, facts, principal):
             raise permission_denied(_QUEUE_RULES["review_queue_view"].format(queue_id=name))
+
+    def _check_dataset(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        if dataset_id := fields.string(access.field):
+            self.require(self.on_dataset(session, principal, dataset_id), access.need, f"dataset {dataset_id}")
+        return fields
+
+    def _require_on_experiments(self, access: Access, fields: Any, session: Session, principal: Principal) -> None:
+        """`access.need` on each existing experiment the request names (unknown ones get the handler's 404)."""
+        named = [int(e) for e in fields.string_list(access.field) if e.isdigit() and len(e) < 19]
+        found = session.scalars(select(Experiment.experiment_id).where(Experiment.experiment_id.in_(named)))
+        for experiment_id in found:
+            self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
+
+    def _check_dataset_create(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        if not (principal.is_admin and principal.run_id is None) and not fields.string_list(access.field):
+            raise permission_denied("a dataset must be created in an experiment the caller may edit")
+        self._require_on_experiments(access, fields, session, principal)
+        return fields
+
+    def _check_dataset_link(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        self._check_dataset(dataset(EDIT), fields, session, principal)
+        self._require_on_experiments(access, fields, session, principal)
         return fields
 
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
@@ -488,19 +559,33 @@ class Authorizer:
     def readable_ids(self, session: Session, principal: Principal, ids: Sequence[str]) -> list[str]:
         return [i for i in ids if i.isdigit() and self.on_experiment(session, principal, int(i)).allows(READ)]
 
-    def readable_condition(self, session: Session, principal: Principal | None) -> ColumnElement[bool]:
-        """A WHERE clause on `Experiment.experiment_id` matching exactly the experiments `principal` may read."""
+    def readable_condition(
+        self, session: Session, principal: Principal | None, column: Any = Experiment.experiment_id
+    ) -> ColumnElement[bool]:
+        """A WHERE clause on `column` (an experiment id) matching exactly the experiments `principal` may read."""
         if principal is None or (principal.is_admin and principal.run_id is None):
             return true()
         if principal.run_id is not None:
             run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
-            return Experiment.experiment_id == (run_experiment if run_experiment is not None else -1)
+            return column == (run_experiment if run_experiment is not None else -1)  # type: ignore[no-any-return]
         grants = users.experiment_grants(session, principal.user_id)
         allowed = [e for e, p in grants.items() if Permission(p).allows(READ)]
         denied = [e for e, p in grants.items() if not Permission(p).allows(READ)]
         if self.default.allows(READ):
-            return Experiment.experiment_id.not_in(denied) if denied else true()
-        return Experiment.experiment_id.in_(allowed)
+            return column.not_in(denied) if denied else true()
+        return column.in_(allowed)  # type: ignore[no-any-return]
+
+    def readable_dataset_condition(self, session: Session, principal: Principal | None) -> ColumnElement[bool]:
+        """A WHERE clause on `EvaluationDataset` matching the datasets `principal` may read: those in at least one
+        experiment, and in none the caller may not read."""
+        if principal is None or (principal.is_admin and principal.run_id is None):
+            return true()
+        link, other = aliased(EvaluationDatasetExperiment), aliased(EvaluationDatasetExperiment)
+        unreadable = not_(self.readable_condition(session, principal, other.experiment_id))
+        return and_(
+            exists().where(link.dataset_id == EvaluationDataset.dataset_id),
+            ~exists().where(other.dataset_id == EvaluationDataset.dataset_id, unreadable),
+        )
 
 
 def readable_model_condition(

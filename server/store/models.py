@@ -723,3 +723,78 @@ class ReviewQueueItem(Base):
     completed_time_ms: Mapped[int | None] = mapped_column(BigInteger)
     creation_time_ms: Mapped[int] = mapped_column(BigInteger)
     last_update_time_ms: Mapped[int] = mapped_column(BigInteger)
+
+
+# --- evaluation datasets (MLflow 3 GenAI) -------------------------------------------------------------------------
+
+
+class EvaluationDataset(Base):
+    """A GenAI evaluation dataset. `schema` and `profile` are the JSON texts MLflow shows; `record_count` keeps the
+    profile's count without counting the records on every write."""
+
+    __tablename__ = "evaluation_datasets"
+    __table_args__ = (Index(None, "created_time", "dataset_id"),)
+
+    dataset_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    schema: Mapped[str | None] = mapped_column(Text)
+    profile: Mapped[str | None] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    last_updated_by: Mapped[str | None] = mapped_column(Text)
+    record_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EvaluationDatasetTag(Base):
+    __tablename__ = "evaluation_dataset_tags"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("evaluation_datasets.dataset_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[str | None] = mapped_column(Text)
+
+
+class EvaluationDatasetExperiment(Base):
+    """A dataset's link to an experiment it belongs to; its permissions follow these experiments. A deleted
+    experiment keeps its links, as in MLflow, so restoring it restores them."""
+
+    __tablename__ = "evaluation_dataset_experiments"
+
+    dataset_id: Mapped[str] = mapped_column(
+        ForeignKey("evaluation_datasets.dataset_id", ondelete="CASCADE"), primary_key=True
+    )
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_time: Mapped[int] = mapped_column(BigInteger)
+
+
+class EvaluationDatasetRecord(Base):
+    """One record of a dataset, its parts as the JSON text the client sent (`outputs` unwrapped; NULL where there
+    are none). `input_hash` is MLflow's SHA-256 of the inputs' canonical JSON: records with the same inputs are one
+    record. `seq` orders a dataset's records as they were added and is the page cursor."""
+
+    __tablename__ = "evaluation_dataset_records"
+    __table_args__ = (
+        Index(None, "dataset_id", "input_hash", unique=True),
+        Index(None, "dataset_id", "seq"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_record_id: Mapped[str] = mapped_column(String(36), unique=True)
+    dataset_id: Mapped[str] = mapped_column(ForeignKey("evaluation_datasets.dataset_id", ondelete="CASCADE"))
+    input_hash: Mapped[str] = mapped_column(String(64))
+    inputs: Mapped[str] = mapped_column(Text)
+    outputs: Mapped[str | None] = mapped_column(Text)
+    expectations: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    source_id: Mapped[str | None] = mapped_column(Text)
+    source_type: Mapped[str | None] = mapped_column(String(32))
+    created_time: Mapped[int] = mapped_column(BigInteger)
+    last_update_time: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    last_updated_by: Mapped[str | None] = mapped_column(Text)

@@ -40,6 +40,7 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/issues",
         "/mlflow/label-schemas",
         "/mlflow/review-queues",
+        "/mlflow/datasets",
     )
     return [
         e

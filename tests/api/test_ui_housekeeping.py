@@ -17,11 +17,7 @@ def test_the_assistant_is_not_configured(server_url: str) -> None:
 
 
 def test_the_genai_pages_find_nothing_stored_and_the_client_still_learns_it_is_not_served(server_url: str) -> None:
-    experiment = {"experiment_id": "0"}
     calls = [
-        ("POST", "/datasets/search", {"experiment_ids": ["0"]}),
-        ("GET", "/label-schemas/list", experiment),
-        ("GET", "/review-queues/list", experiment),
         ("GET", "/gateway/endpoints/list", {}),
         ("GET", "/gateway/secrets/list", {}),
     ]

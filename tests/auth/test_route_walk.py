@@ -117,6 +117,7 @@ class Owned:
     issue_id: str
     schema_id: str
     queue_id: str
+    dataset_id: str
 
     @property
     def folder(self) -> str:
@@ -134,6 +135,7 @@ class Owned:
             self.issue_id,
             self.schema_id,
             self.queue_id,
+            self.dataset_id,
         ]
 
 
@@ -165,8 +167,8 @@ def _project_archive() -> bytes:
 @pytest.fixture(scope="module")
 def owned(auth_server: AuthServer) -> Owned:
     """Alice's experiment, run, artifact, logged model, registered model with a version, queued job, trace,
-    registered scorer (named like her registered model, which the walk's `name` field names), issue, and a label
-    schema and a review queue holding the trace."""
+    registered scorer (named like her registered model, which the walk's `name` field names), issue, a label
+    schema and a review queue holding the trace, and an evaluation dataset (with a record)."""
     alice = auth_server.add_user("alice-walk")
     with auth_server.http(alice) as http:
 
@@ -217,6 +219,11 @@ def owned(auth_server: AuthServer) -> Owned:
         )["review_queue"]
         queue_id = str(queue["queue_id"])  # type: ignore[index]
         post("/api/3.0/mlflow/review-queues/items/add", {"queue_id": queue_id, "item_ids": [TRACE_ID]})
+        dataset = post(
+            "/api/3.0/mlflow/datasets/create", {"name": "alice-walk-data", "experiment_ids": [experiment_id]}
+        )
+        dataset_id = str(dataset["dataset"]["dataset_id"])  # type: ignore[index]
+        post(f"/api/3.0/mlflow/datasets/{dataset_id}/records", {"records": '[{"inputs": {"q": "secret"}}]'})
     return Owned(
         experiment_id,
         "alice-walk-private",
@@ -229,6 +236,7 @@ def owned(auth_server: AuthServer) -> Owned:
         issue_id,
         str(schema["schema_id"]),  # type: ignore[index]
         queue_id,
+        dataset_id,
     )
 
 
@@ -246,6 +254,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "webhook_id": "00000000-0000-4000-8000-000000000000",
         "delivery_id": "00000000-0000-4000-8000-000000000001",
         "issue_id": owned.issue_id,
+        "dataset_id": owned.dataset_id,
+        "key": "k",
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -320,6 +330,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "status": "COMPLETE",
         "completed_by": "bob-walk",
     }
+    if "/mlflow/datasets/" in template:  # Alice's dataset is in the path; tags and records travel as JSON text
+        fields.update(tags='{"k": "stolen"}', records='[{"inputs": {"q": "stolen"}}]', dataset_record_ids=["dr-0"])
     if "/mpu/part/" in template:
         fields = {"path": f"{owned.folder}/x.txt"}
     creates = template.endswith("/create") and "/permissions/" not in template
@@ -381,6 +393,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert {"/api/3.0/mlflow/scorers/online-configs", "/ajax-api/3.0/mlflow/issues/{issue_id}"} <= templates
     assert "/api/3.0/mlflow/label-schemas/delete" in templates  # labeling: schemas and review queues
     assert "/ajax-api/3.0/mlflow/review-queues/items/set-status" in templates
+    assert "/api/3.0/mlflow/datasets/{dataset_id}/records" in templates  # evaluation datasets
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)
