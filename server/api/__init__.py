@@ -20,6 +20,7 @@ from server.api import (
     metrics,
     model_versions,
     otlp,
+    prompt_optimization,
     registered_models,
     review_queues,
     runs,
@@ -58,6 +59,7 @@ RPCS: list[Rpc] = [
     *accounts.RPCS,
     *ui_helpers.RPCS,
     *genai_invoke.RPCS,
+    *prompt_optimization.RPCS,
 ]
 
 

@@ -26,6 +26,7 @@ from server.store.models import (
     EvaluationDataset,
     EvaluationDatasetExperiment,
     Experiment,
+    Job,
     LoggedModel,
     RegisteredModel,
     Run,
@@ -53,6 +54,7 @@ Resource = Literal[
     "scorer_ids",
     "issue",
     "issue_search",
+    "genai_job",
     "label_schema",
     "review_queue",
     "review_queue_view",
@@ -103,6 +105,11 @@ def traces(need: Permission) -> Access:
 def issue(need: Permission) -> Access:
     """An issue is its experiment's: READ to see it, EDIT to change it."""
     return Access("issue", need, "issue_id")
+
+
+def genai_job(need: Permission) -> Access:
+    """A GenAI job (a prompt optimization) is its experiment's: READ to see it, EDIT to cancel or delete it."""
+    return Access("genai_job", need, "job_id")
 
 
 def label_schema(need: Permission) -> Access:
@@ -206,6 +213,7 @@ class Authorizer:
             "scorer_list": self._check_scorer_list,
             "scorer_ids": self._check_scorer_ids,
             "issue": self._check_issue,
+            "genai_job": self._check_genai_job,
             "issue_search": self._check_issue_search,
             "label_schema": self._check_label_schema,
             "review_queue": self._check_review_queue,
@@ -468,6 +476,13 @@ class Authorizer:
         experiment_id = issues.experiment_of(session, issue_id) if issue_id else None
         if experiment_id is not None:  # an unknown issue: the handler answers 404
             self.require(self.on_experiment(session, principal, experiment_id), access.need, f"issue {issue_id}")
+        return fields
+
+    def _check_genai_job(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
+        job_id = fields.string(access.field)
+        experiment_id = session.scalar(select(Job.experiment_id).where(Job.job_id == job_id)) if job_id else None
+        if experiment_id is not None:  # an unknown job: the handler answers 404
+            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"job {job_id}")
         return fields
 
     def _check_issue_search(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:

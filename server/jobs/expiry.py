@@ -15,10 +15,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from server.jobs import queue
 from server.jobspec.schemas import RUN_STATUS, JobStatus
+from server.store import job_queue as queue
 from server.store import users as user_store
-from server.store.models import Job
 
 MAX_BACKOFF_MS = 600_000
 
@@ -32,18 +31,13 @@ class TakenBack:
     token_revoked: bool
 
 
-def has_remote_job(job: Job) -> bool:
-    """Whether an attempt submitted the job to remote compute (Azure ML), where it runs on without a worker."""
-    return job.backend == "azureml" and bool(job.external_id)
-
-
 def take_back_expired(session: Session, *, now: int, backoff_ms: float) -> list[TakenBack]:
     """Every job whose lease ran out by `now`, handled in the caller's transaction; the caller notifies after."""
     handled = []
     for job in queue.expired_leases(session, now):
         token = job.lease_token or ""
         where = f"worker {job.lease_owner} stopped heartbeating (lease expired) on attempt {job.attempt}"
-        if has_remote_job(job) and (job.cancel_requested or job.attempt >= job.max_attempts):
+        if queue.has_remote_job(job) and (job.cancel_requested or job.attempt >= job.max_attempts):
             # The next worker adopts the remote job only to cancel it, and ends the job CANCELED, or FAILED when it
             # was given up (its attempt is then past max_attempts).
             why = "Canceling" if job.cancel_requested else f"Gave up after {job.max_attempts} attempt(s)"
@@ -63,7 +57,7 @@ def take_back_expired(session: Session, *, now: int, backoff_ms: float) -> list[
         if queue.requeue(session, job.job_id, token, available_at=now + delay, error=f"Requeued: {where}."):
             queue.set_run_status(session, job.run_id, "SCHEDULED", end_time=None)
             handled.append(
-                TakenBack(job.job_id, job.run_id, job.creator, ended=False, token_revoked=not has_remote_job(job))
+                TakenBack(job.job_id, job.run_id, job.creator, ended=False, token_revoked=not queue.has_remote_job(job))
             )
     for taken in handled:
         if taken.token_revoked:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import expiry, log_budget, queue
+from server.jobs import expiry, log_budget
 from server.jobs import views as job_views
 from server.jobs.logs import JobLogs
 from server.jobs.signals import JobSignals
@@ -33,6 +33,7 @@ from server.jobspec.schemas import (
     LeaseRequest,
     LeaseState,
 )
+from server.store import job_queue as queue
 from server.store.engine import Database
 
 log = logging.getLogger(__name__)

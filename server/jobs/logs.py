@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.artifacts.registry import ArtifactRegistry
-from server.jobs import queue
 from server.jobspec import projects
 from server.jobspec.schemas import JobStatus
+from server.store import job_queue as queue
 from server.store import runs as run_store
 from server.store.engine import Database
 from server.store.models import JobLog

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from server.errors import MlflowError
-from server.jobs import access, queue
+from server.jobs import access
 from server.jobs.service import JobService, is_terminal
 from server.jobspec.schemas import (
     API_PREFIX,
@@ -35,6 +35,7 @@ from server.jobspec.schemas import (
 )
 from server.permissions import Permission
 from server.services import validation
+from server.store import job_queue as queue
 from server.store.paging import decode_offset, encode_offset
 from server.web.context import Context
 from server.web.downloads import stream_file

@@ -14,14 +14,14 @@ from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import expiry, queue
 from server.jobs import views as job_views
 from server.jobs.leases import Leases
 from server.jobs.logs import JobLogs
 from server.jobs.signals import JobSignals
 from server.jobs.submission import Submission
 from server.jobspec import projects
-from server.jobspec.schemas import ACTIVE, TERMINAL, JobStatus, JobView
+from server.jobspec.schemas import TERMINAL, JobStatus, JobView
+from server.store import job_queue as queue
 from server.store import runs as run_store
 from server.store.engine import Database
 
@@ -72,29 +72,10 @@ class JobService:
         return await self.db.run_read(locate)
 
     async def cancel(self, job_id: str) -> JobView:
-        """A queued job ends at once; a held one is flagged, and its worker stops it on its next heartbeat. A queued
-        job whose lost worker had submitted it to remote compute stays queued, flagged, until a worker has
-        canceled the remote job too; ending it here would leave that job running, and billed, with nobody to stop
-        it."""
+        """See `job_queue.cancel`; workers waiting for work are woken when the job ended here."""
 
         def write(session: Session) -> tuple[JobView, bool]:
-            job = queue.get_job(session, job_id)
-            if job.status == JobStatus.QUEUED and expiry.has_remote_job(job):
-                queue.request_remote_cancel(session, job_id, now=now_ms())
-            elif job.status == JobStatus.QUEUED:
-                now = now_ms()
-                queue.finish(
-                    session,
-                    job_id,
-                    status=JobStatus.CANCELED,
-                    now=now,
-                    exit_code=None,
-                    error="Canceled before it started.",
-                    expect=[JobStatus.QUEUED],
-                )
-                queue.set_run_status(session, job.run_id, "KILLED", end_time=now)
-            elif job.status in ACTIVE:
-                queue.request_cancel(session, job_id)
+            queue.cancel(session, queue.get_job(session, job_id), now=now_ms())
             session.expire_all()
             job = queue.get_job(session, job_id)
             return job_views.view(session, job), job.status == JobStatus.CANCELED

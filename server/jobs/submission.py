@@ -22,7 +22,6 @@ from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.config import Settings
 from server.errors import MlflowError
-from server.jobs import queue
 from server.jobs import views as job_views
 from server.jobs.signals import JobSignals
 from server.jobspec import projects
@@ -30,6 +29,7 @@ from server.jobspec.schemas import GitJobSubmit, JobSpec, JobStatus, JobView
 from server.services import runs as run_service
 from server.services import validation
 from server.store import experiments as experiment_store
+from server.store import job_queue as queue
 from server.store import runs as run_store
 from server.store.engine import Database
 from server.store.models import Job

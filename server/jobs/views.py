@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import orjson
 from sqlalchemy.orm import Session
 
-from server.jobs import queue
 from server.jobspec.schemas import RUN_STATUS, JobStatus, JobView
+from server.store import job_queue as queue
 from server.store.models import Job
 
 

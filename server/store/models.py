@@ -412,7 +412,7 @@ class WebhookDelivery(Base):
 class Job(Base):
     """One queued piece of work: an MLflow Project execution (`kind` "project", with its run) or one of MLflow's
     server-side GenAI jobs (`kind` "genai": `entry_point` names the job function, `parameters` holds its JSON
-    arguments, `result` its JSON return value). The queue *is* this table (see `server/jobs/queue.py`).
+    arguments, `result` its JSON return value). The queue *is* this table (see `server/store/job_queue.py`).
 
     Every transition is a compare-and-set on `status` (and, for a worker's writes, `lease_token`), so a worker whose
     lease expired can no longer change a job another worker now holds.

@@ -41,6 +41,7 @@ def _core_tracking_endpoints() -> list[tuple[str, str, str, int]]:
         "/mlflow/label-schemas",
         "/mlflow/review-queues",
         "/mlflow/datasets",
+        "/mlflow/prompt-optimization",
     )
     return [
         e

@@ -47,7 +47,7 @@ def test_the_tree_keeps_every_contract(tmp_path: Path) -> None:
             "server.store is not allowed to import server.services",
         ),
         ("services/names.py", "import server.api.wire", "server.services is not allowed to import server.api"),
-        ("api/wire.py", "import server.jobs.queue", "server.api is not allowed to import server.jobs"),
+        ("api/wire.py", "import server.jobs.leases", "server.api is not allowed to import server.jobs"),
         ("auth/signing.py", "import server.artifacts.paths", "server.auth is not allowed to import server.artifacts"),
         ("config.py", "import server.auth.identity", "server.config is not allowed to import server.auth"),
         ("worker/client.py", "import server.store.engine", "server.worker is not allowed to import server.store"),

@@ -229,3 +229,64 @@ def test_the_run_an_evaluation_button_evaluates_traces_into_a_new_run(
     assert finished.info.status == "FINISHED"
     assert finished.data.metrics["mentions_paris/mean"] == 0.5
     assert [_feedback(trace_id) for trace_id in traces] == [[True], [False]]
+
+
+OPTIMIZATION = "/api/3.0/mlflow/prompt-optimization/jobs"
+
+
+def test_a_prompt_optimization_job_runs_on_the_queue_and_ends_with_its_error(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    prompt = mlflow.genai.register_prompt(name=f"capitals-{time.monotonic_ns()}", template="Capital of {{country}}?")
+    dataset = mlflow.genai.datasets.create_dataset(name="capitals", experiment_id=experiment_id)
+    dataset.merge_records([{"inputs": {"country": "France"}, "expectations": {"expected_response": "Paris"}}])
+    body = {
+        "experiment_id": experiment_id,
+        "source_prompt_uri": prompt.uri,
+        "config": {
+            "optimizer_type": "OPTIMIZER_TYPE_GEPA",
+            "dataset_id": dataset.dataset_id,
+            "scorers": ["Correctness"],
+            "optimizer_config_json": '{"max_metric_calls": 10}',
+        },
+    }
+
+    created = api.post(OPTIMIZATION, json=body)
+
+    assert created.status_code == 200, created.text
+    job = created.json()["job"]
+    assert job["state"] == {"status": "JOB_STATUS_PENDING"}
+    assert job["config"]["optimizer_type"] == "OPTIMIZER_TYPE_GEPA"
+    run = mlflow.MlflowClient().get_run(job["run_id"])
+    assert run.data.params["source_prompt_uri"] == prompt.uri
+    assert run.data.params["optimizer_type"] == "gepa"
+    ended = _wait(api, job["job_id"])
+    assert ended["status"] == "FAILED"
+    assert ended["retry_count"] == 0  # a job that fails is not tried again
+    shown = api.get(f"{OPTIMIZATION}/{job['job_id']}").json()["job"]
+    assert shown["state"]["status"] == "JOB_STATUS_FAILED"
+    assert shown["state"]["error_message"] == ended["error_message"]
+    found = api.get(f"{OPTIMIZATION}/search", params={"experiment_id": experiment_id}).json()["jobs"]
+    assert [j["job_id"] for j in found] == [job["job_id"]]
+
+    assert api.delete(f"{OPTIMIZATION}/{job['job_id']}").status_code == 200
+    gone = api.get(f"{OPTIMIZATION}/{job['job_id']}")
+    assert (gone.status_code, gone.json()["message"]) == (404, f"Job with ID {job['job_id']} not found")
+    assert mlflow.MlflowClient().get_run(job["run_id"]).info.lifecycle_stage == "deleted"
+
+
+def test_prompt_optimization_needs_an_optimizer_and_a_known_dataset(api: httpx.Client, experiment_id: str) -> None:
+    body = {"experiment_id": experiment_id, "source_prompt_uri": "prompts:/p/1", "config": {"dataset_id": "d-0"}}
+
+    no_optimizer = api.post(OPTIMIZATION, json=body)
+    unknown_dataset = api.post(OPTIMIZATION, json={**body, "config": {"optimizer_type": 2, "dataset_id": "d-0"}})
+
+    assert (no_optimizer.status_code, no_optimizer.json()["message"]) == (
+        400,
+        "optimizer_type is required. Supported types: ['OPTIMIZER_TYPE_GEPA', 'OPTIMIZER_TYPE_METAPROMPT']",
+    )
+    assert (unknown_dataset.status_code, unknown_dataset.json()["message"]) == (
+        404,
+        "Evaluation dataset with id 'd-0' not found",
+    )
+    assert api.get(f"{OPTIMIZATION}/search", params={"experiment_id": experiment_id}).json() == {}

@@ -198,6 +198,34 @@ def request_cancel(session: Session, job_id: str) -> bool:
     return _rowcount(result) == 1
 
 
+def has_remote_job(job: Job) -> bool:
+    """Whether an attempt submitted the job to remote compute (Azure ML), where it runs on without a worker."""
+    return job.backend == "azureml" and bool(job.external_id)
+
+
+def cancel(session: Session, job: Job, *, now: int) -> None:
+    """The user's cancel. A queued job ends at once (its run KILLED); a held one is flagged, and its worker stops it
+    on its next heartbeat. A queued job whose lost worker had submitted it to remote compute stays queued, flagged,
+    until a worker has canceled the remote job too; ending it here would leave that job running, and billed, with
+    nobody to stop it. A finished job is left as it is."""
+    if job.status == JobStatus.QUEUED and has_remote_job(job):
+        request_remote_cancel(session, job.job_id, now=now)
+    elif job.status == JobStatus.QUEUED:
+        error = "Canceled before it started."
+        if finish(
+            session,
+            job.job_id,
+            status=JobStatus.CANCELED,
+            now=now,
+            exit_code=None,
+            error=error,
+            expect=[JobStatus.QUEUED],
+        ):
+            set_run_status(session, job.run_id, "KILLED", end_time=now)
+    elif job.status in ACTIVE:
+        request_cancel(session, job.job_id)
+
+
 def request_remote_cancel(session: Session, job_id: str, *, now: int) -> bool:
     """A queued job that still has a job on remote compute (its worker was lost) is offered again at once, flagged,
     so the next worker adopts the remote job only to cancel it."""
