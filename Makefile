@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks postgres azurite compose chromium
+.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks bench-datasets postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ bench-jobs: install ## Job queue: no-op jobs/s through 4 workers, and submit-to-
 
 bench-webhooks: install ## Registry webhooks next to `mlflow server`: a version write with and without one webhook, deliveries
 	$(BIN)/python -m bench.webhooks
+
+bench-datasets: install ## Evaluation datasets next to `mlflow server`: 100,000 records upserted and read back, mlflow.genai.evaluate of 1,000 rows
+	$(BIN)/python -m bench.datasets
 
 bench-traces: install ## Tracing next to `mlflow server`: stock-client traces/s, OTLP spans/s, search, a 10,000-span get
 	$(BIN)/python -m bench.traces
