@@ -4,6 +4,7 @@ project process gets a token that acts on its own run only and dies with the job
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import orjson
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import ExecutionException, MlflowException
+from mlflow.genai.scorers import scorer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from server.jobspec.projects import pack_directory
@@ -65,7 +67,11 @@ def job_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]
     """SQLite is enough here: what is checked is who may do what, and both databases run the rules elsewhere."""
     base = tmp_path_factory.mktemp("auth-jobs")
     store = f"sqlite:///{base / 'db.sqlite'}"
-    env = {"RUNYARD_ADMIN_USERNAME": ADMIN[0], "RUNYARD_ADMIN_PASSWORD": ADMIN[1]}
+    env = {
+        "RUNYARD_ADMIN_USERNAME": ADMIN[0],
+        "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
+        "MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS": "true",  # the GenAI job test runs a `@scorer` function
+    }
     with runyard_server(store, base / "mlartifacts", "--auth", env=env, embedded_worker=True) as url:
         yield AuthServer(url, store)
 
@@ -276,3 +282,49 @@ def test_a_jobs_token_traces_into_its_own_runs_experiment_only(tmp_path: Path, m
         )
         assert read.status_code == 200, read.text
         assert read.json()["trace"]["trace_info"]["trace_location"]["mlflow_experiment"]["experiment_id"] == own
+
+
+def test_a_genai_job_acts_for_the_user_who_submitted_it(
+    job_server: AuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scorer job writes its feedback with its submitter's permissions (never the worker's), a reader cannot
+    start one, and the job's token is revoked when it ends."""
+    gina, hank = job_server.add_user("gina"), job_server.add_user("hank")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", gina[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
+    mlflow.set_tracking_uri(job_server.url)
+    try:
+        experiment_id = mlflow.set_experiment("gina-judges").experiment_id
+        with mlflow.start_span("answer") as span:
+            span.set_outputs("Paris")
+        job_server.runyard("users", "grant", hank[0], "READ", "--experiment-id", experiment_id)
+
+        @scorer
+        def mentions_paris(trace):  # a scorer run on traces gets each trace
+            return "Paris" in str(trace.data.response)
+
+        body = {
+            "experiment_id": experiment_id,
+            "serialized_scorer": orjson.dumps(mentions_paris.model_dump()).decode(),
+            "trace_ids": [span.trace_id],
+            "log_assessments": True,
+        }
+        with job_server.http(hank) as reader:
+            refused = reader.post("/ajax-api/3.0/mlflow/scorer/invoke", json=body)
+            assert (refused.status_code, refused.json()["error_code"]) == (403, "PERMISSION_DENIED")
+        with job_server.http(gina) as http:
+            [job] = http.post("/ajax-api/3.0/mlflow/scorer/invoke", json=body).json()["jobs"]
+            deadline = time.monotonic() + 240
+            while (state := http.get(f"/ajax-api/3.0/jobs/{job['job_id']}").json())["status"] in ("PENDING", "RUNNING"):
+                assert time.monotonic() < deadline, state
+                time.sleep(0.2)
+        assert (state["status"], state["creator"]) == ("SUCCEEDED", "gina"), state["error_message"]
+        trace = mlflow.get_trace(span.trace_id)
+        assert trace is not None
+        [feedback] = [a for a in trace.info.assessments if a.name == "mentions_paris"]
+        assert feedback.value is True
+    finally:
+        mlflow.set_tracking_uri(None)
+    ginas = [line for line in job_server.runyard("tokens", "list", "gina").splitlines() if job["job_id"] in line]
+    assert len(ginas) == 1  # the job's token is Gina's own, not the worker's administrator's
+    assert ginas[0].endswith("\trevoked")
