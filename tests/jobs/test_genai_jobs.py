@@ -268,6 +268,10 @@ def test_a_prompt_optimization_job_runs_on_the_queue_and_ends_with_its_error(
     assert shown["state"]["error_message"] == ended["error_message"]
     found = api.get(f"{OPTIMIZATION}/search", params={"experiment_id": experiment_id}).json()["jobs"]
     assert [j["job_id"] for j in found] == [job["job_id"]]
+    listed = api.get("/runyard/api/jobs", params={"experiment_id": experiment_id}).json()["jobs"]
+    assert [(j["job_id"], j["kind"], j["entry_point"]) for j in listed] == [
+        (job["job_id"], "genai", "optimize_prompts")
+    ]
 
     assert api.delete(f"{OPTIMIZATION}/{job['job_id']}").status_code == 200
     gone = api.get(f"{OPTIMIZATION}/{job['job_id']}")
