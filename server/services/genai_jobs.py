@@ -146,7 +146,7 @@ def submit(
     now = now_ms()
     parameters = orjson.dumps(dict(params)).decode()
     job = Job(
-        job_id=str(uuid.uuid4()),
+        job_id=uuid.uuid4().hex,  # the width of every job id (32)
         run_id=None,
         experiment_id=experiment_id,
         kind="genai",

@@ -307,7 +307,7 @@ def test_signed_in_the_owner_follows_her_job_and_others_see_nothing(
     alice = signed_in(browser, private_job.alice)
     alice.goto(f"{private_job.url}/runyard/jobs/{private_job.job_id}")
     # the live tail signs in too
-    expect(alice.get_by_label("Log")).to_contain_text(whole_line("tick 3"), timeout=60_000)
+    expect(alice.get_by_label("Log")).to_contain_text(whole_line("tick 3"), timeout=180_000)  # a loaded machine
     expect(alice.locator("#status")).to_have_text("Succeeded")
     alice.screenshot(path=str(screenshots / "test_jobs_page-signed-in-owner.png"))
     alice.context.close()
