@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import mlflow
 import pytest
+from mlflow import MlflowClient
 
 from tests.support.processes import runyard_server
 from tests.support.stores import new_store_uri
@@ -53,3 +55,22 @@ def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     }
     with runyard_server(store, Path(base) / "mlartifacts", "--auth", env=env) as url:
         yield AuthServer(url, store)
+
+
+User = tuple[str, str]
+
+
+@pytest.fixture
+def as_user(monkeypatch: pytest.MonkeyPatch, auth_server: AuthServer) -> Iterator[Callable[[User], MlflowClient]]:
+    """Switches the stock client's credentials, as a user would with MLFLOW_TRACKING_USERNAME/PASSWORD."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    mlflow.set_tracking_uri(auth_server.url)
+
+    def use(user: User) -> MlflowClient:
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
+        return MlflowClient(auth_server.url)
+
+    yield use
+    mlflow.set_tracking_uri(None)

@@ -6,9 +6,8 @@ Driven through the stock client with each user's credentials, as a user would sw
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
@@ -22,26 +21,9 @@ from mlflow.genai.datasets import (
     set_dataset_tags,
 )
 
-from tests.auth.conftest import ADMIN, AuthServer
+from tests.auth.conftest import ADMIN, AuthServer, User
 
 API = "/api/3.0/mlflow/datasets"
-User = tuple[str, str]
-
-
-@pytest.fixture
-def as_user(monkeypatch: pytest.MonkeyPatch, auth_server: AuthServer) -> Iterator[Callable[[User], MlflowClient]]:
-    """Switches the stock client's credentials, as MLFLOW_TRACKING_USERNAME/PASSWORD do."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(auth_server.url)
-
-    def use(user: User) -> MlflowClient:
-        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
-        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
-        return MlflowClient(auth_server.url)
-
-    yield use
-    mlflow.set_tracking_uri(None)
 
 
 def _denied(call: Callable[[], object]) -> str:

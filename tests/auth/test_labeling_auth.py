@@ -5,7 +5,7 @@ users, under their own names."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import mlflow
 import pytest
@@ -14,25 +14,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.genai import label_schemas, review_queues
 from mlflow.genai.label_schemas import InputText
 
-from tests.auth.conftest import ADMIN, AuthServer
-
-User = tuple[str, str]
-
-
-@pytest.fixture
-def as_user(monkeypatch: pytest.MonkeyPatch, auth_server: AuthServer) -> Iterator[Callable[[User], MlflowClient]]:
-    """Switches the stock client's credentials, as a user would with MLFLOW_TRACKING_USERNAME/PASSWORD."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", auth_server.url)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(auth_server.url)
-
-    def use(user: User) -> MlflowClient:
-        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", user[0])
-        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", user[1])
-        return MlflowClient(auth_server.url)
-
-    yield use
-    mlflow.set_tracking_uri(None)
+from tests.auth.conftest import ADMIN, AuthServer, User
 
 
 def _refused(call: Callable[[], object]) -> tuple[str, str]:

@@ -75,12 +75,8 @@ class LocalDispatcher:
                 lease.log("stderr", traceback.format_exc())
                 message = exc.message if isinstance(exc, MlflowError) else f"{type(exc).__name__}: {exc}"
                 return Outcome("failed", error=f"Preparing the project failed: {message}")
-            if lease.cancel_requested.is_set():
-                return Outcome("canceled", error="Canceled before it started.")
-            try:
-                lease.start()
-            except LeaseLost:
-                return Outcome("lost")
+            if (stopped := _start(lease)) is not None:
+                return stopped
             lease.log("stderr", f"=== Running command '{command}' in run with ID '{job.run_id}' ===\n")
             return self._run(["bash", "-c", command], work_dir, self._environment(job, lease.tracking_token), lease)
 
@@ -90,12 +86,8 @@ class LocalDispatcher:
         with tempfile.TemporaryDirectory(prefix=f"runyard-job-{job.job_id[:8]}-", dir=self.work_root) as tmp:
             params, result = Path(tmp) / "params.json", Path(tmp) / "result.json"
             params.write_text(json.dumps(job.parameters), encoding="utf-8")
-            if lease.cancel_requested.is_set():
-                return Outcome("canceled", error="Canceled before it started.")
-            try:
-                lease.start()
-            except LeaseLost:
-                return Outcome("lost")
+            if (stopped := _start(lease)) is not None:
+                return stopped
             lease.log("stderr", f"=== Running GenAI job '{job.entry_point}' ===\n")
             command = [sys.executable, "-m", "server.worker.genai_entry", job.entry_point, str(params), str(result)]
             env = self._environment(job, lease.tracking_token)
@@ -196,6 +188,17 @@ class LocalDispatcher:
             lease.log("stderr", f"=== Still running {self.cancel_grace_seconds:g}s after SIGTERM: SIGKILL ===\n")
             _signal_group(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _start(lease: Lease) -> Outcome | None:
+    """Tell the server the job's code starts; the outcome instead, when it was canceled or the lease is gone."""
+    if lease.cancel_requested.is_set():
+        return Outcome("canceled", error="Canceled before it started.")
+    try:
+        lease.start()
+    except LeaseLost:
+        return Outcome("lost")
+    return None
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
