@@ -1,6 +1,6 @@
 """The web UI's buttons that start MLflow's GenAI jobs (MLflow 3.5+, `/ajax-api/3.0` only): run a judge on chosen
 traces (`scorer/invoke`), and run an evaluation of traces with judges into a new run (`genai/evaluate/invoke`).
-Both queue jobs on Runyard's job queue (`services.genai_jobs`) and answer their ids at once; the caller needs EDIT on
+Both queue jobs on Runyard's job queue (`services.genai_invoke`) and answer their ids at once; the caller needs EDIT on
 the experiment, and every trace named must be that experiment's."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from server.api.wire import Fields, invalid, missing
 from server.auth import rules
 from server.errors import MlflowError
 from server.permissions import Permission
-from server.services import genai_jobs
+from server.services import genai_invoke
 from server.services import validation as checks
 from server.web.context import Context
 
@@ -48,7 +48,7 @@ def invoke_scorer(fields: Fields, session: Session, context: Context) -> dict[st
     serialized = fields.raw("serialized_scorer")
     if not isinstance(serialized, str):
         raise invalid("serialized_scorer", serialized)
-    jobs = genai_jobs.invoke_scorer(
+    jobs = genai_invoke.invoke_scorer(
         session,
         context.settings,
         experiment_id=checks.parse_experiment_id(str(fields.raw("experiment_id"))),
@@ -79,7 +79,7 @@ def invoke_evaluate(fields: Fields, session: Session, context: Context) -> dict[
     if not serialized_scorers:
         raise MlflowError.invalid_parameter("Please select at least one judge.")
     versions = fields.raw("scorer_versions") if fields.has("scorer_versions") else [None] * len(serialized_scorers)
-    return genai_jobs.invoke_evaluate(
+    return genai_invoke.invoke_evaluate(
         session,
         context.settings,
         experiment_id=checks.parse_experiment_id(experiment_id),

@@ -4,8 +4,8 @@ worker, cancel and log tail as MLflow Projects, and listed on the same Jobs page
 (`server.jobspec.genai`) are accepted, each with the arguments its function requires.
 
 This module is the queue's side (submit, read, search in MLflow's terms), shared by MLflow's job API
-(`server.jobs.genai_router`) and the UI's "run a judge" and "run an evaluation" RPCs (`server.api.genai_invoke`); the
-worker runs the function (`server.worker.genai_entry`). A submission is seen by waiting workers within their poll.
+(`server.jobs.genai_router`), the UI's buttons (`genai_invoke`) and prompt optimization; the worker runs the
+function (`server.worker.genai_entry`). A submission is seen by waiting workers within their poll.
 """
 
 from __future__ import annotations
@@ -20,14 +20,11 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.config import Settings
-from server.errors import ErrorCode, MlflowError
+from server.errors import MlflowError
 from server.jobspec.genai import BACKEND, FUNCTIONS, TIMED_OUT
 from server.jobspec.schemas import TERMINAL, JobStatus
-from server.services import runs as run_service
 from server.services import scorers, validation
 from server.store import experiments as experiment_store
-from server.store import runs as run_store
-from server.store import traces as trace_store
 from server.store.models import Experiment, Job, Run
 
 # The arguments each job function cannot do without (those without a default in MLflow 3.17's signatures), and
@@ -249,122 +246,3 @@ def to_mlflow(job: Job) -> dict[str, Any]:
         "progress": None,
         "progress_updated_at": None,
     }
-
-
-# --- the web UI's "run a judge" and "run an evaluation" -----------------------------------------------------------
-
-SESSION_METADATA_KEY = "mlflow.trace.session"
-RUN_TYPE_TAG, GENAI_EVALUATE_RUN_TYPE = "mlflow.runType", "genai_evaluate"
-EVALUATE_JOB_TAG = "mlflow.genaiEvaluate.jobId"
-
-
-def check_traces_in_experiment(session: Session, trace_ids: Sequence[str], experiment_id: int) -> None:
-    """The caller's permission was checked on `experiment_id`; a trace of another experiment named beside it is
-    refused as MLflow refuses it (missing traces are left to the job, which reports them per trace)."""
-    if any(trace.experiment_id != experiment_id for trace in trace_store.find_traces(session, trace_ids)):
-        raise MlflowError("Not all requested traces could be accessed.", ErrorCode.PERMISSION_DENIED)
-
-
-def _session_batches(session: Session, trace_ids: Sequence[str]) -> list[list[str]]:
-    """One batch per conversation (the traces' `mlflow.trace.session`), oldest trace first; traces outside any
-    session are not scored by a session-level judge."""
-    times = {trace.trace_id: trace.request_time for trace in trace_store.find_traces(session, trace_ids)}
-    groups: dict[str, list[str]] = {}
-    for trace_id, metadata in trace_store.metadata_of(session, trace_ids).items():
-        if trace_id in times and (conversation := metadata.get(SESSION_METADATA_KEY)):
-            groups.setdefault(conversation, []).append(trace_id)
-    return [sorted(ids, key=lambda trace_id: times[trace_id]) for ids in groups.values()]
-
-
-def invoke_scorer(
-    session: Session,
-    settings: Settings,
-    *,
-    experiment_id: int,
-    serialized_scorer: str,
-    trace_ids: Sequence[str],
-    log_assessments: bool,
-    scorer_name: str | None,
-    scorer_version: int | None,
-    username: str | None,
-) -> list[dict[str, Any]]:
-    """A scorer (given inline, or registered by name and version) run on traces, as jobs of at most
-    `scorer_invoke_batch_size` traces each (one per conversation for a session-level judge)."""
-    payload = scorers.check_payload(serialized_scorer, allow_custom=settings.enable_custom_scorers)
-    if scorer_name is not None:
-        registered = scorers.get_scorer(session, str(experiment_id), scorer_name, scorer_version)
-        serialized_scorer = registered.serialized_scorer
-        payload = scorers.check_payload(serialized_scorer, allow_custom=settings.enable_custom_scorers)
-    check_traces_in_experiment(session, trace_ids, experiment_id)
-    if payload.get("is_session_level_scorer"):
-        batches = _session_batches(session, trace_ids)
-    else:
-        size = settings.scorer_invoke_batch_size
-        batches = [list(trace_ids[start : start + size]) for start in range(0, len(trace_ids), size)]
-    submitted = []
-    for batch in batches:
-        params = {
-            "experiment_id": str(experiment_id),
-            "serialized_scorer": serialized_scorer,
-            "scorer_version": scorer_version,
-            "trace_ids": batch,
-            "log_assessments": log_assessments,
-            "username": username,
-        }
-        job = submit(session, settings, "invoke_scorer", params, creator=username)
-        submitted.append({"job_id": job.job_id, "trace_ids": batch})
-    return submitted
-
-
-def invoke_evaluate(
-    session: Session,
-    settings: Settings,
-    *,
-    experiment_id: int,
-    trace_ids: Sequence[str],
-    serialized_scorers: list[Any],
-    scorer_versions: list[Any],
-    username: str | None,
-    artifact_destination: str,
-) -> dict[str, str]:
-    """`mlflow.genai.evaluate` of chosen traces and judges as a job, into a new evaluation run created now, so that
-    the run is listed at once, with the job's id on it."""
-    if len(scorer_versions) != len(serialized_scorers):
-        raise MlflowError.invalid_parameter("scorer_versions must have the same length as serialized_scorers")
-    check_traces_in_experiment(session, trace_ids, experiment_id)
-    serialized_scorers, scorer_versions = list(serialized_scorers), list(scorer_versions)
-    for index, (serialized, version) in enumerate(zip(serialized_scorers, scorer_versions, strict=True)):
-        if version is None:
-            continue
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise MlflowError.invalid_parameter("Each scorer version must be an integer or null")
-        try:
-            name = orjson.loads(serialized)["name"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            raise MlflowError.invalid_parameter("A registered scorer must contain a valid name") from None
-        registered = scorers.get_scorer(session, str(experiment_id), str(name), version)
-        serialized_scorers[index], scorer_versions[index] = registered.serialized_scorer, registered.scorer_version
-    for serialized in serialized_scorers:
-        if not isinstance(serialized, str):
-            raise MlflowError.invalid_parameter("Each serialized scorer must be a JSON string")
-        scorers.check_payload(serialized, allow_custom=settings.enable_custom_scorers)
-    run, _ = run_service.create_run(
-        session,
-        experiment_id=experiment_id,
-        user_id=username or "",
-        run_name=None,
-        start_time=None,
-        tags={RUN_TYPE_TAG: GENAI_EVALUATE_RUN_TYPE},
-        artifact_destination=artifact_destination,
-    )
-    params = {
-        "trace_ids": list(trace_ids),
-        "serialized_scorers": serialized_scorers,
-        "scorer_versions": scorer_versions,
-        "experiment_id": str(experiment_id),
-        "run_id": run.run_uuid,
-        "username": username,
-    }
-    job = submit(session, settings, "invoke_genai_evaluate", params, creator=username)
-    run_store.set_tags(session, run.run_uuid, {EVALUATE_JOB_TAG: job.job_id})
-    return {"job_id": job.job_id, "run_id": run.run_uuid}
