@@ -52,7 +52,7 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.ABORTED: 409,  # a compare-and-set lost: e.g. a job lease that passed to another worker
     ErrorCode.REQUEST_LIMIT_EXCEEDED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
-    ErrorCode.INVALID_STATE: 500,
+    ErrorCode.INVALID_STATE: 400,  # MLflow answers 500, which the client retries; the caller has to act instead
     ErrorCode.NOT_IMPLEMENTED: 501,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
 }

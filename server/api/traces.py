@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from server.api import convert
 from server.api.routing import Again, Rpc
 from server.api.trace_json import trace_info_in, trace_info_json, trace_info_v2_json, trace_json
-from server.api.wire import Fields, key_value_pairs
+from server.api.wire import Fields, invalid, key_value_pairs
 from server.auth import rules as access
 from server.errors import MlflowError
 from server.services import traces
@@ -61,7 +61,10 @@ def batch_get_trace_infos(fields: Fields, session: Session, _: Context) -> dict[
 def location_experiment_ids(fields: Fields) -> list[str]:
     """The experiment ids of a search's `locations` (other location kinds hold no traces here)."""
     ids = []
-    for location in fields.raw("locations") or []:
+    locations = fields.raw("locations")
+    if locations is not None and not isinstance(locations, list):
+        raise invalid("locations", locations)
+    for location in locations or []:
         experiment = location.get("mlflow_experiment") if isinstance(location, dict) else None
         if isinstance(experiment, dict) and isinstance(experiment.get("experiment_id"), str):
             ids.append(experiment["experiment_id"])

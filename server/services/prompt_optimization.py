@@ -40,12 +40,21 @@ PROTO_STATUS = {
 def optimizer_name(value: Any) -> str:
     """The optimizer as its enum name, from a name or a number; unspecified or unknown is MLflow's 400."""
     supported = list(OPTIMIZERS)
+    if not isinstance(value, str | int | None) or isinstance(value, bool):
+        raise MlflowError.invalid_parameter(f"Unsupported optimizer_type value: {value}. Supported types: {supported}")
     if value in (None, "", 0, "OPTIMIZER_TYPE_UNSPECIFIED"):
         raise MlflowError.invalid_parameter(f"optimizer_type is required. Supported types: {supported}")
     name = _BY_NUMBER.get(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if name not in OPTIMIZERS:
         raise MlflowError.invalid_parameter(f"Unsupported optimizer_type value: {value}. Supported types: {supported}")
     return str(name)
+
+
+def _string(config: dict[str, Any], name: str) -> str:
+    value = config.get(name) or ""
+    if not isinstance(value, str):
+        raise MlflowError.invalid_parameter(f"Invalid value for 'config.{name}': {value}. A string.")
+    return value
 
 
 def _prompt_name_and_version(prompt_uri: str) -> tuple[str, str]:
@@ -70,15 +79,19 @@ def create(
     experiment_id = experiment_id.strip()
     if not experiment_id:
         raise MlflowError.invalid_parameter("experiment_id is required for optimization job")
-    dataset_id = str(config.get("dataset_id") or "")
-    scorer_names = [str(name) for name in config.get("scorers") or []]
-    config_json = config.get("optimizer_config_json") or ""
+    dataset_id = _string(config, "dataset_id")
+    scorer_names = config.get("scorers") or []
+    if not isinstance(scorer_names, list) or not all(isinstance(name, str) for name in scorer_names):
+        raise MlflowError.invalid_parameter(f"Invalid value for 'config.scorers': {scorer_names}. A list of names.")
+    config_json = _string(config, "optimizer_config_json")
     optimizer_config = None
     if config_json:
         try:
             optimizer_config = json.loads(config_json)
         except json.JSONDecodeError as exc:
             raise MlflowError.invalid_parameter(f"Invalid JSON in optimizer_config_json: {exc}") from None
+        if not isinstance(optimizer_config, dict):  # the job function takes it as keyword options
+            raise MlflowError.invalid_parameter("optimizer_config_json must be a JSON object")
     if dataset_id:
         datasets.get_dataset(session, dataset_id)  # an unknown dataset is refused before the run is made
     start = int(time.time() * 1000)
