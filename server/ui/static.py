@@ -55,8 +55,12 @@ def with_nav(index: bytes) -> bytes:
 
 def file_under(root: Path, relative: str, headers: dict[str, str]) -> Response:
     """`relative` below `root` (already resolved) with its type, or 404: nothing outside `root` is ever served."""
-    wanted = (root / relative).resolve()
-    if not wanted.is_relative_to(root) or not wanted.is_file():
+    try:
+        wanted = (root / relative).resolve()
+        found = wanted.is_relative_to(root) and wanted.is_file()
+    except OSError:  # a name longer than the filesystem allows, say: no such file either
+        found = False
+    if not found:
         return PlainTextResponse("Not found.", status_code=404)
     media_type = mimetypes.guess_type(wanted.name)[0] or "application/octet-stream"
     return FileResponse(wanted, media_type=media_type, headers=headers)

@@ -12,17 +12,24 @@ import os
 import pkgutil
 import random
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import mlflow.protos
 import pytest
+from fastapi.routing import APIRoute
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from mlflow.protos import databricks_pb2
+from starlette.routing import Route
 
 from server.api import RPCS
+from server.api.routing import route_path
+from server.app import create_app
+from server.config import Settings
 from tests.support.processes import runyard_server
 from tests.support.stores import kind_of, new_store_uri
 
@@ -231,4 +238,55 @@ def test_no_request_built_from_mlflows_descriptors_gets_a_5xx(fuzz_server: str) 
                     )
     # The garbage is mixed with enough sense to get past the first checks of many RPCs.
     assert statuses.get(200, 0) > len(RPCS), dict(sorted(statuses.items()))
+    assert not failures, f"{len(failures)} requests got a 5xx:\n" + "\n".join(failures)
+
+
+def _other_routes() -> list[tuple[str, str]]:
+    """(method, path template) of every route outside MLflow's RPC table (artifacts, jobs, OTLP, the UI's helpers),
+    from an app built as `runyard server` builds it."""
+    folder = Path(tempfile.mkdtemp(prefix="runyard-fuzz-routes-"))
+    app = create_app(Settings(backend_store_uri=f"sqlite:///{folder / 'db.sqlite'}", artifacts_destination=str(folder)))
+    rpc_paths = {f"{prefix}/{rpc.since}.0{route_path(rpc.path)}" for rpc in RPCS for prefix in rpc.prefixes}
+    found, routes = set(), list(app.routes)
+    while routes:
+        route = routes.pop()
+        if hasattr(route, "original_router"):  # a router added with include_router
+            routes.extend(route.original_router.routes)
+        elif isinstance(route, Route | APIRoute) and route.path not in rpc_paths:
+            found.update((method, route.path) for method in (route.methods or set()) - {"HEAD", "OPTIONS"})
+    app.state.context.db.dispose()
+    return sorted(found)
+
+
+# A live tail follows its job until it ends: the fuzzer reads only its first answer.
+STREAMING = {"/runyard/api/jobs/{job_id}/logs/stream"}
+
+
+def test_no_request_to_the_other_routes_gets_a_5xx(fuzz_server: str) -> None:
+    rng = random.Random(SEED)
+    failures: list[str] = []
+    with httpx.Client(base_url=fuzz_server, timeout=60) as http:
+        ids = _seed(http)
+        garbage = Garbage(rng, ids)
+        for method, template in _other_routes():
+            for _ in range(REQUESTS_PER_RPC):
+                path = re.sub(
+                    r"{(\w+)(:path)?}",
+                    lambda m: str(rng.choice([*ids.values(), "x", "%2e%2e/%2e%2e", "a" * 300, "f/" * 40])),
+                    template,
+                )
+                body = garbage.loose()
+                try:
+                    if template in STREAMING:
+                        with http.stream(method, path, params=_query(body)) as response:
+                            status = response.status_code
+                    elif method in ("GET", "DELETE"):
+                        status = http.request(method, path, params=_query(body)).status_code
+                    else:
+                        status = http.request(method, path, content=json.dumps(body), headers=JSON).status_code
+                except httpx.HTTPError as exc:
+                    failures.append(f"{method} {path}: {type(exc).__name__} for {str(body)[:300]}")
+                    continue
+                if status >= 500:
+                    failures.append(f"{method} {path}: {status} for {str(body)[:300]}")
     assert not failures, f"{len(failures)} requests got a 5xx:\n" + "\n".join(failures)
