@@ -294,3 +294,28 @@ def test_prompt_optimization_needs_an_optimizer_and_a_known_dataset(api: httpx.C
         "Evaluation dataset with id 'd-0' not found",
     )
     assert api.get(f"{OPTIMIZATION}/search", params={"experiment_id": experiment_id}).json() == {}
+
+
+@scorer
+def slow_judge(trace):  # takes far longer than the job is allowed
+    import time
+
+    time.sleep(600)
+    return True
+
+
+def test_a_job_past_its_timeout_is_stopped_and_shown_as_timed_out(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    body = _scorer_job(experiment_id, [_trace("Paris")])
+    body["params"]["serialized_scorer"] = json.dumps(slow_judge.model_dump())
+
+    submitted = api.post(f"{JOBS}/", json={**body, "timeout": 5})
+
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["timeout"] == 5
+    job = _wait(api, submitted.json()["job_id"])
+    assert (job["status"], job["error_message"]) == ("TIMEOUT", "Timed out after 5 seconds.")
+    assert job["retry_count"] == 0
+    found = api.post(f"{JOBS}/search", json={"statuses": ["TIMEOUT"], "params": {"experiment_id": experiment_id}})
+    assert [j["job_id"] for j in found.json()["jobs"]] == [job["job_id"]]
