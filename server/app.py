@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from server import __version__
-from server.api import all_routes
+from server.api import RPCS, all_routes
+from server.api import openapi as openapi_document
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.security import SecurityMiddleware, cors_options
 from server.artifacts.base import StorageCredentials
@@ -25,7 +28,6 @@ from server.config import Settings
 from server.errors import install_error_handlers
 from server.jobs.genai_router import genai_job_router
 from server.jobs.metrics import job_gauges
-from server.jobs.router import PREFIX as JOBS_PREFIX
 from server.jobs.router import job_router
 from server.jobs.service import JobService
 from server.observability.metrics import metrics_endpoint
@@ -84,13 +86,12 @@ def create_app(settings: Settings) -> FastAPI:
             tasks.cancel_scope.cancel()
         db.dispose()
 
-    # MLflow publishes no OpenAPI document for its surface (its routes are plain Starlette routes, which FastAPI
-    # leaves out); the document covers our own API under /runyard/api.
+    # MLflow publishes no OpenAPI document for its surface; ours covers every route (see server/api/openapi.py).
     app = FastAPI(
         title="Runyard",
         version=__version__,
-        openapi_url=f"{JOBS_PREFIX}/openapi.json",
-        docs_url=f"{JOBS_PREFIX}/docs",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
@@ -119,4 +120,12 @@ def create_app(settings: Settings) -> FastAPI:
     app.router.routes.extend(ui_static.routes())  # MLflow's web UI: / and /static-files
     app.router.routes.append(Route("/metrics", metrics_endpoint(gauge_sources=[job_gauges(db)]), methods=["GET"]))
     label_routes(app.router.routes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            native = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            app.openapi_schema = openapi_document.build(RPCS, app.routes, native)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

@@ -39,8 +39,8 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/runyard/api/jobs"),
     ("POST", "/ajax-api/3.0/jobs/search"),  # MLflow's GenAI job search
     ("GET", "/metrics"),
-    ("GET", "/runyard/api/openapi.json"),
-    ("GET", "/runyard/api/docs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
     # Who the caller is: only ever the caller's own name and grants.
     ("GET", "/api/2.0/mlflow/users/current"),
     ("GET", "/api/3.0/mlflow/users/current/permissions"),

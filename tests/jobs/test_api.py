@@ -96,7 +96,7 @@ def test_bad_specs_are_refused(http: httpx.Client, spec: dict[str, object], mess
     assert message in response.json()["message"]
 
 
-def test_malformed_requests_are_400s(http: httpx.Client) -> None:
+def test_malformed_requests_are_400s(http: httpx.Client, jobs_server: str) -> None:
     assert http.post("/jobs/archive", data={"spec": "{not json"}, files={"archive": b""}).status_code == 400
     assert http.post("/jobs", json={"source": {"uri": "/etc"}}).status_code == 400
     assert http.post("/jobs", json={"source": {"uri": "-uupload-pack=touch /tmp/x"}}).status_code == 400
@@ -114,7 +114,7 @@ def test_malformed_requests_are_400s(http: httpx.Client) -> None:
         assert (bad_cursor.status_code, bad_cursor.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
     past_64_bits = http.get("/jobs", params={"experiment_id": "9" * 20})
     assert (past_64_bits.status_code, past_64_bits.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
-    assert "/runyard/api/jobs/{job_id}/cancel" in http.get("/openapi.json").json()["paths"]
+    assert "/runyard/api/jobs/{job_id}/cancel" in httpx.get(f"{jobs_server}/openapi.json").json()["paths"]
 
 
 @pytest.mark.usefixtures("worker")
