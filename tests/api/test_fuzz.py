@@ -181,8 +181,14 @@ def fuzz_server(
         yield url
 
 
-def _seed(http: httpx.Client) -> Ids:
+@pytest.fixture(scope="module")
+def ids(fuzz_server: str) -> Ids:
     """One stored resource of each kind, whose ids the fuzzer mixes into its requests."""
+    with httpx.Client(base_url=fuzz_server, timeout=60) as http:
+        return _seed(http)
+
+
+def _seed(http: httpx.Client) -> Ids:
     experiment_id = http.post("/api/2.0/mlflow/experiments/create", json={"name": "fuzz"}).json()["experiment_id"]
     run_id = http.post("/api/2.0/mlflow/runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"][
         "run_id"
@@ -203,13 +209,12 @@ def _seed(http: httpx.Client) -> Ids:
     return Ids(experiment_id, run_id, trace_id, dataset.json()["dataset"]["dataset_id"], "fuzz-model")
 
 
-def test_no_request_built_from_mlflows_descriptors_gets_a_5xx(fuzz_server: str) -> None:
+def test_no_request_built_from_mlflows_descriptors_gets_a_5xx(fuzz_server: str, ids: Ids) -> None:
     rng = random.Random(SEED)
     descriptors = _descriptors()
     failures: list[str] = []
     statuses: dict[int, int] = {}
     with httpx.Client(base_url=fuzz_server, timeout=60) as http:
-        ids = _seed(http)
         garbage = Garbage(rng, ids)
         for rpc in sorted(RPCS, key=lambda r: (r.path, r.method, r.since)):
             descriptor = descriptors.get((rpc.method, rpc.path, rpc.since))
@@ -262,11 +267,10 @@ def _other_routes() -> list[tuple[str, str]]:
 STREAMING = {"/runyard/api/jobs/{job_id}/logs/stream"}
 
 
-def test_no_request_to_the_other_routes_gets_a_5xx(fuzz_server: str) -> None:
+def test_no_request_to_the_other_routes_gets_a_5xx(fuzz_server: str, ids: Ids) -> None:
     rng = random.Random(SEED)
     failures: list[str] = []
     with httpx.Client(base_url=fuzz_server, timeout=60) as http:
-        ids = _seed(http)
         garbage = Garbage(rng, ids)
         for method, template in _other_routes():
             for _ in range(REQUESTS_PER_RPC):

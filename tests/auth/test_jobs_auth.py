@@ -289,12 +289,12 @@ def test_a_genai_job_acts_for_the_user_who_submitted_it(
 ) -> None:
     """A scorer job writes its feedback with its submitter's permissions (never the worker's), a reader cannot
     start one, and the job's token is revoked when it ends."""
-    gina, hank = job_server.add_user("gina"), job_server.add_user("hank")
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", gina[0])
+    ivy, hank = job_server.add_user("ivy"), job_server.add_user("hank")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", ivy[0])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", PASSWORD)
     mlflow.set_tracking_uri(job_server.url)
     try:
-        experiment_id = mlflow.set_experiment("gina-judges").experiment_id
+        experiment_id = mlflow.set_experiment("ivy-judges").experiment_id
         with mlflow.start_span("answer") as span:
             span.set_outputs("Paris")
         job_server.runyard("users", "grant", hank[0], "READ", "--experiment-id", experiment_id)
@@ -312,19 +312,19 @@ def test_a_genai_job_acts_for_the_user_who_submitted_it(
         with job_server.http(hank) as reader:
             refused = reader.post("/ajax-api/3.0/mlflow/scorer/invoke", json=body)
             assert (refused.status_code, refused.json()["error_code"]) == (403, "PERMISSION_DENIED")
-        with job_server.http(gina) as http:
+        with job_server.http(ivy) as http:
             [job] = http.post("/ajax-api/3.0/mlflow/scorer/invoke", json=body).json()["jobs"]
             deadline = time.monotonic() + 240
             while (state := http.get(f"/ajax-api/3.0/jobs/{job['job_id']}").json())["status"] in ("PENDING", "RUNNING"):
                 assert time.monotonic() < deadline, state
                 time.sleep(0.2)
-        assert (state["status"], state["creator"]) == ("SUCCEEDED", "gina"), state["error_message"]
+        assert (state["status"], state["creator"]) == ("SUCCEEDED", "ivy"), state["error_message"]
         trace = mlflow.get_trace(span.trace_id)
         assert trace is not None
         [feedback] = [a for a in trace.info.assessments if a.name == "mentions_paris"]
         assert feedback.value is True
     finally:
         mlflow.set_tracking_uri(None)
-    ginas = [line for line in job_server.runyard("tokens", "list", "gina").splitlines() if job["job_id"] in line]
-    assert len(ginas) == 1  # the job's token is Gina's own, not the worker's administrator's
-    assert ginas[0].endswith("\trevoked")
+    ivys = [line for line in job_server.runyard("tokens", "list", "ivy").splitlines() if job["job_id"] in line]
+    assert len(ivys) == 1  # the job's token is Ivy's own, not the worker's administrator's
+    assert ivys[0].endswith("\trevoked")
