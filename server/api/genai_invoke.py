@@ -1,5 +1,6 @@
 """The web UI's buttons that start MLflow's GenAI jobs (MLflow 3.5+, `/ajax-api/3.0` only): run a judge on chosen
-traces (`scorer/invoke`), and run an evaluation of traces with judges into a new run (`genai/evaluate/invoke`).
+traces (`scorer/invoke`), run an evaluation of traces with judges into a new run (`genai/evaluate/invoke`), and
+detect issues in traces with an LLM into a new run (`issues/invoke`).
 Both queue jobs on Runyard's job queue (`services.genai_invoke`) and answer their ids at once; the caller needs EDIT on
 the experiment, and every trace named must be that experiment's."""
 
@@ -91,9 +92,41 @@ def invoke_evaluate(fields: Fields, session: Session, context: Context) -> dict[
     )
 
 
+def invoke_issue_detection(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """The Traces page's "Detect issues" button: fields checked in MLflow's order and with its messages."""
+    for name, kind in (("experiment_id", str), ("trace_ids", list), ("categories", list), ("provider", str)):
+        value = fields.raw(name)
+        if value is None or value == "":
+            raise missing(name)
+        if not isinstance(value, kind):
+            raise invalid(name, value)
+    if not all(isinstance(item, str) for item in fields.raw("trace_ids")):
+        raise invalid("trace_ids", fields.raw("trace_ids"))
+    optional: dict[str, str | None] = {}
+    for name in ("model", "secret_id", "endpoint_name"):
+        value = fields.raw(name)
+        if value is not None and not isinstance(value, str):
+            raise invalid(name, value)
+        optional[name] = value
+    return genai_invoke.invoke_issue_detection(
+        session,
+        context.settings,
+        experiment_id=checks.parse_experiment_id(fields.raw("experiment_id")),
+        trace_ids=list(dict.fromkeys(fields.raw("trace_ids"))),
+        categories=fields.raw("categories"),
+        provider=fields.raw("provider"),
+        model=optional["model"],
+        secret_id=optional["secret_id"],
+        endpoint_name=optional["endpoint_name"],
+        username=_caller(),
+        artifact_destination=context.artifacts.destination_uri,
+    )
+
+
 EDIT_EXPERIMENT = rules.experiment(Permission.EDIT)
 
 RPCS = [
     Rpc("POST", "/mlflow/scorer/invoke", invoke_scorer, since=3, prefixes=UI_ONLY, access=EDIT_EXPERIMENT),
     Rpc("POST", "/mlflow/genai/evaluate/invoke", invoke_evaluate, since=3, prefixes=UI_ONLY, access=EDIT_EXPERIMENT),
+    Rpc("POST", "/mlflow/issues/invoke", invoke_issue_detection, since=3, prefixes=UI_ONLY, access=EDIT_EXPERIMENT),
 ]

@@ -56,7 +56,9 @@ def _server_info(context: Context) -> dict[str, object]:
         "multipart_downloads_enabled": direct,
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,
-        "features_enabled": {"gateway": False},
+        # MLflow's UI lists registered judges only where the gateway feature is on; Runyard serves the judges, and
+        # the gateway pages show no endpoints (ui_helpers).
+        "features_enabled": {"gateway": True},
     }
 
 

@@ -47,6 +47,11 @@ async def assistant_providers(_: Request) -> Response:
     return json_response(ASSISTANT_PROVIDERS)
 
 
+async def gateway_secrets_config(_: Request) -> Response:
+    """The AI Gateway page asks whether API keys can be stored; Runyard stores none."""
+    return json_response({"secrets_available": False, "using_default_passphrase": False})
+
+
 def nothing_stored(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
     """Runyard keeps no label schemas, review queues or gateway endpoints, so every
     search or listing of them is empty: MLflow's answer for an empty result, which omits the empty list."""
@@ -72,4 +77,5 @@ def routes() -> list[BaseRoute]:
         Route("/ajax-api/3.0/mlflow/ui-telemetry", drop_ui_telemetry, methods=["POST"]),
         Route("/ajax-api/3.0/mlflow/assistant/config", assistant_config, methods=["GET"]),
         Route("/ajax-api/3.0/mlflow/assistant/providers", assistant_providers, methods=["GET"]),
+        Route("/ajax-api/3.0/mlflow/gateway/secrets/config", gateway_secrets_config, methods=["GET"]),
     ]

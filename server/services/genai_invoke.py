@@ -4,6 +4,7 @@ judge's traces are split into jobs, and the evaluation run made at once so the U
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,4 +133,84 @@ def invoke_evaluate(
     }
     job = submit(session, settings, "invoke_genai_evaluate", params, creator=username)
     run_store.set_tags(session, run.run_uuid, {EVALUATE_JOB_TAG: job.job_id})
+    return {"job_id": job.job_id, "run_id": run.run_uuid}
+
+
+ISSUE_DETECTION_RUN_TYPE, ISSUE_DETECTION_JOB_TAG = "issue_detection", "mlflow.issueDetection.jobId"
+
+
+def _check_provider_key(provider: str) -> None:
+    """MLflow refuses a provider whose API key the server does not hold, instead of queueing a job that can only fail;
+    the provider table is MLflow's own, loaded on first use (it imports MLflow)."""
+    from mlflow.utils.providers import _CORE_PROVIDER_ENV_VARS  # here: importing it imports MLflow
+
+    env_config = _CORE_PROVIDER_ENV_VARS.get(provider.lower())
+    if not env_config:
+        raise MlflowError.invalid_parameter(
+            f"Unsupported provider '{provider}'. Choose a supported provider or AI Gateway endpoint."
+        )
+    if isinstance(env_config, dict):
+        env_vars = [env_config["api_key"]] if "api_key" in env_config else list(env_config.values())
+    else:
+        env_vars = [env_config]
+    if not any(os.environ.get(name) for name in env_vars):
+        hint = env_vars[0] if len(env_vars) == 1 else f"one of {', '.join(env_vars)}"
+        raise MlflowError.invalid_parameter(
+            f"No API key available for provider '{provider}'. Save an API key in AI Gateway, or set {hint} on the "
+            "MLflow server."
+        )
+
+
+def invoke_issue_detection(
+    session: Session,
+    settings: Settings,
+    *,
+    experiment_id: int,
+    trace_ids: Sequence[str],
+    categories: list[Any],
+    provider: str,
+    model: str | None,
+    secret_id: str | None,
+    endpoint_name: str | None,
+    username: str | None,
+    artifact_destination: str,
+) -> dict[str, str]:
+    """MLflow's issue detection of chosen traces by an LLM, as a job, into an issue-detection run made now (RUNNING,
+    with the job's id) so the UI can follow it. Runyard keeps no AI Gateway, so a gateway endpoint or stored key named
+    here does not exist: refused at once, where `mlflow server` would queue a job that fails."""
+    if not trace_ids:
+        raise MlflowError.invalid_parameter("Please select at least one trace to analyze.")
+    if not endpoint_name and not (provider and model):
+        raise MlflowError.invalid_parameter("Either 'endpoint_name' or both 'provider' and 'model' must be provided")
+    if endpoint_name:
+        raise MlflowError(f"GatewayEndpoint not found (name='{endpoint_name}')", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+    if secret_id:
+        raise MlflowError(f"GatewaySecret not found (secret_id='{secret_id}')", ErrorCode.RESOURCE_DOES_NOT_EXIST)
+    _check_provider_key(provider)
+    check_traces_in_experiment(session, trace_ids, experiment_id)
+    model_uri = f"{provider.lower()}:/{model}"
+    tags = {
+        RUN_TYPE_TAG: ISSUE_DETECTION_RUN_TYPE,
+        "categories": ",".join(str(category) for category in categories),
+        "model": model_uri,
+        "total_traces": str(len(trace_ids)),
+    }
+    run, _ = run_service.create_run(
+        session,
+        experiment_id=experiment_id,
+        user_id=username or "",
+        run_name=None,
+        start_time=None,
+        tags=tags,
+        artifact_destination=artifact_destination,
+    )
+    params = {
+        "experiment_id": str(experiment_id),
+        "trace_ids": list(trace_ids),
+        "categories": categories,
+        "run_id": run.run_uuid,
+        "model": model_uri,
+    }
+    job = submit(session, settings, "invoke_issue_detection", params, creator=username)
+    run_store.set_tags(session, run.run_uuid, {ISSUE_DETECTION_JOB_TAG: job.job_id})
     return {"job_id": job.job_id, "run_id": run.run_uuid}

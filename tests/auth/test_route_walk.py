@@ -56,6 +56,7 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/ajax-api/3.0/mlflow/assistant/providers"),
     ("GET", "/ajax-api/3.0/mlflow/gateway/endpoints/list"),
     ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/list"),
+    ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/config"),
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
     ("GET", "/runyard/jobs"),
     ("GET", "/runyard/ui/{path:path}"),

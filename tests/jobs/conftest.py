@@ -27,6 +27,10 @@ JOB_ENV = {
     "RUNYARD_JOB_ALLOW_LOCAL_GIT": "true",
     # The operator's opt-in that lets the GenAI job tests run a `@scorer` function on a worker.
     "MLFLOW_SERVER_ENABLE_CUSTOM_SCORERS": "true",
+    # An OpenAI key the server holds, so issue detection is queued; the API base is a closed local port, so the
+    # job's call to the provider fails at once (no provider is reachable from the tests).
+    "OPENAI_API_KEY": "sk-runyard-tests",
+    "OPENAI_API_BASE": "http://127.0.0.1:9/v1",
 }
 _names = itertools.count()
 

@@ -149,6 +149,7 @@ def test_custom_scorer_code_is_refused_unless_the_operator_allows_it(server_url:
 
 INVOKE_SCORER = "/ajax-api/3.0/mlflow/scorer/invoke"
 INVOKE_EVALUATE = "/ajax-api/3.0/mlflow/genai/evaluate/invoke"
+INVOKE_ISSUE_DETECTION = "/ajax-api/3.0/mlflow/issues/invoke"
 
 
 def _feedback(trace_id: str) -> list[Any]:
@@ -229,6 +230,83 @@ def test_the_run_an_evaluation_button_evaluates_traces_into_a_new_run(
     assert finished.info.status == "FINISHED"
     assert finished.data.metrics["mentions_paris/mean"] == 0.5
     assert [_feedback(trace_id) for trace_id in traces] == [[True], [False]]
+
+
+def test_the_detect_issues_button_makes_a_run_and_a_job_that_ends_with_the_providers_error(
+    api: httpx.Client, worker: int, experiment_id: str
+) -> None:
+    traces = [_trace("Paris"), _trace("Lyon")]
+    body = {"experiment_id": experiment_id, "trace_ids": [*traces, traces[0]], "categories": ["correctness"]}
+
+    answer = api.post(INVOKE_ISSUE_DETECTION, json={**body, "provider": "OpenAI", "model": "gpt-4o-mini"})
+
+    assert answer.status_code == 200, answer.text
+    job_id, run_id = answer.json()["job_id"], answer.json()["run_id"]
+    client = mlflow.MlflowClient()
+    run = client.get_run(run_id)  # listed at once, running, before the job has run
+    assert run.info.status == "RUNNING"
+    assert {key: run.data.tags[key] for key in ("mlflow.runType", "categories", "model", "total_traces")} == {
+        "mlflow.runType": "issue_detection",
+        "categories": "correctness",
+        "model": "openai:/gpt-4o-mini",
+        "total_traces": "2",
+    }
+    assert run.data.tags["mlflow.issueDetection.jobId"] == job_id
+    submitted = api.get(f"{JOBS}/{job_id}").json()
+    assert submitted["job_name"] == "invoke_issue_detection"
+    assert submitted["params"]["trace_ids"] == traces  # the repeated trace is analysed once
+    job = _wait(api, job_id)
+    # No LLM provider is reachable from the tests: MLflow's job links the traces, then fails the run with the error.
+    assert job["status"] == "FAILED"
+    assert job["error_message"]
+    assert client.get_run(run_id).info.status == "FAILED"
+    linked = client.search_traces(locations=[experiment_id], run_id=run_id)
+    assert sorted(trace.info.trace_id for trace in linked) == sorted(traces)
+
+
+def test_issue_detection_needs_a_provider_key_the_server_holds_and_no_gateway_names(
+    api: httpx.Client, experiment_id: str
+) -> None:
+    body = {"experiment_id": experiment_id, "trace_ids": [_trace("Paris")], "categories": []}
+
+    def refused(**fields: Any) -> tuple[int, str, str]:
+        answer = api.post(INVOKE_ISSUE_DETECTION, json={**body, **fields})
+        return answer.status_code, answer.json()["error_code"], answer.json()["message"]
+
+    assert refused(provider="anthropic", model="claude") == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "No API key available for provider 'anthropic'. Save an API key in AI Gateway, or set ANTHROPIC_API_KEY on "
+        "the MLflow server.",
+    )
+    assert refused(provider="acme", model="m1") == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Unsupported provider 'acme'. Choose a supported provider or AI Gateway endpoint.",
+    )
+    assert refused(provider="openai") == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Either 'endpoint_name' or both 'provider' and 'model' must be provided",
+    )
+    assert refused(provider="openai", endpoint_name="chat") == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+        "GatewayEndpoint not found (name='chat')",
+    )
+    assert refused(provider="openai", model="m", secret_id="s-1") == (
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+        "GatewaySecret not found (secret_id='s-1')",
+    )
+    assert refused(provider="openai", model="m", trace_ids=[]) == (
+        400,
+        "INVALID_PARAMETER_VALUE",
+        "Please select at least one trace to analyze.",
+    )
+    assert refused(model="m")[2].startswith("Missing value for required parameter 'provider'.")
+    assert api.post(f"{JOBS}/search", json={"params": {"experiment_id": experiment_id}}).json() == {"jobs": []}
+    assert mlflow.search_runs([experiment_id]).empty
 
 
 OPTIMIZATION = "/api/3.0/mlflow/prompt-optimization/jobs"

@@ -1,11 +1,8 @@
 """MLflow's GenAI pages of an experiment in a real browser, on data the stock client put in Runyard: the Datasets
 page listing an evaluation dataset and opening it to its records; the Evaluation runs page listing a
-`mlflow.genai.evaluate` run and opening it to one row per record with each code scorer's value; and the Review page
-showing a review queue of a trace with its question, where a reviewer answers it in the browser, which stores the
-answer as feedback on the trace and marks the item done.
-
-The Judges page is not covered: MLflow's UI shows registered judges only when the server announces its AI gateway
-(`features_enabled.gateway` in server-info), which Runyard does not serve."""
+`mlflow.genai.evaluate` run and opening it to one row per record with each code scorer's value; the Judges page
+listing a registered judge; and the Review page showing a review queue of a trace with its question, where a reviewer
+answers it in the browser, which stores the answer as feedback on the trace and marks the item done."""
 
 from __future__ import annotations
 
@@ -22,7 +19,7 @@ from mlflow.entities import AssessmentSourceType, Feedback
 from mlflow.genai import label_schemas, review_queues
 from mlflow.genai.label_schemas import InputPassFail
 from mlflow.genai.review_queues import ReviewStatus
-from mlflow.genai.scorers import scorer
+from mlflow.genai.scorers import Guidelines, scorer
 from playwright.sync_api import Page, Response, expect
 
 # Without --auth nobody is signed in, which the UI asks (MLflow's server answers the same).
@@ -39,6 +36,7 @@ QUESTIONS = {
 ANSWERS = {**QUESTIONS, "What is the capital of Kenya?": "Mombasa"}
 QUEUE = "Tide review"
 QUESTION = "tide_correct"
+JUDGE = "polite"
 
 
 @scorer
@@ -96,6 +94,7 @@ def genai(server: str, monkeypatch_module: pytest.MonkeyPatch) -> GenAI:
         QUEUE, queue_type="custom", schema_ids=[schema.schema_id], experiment_id=experiment_id
     )
     review_queues.add_items_to_review_queue(queue.queue_id, item_ids=[span.trace_id])
+    Guidelines(name=JUDGE, guidelines="The answer is polite.").register(experiment_id=experiment_id)
     return GenAI(experiment_id, dataset.dataset_id, run_name, queue.queue_id, span.trace_id)
 
 
@@ -186,3 +185,11 @@ def test_a_reviewer_answers_the_queues_question_in_the_browser(page: Page, serve
     [reviewed] = review_queues.list_review_queue_items(genai.queue_id)
     assert (reviewed.item_id, reviewed.status) == (genai.trace_id, ReviewStatus.COMPLETE)
     assert reviewed.completed_by == answer.source.source_id
+
+
+@pytest.mark.usefixtures("no_unexpected_errors")
+def test_the_judges_page_lists_the_registered_judge(page: Page, server: str, genai: GenAI) -> None:
+    open_page(page, f"{server}/#/experiments/{genai.experiment_id}/judges")
+    expect(page.get_by_text(JUDGE, exact=True)).to_be_visible()
+    expect(page.get_by_text("Version 1", exact=True)).to_be_visible()
+    expect(page.get_by_text("Evaluating traces: OFF")).to_be_visible()  # registered, not scoring new traces

@@ -47,6 +47,7 @@ def test_the_traces_tab_lists_traces_and_opens_one_to_its_spans(
 
     page.on("response", record)
     page.goto(f"{server}/#/experiments/{traced_experiment}/traces")
+    page.get_by_role("button", name="Got it").click()  # a new browser is first shown where "Detect issues" is
     expect(page.get_by_text('"tides: doc about tides"')).to_be_visible()
     expect(page.get_by_text('"moons: doc about moons"')).to_be_visible()
     expect(page.get_by_text("2 of 2")).to_be_visible()
@@ -74,6 +75,8 @@ def test_an_assessment_is_shown_and_another_added_from_the_trace_page(
     source = AssessmentSource(source_type="HUMAN", source_id="ada")
     mlflow.log_feedback(trace_id=trace_id, name="relevance", value=True, source=source, rationale="on topic")
 
+    page.goto(f"{server}/#/experiments/{traced_experiment}/traces")
+    page.get_by_role("button", name="Got it").click()  # the tip would open under the trace's drawer
     page.goto(f"{server}/#/experiments/{traced_experiment}/traces?selectedEvaluationId={trace_id}")
     drawer = page.get_by_role("dialog")
     drawer.get_by_role("button", name="Assess").first.click()
