@@ -18,6 +18,7 @@ from server.api import RPCS, all_routes
 from server.api import openapi as openapi_document
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.security import SecurityMiddleware, cors_options
+from server.api.workspace_header import WorkspaceMiddleware
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
@@ -98,6 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    app.add_middleware(WorkspaceMiddleware, context=context)  # inside auth: signed-in only
     if signer is not None and authenticator is not None:
         app.add_middleware(AuthMiddleware, authenticator=authenticator, signer=signer)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)

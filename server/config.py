@@ -258,6 +258,13 @@ class Settings(BaseSettings):
         description="How often each server process looks for webhook deliveries that other processes recorded.",
     )
 
+    enable_workspaces: bool = Field(
+        False,
+        validation_alias=_env("ENABLE_WORKSPACES"),
+        description="Serve several teams from one server: every experiment, model, dataset, webhook and job belongs "
+        "to a workspace, chosen per request by the X-MLFLOW-WORKSPACE header ('default' without it).",
+    )
+
     enable_custom_scorers: bool = Field(
         False,
         validation_alias=AliasChoices(

@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
     REQUEST_LIMIT_EXCEEDED = "REQUEST_LIMIT_EXCEEDED"
     ABORTED = "ABORTED"
+    FEATURE_DISABLED = "FEATURE_DISABLED"
 
 
 # Meaning copied from MLflow's ERROR_CODE_TO_HTTP_STATUS (mlflow/exceptions.py): "already exists" is a 400.
@@ -54,6 +55,8 @@ HTTP_STATUS: dict[ErrorCode, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.INVALID_STATE: 400,  # MLflow answers 500, which the client retries; the caller has to act instead
     ErrorCode.NOT_IMPLEMENTED: 501,
+    # MLflow answers 500, which the client retries for minutes; the caller has to ask for something else.
+    ErrorCode.FEATURE_DISABLED: 400,
     ErrorCode.TEMPORARILY_UNAVAILABLE: 503,
 }
 

@@ -32,6 +32,7 @@ from server.api import (
     ui_helpers,
     users,
     webhooks,
+    workspaces,
 )
 from server.api.routing import Rpc, build_routes
 from server.web.context import Context
@@ -60,6 +61,7 @@ RPCS: list[Rpc] = [
     *ui_helpers.RPCS,
     *genai_invoke.RPCS,
     *prompt_optimization.RPCS,
+    *workspaces.RPCS,
 ]
 
 

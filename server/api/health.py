@@ -50,7 +50,7 @@ def _server_info(context: Context) -> dict[str, object]:
     direct = context.settings.artifacts_direct_access and context.artifacts.destination.signed_urls() is not None
     return {
         "store_type": "SqlStore",
-        "workspaces_enabled": False,
+        "workspaces_enabled": context.settings.enable_workspaces,
         "trace_archival_enabled": False,
         "multipart_uploads_enabled": True,
         "multipart_downloads_enabled": direct,

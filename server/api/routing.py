@@ -44,6 +44,7 @@ class Rpc:
     writes: bool | None = None  # default: everything but GET writes
     prefixes: tuple[str, ...] = ("/api", "/ajax-api")  # a few UI helpers exist under /ajax-api only
     access: Access | None = None  # what the caller needs when auth is on; None is refused to everyone
+    status: int = 200  # MLflow's workspace routes answer 201 (created) and 204 (deleted, with no body)
 
     @property
     def is_write(self) -> bool:
@@ -78,6 +79,8 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
 
     async def endpoint(request: Request) -> Response:
         fields = await read_fields(request)
+        if request.method == "DELETE" and request.query_params:  # MLflow reads e.g. a workspace's `mode` there
+            fields = Fields({**dict(request.query_params), **fields.as_dict()})
         if request.path_params:
             fields = Fields({**fields.as_dict(), **request.path_params}, from_query=fields.from_query)
         principal = principal_of(request)
@@ -87,8 +90,11 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
             result = await context.db.run_write(lambda session: call(fields, session, principal))
             while isinstance(result, Again):
                 result = await context.db.run_write(partial(call, Fields(dict(result)), principal=principal))
-            return json_response(result)
-        return json_response(await run_in_threadpool(read, fields, principal))
+        else:
+            result = await run_in_threadpool(read, fields, principal)
+        if rpc.status == 204:
+            return Response(status_code=204)
+        return json_response(result, rpc.status)
 
     endpoint.__name__ = rpc.handler.__name__
     return endpoint

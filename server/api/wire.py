@@ -227,5 +227,5 @@ def server_base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}{request.scope.get('root_path', '')}"
 
 
-def json_response(payload: Mapping[str, Any]) -> Response:
-    return Response(orjson.dumps(payload), media_type="application/json")
+def json_response(payload: Mapping[str, Any], status: int = 200) -> Response:
+    return Response(orjson.dumps(payload), status_code=status, media_type="application/json")

@@ -57,6 +57,13 @@ GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to fini
     help="Turn off the Host, Origin and header guards [env MLFLOW_SERVER_DISABLE_SECURITY_MIDDLEWARE].",
 )
 @click.option(
+    "--enable-workspaces",
+    is_flag=True,
+    default=None,
+    help="Give each team a workspace of its own, chosen by the client's MLFLOW_WORKSPACE "
+    "[env MLFLOW_ENABLE_WORKSPACES; default off].",
+)
+@click.option(
     "--embedded-worker/--no-embedded-worker",
     default=None,
     help="Also start one job worker [env RUNYARD_EMBEDDED_WORKER; default on].",

@@ -13,7 +13,8 @@ from server.config import Settings
 from server.errors import MlflowError
 from server.services import validation
 from server.store import experiments as store
-from server.store import search
+from server.store import scope, search
+from server.store import workspaces as workspace_store
 from server.store.models import Experiment
 from server.store.search import Page
 
@@ -57,11 +58,16 @@ def create_experiment(
     name = validation.validate_experiment_name(name)
     for key, value in tags.items():
         validate_experiment_tag(key, value)
+    workspace = scope.current()
+    if workspace is not None and artifact_location:
+        raise MlflowError.invalid_parameter("artifact_location cannot be specified when workspaces are enabled")
     experiment = store.insert_experiment(
         session,
         name=name,
         artifact_location=validate_artifact_location(artifact_location),
-        root=artifact_root(settings),
+        root=artifact_root(settings)
+        if workspace is None
+        else workspace_store.artifact_root(session, workspace, artifact_root(settings)),
     )
     store.set_experiment_tags(session, experiment, tags)
     return experiment

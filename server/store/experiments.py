@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
+from server.store import scope
 from server.store.dialect import upsert
 from server.store.models import Experiment, ExperimentTag, Run
 from server.store.raw import Raw
@@ -19,7 +20,7 @@ ACTIVE, DELETED = "active", "deleted"
 
 def get_experiment(session: Session, experiment_id: int) -> Experiment:
     experiment = session.get(Experiment, experiment_id)
-    if experiment is None:
+    if experiment is None or not scope.owns(experiment):
         raise MlflowError.not_found(f"No Experiment with id={experiment_id} exists")
     return experiment
 
@@ -37,10 +38,11 @@ def get_active_experiment(session: Session, experiment_id: int) -> Experiment:
 def active_experiment_location(session: Session, experiment_id: int) -> str:
     """The artifact location of an active experiment, in one cheap query: the guard on every new run."""
     row = Raw(session).execute(
-        "SELECT artifact_location, lifecycle_stage FROM experiments WHERE experiment_id = :e", {"e": experiment_id}
+        "SELECT artifact_location, lifecycle_stage, workspace FROM experiments WHERE experiment_id = :e",
+        {"e": experiment_id},
     )
     found = row.one_or_none()
-    if found is None:
+    if found is None or scope.current() not in (None, found[2]):
         raise MlflowError.not_found(f"No Experiment with id={experiment_id} exists")
     if found[1] != ACTIVE:
         raise MlflowError.invalid_parameter(
@@ -50,7 +52,9 @@ def active_experiment_location(session: Session, experiment_id: int) -> str:
 
 
 def find_experiment_by_name(session: Session, name: str) -> Experiment | None:
-    return session.scalars(select(Experiment).where(Experiment.name == name)).first()
+    """Names are unique per workspace; without workspaces, every experiment is in `default`."""
+    query = select(Experiment).where(Experiment.workspace == scope.current_or_default(), Experiment.name == name)
+    return session.scalars(query).first()
 
 
 def get_experiment_by_name(session: Session, name: str) -> Experiment:
@@ -69,6 +73,7 @@ def insert_experiment(
     now = now_ms()
     experiment = Experiment(
         experiment_id=experiment_id,
+        workspace=scope.current_or_default(),
         name=name,
         artifact_location=artifact_location or "",
         lifecycle_stage=ACTIVE,

@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
+from server.store import scope
 from server.store.dialect import insert_ignore, upsert
 from server.store.models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 
@@ -32,7 +33,9 @@ class LoggedModelData:
 
 def get_logged_model(session: Session, model_id: str, *, allow_deleted: bool = False) -> LoggedModel:
     model = session.get(LoggedModel, model_id)
-    if model is None or (model.lifecycle_stage == "deleted" and not allow_deleted):
+    if model is None or scope.hides(session, model.experiment_id):
+        raise MlflowError.not_found(f"Logged model with ID '{model_id}' not found.")
+    if model.lifecycle_stage == "deleted" and not allow_deleted:
         raise MlflowError.not_found(f"Logged model with ID '{model_id}' not found.")
     return model
 

@@ -28,11 +28,35 @@ MODEL_ID = String(64)
 TRACE_ID = String(64)
 
 
+DEFAULT_WORKSPACE = "default"
+
+
+class Workspace(Base):
+    """A team's namespace (`--enable-workspaces`): experiments and what hangs off them belong to exactly one.
+    `default` always exists; every row made while workspaces were off belongs to it."""
+
+    __tablename__ = "workspaces"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    default_artifact_root: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    trace_archival_location: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    trace_archival_retention: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class Experiment(Base):
     __tablename__ = "experiments"
+    # Names are unique within a workspace: two teams may both have a `churn`.
+    __table_args__ = (Index(None, "workspace", "name", unique=True),)
 
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(500), unique=True)
+    workspace: Mapped[str] = mapped_column(
+        String(63),
+        ForeignKey("workspaces.name", onupdate="CASCADE"),
+        default=DEFAULT_WORKSPACE,
+        server_default=DEFAULT_WORKSPACE,
+    )
+    name: Mapped[str] = mapped_column(String(500))
     artifact_location: Mapped[str] = mapped_column(String(2048))
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="active")
     creation_time: Mapped[int] = mapped_column(BigInteger)

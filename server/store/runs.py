@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
+from server.store import scope
 from server.store.models import Dataset, Run, RunDatasetInput, RunDatasetInputTag, RunTag
 from server.store.raw import Raw, placeholders
 
@@ -50,7 +51,7 @@ class RunData:
 
 def get_run(session: Session, run_id: str) -> Run:
     run = session.get(Run, run_id)
-    if run is None:
+    if run is None or scope.hides(session, run.experiment_id):
         raise MlflowError.not_found(f"Run with id={run_id} not found")
     return run
 
@@ -65,7 +66,8 @@ def get_active_run(session: Session, run_id: str) -> Run:
 
 
 def ensure_run_exists(session: Session, run_id: str) -> None:
-    if Raw(session).execute("SELECT 1 FROM runs WHERE run_uuid = :r", {"r": run_id}).one_or_none() is None:
+    row = Raw(session).execute("SELECT experiment_id FROM runs WHERE run_uuid = :r", {"r": run_id}).one_or_none()
+    if row is None or scope.hides(session, row[0]):
         raise MlflowError.not_found(f"Run with id={run_id} not found")
 
 
@@ -73,7 +75,7 @@ def active_run_experiment(session: Session, run_id: str) -> int:
     """The experiment of an active run, checked in one cheap query: the guard on every logging call."""
     row = Raw(session).execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = :r", {"r": run_id})
     found = row.one_or_none()
-    if found is None:
+    if found is None or scope.hides(session, found[0]):
         raise MlflowError.not_found(f"Run with id={run_id} not found")
     if found[1] != "active":
         raise MlflowError.invalid_parameter(

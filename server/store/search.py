@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, fals
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
-from server.store import registry_grammar
+from server.store import registry_grammar, scope
 from server.store import search_grammar as grammar
 from server.store.logged_models import STATUS_NUMBERS
 from server.store.models import (
@@ -199,7 +199,11 @@ def search_runs(
     for c in comparisons:
         if c.kind == "metric":
             filtered_metrics.setdefault(c.key, []).append(c)
-    query = select(Run).where(Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type))
+    query = select(Run).where(
+        Run.experiment_id.in_(experiment_ids),
+        scope.visible(Run.experiment_id),
+        _lifecycle(Run.lifecycle_stage, view_type),
+    )
     order_keys = grammar.parse_run_order_by(order_by)
     if len(order_keys) == 1 and order_keys[0].kind == "metric" and order_keys[0].key not in filtered_metrics:
         query = query.where(*[_run_condition(c) for c in comparisons])
@@ -276,7 +280,9 @@ def search_experiments(
     conditions = [_experiment_condition(c) for c in grammar.parse_experiment_filter(filter_string)]
     if visible is not None:
         conditions.append(visible)
-    query = select(Experiment).where(_lifecycle(Experiment.lifecycle_stage, view_type), *conditions)
+    query = select(Experiment).where(
+        _lifecycle(Experiment.lifecycle_stage, view_type), scope.visible(Experiment.experiment_id), *conditions
+    )
     keys = grammar.parse_experiment_order_by(order_by)
     for key in keys:
         column = _EXPERIMENT_ATTRIBUTES[key.key]
@@ -348,7 +354,10 @@ def search_logged_models(
         metric = aliased(LoggedModelMetric)
         conditions.append(exists().where(metric.model_id == LoggedModel.model_id, _dataset_match(metric, datasets)))
     query = select(LoggedModel).where(
-        LoggedModel.experiment_id.in_(experiment_ids), LoggedModel.lifecycle_stage == "active", *conditions
+        LoggedModel.experiment_id.in_(experiment_ids),
+        scope.visible(LoggedModel.experiment_id),
+        LoggedModel.lifecycle_stage == "active",
+        *conditions,
     )
     for field_name, ascending in order_by:
         if field_name.startswith("metrics."):

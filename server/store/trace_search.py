@@ -13,6 +13,7 @@ import orjson
 from sqlalchemy import ColumnElement, Float, and_, case, cast, exists, func, not_, null, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from server.store import scope
 from server.store import trace_grammar as grammar
 from server.store.dialect import json_text
 from server.store.models import Assessment, Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
@@ -142,7 +143,9 @@ def search_traces(
     max_results: int,
     page_token: str | None,
 ) -> Page[Trace]:
-    query = select(Trace).where(Trace.experiment_id.in_(list(experiment_ids)), *map(_condition, comparisons))
+    query = select(Trace).where(
+        Trace.experiment_id.in_(list(experiment_ids)), scope.visible(Trace.experiment_id), *map(_condition, comparisons)
+    )
     ordering = []
     for key in order_by:
         column = _order_column(key)

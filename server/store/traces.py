@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from server.store import scope
 from server.store.dialect import insert_ignore, json_text, upsert
 from server.store.models import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 
@@ -21,13 +22,15 @@ _SPAN_COLUMNS = ["parent_span_id", "name", "span_type", "status", "start_time_ns
 
 
 def find_trace(session: Session, trace_id: str) -> Trace | None:
-    return session.get(Trace, trace_id)
+    trace = session.get(Trace, trace_id)
+    return None if trace is None or scope.hides(session, trace.experiment_id) else trace
 
 
 def find_traces(session: Session, trace_ids: Sequence[str]) -> list[Trace]:
     if not trace_ids:
         return []
-    return list(session.scalars(select(Trace).where(Trace.trace_id.in_(list(trace_ids)))))
+    query = select(Trace).where(Trace.trace_id.in_(list(trace_ids)), scope.visible(Trace.experiment_id))
+    return list(session.scalars(query))
 
 
 def insert_trace_if_new(session: Session, row: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ so running one twice, with the first run rolled back, is the same as running it 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import queue
 import threading
@@ -48,7 +49,10 @@ class GroupCommitWriter:
 
     async def run(self, work: Callable[[Session], T]) -> T:
         loop = asyncio.get_running_loop()
-        job = _Job(work, loop.create_future(), loop)
+        # The writer thread runs the work in the caller's context, so request-scoped state (the workspace, the
+        # acting user) is what the caller set, as it is in a thread-pool write.
+        context = contextvars.copy_context()
+        job = _Job(lambda session: context.run(work, session), loop.create_future(), loop)
         self._jobs.put(job)
         return await job.future  # type: ignore[no-any-return]
 

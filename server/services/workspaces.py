@@ -1,0 +1,108 @@
+"""Workspaces as MLflow 3 defines them: the name rules (a DNS label, as Kubernetes namespaces), the reserved
+`default`, the checks on a workspace's own artifact root, and the three deletion modes."""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlparse
+
+from sqlalchemy.orm import Session
+
+from server.errors import MlflowError
+from server.store import workspaces as store
+from server.store.models import DEFAULT_WORKSPACE, Workspace
+
+# The request's workspace, set by the API layer for the store's queries.
+from server.store.scope import working_in as working_in
+
+_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MIN_NAME, MAX_NAME = 2, 63
+# Names that would read as paths of the server itself.
+_RESERVED = {"workspaces", "api", "ajax-api", "static-files"}
+
+
+def validate_name(name: str) -> None:
+    if not MIN_NAME <= len(name) <= MAX_NAME:
+        raise MlflowError.invalid_parameter(
+            f"Workspace name '{name}' must be between {MIN_NAME} and {MAX_NAME} characters."
+        )
+    if not _NAME.match(name):
+        raise MlflowError.invalid_parameter(
+            f"Workspace name '{name}' must match the pattern {_NAME_PATTERN} "
+            "(lowercase alphanumeric with optional internal hyphens)."
+        )
+    if name in _RESERVED:
+        raise MlflowError.invalid_parameter(f"Workspace name '{name}' is reserved and cannot be used.")
+
+
+def validate_named(name: str) -> None:
+    """A workspace named in a path or header: `default` always passes, any other name must be well formed."""
+    if name != DEFAULT_WORKSPACE:
+        validate_name(name)
+
+
+def _artifact_root(value: str | None) -> str | None:
+    """None keeps what is stored; "" clears it (the server's root is used again); anything else must be a URI or
+    an absolute path: a relative one would be resolved on each client's own machine."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return ""
+    parsed = urlparse(value)
+    if parsed.fragment or parsed.params:
+        raise MlflowError.invalid_parameter("'default_artifact_root' URL can't include fragments or params.")
+    if not (len(parsed.scheme) > 1 or os.path.isabs(value)):
+        raise MlflowError.invalid_parameter(
+            "Invalid value for 'default_artifact_root'. Expected a URI (for example 's3://bucket/prefix' or "
+            f"'mlflow-artifacts:/prefix') or an absolute path, got '{value}'."
+        )
+    return value
+
+
+def list_workspaces(session: Session) -> list[Workspace]:
+    return store.list_workspaces(session)
+
+
+def create_workspace(
+    session: Session, *, name: str, description: str | None, default_artifact_root: str | None
+) -> Workspace:
+    if name == DEFAULT_WORKSPACE:
+        raise MlflowError.invalid_parameter(f"The '{DEFAULT_WORKSPACE}' workspace is reserved and cannot be created")
+    validate_name(name)
+    root = _artifact_root(default_artifact_root)
+    workspace = Workspace(name=name, description=description, default_artifact_root=root or None)
+    return store.create_workspace(session, workspace)
+
+
+def get_workspace(session: Session, name: str) -> Workspace:
+    validate_named(name)
+    return store.get_workspace(session, name)
+
+
+def update_workspace(
+    session: Session, name: str, *, description: str | None, default_artifact_root: str | None
+) -> Workspace:
+    validate_named(name)
+    if description is None and default_artifact_root is None:
+        raise MlflowError.invalid_parameter("Workspace update must have at least one key")
+    root = _artifact_root(default_artifact_root)
+    workspace = store.get_workspace(session, name)
+    if description is not None:
+        workspace.description = description
+    if root is not None:
+        workspace.default_artifact_root = root or None
+    return workspace
+
+
+def delete_workspace(session: Session, name: str, mode: str) -> None:
+    if name == DEFAULT_WORKSPACE:
+        raise MlflowError.invalid_parameter(f"The '{DEFAULT_WORKSPACE}' workspace is reserved and cannot be deleted")
+    validate_name(name)
+    if mode not in store.DELETION_MODES:
+        raise MlflowError.invalid_parameter(
+            f"Invalid deletion mode '{mode}'. Must be one of: {', '.join(store.DELETION_MODES)}"
+        )
+    store.delete_workspace(session, name, mode)

@@ -1,0 +1,62 @@
+"""The workspace the current request works in, for every query that finds experiments (and what belongs to them).
+
+Set once per request by the API layer from the `X-MLFLOW-WORKSPACE` header. `None` means workspaces are off: the
+queries then look exactly as they did before workspaces existed, so a single-team server pays nothing. A lookup by
+id of something in another workspace finds nothing, so it is answered as not found and its existence never leaks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
+from sqlalchemy.orm import Session
+
+from server.store.models import DEFAULT_WORKSPACE, Experiment
+
+_current: ContextVar[str | None] = ContextVar("runyard_workspace", default=None)
+
+
+def current() -> str | None:
+    """The request's workspace, or None when the server runs without workspaces."""
+    return _current.get()
+
+
+def current_or_default() -> str:
+    """Where a new row goes: the request's workspace, or `default` when workspaces are off."""
+    return _current.get() or DEFAULT_WORKSPACE
+
+
+@contextmanager
+def working_in(workspace: str | None) -> Iterator[None]:
+    token = _current.set(workspace)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def visible(experiment_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
+    """A condition keeping rows whose experiment is in the request's workspace (always true when workspaces are
+    off), for searches over runs, logged models, traces and the like."""
+    workspace = _current.get()
+    if workspace is None:
+        return true()
+    return experiment_id.in_(select(Experiment.experiment_id).where(Experiment.workspace == workspace))
+
+
+def owns(experiment: Experiment) -> bool:
+    """Whether an experiment found by id is the request's to see."""
+    workspace = _current.get()
+    return workspace is None or experiment.workspace == workspace
+
+
+def hides(session: Session, experiment_id: int) -> bool:
+    """Whether something of `experiment_id`, found by its own id, is outside the request's workspace."""
+    workspace = _current.get()
+    if workspace is None:
+        return False
+    experiment = session.get(Experiment, experiment_id)
+    return experiment is None or experiment.workspace != workspace
