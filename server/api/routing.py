@@ -4,6 +4,10 @@ Every RPC is served at `/api/<since>.0<path>` and its `/ajax-api/<since>.0<path>
 `get_endpoints()` does. A handler is a plain function of (fields, session, context) returning the response
 message as a dict; the adapter reads the request, runs the handler in a worker thread inside one database
 session (committed only if the handler returns), and writes the JSON.
+
+A write holds the writer (on SQLite the only one, shared by every write of the server) for as long as its handler
+runs, so a write RPC whose checks can wait on the network (a webhook URL's DNS lookup) runs them first, as its
+`check`, in a read session; its handler, inside the write transaction, then skips only that slow part.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ from starlette.routing import BaseRoute, Route
 from server.api.wire import Fields, json_response, read_fields
 from server.auth import rules
 from server.auth.identity import Principal, unauthenticated
-from server.auth.rules import Access
+from server.auth.rules import Access, Authorizer
 from server.web.context import Context, principal_of
 
 Handler = Callable[[Fields, Session, Context], Mapping[str, Any]]
+Check = Callable[[Fields, Session, Context], None]
 
 
 class Again(dict[str, Any]):
@@ -45,10 +50,19 @@ class Rpc:
     prefixes: tuple[str, ...] = ("/api", "/ajax-api")  # a few UI helpers exist under /ajax-api only
     access: Access | None = None  # what the caller needs when auth is on; None is refused to everyone
     status: int = 200  # MLflow's workspace routes answer 201 (created) and 204 (deleted, with no body)
+    check: Check | None = None  # a write's slow checks, in the handler's order: run before the write transaction
 
     @property
     def is_write(self) -> bool:
         return self.method != "GET" if self.writes is None else self.writes
+
+
+def _permitted(rpc: Rpc, fields: Fields, session: Session, authorizer: Authorizer, principal: Principal) -> Fields:
+    """The fields the handler may see; PERMISSION_DENIED unless the caller may make this request."""
+    if principal.signed:
+        raise rules.permission_denied("a signed artifact URL opens one artifact path only")
+    checked: Fields = authorizer.check(rpc.access or rules.ADMIN, fields, session, principal)
+    return checked
 
 
 def invoke(
@@ -59,14 +73,24 @@ def invoke(
     authorizer = context.authorizer
     if authorizer is None or principal is None:
         return rpc.handler(fields, session, context)
-    if principal.signed:
-        raise rules.permission_denied("a signed artifact URL opens one artifact path only")
-    access = rpc.access or rules.ADMIN
-    fields = authorizer.check(access, fields, session, principal)
+    fields = _permitted(rpc, fields, session, authorizer, principal)
     with rules.acting_as(principal):
         result = rpc.handler(fields, session, context)
-    authorizer.grant_creator(access, session, principal, result)
+    authorizer.grant_creator(rpc.access or rules.ADMIN, session, principal, result)
     return result
+
+
+def _run_check(check: Check, rpc: Rpc, fields: Fields, context: Context, principal: Principal | None) -> None:
+    """Run a write's `check` in a read session, behind the same permission check as its handler: a caller who may
+    not make the request learns nothing from it and sets off no lookup."""
+    with context.db.read() as session:
+        authorizer = context.authorizer
+        if authorizer is None or principal is None:
+            check(fields, session, context)
+            return
+        fields = _permitted(rpc, fields, session, authorizer, principal)
+        with rules.acting_as(principal):
+            check(fields, session, context)
 
 
 def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
@@ -87,6 +111,8 @@ def _endpoint(rpc: Rpc, context: Context) -> Callable[[Request], Any]:
         if context.authorizer is not None and principal is None:
             raise unauthenticated()
         if rpc.is_write:
+            if rpc.check is not None:
+                await run_in_threadpool(_run_check, rpc.check, rpc, fields, context, principal)
             result = await context.db.run_write(lambda session: call(fields, session, principal))
             while isinstance(result, Again):
                 result = await context.db.run_write(partial(call, Fields(dict(result)), principal=principal))

@@ -65,20 +65,30 @@ def webhook_json(view: service.WebhookView) -> dict[str, Any]:
     return body
 
 
-def create_webhook(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+def _create_args(fields: Fields) -> dict[str, Any]:
+    """The create's arguments, read in MLflow's order (a missing or malformed field is refused before any rule)."""
     name, url = fields.required_string("name"), fields.required_string("url")
     if not fields.has("events"):
         raise missing("events")
-    view = service.create_webhook(
-        session,
-        context.settings,
-        name=name,
-        url=url,
-        events=_events(fields),
-        description=fields.string("description") or None,
-        secret=fields.string("secret") or None,
-        status=fields.enum("status", STATUSES),
-    )
+    return {
+        "name": name,
+        "url": url,
+        "events": _events(fields),
+        "description": fields.string("description") or None,
+        "secret": fields.string("secret") or None,
+        "status": fields.enum("status", STATUSES),
+    }
+
+
+def check_create_webhook(fields: Fields, _: Session, context: Context) -> None:
+    """Everything the create refuses up to the URL's DNS lookup, before the write transaction opens."""
+    args = _create_args(fields)
+    service.check_create(context.settings, name=args["name"], url=args["url"])
+
+
+def create_webhook(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """Runs only after its Rpc's check, `check_create_webhook`, has looked the URL up; so the write does not."""
+    view = service.create_webhook(session, context.settings, **_create_args(fields), url_looked_up=True)
     return {"webhook": webhook_json(view)}
 
 
@@ -93,21 +103,31 @@ def get_webhook(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     return {"webhook": webhook_json(service.get_webhook(session, fields.required_string("webhook_id")))}
 
 
-def update_webhook(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+def _update_args(fields: Fields) -> tuple[str, dict[str, Any]]:
     """As MLflow's handler: an empty name, URL or event list leaves it unchanged; description, secret and status
-    change whenever they are present."""
+    change whenever they are present. Read in MLflow's order, events first."""
     events = _events(fields)
-    view = service.update_webhook(
-        session,
-        context.settings,
-        fields.required_string("webhook_id"),
-        name=fields.string("name") or None,
-        description=fields.string("description"),
-        url=fields.string("url") or None,
-        events=events or None,
-        secret=fields.string("secret"),
-        status=fields.enum("status", STATUSES),
-    )
+    webhook_id = fields.required_string("webhook_id")
+    return webhook_id, {
+        "name": fields.string("name") or None,
+        "description": fields.string("description"),
+        "url": fields.string("url") or None,
+        "events": events or None,
+        "secret": fields.string("secret"),
+        "status": fields.enum("status", STATUSES),
+    }
+
+
+def check_update_webhook(fields: Fields, session: Session, context: Context) -> None:
+    """Everything the update refuses up to the URL's DNS lookup, before the write transaction opens."""
+    webhook_id, args = _update_args(fields)
+    service.check_update(session, context.settings, webhook_id, name=args["name"], url=args["url"])
+
+
+def update_webhook(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """Runs only after its Rpc's check, `check_update_webhook`, has looked the URL up; so the write does not."""
+    webhook_id, args = _update_args(fields)
+    view = service.update_webhook(session, context.settings, webhook_id, **args, url_looked_up=True)
     return {"webhook": webhook_json(view)}
 
 
@@ -131,10 +151,12 @@ def test_webhook(fields: Fields, session: Session, context: Context) -> dict[str
 
 
 RPCS = [
-    Rpc("POST", "/mlflow/webhooks", create_webhook, access=access.ADMIN),
+    # The URL's DNS lookup (up to 5 s) runs in the check, before the write transaction: on SQLite the transaction
+    # holds the only writer, and every other write of the server would wait for the lookup.
+    Rpc("POST", "/mlflow/webhooks", create_webhook, access=access.ADMIN, check=check_create_webhook),
     Rpc("GET", "/mlflow/webhooks", list_webhooks, access=access.ADMIN),
     Rpc("GET", "/mlflow/webhooks/{webhook_id}", get_webhook, access=access.ADMIN),
-    Rpc("PATCH", "/mlflow/webhooks/{webhook_id}", update_webhook, access=access.ADMIN),
+    Rpc("PATCH", "/mlflow/webhooks/{webhook_id}", update_webhook, access=access.ADMIN, check=check_update_webhook),
     Rpc("DELETE", "/mlflow/webhooks/{webhook_id}", delete_webhook, access=access.ADMIN),
     # It sends a request and waits for the answer: outside any write transaction.
     Rpc("POST", "/mlflow/webhooks/{webhook_id}/test", test_webhook, writes=False, access=access.ADMIN),

@@ -18,7 +18,8 @@ from server.errors import MlflowError
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
-# A lookup runs inside a request (on SQLite, inside the one writer's transaction): it must not hang it.
+# A lookup holds up the request (or the delivery) that waits for it: it must not hang it. A create or update looks up
+# before it opens its write transaction (`webhooks.check_create`), so the writer never waits on DNS.
 RESOLVE_TIMEOUT_SECONDS = 5.0
 
 
@@ -92,7 +93,9 @@ def default_port(parsed: urllib.parse.ParseResult) -> int:
     return parsed.port or (443 if parsed.scheme == "https" else 80)
 
 
-def validate_url(settings: Settings, url: str) -> urllib.parse.ParseResult:
+def validate_url(settings: Settings, url: str, *, look_up: bool = True) -> urllib.parse.ParseResult:
+    """MLflow's checks in its order; the last, that the host resolves to public addresses only, is skipped without
+    `look_up` (for a caller that passed it already for this URL)."""
     if not url.strip():
         raise MlflowError.invalid_parameter(f"Webhook URL cannot be empty or just whitespace: {url!r}")
     try:
@@ -107,6 +110,6 @@ def validate_url(settings: Settings, url: str) -> urllib.parse.ParseResult:
         )
     if not parsed.hostname:
         raise MlflowError.invalid_parameter(f"Webhook URL must include a hostname: {url!r}")
-    if not settings.webhook_allow_private_ips:
+    if look_up and not settings.webhook_allow_private_ips:
         resolve_public(parsed.hostname, default_port(parsed))
     return parsed

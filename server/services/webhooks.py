@@ -124,6 +124,13 @@ def _view(session: Session, webhook: Webhook) -> WebhookView:
     return WebhookView(webhook, store.events_of(session, [webhook.webhook_id])[webhook.webhook_id])
 
 
+def check_create(settings: Settings, *, name: str, url: str) -> None:
+    """What `create_webhook` checks up to the URL's DNS lookup, in its order, for a caller to run before it opens
+    the write transaction: a lookup may take seconds, and on SQLite every other write would wait for it."""
+    validate_name(name)
+    webhook_urls.validate_url(settings, url)
+
+
 def create_webhook(
     session: Session,
     settings: Settings,
@@ -134,10 +141,12 @@ def create_webhook(
     description: str | None,
     secret: str | None,
     status: str | None,
+    url_looked_up: bool = False,
 ) -> WebhookView:
-    """Checks run in MLflow's order: name, URL, events; then the secret, which needs the key."""
+    """Checks run in MLflow's order: name, URL, events; then the secret, which needs the key. With `url_looked_up`,
+    `check_create` has passed for the same request, and the URL's host is not looked up again."""
     validate_name(name)
-    webhook_urls.validate_url(settings, url)
+    webhook_urls.validate_url(settings, url, look_up=not url_looked_up)
     events = validate_events(events)
     now = now_ms()
     webhook = Webhook(
@@ -168,6 +177,16 @@ def list_webhooks(session: Session, *, max_results: int | None, page_token: str 
     return WebhookPage([WebhookView(row, events[row.webhook_id]) for row in rows], token)
 
 
+def check_update(session: Session, settings: Settings, webhook_id: str, *, name: str | None, url: str | None) -> None:
+    """What `update_webhook` checks up to the URL's DNS lookup, in its order, for a caller to run in a read session
+    before it opens the write transaction (see `check_create`)."""
+    store.get_webhook(session, webhook_id)
+    if name is not None:
+        validate_name(name)
+    if url is not None:
+        webhook_urls.validate_url(settings, url)
+
+
 def update_webhook(
     session: Session,
     settings: Settings,
@@ -179,13 +198,15 @@ def update_webhook(
     events: Sequence[Event] | None,
     secret: str | None,
     status: str | None,
+    url_looked_up: bool = False,
 ) -> WebhookView:
-    """Only what is given changes (MLflow's `update_webhook`); an empty secret removes it."""
+    """Only what is given changes (MLflow's `update_webhook`); an empty secret removes it. With `url_looked_up`,
+    `check_update` has passed for the same request, and the URL's host is not looked up again."""
     webhook = store.get_webhook(session, webhook_id)
     if name is not None:
         webhook.name = validate_name(name)
     if url is not None:
-        webhook_urls.validate_url(settings, url)
+        webhook_urls.validate_url(settings, url, look_up=not url_looked_up)
         webhook.url = url
     if events is not None:
         store.replace_events(session, webhook_id, validate_events(events))
