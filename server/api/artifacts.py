@@ -28,7 +28,7 @@ from server.auth import rules
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.services import logged_models as model_service
-from server.services import model_sources
+from server.services import model_sources, workspaces
 from server.services import runs as run_service
 from server.web.context import Check, Context, authorize
 from server.web.downloads import stream_file
@@ -44,7 +44,7 @@ def _file_path(request: Request) -> str:
 def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any], list[str]]]:
     async def locate(request: Request, raw_path: str, need: Permission) -> tuple[ArtifactStore, str]:
         """The caller's right to `need` on the path (when auth is on), then the store holding it."""
-        path = clean_relative_path(raw_path)
+        path = workspaces.proxied_artifact_path(clean_relative_path(raw_path))
         await authorize(request, context, lambda a, s, p: a.require_on_artifact_path(s, p, path, need))
         return await context.artifacts.proxied_async(path)
 

@@ -14,6 +14,7 @@ from server.store import workspaces as store
 from server.store.models import DEFAULT_WORKSPACE, Workspace
 
 # The request's workspace, set by the API layer for the store's queries.
+from server.store.scope import current
 from server.store.scope import working_in as working_in
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -106,3 +107,27 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
             f"Invalid deletion mode '{mode}'. Must be one of: {', '.join(store.DELETION_MODES)}"
         )
     store.delete_workspace(session, name, mode)
+
+
+def proxied_artifact_path(path: str) -> str:
+    """A path of the artifact proxy as the request's workspace may use it (MLflow's rule): a workspace other than
+    `default` reads and writes only under `workspaces/<name>/` (a path without that prefix is put under it), and no
+    workspace may name another's folder. `default` also keeps the folders made before workspaces existed."""
+    workspace = current()
+    if workspace is None:
+        return path
+    relative = path.lstrip("/")
+    base = f"{store.WORKSPACES_FOLDER}/{workspace}"
+    if not relative:
+        return path if workspace == DEFAULT_WORKSPACE else base
+    segments = relative.split("/", 2)
+    if segments[0] != store.WORKSPACES_FOLDER:
+        return path if workspace == DEFAULT_WORKSPACE else f"{base}/{relative}"
+    if len(segments) == 1 or not segments[1]:
+        raise MlflowError.invalid_parameter("Artifact paths prefixed with 'workspaces/' must include a workspace name.")
+    if segments[1] != workspace:
+        raise MlflowError.invalid_parameter(
+            f"Artifact path targets workspace '{segments[1]}' but the workspace specified in the request is "
+            f"'{workspace}'."
+        )
+    return relative

@@ -93,7 +93,7 @@ def test_two_teams_use_the_same_names_and_see_only_their_own(client: MlflowClien
 
 
 def test_a_workspace_keeps_its_artifacts_under_its_own_folder(
-    client: MlflowClient, two_teams: tuple[str, str], artifacts: Path, tmp_path: Path
+    client: MlflowClient, server: str, two_teams: tuple[str, str], artifacts: Path, tmp_path: Path
 ) -> None:
     team = two_teams[0]
     mlflow.set_workspace(team)
@@ -108,6 +108,17 @@ def test_a_workspace_keeps_its_artifacts_under_its_own_folder(
     assert [path.read_text() for path in stored] == ["auc 0.7"]
     downloaded = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, dst_path=str(tmp_path / "out"))
     assert (Path(downloaded) / "report.txt").read_text() == "auc 0.7"
+
+    # The other team cannot reach the file through the proxy, by its full path or by one relative to its own folder.
+    relative = run.info.artifact_uri.removeprefix(f"mlflow-artifacts:/workspaces/{team}/") + "/report.txt"
+    with httpx.Client(base_url=server, timeout=30, headers={"X-MLFLOW-WORKSPACE": two_teams[1]}) as http:
+        full = http.get(f"/api/2.0/mlflow-artifacts/artifacts/workspaces/{team}/{relative}")
+        inside_own = http.get(f"/api/2.0/mlflow-artifacts/artifacts/{relative}")
+    assert (full.status_code, full.json()["message"]) == (
+        400,
+        f"Artifact path targets workspace '{team}' but the workspace specified in the request is '{two_teams[1]}'.",
+    )
+    assert inside_own.status_code == 404
 
 
 def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClient) -> None:
