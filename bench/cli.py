@@ -10,11 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
+
 from bench import report
 from bench.config import FULL, QUICK, Sizes
 from bench.context import Context
 from bench.parallel import BudgetExceeded
-from bench.servers import MLFLOW, RUNYARD, RunningServer, ServerError, launch
+from bench.servers import MLFLOW, RUNYARD, RUNYARD_WORKSPACES, RunningServer, ServerError, launch
 from bench.workloads import Workload, workloads
 
 
@@ -23,6 +25,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", choices=("runyard", "mlflow"), help="measure one side only")
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
     parser.add_argument("--big", action="store_true", help="add a search over 100,000 runs (slow to seed)")
+    parser.add_argument(
+        "--workspaces",
+        action="store_true",
+        help="compare Runyard with workspaces on (requests in a team's workspace) to Runyard without them, "
+        "instead of to mlflow server",
+    )
     parser.add_argument(
         "--big-mlflow",
         action="store_true",
@@ -109,10 +117,20 @@ def _start(servers: list[RunningServer], results: dict[str, dict[str, report.Cel
     return failures
 
 
+def _make_workspaces(servers: list[RunningServer]) -> None:
+    for server in servers:
+        if server.spec.workspace and server.serving_pid is not None:
+            response = httpx.post(
+                f"{server.base_url}/api/3.0/mlflow/workspaces", json={"name": server.spec.workspace}, trust_env=False
+            )
+            response.raise_for_status()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes: Sizes = QUICK if args.quick else FULL
-    specs = [spec for spec in (RUNYARD, MLFLOW) if args.only in (None, spec.key)]
+    pair = (RUNYARD_WORKSPACES, RUNYARD) if args.workspaces else (RUNYARD, MLFLOW)
+    specs = [spec for spec in pair if args.only in (None, spec.key) or args.workspaces]
     spec_rows = report.rows(sizes, args.big)
     print(report.machine())
     print(report.load())
@@ -127,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             servers = [launch(spec, Path(tmp)) for spec in specs]
             failures = _start(servers, results, [row.key for row in spec_rows])
+            _make_workspaces(servers)
             contexts = [Context(s, sizes, stop) for s in servers if s.serving_pid is not None]
             for ctx in contexts:
                 waited = ctx.server.settle()
@@ -144,11 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers:
                 server.stop()
     print(f"\n{report.load()} (after the run)")
-    print(report.table(spec_rows, results, (RUNYARD.name, MLFLOW.name)))
+    print(report.table(spec_rows, results, (pair[0].name, pair[1].name)))
     for ctx in contexts:
         for note in ctx.notes:
             print(f"note [{ctx.server.spec.name}]: {note}")
     for failure in failures:
         print(f"error: {failure}")
-    print("ratio: how many times faster Runyard is (higher is better); MB = 10^6 bytes, MiB = 2^20 bytes")
+    compared = "Runyard with workspaces is than without" if args.workspaces else "Runyard is"
+    print(f"ratio: how many times faster {compared} (higher is better); MB = 10^6 bytes, MiB = 2^20 bytes")
     return 130 if interrupted else (1 if failures else 0)

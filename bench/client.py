@@ -27,8 +27,9 @@ def metric(key: str, value: float, step: int, timestamp: int | None = None) -> d
 class Api:
     """One keep-alive connection (use one per client thread)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 120.0) -> None:
-        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False)
+    def __init__(self, base_url: str, timeout_s: float = 120.0, workspace: str | None = None) -> None:
+        headers = {"X-MLFLOW-WORKSPACE": workspace} if workspace else None  # what `mlflow.set_workspace` sends
+        self._client = httpx.Client(base_url=base_url, timeout=timeout_s, trust_env=False, headers=headers)
 
     def close(self) -> None:
         self._client.close()

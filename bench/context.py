@@ -30,7 +30,7 @@ class Context:
         return self.server.base_url
 
     def api(self) -> Api:
-        return Api(self.base_url)
+        return Api(self.base_url, workspace=self.server.spec.workspace)
 
     def budget(self, seconds: float | None = None) -> Budget:
         return Budget.seconds(self.sizes.workload_budget_s if seconds is None else seconds, self.stop)

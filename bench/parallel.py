@@ -46,6 +46,7 @@ def run_threads(
     setup: Callable[[Api, int], S],
     work: Callable[[Api, S, Budget], int],
     budget: Budget,
+    workspace: str | None = None,
 ) -> tuple[int, float]:
     """Each thread opens its own connection and runs `setup`; then all start `work` together.
 
@@ -57,7 +58,7 @@ def run_threads(
     wait_s = max(1.0, budget.deadline - time.monotonic())
 
     def thread_main(index: int) -> int:
-        with Api(base_url) as api:
+        with Api(base_url, workspace=workspace) as api:
             try:
                 state = setup(api, index)
             except BaseException:

@@ -38,7 +38,7 @@ def seed_runs(ctx: Context, experiment_id: str, count: int, budget: Budget) -> f
             api.log_batch(run_id, metrics, params)
         return share
 
-    done, elapsed = run_threads(ctx.base_url, threads, setup, work, budget)
+    done, elapsed = run_threads(ctx.base_url, threads, setup, work, budget, ctx.server.spec.workspace)
     return done / elapsed
 
 

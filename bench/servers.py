@@ -40,6 +40,7 @@ class ServerSpec:
     module: str
     extra_args: tuple[str, ...] = ()
     startup_timeout_s: float = 120.0
+    workspace: str | None = None  # the workspace every request of the run works in (made before the first)
 
     def command(self, port: int, workdir: Path, destination: str | None = None) -> list[str]:
         return [
@@ -60,6 +61,15 @@ class ServerSpec:
 
 
 RUNYARD = ServerSpec(key="runyard", name="Runyard", tag="r", module="server")
+# Runyard with workspaces on, every request in a team's workspace: the scoping's cost, next to RUNYARD.
+RUNYARD_WORKSPACES = ServerSpec(
+    key="runyard-workspaces",
+    name="Runyard, workspaces",
+    tag="w",
+    module="server",
+    extra_args=("--enable-workspaces",),
+    workspace="bench-team",
+)
 MLFLOW = ServerSpec(key="mlflow", name="mlflow server", tag="m", module="mlflow", extra_args=("--workers", "1"))
 
 

@@ -68,7 +68,7 @@ def log_metric_threads(ctx: Context) -> Results:
             api.log_metric(run_id, "loss", 1.0 / (step + 1), step)
         return sizes.threaded_calls_per_thread
 
-    done, elapsed = run_threads(ctx.base_url, sizes.threads, setup, work, ctx.budget())
+    done, elapsed = run_threads(ctx.base_url, sizes.threads, setup, work, ctx.budget(), ctx.server.spec.workspace)
     return {"threaded_rate": done / elapsed}
 
 
@@ -89,5 +89,5 @@ def create_runs(ctx: Context) -> Results:
             api.log_batch(run_id, [metric(f"m{k}", k * 0.1, 0) for k in range(10)], params)
         return sizes.runs_per_thread
 
-    done, elapsed = run_threads(ctx.base_url, sizes.threads, setup, work, ctx.budget())
+    done, elapsed = run_threads(ctx.base_url, sizes.threads, setup, work, ctx.budget(), ctx.server.spec.workspace)
     return {"runs_rate": done / elapsed}

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -14,6 +16,11 @@ from server.store.models import DEFAULT_WORKSPACE
 from server.web.context import Context
 
 HEADER = "x-mlflow-workspace"
+# A workspace found to exist is not looked up again for this long (in this process): the lookup, a thread hop and
+# a read, would double the cost of a small logging call. Within it, requests naming a workspace just deleted go on
+# and find nothing in it (its experiments were moved or refused its deletion).
+CONFIRMED_SECONDS = 5.0
+_MAX_CONFIRMED = 10_000
 DISABLED = "Workspace APIs are not available: workspaces are not enabled on this server"
 
 
@@ -26,6 +33,7 @@ class WorkspaceMiddleware:
         self.app = app
         self.enabled = context.settings.enable_workspaces
         self.context = context
+        self._confirmed_until: dict[str, float] = {}
 
     def _check_exists(self, name: str) -> None:
         with self.context.db.read() as session:
@@ -44,9 +52,12 @@ class WorkspaceMiddleware:
             return
         name = named or DEFAULT_WORKSPACE
         try:
-            if name != DEFAULT_WORKSPACE:
+            if name != DEFAULT_WORKSPACE and self._confirmed_until.get(name, 0.0) < time.monotonic():
                 workspaces.validate_name(name)
                 await run_in_threadpool(self._check_exists, name)
+                if len(self._confirmed_until) >= _MAX_CONFIRMED:
+                    self._confirmed_until.clear()
+                self._confirmed_until[name] = time.monotonic() + CONFIRMED_SECONDS
         except MlflowError as error:
             await error_response(error.code, error.message)(scope, receive, send)
             return

@@ -65,23 +65,37 @@ def get_active_run(session: Session, run_id: str) -> Run:
     return run
 
 
+def _run_row(session: Session, run_id: str) -> tuple[int, str] | None:
+    """(experiment, lifecycle) of a run in the request's workspace, in one query: with workspaces on, the run's
+    experiment is joined in, so a run of another workspace is not found."""
+    workspace = scope.current()
+    if workspace is None:
+        sql, params = "SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = :r", {"r": run_id}
+    else:
+        sql = (
+            "SELECT r.experiment_id, r.lifecycle_stage FROM runs r JOIN experiments e "
+            "ON e.experiment_id = r.experiment_id WHERE r.run_uuid = :r AND e.workspace = :w"
+        )
+        params = {"r": run_id, "w": workspace}
+    found = Raw(session).execute(sql, params).one_or_none()
+    return None if found is None else (int(found[0]), str(found[1]))
+
+
 def ensure_run_exists(session: Session, run_id: str) -> None:
-    row = Raw(session).execute("SELECT experiment_id FROM runs WHERE run_uuid = :r", {"r": run_id}).one_or_none()
-    if row is None or scope.hides(session, row[0]):
+    if _run_row(session, run_id) is None:
         raise MlflowError.not_found(f"Run with id={run_id} not found")
 
 
 def active_run_experiment(session: Session, run_id: str) -> int:
     """The experiment of an active run, checked in one cheap query: the guard on every logging call."""
-    row = Raw(session).execute("SELECT experiment_id, lifecycle_stage FROM runs WHERE run_uuid = :r", {"r": run_id})
-    found = row.one_or_none()
-    if found is None or scope.hides(session, found[0]):
+    found = _run_row(session, run_id)
+    if found is None:
         raise MlflowError.not_found(f"Run with id={run_id} not found")
     if found[1] != "active":
         raise MlflowError.invalid_parameter(
             f"The run {run_id} must be in the 'active' state. Current state is {found[1]}."
         )
-    return int(found[0])
+    return found[0]
 
 
 def load_run_data(session: Session, run_ids: Sequence[str]) -> dict[str, RunData]:
