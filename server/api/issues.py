@@ -16,7 +16,7 @@ from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import rules as access
 from server.services import issues as service
-from server.store.models import Issue
+from server.store.genai_models import Issue
 from server.web.context import Context
 
 

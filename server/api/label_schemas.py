@@ -21,7 +21,7 @@ from server.auth import rules as access
 from server.errors import MlflowError
 from server.services import label_inputs
 from server.services import label_schemas as service
-from server.store.models import LabelSchema
+from server.store.genai_models import LabelSchema
 from server.web.context import Context
 
 TYPES = {"LABEL_SCHEMA_TYPE_UNSPECIFIED": 0, "FEEDBACK": 1, "EXPECTATION": 2}

@@ -17,7 +17,7 @@ from server.api.wire import Fields, invalid, missing
 from server.auth import rules as access
 from server.errors import MlflowError
 from server.services import scorers as service
-from server.store.models import OnlineScoringConfig
+from server.store.genai_models import OnlineScoringConfig
 from server.web.context import Context
 
 

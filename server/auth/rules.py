@@ -22,16 +22,8 @@ from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.store import artifact_destinations, issues, label_schemas, scorers, users
-from server.store.models import (
-    EvaluationDataset,
-    EvaluationDatasetExperiment,
-    Experiment,
-    Job,
-    LoggedModel,
-    RegisteredModel,
-    Run,
-    Trace,
-)
+from server.store.genai_models import EvaluationDataset, EvaluationDatasetExperiment
+from server.store.models import Experiment, Job, LoggedModel, RegisteredModel, Run, Trace
 
 Resource = Literal[
     "experiment",
