@@ -11,62 +11,20 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.auth import review_queue_access as queues
+from server.auth.access import Access as Access  # re-exported: routes declare their needs through this module
+from server.auth.access import Resource
+from server.auth.access import permission_denied as permission_denied  # re-exported too
 from server.auth.identity import Principal
-from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.store import artifact_destinations, issues, label_schemas, scorers, users
 from server.store.genai_models import EvaluationDataset, EvaluationDatasetExperiment
 from server.store.models import Experiment, Job, LoggedModel, RegisteredModel, Run, Trace
-
-Resource = Literal[
-    "experiment",
-    "experiment_name",
-    "experiments",
-    "run",
-    "runs",
-    "logged_model",
-    "registered_model",
-    "signed_in",
-    "person",
-    "admin",
-    "user",
-    "named_resource",
-    "trace",
-    "traces",
-    "trace_start",
-    "trace_locations",
-    "scorer_list",
-    "scorer_ids",
-    "issue",
-    "issue_search",
-    "genai_job",
-    "label_schema",
-    "review_queue",
-    "review_queue_view",
-    "review_queue_view_by_name",
-    "review_queue_shape",
-    "review_queue_prune",
-    "review_queue_review",
-    "dataset",
-    "dataset_create",
-    "dataset_link",
-    "dataset_search",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    resource: Resource
-    need: Permission = Permission.READ
-    field: str = ""
-    grants_creator: bool = False  # the caller gets MANAGE on what the request creates
 
 
 def experiment(need: Permission, field: str = "experiment_id") -> Access:
@@ -158,10 +116,6 @@ REVIEW_QUEUE_VIEW_BY_NAME = Access("review_queue_view_by_name", READ, "experimen
 REVIEW_QUEUE_SHAPE = Access("review_queue_shape", EDIT, "queue_id")
 REVIEW_QUEUE_PRUNE = Access("review_queue_prune", EDIT, "queue_id")
 REVIEW_QUEUE_REVIEW = Access("review_queue_review", EDIT, "queue_id")
-
-
-def permission_denied(what: str = "") -> MlflowError:
-    return MlflowError(f"Permission denied{': ' + what if what else ''}.", ErrorCode.PERMISSION_DENIED)
 
 
 _acting: ContextVar[Principal | None] = ContextVar("runyard_principal", default=None)
