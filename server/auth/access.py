@@ -1,8 +1,8 @@
 """The terms every access check is written in: the resource kinds, the `Access` a route declares, and the
 PERMISSION_DENIED error a refused check raises.
 
-A module of its own so that checks kept beside `rules.py` can use these terms without importing it (which would
-make a cycle, as `rules.py` imports its checks); `rules.py` re-exports them, and routes keep reaching them there.
+A module of its own so that `rules.py` and the checks kept beside it (`genai_access.py`) share these terms without
+importing each other; `rules.py` re-exports them, and routes keep reaching them there.
 """
 
 from __future__ import annotations
