@@ -3,7 +3,7 @@ their records, in MLflow's JSON shapes.
 
 A dataset's `tags` travel as a JSON-encoded string, and so do the `records` of an upsert and of a records page; a
 page is built from the stored JSON texts without parsing them again. With auth on, a dataset follows its
-experiments (`server/auth/rules.py`).
+experiments (`server/auth/genai_access.py`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from server.api import convert
 from server.api.routing import Rpc
 from server.api.wire import Fields
+from server.auth import genai_access
 from server.auth import rules as access
 from server.services import datasets as service
 from server.web.context import Context
@@ -168,13 +169,17 @@ def remove_dataset_from_experiments(fields: Fields, session: Session, _: Context
     return {"dataset": dataset_json(service.remove_experiments(session, dataset_id, experiment_ids))}
 
 
-_READ, _EDIT, _MANAGE = access.dataset(access.READ), access.dataset(access.EDIT), access.dataset(access.MANAGE)
+_READ, _EDIT, _MANAGE = (
+    genai_access.dataset(access.READ),
+    genai_access.dataset(access.EDIT),
+    genai_access.dataset(access.MANAGE),
+)
 PATH = "/mlflow/datasets"
 # Search and create come first: `/datasets/{dataset_id}` would otherwise take `search` for an id.
 RPCS = [
-    Rpc("POST", f"{PATH}/create", create_dataset, since=3, access=access.DATASET_CREATE),
-    Rpc("POST", f"{PATH}/search", search_datasets, since=3, writes=False, access=access.DATASET_SEARCH),
-    Rpc("GET", f"{PATH}/search", search_datasets, since=3, access=access.DATASET_SEARCH),
+    Rpc("POST", f"{PATH}/create", create_dataset, since=3, access=genai_access.DATASET_CREATE),
+    Rpc("POST", f"{PATH}/search", search_datasets, since=3, writes=False, access=genai_access.DATASET_SEARCH),
+    Rpc("GET", f"{PATH}/search", search_datasets, since=3, access=genai_access.DATASET_SEARCH),
     Rpc("GET", f"{PATH}/{{dataset_id}}", get_dataset, since=3, access=_READ),
     Rpc("DELETE", f"{PATH}/{{dataset_id}}", delete_dataset, since=3, access=_MANAGE),
     Rpc("PATCH", f"{PATH}/{{dataset_id}}/tags", set_dataset_tags, since=3, access=_EDIT),
@@ -188,7 +193,7 @@ RPCS = [
         f"{PATH}/{{dataset_id}}/add-experiments",
         add_dataset_to_experiments,
         since=3,
-        access=access.DATASET_LINK,
+        access=genai_access.DATASET_LINK,
     ),
     Rpc("POST", f"{PATH}/{{dataset_id}}/remove-experiments", remove_dataset_from_experiments, since=3, access=_EDIT),
 ]

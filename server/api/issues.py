@@ -14,9 +14,10 @@ from sqlalchemy.orm import Session
 
 from server.api.routing import Rpc
 from server.api.wire import Fields
+from server.auth import genai_access
 from server.auth import rules as access
 from server.services import issues as service
-from server.store.models import Issue
+from server.store.genai_models import Issue
 from server.web.context import Context
 
 
@@ -102,7 +103,7 @@ _ONE = "/mlflow/issues/{issue_id}"
 
 RPCS = [
     Rpc("POST", "/mlflow/issues", create_issue, since=3, access=access.experiment(access.EDIT)),
-    Rpc("POST", "/mlflow/issues/search", search_issues, since=3, writes=False, access=access.ISSUE_SEARCH),
-    Rpc("GET", _ONE, get_issue, since=3, access=access.issue(access.READ)),
-    Rpc("PATCH", _ONE, update_issue, since=3, access=access.issue(access.EDIT)),
+    Rpc("POST", "/mlflow/issues/search", search_issues, since=3, writes=False, access=genai_access.ISSUE_SEARCH),
+    Rpc("GET", _ONE, get_issue, since=3, access=genai_access.issue(access.READ)),
+    Rpc("PATCH", _ONE, update_issue, since=3, access=genai_access.issue(access.EDIT)),
 ]

@@ -17,11 +17,12 @@ from server.api import convert
 from server.api.labeling_wire import enum_number, page_size
 from server.api.routing import Rpc
 from server.api.wire import Fields, invalid
+from server.auth import genai_access
 from server.auth import rules as access
 from server.errors import MlflowError
 from server.services import label_inputs
 from server.services import label_schemas as service
-from server.store.models import LabelSchema
+from server.store.genai_models import LabelSchema
 from server.web.context import Context
 
 TYPES = {"LABEL_SCHEMA_TYPE_UNSPECIFIED": 0, "FEEDBACK": 1, "EXPECTATION": 2}
@@ -160,8 +161,8 @@ def delete_label_schema(fields: Fields, session: Session, _: Context) -> dict[st
 
 
 _PREFIX = "/mlflow/label-schemas"
-_SCHEMA_READ = access.label_schema(access.READ)
-_SCHEMA_MANAGE = access.label_schema(access.MANAGE)
+_SCHEMA_READ = genai_access.label_schema(access.READ)
+_SCHEMA_MANAGE = genai_access.label_schema(access.MANAGE)
 
 RPCS = [
     Rpc("POST", f"{_PREFIX}/create", create_label_schema, since=3, access=access.experiment(access.MANAGE)),

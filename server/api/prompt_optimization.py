@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from server.api.routing import Rpc
 from server.api.wire import Fields, invalid, missing
-from server.auth import rules
+from server.auth import genai_access, rules
 from server.clock import now_ms
 from server.permissions import Permission
 from server.services import prompt_optimization as service
@@ -65,7 +65,7 @@ RPCS = [
     Rpc("POST", PATH, create_job, since=3, access=rules.experiment(EDIT)),
     Rpc("POST", f"{PATH}/search", search_jobs, since=3, writes=False, access=rules.experiment(READ)),
     Rpc("GET", f"{PATH}/search", search_jobs, since=3, access=rules.experiment(READ)),
-    Rpc("GET", f"{PATH}/{{job_id}}", get_job, since=3, access=rules.genai_job(READ)),
-    Rpc("POST", f"{PATH}/{{job_id}}/cancel", cancel_job, since=3, access=rules.genai_job(EDIT)),
-    Rpc("DELETE", f"{PATH}/{{job_id}}", delete_job, since=3, access=rules.genai_job(EDIT)),
+    Rpc("GET", f"{PATH}/{{job_id}}", get_job, since=3, access=genai_access.genai_job(READ)),
+    Rpc("POST", f"{PATH}/{{job_id}}/cancel", cancel_job, since=3, access=genai_access.genai_job(EDIT)),
+    Rpc("DELETE", f"{PATH}/{{job_id}}", delete_job, since=3, access=genai_access.genai_job(EDIT)),
 ]

@@ -23,7 +23,7 @@ from server.errors import MlflowError
 from server.permissions import Permission
 from server.services import review_items, review_queues
 from server.services import review_queue_rules as rules
-from server.store.models import ReviewQueueItem
+from server.store.genai_models import ReviewQueueItem
 from server.web.context import Context
 
 QUEUE_TYPES = {"REVIEW_QUEUE_TYPE_UNSPECIFIED": 0, "USER": 1, "CUSTOM": 2}

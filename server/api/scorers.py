@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from server.api.routing import Rpc
 from server.api.wire import Fields, invalid, missing
+from server.auth import genai_access
 from server.auth import rules as access
 from server.errors import MlflowError
 from server.services import scorers as service
-from server.store.models import OnlineScoringConfig
+from server.store.genai_models import OnlineScoringConfig
 from server.web.context import Context
 
 
@@ -150,11 +151,11 @@ def upsert_online_scoring_config(fields: Fields, session: Session, _: Context) -
 
 RPCS = [
     Rpc("POST", "/mlflow/scorers/register", register_scorer, since=3, access=access.experiment(access.EDIT)),
-    Rpc("GET", "/mlflow/scorers/list", list_scorers, since=3, access=access.SCORER_LIST),
+    Rpc("GET", "/mlflow/scorers/list", list_scorers, since=3, access=genai_access.SCORER_LIST),
     Rpc("GET", "/mlflow/scorers/versions", list_scorer_versions, since=3, access=access.experiment(access.READ)),
     Rpc("GET", "/mlflow/scorers/get", get_scorer, since=3, access=access.experiment(access.READ)),
     Rpc("DELETE", "/mlflow/scorers/delete", delete_scorer, since=3, access=access.experiment(access.EDIT)),
-    Rpc("GET", "/mlflow/scorers/online-configs", get_online_scoring_configs, since=3, access=access.SCORER_IDS),
+    Rpc("GET", "/mlflow/scorers/online-configs", get_online_scoring_configs, since=3, access=genai_access.SCORER_IDS),
     Rpc(
         "PUT",
         "/mlflow/scorers/online-config",

@@ -4,6 +4,9 @@ Every RPC declares an `Access`: the resource it touches (found from a request fi
 whether the caller becomes the resource's manager. Searches do not refuse: they only ever see what the caller
 may read. A job's token (`Principal.run_id`) acts for its user on its own run, reads that run's experiment, and
 creates logged models from that run; nothing else.
+
+The GenAI kinds (scorers, issues, GenAI jobs, label schemas, evaluation datasets) are declared and checked in
+`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`.
 """
 
 from __future__ import annotations
@@ -11,70 +14,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.auth import review_queue_access as queues
+from server.auth.access import Access as Access  # re-exported: routes declare their needs through this module
+from server.auth.access import Resource
+from server.auth.access import permission_denied as permission_denied  # re-exported too
+from server.auth.genai_access import GenAIChecks
 from server.auth.identity import Principal
-from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
-from server.store import artifact_destinations, issues, label_schemas, scorers, users
-from server.store.models import (
-    EvaluationDataset,
-    EvaluationDatasetExperiment,
-    Experiment,
-    Job,
-    LoggedModel,
-    RegisteredModel,
-    Run,
-    Trace,
-)
-
-Resource = Literal[
-    "experiment",
-    "experiment_name",
-    "experiments",
-    "run",
-    "runs",
-    "logged_model",
-    "registered_model",
-    "signed_in",
-    "person",
-    "admin",
-    "user",
-    "named_resource",
-    "trace",
-    "traces",
-    "trace_start",
-    "trace_locations",
-    "scorer_list",
-    "scorer_ids",
-    "issue",
-    "issue_search",
-    "genai_job",
-    "label_schema",
-    "review_queue",
-    "review_queue_view",
-    "review_queue_view_by_name",
-    "review_queue_shape",
-    "review_queue_prune",
-    "review_queue_review",
-    "dataset",
-    "dataset_create",
-    "dataset_link",
-    "dataset_search",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Access:
-    resource: Resource
-    need: Permission = Permission.READ
-    field: str = ""
-    grants_creator: bool = False  # the caller gets MANAGE on what the request creates
+from server.store import artifact_destinations, users
+from server.store.genai_models import EvaluationDataset, EvaluationDatasetExperiment
+from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 
 
 def experiment(need: Permission, field: str = "experiment_id") -> Access:
@@ -102,40 +56,12 @@ def traces(need: Permission) -> Access:
     return Access("traces", need, "trace_ids")
 
 
-def issue(need: Permission) -> Access:
-    """An issue is its experiment's: READ to see it, EDIT to change it."""
-    return Access("issue", need, "issue_id")
-
-
-def genai_job(need: Permission) -> Access:
-    """A GenAI job (a prompt optimization) is its experiment's: READ to see it, EDIT to cancel or delete it."""
-    return Access("genai_job", need, "job_id")
-
-
-def label_schema(need: Permission) -> Access:
-    """A label schema is its experiment's: READ to see it, MANAGE to change or delete it (as in MLflow)."""
-    return Access("label_schema", need, "schema_id")
-
-
 def review_queue(need: Permission) -> Access:
     """A review queue by its experiment alone (attaching traces: EDIT); the finer rules follow."""
     return Access("review_queue", need, "queue_id")
 
 
-def dataset(need: Permission) -> Access:
-    """An evaluation dataset follows the experiments it belongs to: the caller needs `need` on every one of them
-    (MLflow's rule), so a dataset in no experiment is for administrators only."""
-    return Access("dataset", need, "dataset_id")
-
-
 READ, EDIT, MANAGE = Permission.READ, Permission.EDIT, Permission.MANAGE
-# Creating a dataset needs EDIT on each experiment it is created in, and at least one of them.
-DATASET_CREATE = Access("dataset_create", Permission.EDIT, "experiment_ids")
-# Adding a dataset to experiments needs EDIT on the dataset and on each experiment it joins.
-DATASET_LINK = Access("dataset_link", Permission.EDIT, "experiment_ids")
-# A dataset search naming experiments drops the unreadable ones, as other searches do; it finds only the datasets
-# the caller may read.
-DATASET_SEARCH = Access("dataset_search", Permission.READ, "experiment_ids")
 LOGGED_MODEL_ID_PREFIX = "m-"
 TRACE_ID_PREFIX = "tr-"
 # A finished trace's info names its experiment inside `trace.trace_info.trace_location`; EDIT on it is needed.
@@ -152,13 +78,6 @@ SELF_OR_ADMIN = Access("user", MANAGE, "username")
 MANAGE_NAMED_RESOURCE = Access("named_resource", MANAGE)
 # A search naming experiments: unreadable ones are dropped, and naming only unreadable ones is refused.
 READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")
-# Listing scorers: one experiment (READ on it), several (unreadable ones dropped), or none (the handler shows only
-# readable experiments' scorers).
-SCORER_LIST = Access("scorer_list", READ, "experiment_id")
-# Online scoring configs by scorer id: READ on the experiment of every scorer named.
-SCORER_IDS = Access("scorer_ids", READ, "scorer_ids")
-# Searching issues: READ on the experiment named; without one, the handler shows only readable experiments' issues.
-ISSUE_SEARCH = Access("issue_search", READ, "experiment_id")
 # Review queues as MLflow's basic-auth app guards them (`server/auth/review_queue_access.py`): seeing one (by id or by
 # name), changing its shape, deleting it or taking traces out, and closing or reopening its items.
 REVIEW_QUEUE_VIEW = Access("review_queue_view", READ, "queue_id")
@@ -166,10 +85,6 @@ REVIEW_QUEUE_VIEW_BY_NAME = Access("review_queue_view_by_name", READ, "experimen
 REVIEW_QUEUE_SHAPE = Access("review_queue_shape", EDIT, "queue_id")
 REVIEW_QUEUE_PRUNE = Access("review_queue_prune", EDIT, "queue_id")
 REVIEW_QUEUE_REVIEW = Access("review_queue_review", EDIT, "queue_id")
-
-
-def permission_denied(what: str = "") -> MlflowError:
-    return MlflowError(f"Permission denied{': ' + what if what else ''}.", ErrorCode.PERMISSION_DENIED)
 
 
 _acting: ContextVar[Principal | None] = ContextVar("runyard_principal", default=None)
@@ -189,7 +104,7 @@ def acting_as(principal: Principal | None) -> Iterator[None]:
 _Checker = Callable[[Access, Any, Session, Principal], Any]
 
 
-class Authorizer:
+class Authorizer(GenAIChecks):
     def __init__(self, default: Permission) -> None:
         self.default = default
         # One checker per resource kind; a kind missing here is refused by `check`.
@@ -454,47 +369,6 @@ class Authorizer:
             raise permission_denied("READ on the requested experiments required")
         return type(fields)({**fields.as_dict(), access.field: kept}, from_query=False)
 
-    def _check_scorer_list(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        if fields.string(access.field):
-            return self._check_experiment(access, fields, session, principal)
-        if not fields.has("experiment_ids"):
-            return fields
-        asked = fields.string_list("experiment_ids")
-        readable = set(self.readable_ids(session, principal, asked))
-        kept = [i for i in asked if not i.isdigit() or i in readable]  # malformed ids: the handler refuses them
-        if asked and not kept:
-            raise permission_denied("READ on the requested experiments required")
-        return type(fields)({**fields.as_dict(), "experiment_ids": kept}, from_query=fields.from_query)
-
-    def _check_scorer_ids(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        for scorer_id, experiment_id in scorers.scorer_experiments(session, fields.string_list(access.field)).items():
-            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"scorer {scorer_id}")
-        return fields
-
-    def _check_issue(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        issue_id = fields.string(access.field)
-        experiment_id = issues.experiment_of(session, issue_id) if issue_id else None
-        if experiment_id is not None:  # an unknown issue: the handler answers 404
-            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"issue {issue_id}")
-        return fields
-
-    def _check_genai_job(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        job_id = fields.string(access.field)
-        experiment_id = session.scalar(select(Job.experiment_id).where(Job.job_id == job_id)) if job_id else None
-        if experiment_id is not None:  # an unknown job: the handler answers 404
-            self.require(self.on_experiment(session, principal, experiment_id), access.need, f"job {job_id}")
-        return fields
-
-    def _check_issue_search(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        return self._check_experiment(access, fields, session, principal) if fields.string(access.field) else fields
-
-    def _check_label_schema(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        schema_id = fields.string(access.field)
-        schema = label_schemas.find(session, schema_id) if schema_id else None
-        if schema is not None:
-            self.require(self.on_experiment(session, principal, schema.experiment_id), access.need, "experiment")
-        return fields
-
     def _check_review_queue(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
         """The rule of `access.resource` on the queue the request names; an unknown queue is the handler's 404."""
         queue_id = fields.string(access.field)
@@ -522,28 +396,6 @@ class Authorizer:
         facts = queues.find_by_name(session, experiment_id, name) if name and not have.allows(MANAGE) else None
         if facts is not None and not queues.may_view(have, facts, principal):
             raise permission_denied(_QUEUE_RULES["review_queue_view"].format(queue_id=name))
-
-    def _check_dataset(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        if dataset_id := fields.string(access.field):
-            self.require(self.on_dataset(session, principal, dataset_id), access.need, f"dataset {dataset_id}")
-        return fields
-
-    def _require_on_experiments(self, access: Access, fields: Any, session: Session, principal: Principal) -> None:
-        """`access.need` on each existing experiment the request names (unknown ones get the handler's 404)."""
-        named = [int(e) for e in fields.string_list(access.field) if e.isdigit() and len(e) < 19]
-        found = session.scalars(select(Experiment.experiment_id).where(Experiment.experiment_id.in_(named)))
-        for experiment_id in found:
-            self.require(self.on_experiment(session, principal, experiment_id), access.need, "experiment")
-
-    def _check_dataset_create(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        if not (principal.is_admin and principal.run_id is None) and not fields.string_list(access.field):
-            raise permission_denied("a dataset must be created in an experiment the caller may edit")
-        self._require_on_experiments(access, fields, session, principal)
-        return fields
-
-    def _check_dataset_link(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        self._check_dataset(dataset(EDIT), fields, session, principal)
-        self._require_on_experiments(access, fields, session, principal)
         return fields
 
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:

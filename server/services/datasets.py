@@ -23,7 +23,7 @@ from server.clock import now_ms
 from server.errors import MlflowError
 from server.services import dataset_records as records
 from server.store import datasets as store
-from server.store.models import EvaluationDataset
+from server.store.genai_models import EvaluationDataset
 from server.store.search import Page
 
 DATASET_ID_PREFIX = "d-"

@@ -20,9 +20,9 @@ from server.errors import ErrorCode, MlflowError
 from server.services import validation
 from server.store import experiments as experiment_store
 from server.store import issues as store
+from server.store.genai_models import Issue
 from server.store.issue_grammar import parse_issue_filter
 from server.store.issues import IssuePage
-from server.store.models import Issue
 
 STATUSES = ("pending", "rejected", "resolved")  # MLflow's IssueStatus values
 SEVERITIES = ("not_an_issue", "low", "medium", "high")  # MLflow's IssueSeverity values, least severe first

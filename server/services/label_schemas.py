@@ -20,7 +20,7 @@ from server.services import label_inputs
 from server.services.labeling_scope import active_experiment_id
 from server.store import label_schemas as store
 from server.store import paging
-from server.store.models import LabelSchema
+from server.store.genai_models import LabelSchema
 from server.store.search import Page
 
 FEEDBACK, EXPECTATION = "feedback", "expectation"

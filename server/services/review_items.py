@@ -19,7 +19,7 @@ from server.services import review_queue_rules as rules
 from server.services.review_queues import find_queue
 from server.store import paging
 from server.store import review_queues as store
-from server.store.models import ReviewQueueItem
+from server.store.genai_models import ReviewQueueItem
 from server.store.search import Page
 
 

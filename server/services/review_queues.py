@@ -23,7 +23,7 @@ from server.store import label_schemas as schema_store
 from server.store import paging
 from server.store import review_queues as store
 from server.store import users as user_store
-from server.store.models import ReviewQueue
+from server.store.genai_models import ReviewQueue
 from server.store.search import Page
 
 QUEUE_ID_PREFIX = "rq-"

@@ -29,7 +29,8 @@ from server.services import validation
 from server.store import experiments as experiment_store
 from server.store import scorers as store
 from server.store import trace_grammar
-from server.store.models import Experiment, OnlineScoringConfig, Scorer
+from server.store.genai_models import OnlineScoringConfig, Scorer
+from server.store.models import Experiment
 from server.store.scorers import ScorerRow as ScorerRow  # re-exported: the rows handlers render
 
 CUSTOM_SCORER_REFUSED = (

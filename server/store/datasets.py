@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session, aliased
 
 from server.store import dataset_grammar as grammar
 from server.store.dialect import insert_ignore, upsert
-from server.store.models import (
+from server.store.genai_models import (
     EvaluationDataset,
     EvaluationDatasetExperiment,
     EvaluationDatasetRecord,
     EvaluationDatasetTag,
-    Experiment,
 )
+from server.store.models import Experiment
 from server.store.raw import Raw, placeholders
 from server.store.search import Page, _compare, _keyed_condition, _paginate
 from server.store.search_grammar import Comparison, OrderKey

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, case, func, null, select
 from sqlalchemy.orm import Session
 
-from server.store.models import Assessment, Experiment, Issue, Run
+from server.store.genai_models import Issue
+from server.store.models import Assessment, Experiment, Run
 from server.store.paging import decode_offset, encode_offset
 
 # MLflow's IssueSeverity in rising order; a search lists the most severe first, issues without one last.

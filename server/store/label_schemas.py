@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.store.models import LabelSchema
+from server.store.genai_models import LabelSchema
 
 
 def find(session: Session, schema_id: str) -> LabelSchema | None:

@@ -13,7 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore
-from server.store.models import ReviewQueue, ReviewQueueItem, ReviewQueueLabelSchema, ReviewQueueUser, Trace
+from server.store.genai_models import ReviewQueue, ReviewQueueItem, ReviewQueueLabelSchema, ReviewQueueUser
+from server.store.models import Trace
 
 
 def find(session: Session, queue_id: str, *, for_update: bool = False) -> ReviewQueue | None:

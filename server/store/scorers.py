@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
 from server.store.dialect import insert_ignore
-from server.store.models import Experiment, OnlineScoringConfig, Scorer, ScorerVersion
+from server.store.genai_models import OnlineScoringConfig, Scorer, ScorerVersion
+from server.store.models import Experiment
 
 
 @dataclass(frozen=True, slots=True)

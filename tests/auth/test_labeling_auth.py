@@ -90,6 +90,7 @@ def test_review_queues_follow_membership_and_ownership(
     # Carol may only read the experiment: she sees the queue she is assigned to, and nothing else.
     as_user(carol)
     assert review_queues.get_review_queue(queue.queue_id).name == "Bob's batch"
+    assert review_queues.get_review_queue(name="Bob's batch", experiment_id=experiment_id).queue_id == queue.queue_id
     assert len(review_queues.list_review_queue_items(queue.queue_id)) == 2
     assert [q.name for q in review_queues.list_review_queues(experiment_id=experiment_id)] == ["Bob's batch"]
     _denied(lambda: review_queues.get_review_queue(private.queue_id))

@@ -1,0 +1,61 @@
+"""The terms every access check is written in: the resource kinds, the `Access` a route declares, and the
+PERMISSION_DENIED error a refused check raises.
+
+A module of its own so that `rules.py` and the checks kept beside it (`genai_access.py`) share these terms without
+importing each other; `rules.py` re-exports them, and routes keep reaching them there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from server.errors import ErrorCode, MlflowError
+from server.permissions import Permission
+
+Resource = Literal[
+    "experiment",
+    "experiment_name",
+    "experiments",
+    "run",
+    "runs",
+    "logged_model",
+    "registered_model",
+    "signed_in",
+    "person",
+    "admin",
+    "user",
+    "named_resource",
+    "trace",
+    "traces",
+    "trace_start",
+    "trace_locations",
+    "scorer_list",
+    "scorer_ids",
+    "issue",
+    "issue_search",
+    "genai_job",
+    "label_schema",
+    "review_queue",
+    "review_queue_view",
+    "review_queue_view_by_name",
+    "review_queue_shape",
+    "review_queue_prune",
+    "review_queue_review",
+    "dataset",
+    "dataset_create",
+    "dataset_link",
+    "dataset_search",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    resource: Resource
+    need: Permission = Permission.READ
+    field: str = ""
+    grants_creator: bool = False  # the caller gets MANAGE on what the request creates
+
+
+def permission_denied(what: str = "") -> MlflowError:
+    return MlflowError(f"Permission denied{': ' + what if what else ''}.", ErrorCode.PERMISSION_DENIED)
