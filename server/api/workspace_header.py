@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
+from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.errors import ErrorCode, MlflowError, error_response
@@ -16,6 +16,7 @@ from server.store.models import DEFAULT_WORKSPACE
 from server.web.context import Context
 
 HEADER = "x-mlflow-workspace"
+RUNYARD_ROUTES = "/runyard/"
 # A workspace found to exist is not looked up again for this long (in this process): the lookup, a thread hop and
 # a read, would double the cost of a small logging call. Within it, requests naming a workspace just deleted go on
 # and find nothing in it (its experiments were moved or refused its deletion).
@@ -39,11 +40,19 @@ class WorkspaceMiddleware:
         with self.context.db.read() as session:
             workspaces.get_workspace(session, name)
 
+    @staticmethod
+    def _from_query(scope: Scope) -> str:
+        """Runyard's own pages link to a job's log and follow it with EventSource, neither of which can send a
+        header: on Runyard's routes (never MLflow's), `?workspace=` names it instead."""
+        if not scope["path"].startswith(RUNYARD_ROUTES):
+            return ""
+        return (QueryParams(scope.get("query_string", b"")).get("workspace") or "").strip()
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/").endswith("/mlflow/server-info"):
             await self.app(scope, receive, send)
             return
-        named = (Headers(scope=scope).get(HEADER) or "").strip()
+        named = (Headers(scope=scope).get(HEADER) or "").strip() or self._from_query(scope)
         if not self.enabled:
             if named:
                 await error_response(ErrorCode.FEATURE_DISABLED, DISABLED)(scope, receive, send)

@@ -7,6 +7,7 @@ import hashlib
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -34,7 +35,7 @@ from server.jobspec.schemas import (
     LeaseState,
 )
 from server.permissions import Permission
-from server.services import validation
+from server.services import validation, workspaces
 from server.store import job_queue as queue
 from server.store.paging import decode_offset, encode_offset
 from server.web.context import Context
@@ -75,6 +76,12 @@ def _cursor(last_event_id: str | None, after: int) -> int:
 def _event(name: str, data: object, event_id: int | None = None) -> bytes:
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {name}\ndata: {orjson.dumps(data).decode()}\n\n".encode()
+
+
+def any_workspace() -> AbstractContextManager[None]:
+    """A worker serves the jobs of every workspace: its lease on a job, not a workspace header, says which job it
+    may touch, so the lease routes look jobs and runs up wherever they are."""
+    return workspaces.working_in(None)
 
 
 def job_router(context: Context, jobs: JobService) -> APIRouter:
@@ -202,31 +209,38 @@ def job_router(context: Context, jobs: JobService) -> APIRouter:
     @router.post("/workers/claim", response_model=ClaimResponse, summary="Lease queued jobs (workers)")
     async def claim_jobs(body: ClaimRequest, request: Request) -> ClaimResponse:
         await access.require_worker(context, request)
-        claimed = await jobs.leases.claim(body, request.is_disconnected)  # a worker that hung up gets nothing leased
+        with any_workspace():
+            claimed = await jobs.leases.claim(
+                body, request.is_disconnected
+            )  # a worker that hung up gets nothing leased
         return ClaimResponse(jobs=await access.issue_tracking_tokens(context, request, claimed))
 
     @router.post("/jobs/{job_id}/start", response_model=LeaseState, summary="The entry point starts (workers)")
     async def start_job(job_id: str, body: LeaseRequest, request: Request) -> LeaseState:
         await access.require_worker(context, request)
-        return await jobs.leases.start(job_id, body)
+        with any_workspace():
+            return await jobs.leases.start(job_id, body)
 
     @router.post("/jobs/{job_id}/heartbeat", response_model=LeaseState, summary="Keep the lease, ship logs (workers)")
     async def heartbeat(job_id: str, body: Heartbeat, request: Request) -> LeaseState:
         """409 ABORTED means the lease is gone (expired and handed on): the worker must stop the job."""
         await access.require_worker(context, request)
-        return await jobs.leases.heartbeat(job_id, body)
+        with any_workspace():
+            return await jobs.leases.heartbeat(job_id, body)
 
     @router.post("/jobs/{job_id}/release", status_code=204, summary="Hand a job back at shutdown (workers)")
     async def release_job(job_id: str, body: LeaseRequest, request: Request) -> Response:
         """The job goes back to the queue at once, for another worker to run from the start."""
         await access.require_worker(context, request)
-        await jobs.leases.release(job_id, body)
+        with any_workspace():
+            await jobs.leases.release(job_id, body)
         return Response(status_code=204)
 
     @router.post("/jobs/{job_id}/finish", response_model=JobView, summary="Report the outcome (workers)")
     async def finish_job(job_id: str, body: FinishRequest, request: Request) -> JobView:
         await access.require_worker(context, request)
-        finished = await jobs.leases.finish(job_id, body)
+        with any_workspace():
+            finished = await jobs.leases.finish(job_id, body)
         await access.revoke_tracking_tokens(context, finished)
         return finished
 

@@ -10,11 +10,16 @@ from sqlalchemy.orm import Session
 
 from server.jobspec.schemas import RUN_STATUS, JobStatus, JobView
 from server.store import job_queue as queue
-from server.store.models import Job
+from server.store.models import DEFAULT_WORKSPACE, Job
 
 
 def to_view(
-    job: Job, *, run_name: str | None = None, user_id: str | None = None, experiment_name: str | None = None
+    job: Job,
+    *,
+    run_name: str | None = None,
+    user_id: str | None = None,
+    experiment_name: str | None = None,
+    workspace: str = DEFAULT_WORKSPACE,
 ) -> JobView:
     status = JobStatus(job.status)
     return JobView(
@@ -24,6 +29,7 @@ def to_view(
         experiment_id=str(job.experiment_id),
         run_name=run_name,
         experiment_name=experiment_name,
+        workspace=workspace,
         user_id=user_id,
         status=status,
         run_status=RUN_STATUS[status],
@@ -51,12 +57,16 @@ def to_view(
 
 
 def views(session: Session, jobs: Sequence[Job]) -> list[JobView]:
-    runs, experiment_names = queue.names_of(session, jobs)
+    runs, experiments = queue.names_of(session, jobs)
     named: list[JobView] = []
     for job in jobs:
         run_name, user_id = runs.get(job.run_id, (None, None)) if job.run_id else (None, job.creator)
-        experiment_name = experiment_names.get(job.experiment_id)
-        named.append(to_view(job, run_name=run_name, user_id=user_id or None, experiment_name=experiment_name))
+        experiment_name, workspace = experiments.get(job.experiment_id, (None, DEFAULT_WORKSPACE))
+        named.append(
+            to_view(
+                job, run_name=run_name, user_id=user_id or None, experiment_name=experiment_name, workspace=workspace
+            )
+        )
     return named
 
 

@@ -97,6 +97,10 @@ class GitJobSubmit(JobSpec):
 JobKind = Literal["project", "genai"]
 
 
+# The workspace of everything made while workspaces were off, and of requests that name none.
+DEFAULT_WORKSPACE = "default"
+
+
 class JobView(_Model):
     job_id: str
     kind: JobKind = Field("project", description="An MLflow Project, or one of MLflow's server-side GenAI jobs.")
@@ -104,6 +108,10 @@ class JobView(_Model):
     experiment_id: str
     run_name: str | None = None
     experiment_name: str | None = None
+    workspace: str = Field(
+        DEFAULT_WORKSPACE,
+        description="The workspace of its experiment; the project logs into it (as MLFLOW_WORKSPACE).",
+    )
     user_id: str | None = Field(None, description="Who submitted it: the run's user (the `mlflow.user` tag).")
     status: JobStatus
     run_status: str = Field(description="The MLflow run status the job maps to.")

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
 from server.jobspec.schemas import ACTIVE, JobStatus, LogChunk
+from server.store import scope
 from server.store.dialect import insert_ignore
 from server.store.models import Experiment, Job, JobLog, Run
 
@@ -30,8 +31,9 @@ def _rowcount(result: Any) -> int:
 
 
 def get_job(session: Session, job_id: str) -> Job:
+    """A job of the request's workspace: its experiment's."""
     job = session.get(Job, job_id)
-    if job is None:
+    if job is None or scope.hides(session, job.experiment_id):
         raise MlflowError.not_found(f"Job with id={job_id} not found")
     return job
 
@@ -57,7 +59,7 @@ class JobFilter:
 
 
 def list_jobs(session: Session, where: JobFilter, *, offset: int, limit: int) -> list[Job]:
-    query = select(Job)
+    query = select(Job).where(scope.visible(Job.experiment_id))
     if where.readable is not None:
         query = query.where(Job.experiment_id.in_(select(Experiment.experiment_id).where(where.readable)))
     if where.statuses:
@@ -72,15 +74,16 @@ def list_jobs(session: Session, where: JobFilter, *, offset: int, limit: int) ->
     return list(session.scalars(query))
 
 
-def names_of(session: Session, jobs: Sequence[Job]) -> tuple[dict[str, tuple[str, str]], dict[int, str]]:
-    """(run name, run user) per run and the experiment names for a page of jobs, in two queries, not two per job."""
+def names_of(session: Session, jobs: Sequence[Job]) -> tuple[dict[str, tuple[str, str]], dict[int, tuple[str, str]]]:
+    """(run name, run user) per run and (name, workspace) per experiment for a page of jobs, in two queries, not two
+    per job."""
     run_ids = {job.run_id for job in jobs if job.run_id is not None}
     runs = select(Run.run_uuid, Run.name, Run.user_id).where(Run.run_uuid.in_(run_ids))
-    experiments = select(Experiment.experiment_id, Experiment.name).where(
+    experiments = select(Experiment.experiment_id, Experiment.name, Experiment.workspace).where(
         Experiment.experiment_id.in_({job.experiment_id for job in jobs})
     )
     by_run = {run_id: (name, user) for run_id, name, user in session.execute(runs).tuples()}
-    return by_run, dict(session.execute(experiments).tuples().all())
+    return by_run, {experiment_id: (name, workspace) for experiment_id, name, workspace in session.execute(experiments)}
 
 
 def claim(session: Session, *, owner: str, backends: Sequence[str], limit: int, now: int, lease_ms: int) -> list[str]:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from server.jobspec.schemas import (
     API_PREFIX,
+    DEFAULT_WORKSPACE,
     ClaimedJob,
     ClaimRequest,
     ClaimResponse,
@@ -46,6 +47,9 @@ class JobApiError(Exception):
         return self.status is None or self.status in (429, 502, 503, 504)
 
 
+WORKSPACE_HEADER = "X-MLFLOW-WORKSPACE"
+
+
 def credentials_from_env() -> httpx.Auth | None:
     """The stock client's variables: MLFLOW_TRACKING_TOKEN (bearer), else MLFLOW_TRACKING_USERNAME/PASSWORD."""
     if token := os.environ.get("MLFLOW_TRACKING_TOKEN"):
@@ -64,12 +68,14 @@ class _Bearer(httpx.Auth):
 
 
 class JobClient:
-    def __init__(self, server_url: str, *, timeout: float = 60.0) -> None:
+    def __init__(self, server_url: str, *, timeout: float = 60.0, workspace: str | None = None) -> None:
+        """`workspace`: the one a user submits and reads jobs in (a worker serves every workspace, and names none)."""
         self.server_url = server_url.rstrip("/")
         self._http = httpx.Client(
             base_url=self.server_url + API_PREFIX,
             timeout=timeout,
             auth=credentials_from_env(),
+            headers={WORKSPACE_HEADER: workspace} if workspace else None,
         )
 
     def close(self) -> None:
@@ -155,9 +161,11 @@ class JobClient:
         timeout = httpx.Timeout(request.wait_seconds + 30)
         return ClaimResponse.model_validate(self._post("/workers/claim", request, timeout=timeout)).jobs
 
-    def download_snapshot(self, job_id: str, dest: Path) -> None:
+    def download_snapshot(self, job_id: str, dest: Path, workspace: str = DEFAULT_WORKSPACE) -> None:
+        """The snapshot is read in the job's workspace, as its submitter would read it."""
+        headers = {WORKSPACE_HEADER: workspace} if workspace != DEFAULT_WORKSPACE else None
         try:
-            with self._http.stream("GET", f"/jobs/{job_id}/snapshot") as response:
+            with self._http.stream("GET", f"/jobs/{job_id}/snapshot", headers=headers) as response:
                 if response.is_error:
                     response.read()
                     raise JobApiError(response.text, status=response.status_code)

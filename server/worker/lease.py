@@ -77,7 +77,7 @@ class Lease:
                 self._buffer.append((stream, text))
 
     def download_snapshot(self, dest: Path) -> None:
-        self.client.download_snapshot(self.job.job_id, dest)
+        self.client.download_snapshot(self.job.job_id, dest, self.job.workspace)
 
     def start(self) -> None:
         """The entry point is about to start: the job and its run become RUNNING."""

@@ -17,6 +17,7 @@ from typing import Any
 from mlflow.exceptions import ExecutionException, MlflowException
 from mlflow.projects.backend.abstract_backend import AbstractBackend
 from mlflow.projects.submitted_run import SubmittedRun
+from mlflow.utils.workspace_context import get_request_workspace
 
 from server.jobspec.schemas import RUN_STATUS, TERMINAL, JobStatus, JobView
 from server.worker.client import JobApiError, JobClient
@@ -97,7 +98,8 @@ class RunyardBackend(AbstractBackend):
                 f"The runyard backend submits to the Runyard server MLflow tracks to; the tracking URI is "
                 f"'{tracking_uri}'. Set MLFLOW_TRACKING_URI (or mlflow.set_tracking_uri) to http(s)://<runyard>."
             )
-        client = JobClient(tracking_uri)
+        # The job goes to the workspace the caller works in (`mlflow.set_workspace`, or MLFLOW_WORKSPACE).
+        client = JobClient(tracking_uri, workspace=get_request_workspace())
         submission = Submission(
             uri=project_uri,
             entry_point=entry_point,

@@ -169,7 +169,7 @@ def dispatcher(
         server_url="http://runyard.test:5000",
         settings=AzureMLSettings(**{"poll_seconds": 15, "not_started_timeout_seconds": 600, **settings}),
         connect=connect,
-        tracking=lambda token: tracking,
+        tracking=lambda token, workspace: tracking,
         clock=clock,
         sleep=clock.sleep,
     )

@@ -80,7 +80,8 @@ def test_a_completed_job_is_sent_as_a_command_job_and_followed(archive: Path, tr
     }
     assert job.command == (
         'export MLFLOW_TRACKING_URI="$RUNYARD_TRACKING_URI" MLFLOW_RUN_ID="$RUNYARD_RUN_ID" '
-        'MLFLOW_EXPERIMENT_ID="$RUNYARD_EXPERIMENT_ID" && unset MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_TOKEN && '
+        'MLFLOW_EXPERIMENT_ID="$RUNYARD_EXPERIMENT_ID" && unset MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_TOKEN '
+        "MLFLOW_WORKSPACE && "
         'export MLFLOW_TRACKING_TOKEN="$RUNYARD_TRACKING_TOKEN" && python train.py --alpha 0.3 --exit-code 0'
     )
     assert workspace.code_files == ["MLproject", "quick.py", "sleep.py", "train.py"]
@@ -109,6 +110,15 @@ def test_without_auth_no_token_travels_and_azures_own_is_cleared(
     assert "unset MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_TOKEN" in job.command
     assert "export MLFLOW_TRACKING_TOKEN" not in job.command
     assert not any(name.startswith("MLFLOW_") for name in job.environment_variables)
+
+
+def test_a_job_of_a_workspace_logs_into_that_workspace(archive: Path, tracking: Any, clock: FakeClock) -> None:
+    workspace = ScriptedWorkspace(["Running", "Completed"])
+    lease = FakeLease(make_job(workspace="team-a"), archive, token=None)
+    assert dispatcher(workspace, clock, tracking).execute(lease.job, lease).outcome == "succeeded"  # type: ignore[arg-type]
+    job = _sent(workspace)
+    assert job.environment_variables["RUNYARD_WORKSPACE"] == "team-a"
+    assert 'export MLFLOW_WORKSPACE="$RUNYARD_WORKSPACE" && python train.py' in job.command
 
 
 def test_a_failed_job_fails_its_run_with_azures_error(archive: Path, tracking: Any, clock: FakeClock) -> None:

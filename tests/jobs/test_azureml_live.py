@@ -49,7 +49,7 @@ def test_a_tiny_job_completes_on_azure_ml(tmp_path: Path) -> None:
 
     tracking.upload_folder.side_effect = upload
     settings = AzureMLSettings(poll_seconds=10, not_started_timeout_seconds=1800)
-    dispatcher = AzureMLDispatcher(server_url="http://127.0.0.1:9", settings=settings, tracking=lambda _: tracking)
+    dispatcher = AzureMLDispatcher(server_url="http://127.0.0.1:9", settings=settings, tracking=lambda *_: tracking)
     job = make_job(
         job_id=f"live{int(time.time())}",
         parameters={"word": "hi"},

@@ -6,8 +6,6 @@ workspace instead of mixing it into the shared space."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,40 +14,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from tests.support.processes import runyard_server
-from tests.support.stores import kind_of, new_store_uri
-
-_numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("workspaces") / "mlartifacts"
-
-
-@pytest.fixture(scope="module")
-def server(backend_store_uri: str, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    store_uri = new_store_uri(kind_of(backend_store_uri), artifacts.parent, "workspaces", request)
-    with runyard_server(store_uri, artifacts, "--enable-workspaces") as url:
-        yield url
-
-
-@pytest.fixture
-def client(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(server)
-    yield MlflowClient(server)
-    mlflow.set_workspace(None)
-
-
-@pytest.fixture
-def two_teams(client: MlflowClient) -> tuple[str, str]:
-    number = next(_numbers)
-    names = (f"team-a-{number}", f"team-b-{number}")
-    for name in names:
-        mlflow.create_workspace(name, description=f"{name} models")
-    return names
+from tests.workspaces.conftest import next_number
 
 
 def _error(call: object) -> tuple[str, str]:
@@ -122,7 +87,7 @@ def test_a_workspace_keeps_its_artifacts_under_its_own_folder(
 
 
 def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClient) -> None:
-    name = f"research-{next(_numbers)}"
+    name = f"research-{next_number()}"
 
     created = mlflow.create_workspace(name, description="Research team")
     updated = mlflow.update_workspace(name, description="Research and forecasting")
@@ -150,7 +115,7 @@ def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClien
 
 
 def test_an_empty_workspace_is_deleted_and_a_clash_with_default_is_refused(client: MlflowClient) -> None:
-    empty, clashing = f"empty-{next(_numbers)}", f"clash-{next(_numbers)}"
+    empty, clashing = f"empty-{next_number()}", f"clash-{next_number()}"
     mlflow.create_workspace(empty)
     mlflow.create_workspace(clashing)
     mlflow.set_workspace(clashing)
@@ -175,7 +140,7 @@ def test_bad_workspace_names_and_reserved_operations_are_refused(server: str) ->
         malformed = http.post("/api/3.0/mlflow/workspaces", json={"name": "Team_A"})
         default_created = http.post("/api/3.0/mlflow/workspaces", json={"name": "default"})
         default_deleted = http.delete("/api/3.0/mlflow/workspaces/default")
-        cascade = http.post("/api/3.0/mlflow/workspaces", json={"name": f"gone-{next(_numbers)}"})
+        cascade = http.post("/api/3.0/mlflow/workspaces", json={"name": f"gone-{next_number()}"})
         cascaded = http.delete(f"/api/3.0/mlflow/workspaces/{cascade.json()['workspace']['name']}?mode=CASCADE")
         unknown_mode = http.delete("/api/3.0/mlflow/workspaces/anything?mode=PURGE")
         update_nothing = http.patch("/api/3.0/mlflow/workspaces/default", json={})

@@ -12,9 +12,28 @@ const STATUS_LABELS = {
   CANCELED: "Canceled",
 };
 
+let workspaceHeader;
+
+/** The workspace MLflow's UI is in, as the header the API reads: its switcher keeps the choice in localStorage,
+ * and it names one only when the server has workspaces (server-info says so). */
+export async function workspaceHeaders() {
+  if (workspaceHeader === undefined) {
+    workspaceHeader = {};
+    try {
+      const info = await (await fetch("/ajax-api/3.0/mlflow/server-info", { credentials: "same-origin" })).json();
+      const active = info.workspaces_enabled && localStorage.getItem("mlflow.activeWorkspace");
+      if (active) workspaceHeader = { "X-MLFLOW-WORKSPACE": active };
+    } catch {
+      // Without server-info the pages show the default workspace, as they do without workspaces.
+    }
+  }
+  return workspaceHeader;
+}
+
 /** A JSON call; an MLflow-style error body becomes an Error carrying its message. */
 export async function call(path, options = {}) {
-  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const headers = { ...(await workspaceHeaders()), ...(options.headers || {}) };
+  const response = await fetch(path, { credentials: "same-origin", ...options, headers });
   const body = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
   if (!response.ok) {
     throw new Error(body?.message || `${response.status} ${response.statusText}`);

@@ -2,6 +2,7 @@
 // server-sent events from the job API (resuming where it left off if the connection drops).
 import {
   API,
+  workspaceHeaders,
   TERMINAL,
   backendLabel,
   call,
@@ -91,9 +92,11 @@ function append(entry) {
   if (follow.checked) log.scrollTop = log.scrollHeight;
 }
 
-function tail() {
+async function tail() {
   // EventSource resends Last-Event-ID on its own reconnects, so a dropped connection resumes without duplicates.
-  source = new EventSource(`${base}/logs/stream`);
+  // EventSource sends no headers of its own: the workspace goes in the query, which the job routes also read.
+  const workspace = (await workspaceHeaders())["X-MLFLOW-WORKSPACE"];
+  source = new EventSource(`${base}/logs/stream${workspace ? `?workspace=${encodeURIComponent(workspace)}` : ""}`);
   source.addEventListener("log", (event) => append(JSON.parse(event.data)));
   source.addEventListener("end", () => {
     source.close();
@@ -126,7 +129,10 @@ retry.addEventListener("click", async () => {
     retry.disabled = false;
   }
 });
-document.getElementById("full-log").href = `${base}/logs`;
+workspaceHeaders().then((headers) => {
+  const workspace = headers["X-MLFLOW-WORKSPACE"];
+  document.getElementById("full-log").href = `${base}/logs${workspace ? `?workspace=${encodeURIComponent(workspace)}` : ""}`;
+});
 
 refresh();
 tail();

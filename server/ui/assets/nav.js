@@ -57,6 +57,22 @@
     job.setAttribute("aria-label", jobLabel);
   }
 
+  let workspaceHeader;
+  // The workspace MLflow's UI is in (its switcher keeps it in localStorage), when the server has workspaces.
+  async function workspaceHeaders() {
+    if (workspaceHeader === undefined) {
+      workspaceHeader = {};
+      try {
+        const info = await (await fetch("/ajax-api/3.0/mlflow/server-info", { credentials: "same-origin" })).json();
+        const active = info.workspaces_enabled && localStorage.getItem("mlflow.activeWorkspace");
+        if (active) workspaceHeader = { "X-MLFLOW-WORKSPACE": active };
+      } catch {
+        // Without server-info, the default workspace.
+      }
+    }
+    return workspaceHeader;
+  }
+
   async function update() {
     const match = location.hash.match(RUN_PAGE);
     const runId = match ? match[1] : null;
@@ -65,7 +81,10 @@
     job.hidden = true;
     if (!runId) return;
     try {
-      const response = await fetch(`/runyard/api/jobs?run_id=${runId}&max_results=1`, { credentials: "same-origin" });
+      const response = await fetch(`/runyard/api/jobs?run_id=${runId}&max_results=1`, {
+        credentials: "same-origin",
+        headers: await workspaceHeaders(),
+      });
       const found = response.ok ? (await response.json()).jobs[0] : null;
       if (!found || shownFor !== runId) return;
       job.href = `/runyard/jobs/${found.job_id}`;

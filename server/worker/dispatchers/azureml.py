@@ -25,7 +25,7 @@ from pathlib import Path
 
 from server.errors import MlflowError
 from server.jobspec import mlflow_projects, projects
-from server.jobspec.schemas import JobView
+from server.jobspec.schemas import DEFAULT_WORKSPACE, JobView
 from server.worker.dispatchers.azureml_client import AzureML, AzureMLError, CommandJob, LogStream, RemoteJob
 from server.worker.dispatchers.azureml_project import (
     AzureMLSettings,
@@ -57,7 +57,7 @@ class AzureMLDispatcher:
         server_url: str,
         settings: AzureMLSettings | None = None,
         connect: Callable[[], AzureML] | None = None,
-        tracking: Callable[[str | None], RunTracking] | None = None,
+        tracking: Callable[[str | None, str], RunTracking] | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         work_root: Path | None = None,
@@ -69,7 +69,7 @@ class AzureMLDispatcher:
         self.settings = settings or AzureMLSettings()
         self.tracking_uri = self.settings.tracking_uri or server_url
         self._connect = connect or (lambda: AzureML.connect(self.settings.workspace))
-        self._tracking = tracking or (lambda token: RunTracking(server_url, token))
+        self._tracking = tracking or (lambda token, workspace: RunTracking(server_url, token, workspace=workspace))
         self.clock = clock
         self._sleep = sleep
         self.work_root = work_root
@@ -98,7 +98,7 @@ class AzureMLDispatcher:
             lease.cancel_requested.wait(min(remaining, 0.5))
 
     def execute(self, job: JobView, lease: Lease) -> Outcome:
-        tracking = self._tracking(lease.tracking_token)
+        tracking = self._tracking(lease.tracking_token, job.workspace)
         try:
             with tempfile.TemporaryDirectory(prefix=f"runyard-azureml-{job.job_id[:8]}-", dir=self.work_root) as tmp:
                 outcome = _Attempt(self, job, lease, tracking, Path(tmp)).run()
@@ -173,6 +173,7 @@ class _Attempt:
         project = mlflow_projects.load_project(code)
         command = entry_command(project, self.job.entry_point, self.job.parameters)
         token = self.lease.tracking_token
+        workspace = None if self.job.workspace == DEFAULT_WORKSPACE else self.job.workspace
         try:
             experiment = experiment_name(self.tracking.experiment_name(self.job.experiment_id))
         except TrackingError as exc:
@@ -182,12 +183,12 @@ class _Attempt:
             name=self.name,
             display_name=f"{project.name or 'project'}-{self.job.entry_point}",
             code=code,
-            command=job_command(command, with_token=bool(token)),
+            command=job_command(command, with_token=bool(token), with_workspace=workspace is not None),
             environment=choose_environment(project, self.job.backend_config, self.owner.settings),
             compute=str(compute),
             experiment_name=experiment,
             environment_variables=tracking_variables(
-                self.owner.tracking_uri, self.job.project_run_id, self.job.experiment_id, token
+                self.owner.tracking_uri, self.job.project_run_id, self.job.experiment_id, token, workspace
             ),
             tags={
                 "runyard.job_id": self.job.job_id,

@@ -28,6 +28,7 @@ TRACKING_ENV = {
     "MLFLOW_EXPERIMENT_ID": "RUNYARD_EXPERIMENT_ID",
 }
 TOKEN_ENV = "RUNYARD_TRACKING_TOKEN"  # noqa: S105  (the variable's name, not a secret)
+WORKSPACE_ENV = "RUNYARD_WORKSPACE"  # the job's workspace, exported as MLFLOW_WORKSPACE when it is not `default`
 DEFAULT_ENVIRONMENT = "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
 DEFAULT_BASE_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04:latest"
 
@@ -90,7 +91,9 @@ def experiment_name(name: str) -> str:
     return cleaned[:250] or "Default"
 
 
-def tracking_variables(tracking_uri: str, run_id: str, experiment_id: str, token: str | None) -> dict[str, str]:
+def tracking_variables(
+    tracking_uri: str, run_id: str, experiment_id: str, token: str | None, workspace: str | None = None
+) -> dict[str, str]:
     env = {
         TRACKING_ENV["MLFLOW_TRACKING_URI"]: tracking_uri,
         TRACKING_ENV["MLFLOW_RUN_ID"]: run_id,
@@ -99,15 +102,19 @@ def tracking_variables(tracking_uri: str, run_id: str, experiment_id: str, token
     }
     if token:
         env[TOKEN_ENV] = token
+    if workspace:
+        env[WORKSPACE_ENV] = workspace
     return env
 
 
-def job_command(entry_command: str, *, with_token: bool) -> str:
+def job_command(entry_command: str, *, with_token: bool, with_workspace: bool = False) -> str:
     """Export Runyard's tracking coordinates under the MLflow names, then run the entry point."""
     exports = " ".join(f'{mlflow}="${ours}"' for mlflow, ours in TRACKING_ENV.items())
-    steps = [f"export {exports}", "unset MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_TOKEN"]
+    steps = [f"export {exports}", "unset MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_TOKEN MLFLOW_WORKSPACE"]
     if with_token:
         steps.append(f'export MLFLOW_TRACKING_TOKEN="${TOKEN_ENV}"')
+    if with_workspace:
+        steps.append(f'export MLFLOW_WORKSPACE="${WORKSPACE_ENV}"')
     return " && ".join([*steps, entry_command])
 
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 from server.errors import MlflowError
 from server.jobspec import mlflow_projects, projects
 from server.jobspec.genai import TIMED_OUT
-from server.jobspec.schemas import JobView, Stream
+from server.jobspec.schemas import DEFAULT_WORKSPACE, JobView, Stream
 from server.worker.dispatchers.environments import activation_command
 from server.worker.lease import Lease, LeaseLost, Outcome
 
@@ -133,6 +133,11 @@ class LocalDispatcher:
             env.pop("MLFLOW_RUN_ID", None)
         env["MLFLOW_EXPERIMENT_ID"] = job.experiment_id
         env.pop("MLFLOW_EXPERIMENT_NAME", None)
+        # The project logs into its job's workspace; a server without workspaces refuses any workspace named.
+        if job.workspace != DEFAULT_WORKSPACE:
+            env["MLFLOW_WORKSPACE"] = job.workspace
+        else:
+            env.pop("MLFLOW_WORKSPACE", None)
         return env
 
     def _run(

@@ -14,14 +14,20 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
+from server.jobspec.schemas import DEFAULT_WORKSPACE
+
 
 class TrackingError(Exception):
     """The run could not be read or written; the job goes on, the user is told in its log."""
 
 
 class RunTracking:
-    def __init__(self, server_url: str, token: str | None, *, timeout: float = 60.0) -> None:
+    def __init__(
+        self, server_url: str, token: str | None, *, workspace: str = DEFAULT_WORKSPACE, timeout: float = 60.0
+    ) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if workspace != DEFAULT_WORKSPACE:  # the job's run is found in the job's workspace only
+            headers["X-MLFLOW-WORKSPACE"] = workspace
         self._http = httpx.Client(base_url=server_url.rstrip("/"), headers=headers, timeout=timeout)
 
     def close(self) -> None:
