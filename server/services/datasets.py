@@ -133,8 +133,9 @@ def get_dataset(session: Session, dataset_id: str) -> DatasetView:
 
 
 def delete_dataset(session: Session, dataset_id: str) -> None:
-    """Idempotent, as in MLflow: an unknown dataset is not an error."""
-    store.delete_dataset(session, dataset_id)
+    """Idempotent, as in MLflow: an unknown dataset (or one of another workspace) is not an error."""
+    if store.get_dataset(session, dataset_id) is not None:
+        store.delete_dataset(session, dataset_id)
 
 
 def search_datasets(
@@ -180,11 +181,14 @@ def set_tags(session: Session, dataset_id: str, tags: str) -> None:
 
 def delete_tag(session: Session, dataset_id: str, key: str) -> None:
     """Idempotent, as in MLflow: an unknown dataset or tag is not an error."""
-    store.delete_tag(session, dataset_id, key)
+    if store.get_dataset(session, dataset_id) is not None:
+        store.delete_tag(session, dataset_id, key)
 
 
 def experiment_ids(session: Session, dataset_id: str) -> list[str]:
-    """An unknown dataset has none (MLflow does not check)."""
+    """An unknown dataset (or one of another workspace) has none (MLflow does not check)."""
+    if store.get_dataset(session, dataset_id) is None:
+        return []
     return [str(e) for e in store.experiment_ids_of(session, dataset_id)]
 
 
@@ -263,7 +267,10 @@ def _write(session: Session, merged: dict[str, records.Merged], now: int) -> Non
 def records_page(session: Session, dataset_id: str, *, max_results: int | None, page_token: str | None) -> RecordPage:
     """A page of records in the order they were added; an unknown dataset has none (MLflow does not check)."""
     limit = records.page_size(max_results)
-    rows = store.records_page(session, dataset_id, after=records.decode_cursor(page_token), limit=limit + 1)
+    after = records.decode_cursor(page_token)
+    if store.get_dataset(session, dataset_id) is None:  # unknown, or of another workspace
+        return RecordPage(dataset_id, [], None)
+    rows = store.records_page(session, dataset_id, after=after, limit=limit + 1)
     token = records.encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     return RecordPage(dataset_id, rows[:limit], token)
 

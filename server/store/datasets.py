@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, exists, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.store import dataset_grammar as grammar
+from server.store import scope as workspace_scope
 from server.store.dialect import insert_ignore, upsert
 from server.store.genai_models import (
     EvaluationDataset,
@@ -33,13 +34,20 @@ HASH_LOOKUP_CHUNK = 500  # hashes per IN list: well under either database's limi
 
 def get_dataset(session: Session, dataset_id: str, *, for_update: bool = False) -> EvaluationDataset | None:
     """The dataset, or None; `for_update` locks its row (PostgreSQL), so writers to one dataset take turns."""
-    query = select(EvaluationDataset).where(EvaluationDataset.dataset_id == dataset_id)
+    query = select(EvaluationDataset).where(EvaluationDataset.dataset_id == dataset_id, _in_workspace())
     return session.scalars(query.with_for_update() if for_update else query).one_or_none()
+
+
+def _in_workspace() -> ColumnElement[bool]:
+    """Datasets of the request's workspace (all of them without workspaces)."""
+    workspace = workspace_scope.current()
+    return true() if workspace is None else EvaluationDataset.workspace == workspace
 
 
 def insert_dataset(
     session: Session, dataset: EvaluationDataset, tags: dict[str, str | None], experiment_ids: Sequence[int]
 ) -> None:
+    dataset.workspace = workspace_scope.current_or_default()
     session.add(dataset)
     session.flush()
     set_tags(session, dataset.dataset_id, tags)
@@ -96,7 +104,10 @@ def existing_experiments(session: Session, experiment_ids: Iterable[int]) -> set
     wanted = set(experiment_ids)
     if not wanted:
         return set()
-    return set(session.scalars(select(Experiment.experiment_id).where(Experiment.experiment_id.in_(wanted))))
+    query = select(Experiment.experiment_id).where(
+        Experiment.experiment_id.in_(wanted), workspace_scope.visible(Experiment.experiment_id)
+    )
+    return set(session.scalars(query))
 
 
 def link_experiments(session: Session, dataset_id: str, experiment_ids: Iterable[int], now: int) -> None:
@@ -151,7 +162,7 @@ def search_datasets(
     search to some experiments' datasets, `visible` to what the caller may read."""
     conditions = [_condition(c) for c in grammar.parse_dataset_filter(filter_string)]
     keys = grammar.parse_dataset_order_by(order_by) or [OrderKey("attribute", "created_time", False)]
-    query = select(EvaluationDataset).where(scope if scope is not None else true(), *conditions)
+    query = select(EvaluationDataset).where(scope if scope is not None else true(), _in_workspace(), *conditions)
     if visible is not None:
         query = query.where(visible)
     for key in keys:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, case, func, null, select
 from sqlalchemy.orm import Session
 
+from server.store import scope
 from server.store.genai_models import Issue
 from server.store.models import Assessment, Experiment, Run
 from server.store.paging import decode_offset, encode_offset
@@ -28,16 +29,18 @@ class IssuePage:
 
 
 def find(session: Session, issue_id: str, *, for_update: bool = False) -> Issue | None:
-    query = select(Issue).where(Issue.issue_id == issue_id)
+    query = select(Issue).where(Issue.issue_id == issue_id, scope.visible(Issue.experiment_id))
     return session.scalars(query.with_for_update() if for_update else query).one_or_none()
 
 
 def experiment_of(session: Session, issue_id: str) -> int | None:
-    return session.scalar(select(Issue.experiment_id).where(Issue.issue_id == issue_id))
+    query = select(Issue.experiment_id).where(Issue.issue_id == issue_id, scope.visible(Issue.experiment_id))
+    return session.scalar(query)
 
 
 def run_exists(session: Session, run_id: str) -> bool:
-    return session.scalar(select(Run.run_uuid).where(Run.run_uuid == run_id)) is not None
+    query = select(Run.run_uuid).where(Run.run_uuid == run_id, scope.visible(Run.experiment_id))
+    return session.scalar(query) is not None
 
 
 def in_experiments(experiments: ColumnElement[bool]) -> ColumnElement[bool]:

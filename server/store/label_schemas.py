@@ -6,11 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.store import scope
 from server.store.genai_models import LabelSchema
 
 
 def find(session: Session, schema_id: str) -> LabelSchema | None:
-    return session.get(LabelSchema, schema_id)
+    schema = session.get(LabelSchema, schema_id)
+    return None if schema is None or scope.hides(session, schema.experiment_id) else schema
 
 
 def find_by_name(session: Session, experiment_id: int, name: str) -> LabelSchema | None:

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.store import scope
 from server.store.dialect import insert_ignore
 from server.store.genai_models import ReviewQueue, ReviewQueueItem, ReviewQueueLabelSchema, ReviewQueueUser
 from server.store.models import Trace
@@ -20,7 +21,7 @@ from server.store.models import Trace
 def find(session: Session, queue_id: str, *, for_update: bool = False) -> ReviewQueue | None:
     """`for_update` locks the queue row (PostgreSQL), so that attaching items and changing the questions, which
     must not interleave, take turns."""
-    query = select(ReviewQueue).where(ReviewQueue.queue_id == queue_id)
+    query = select(ReviewQueue).where(ReviewQueue.queue_id == queue_id, scope.visible(ReviewQueue.experiment_id))
     if for_update:
         query = query.with_for_update()
     return session.scalars(query).one_or_none()
@@ -143,7 +144,7 @@ def trace_experiments(session: Session, trace_ids: Sequence[str]) -> dict[str, i
         return {}
     query = (
         select(Trace.trace_id, Trace.experiment_id)
-        .where(Trace.trace_id.in_(list(trace_ids)))
+        .where(Trace.trace_id.in_(list(trace_ids)), scope.visible(Trace.experiment_id))
         .order_by(Trace.trace_id)  # lock in one order, so concurrent attaches cannot deadlock
         .with_for_update(read=True)
     )

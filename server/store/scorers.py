@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.orm import Session
 
+from server.store import scope
 from server.store.dialect import insert_ignore
 from server.store.genai_models import OnlineScoringConfig, Scorer, ScorerVersion
 from server.store.models import Experiment
@@ -37,7 +38,9 @@ def scorer_experiments(session: Session, scorer_ids: Sequence[str]) -> dict[str,
     """The experiment of each known scorer id (ids nobody holds are left out)."""
     if not scorer_ids:
         return {}
-    query = select(Scorer.scorer_id, Scorer.experiment_id).where(Scorer.scorer_id.in_(scorer_ids))
+    query = select(Scorer.scorer_id, Scorer.experiment_id).where(
+        Scorer.scorer_id.in_(scorer_ids), scope.visible(Scorer.experiment_id)
+    )
     return dict(session.execute(query).tuples().all())
 
 
@@ -113,7 +116,7 @@ def latest_versions(session: Session, experiments: ColumnElement[bool]) -> list[
             and_(ScorerVersion.scorer_id == Scorer.scorer_id, ScorerVersion.scorer_version == latest.c.newest),
         )
         .join(Experiment, Experiment.experiment_id == Scorer.experiment_id)
-        .where(Experiment.lifecycle_stage == "active", experiments)
+        .where(Experiment.lifecycle_stage == "active", scope.visible(Experiment.experiment_id), experiments)
         .order_by(Scorer.experiment_id, Scorer.scorer_name)
     )
     return [_row(scorer, version) for scorer, version in session.execute(query).tuples()]
@@ -136,6 +139,9 @@ def online_configs(session: Session, scorer_ids: Sequence[str]) -> list[OnlineSc
     if not scorer_ids:
         return []
     query = select(OnlineScoringConfig).where(OnlineScoringConfig.scorer_id.in_(scorer_ids))
+    if scope.current() is not None:
+        visible = select(Scorer.scorer_id).where(scope.visible(Scorer.experiment_id))
+        query = query.where(OnlineScoringConfig.scorer_id.in_(visible))
     return list(session.scalars(query.order_by(OnlineScoringConfig.scorer_id)))
 
 
