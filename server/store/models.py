@@ -32,8 +32,9 @@ DEFAULT_WORKSPACE = "default"
 
 
 class Workspace(Base):
-    """A team's namespace (`--enable-workspaces`): experiments and what hangs off them belong to exactly one.
-    `default` always exists; every row made while workspaces were off belongs to it."""
+    """A team's namespace (`--enable-workspaces`): experiments, registered models (prompts among them), webhooks
+    and what hangs off them belong to exactly one. `default` always exists; every row made while workspaces were
+    off belongs to it."""
 
     __tablename__ = "workspaces"
 
@@ -298,12 +299,21 @@ class ServerSecret(Base):
 
 class RegisteredModel(Base):
     """A named model in the registry. Versions, tags and aliases hang off the surrogate `id`, so a rename touches
-    this row only; `last_version` is the counter that hands out version numbers (never reused, never skipped)."""
+    this row only, and they follow the model's workspace without a column of their own; `last_version` is the
+    counter that hands out version numbers (never reused, never skipped)."""
 
     __tablename__ = "registered_models"
+    # Names are unique within a workspace: two teams may both register a `ranker`.
+    __table_args__ = (Index(None, "workspace", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    name: Mapped[str] = mapped_column(String(256), unique=True)
+    workspace: Mapped[str] = mapped_column(
+        String(63),
+        ForeignKey("workspaces.name", onupdate="CASCADE"),
+        default=DEFAULT_WORKSPACE,
+        server_default=DEFAULT_WORKSPACE,
+    )
+    name: Mapped[str] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
     creation_timestamp: Mapped[int] = mapped_column(BigInteger)
     last_updated_timestamp: Mapped[int] = mapped_column(BigInteger)
@@ -378,6 +388,13 @@ class Webhook(Base):
     __table_args__ = (Index(None, "deleted_timestamp", "creation_timestamp"),)
 
     webhook_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # A webhook hears the registry events of its own workspace only.
+    workspace: Mapped[str] = mapped_column(
+        String(63),
+        ForeignKey("workspaces.name", onupdate="CASCADE"),
+        default=DEFAULT_WORKSPACE,
+        server_default=DEFAULT_WORKSPACE,
+    )
     name: Mapped[str] = mapped_column(String(63))
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str] = mapped_column(Text)

@@ -116,9 +116,12 @@ def test_upgrading_a_store_in_use_keeps_every_row(fresh_store_uri: str) -> None:
     tables += ("model_version_tags", "registered_model_aliases", "webhooks", "webhook_events", "webhook_deliveries")
     with database.engine.connect() as connection:
         counts = {table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar() for table in tables}
-        workspaces = connection.execute(text("SELECT workspace FROM experiments")).scalars().all()
+        workspaces = [
+            connection.execute(text(f"SELECT workspace FROM {table}")).scalar_one()
+            for table in ("experiments", "registered_models", "webhooks")
+        ]
         enforced = connection.execute(text("PRAGMA foreign_keys")).scalar() if database.is_sqlite else 1
     database.dispose()
     assert counts == dict.fromkeys(tables, 1)
-    assert workspaces == ["default"]
+    assert workspaces == ["default"] * 3
     assert enforced == 1  # the server's connections enforce them again
