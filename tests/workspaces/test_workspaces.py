@@ -7,57 +7,15 @@ workspace instead of mixing it into the shared space."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import mlflow
-import pytest
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
-from tests.support.processes import runyard_server
-from tests.support.stores import kind_of, new_store_uri
+from tests.workspaces.conftest import error_of
 
 _numbers = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("workspaces") / "mlartifacts"
-
-
-@pytest.fixture(scope="module")
-def server(backend_store_uri: str, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[str]:
-    store_uri = new_store_uri(kind_of(backend_store_uri), artifacts.parent, "workspaces", request)
-    with runyard_server(store_uri, artifacts, "--enable-workspaces") as url:
-        yield url
-
-
-@pytest.fixture
-def client(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    mlflow.set_tracking_uri(server)
-    yield MlflowClient(server)
-    mlflow.set_workspace(None)
-
-
-@pytest.fixture
-def two_teams(client: MlflowClient) -> tuple[str, str]:
-    number = next(_numbers)
-    names = (f"team-a-{number}", f"team-b-{number}")
-    for name in names:
-        mlflow.create_workspace(name, description=f"{name} models")
-    return names
-
-
-def _error(call: object) -> tuple[str, str]:
-    """The error code and the server's message (the client shows it after "<code>: ")."""
-    with pytest.raises(MlflowException) as raised:
-        call()  # type: ignore[operator]
-    code = raised.value.error_code
-    return code, raised.value.message.removeprefix(f"{code}: ")
 
 
 def test_two_teams_use_the_same_names_and_see_only_their_own(client: MlflowClient, two_teams: tuple[str, str]) -> None:
@@ -79,17 +37,17 @@ def test_two_teams_use_the_same_names_and_see_only_their_own(client: MlflowClien
     assert [(r.info.run_id, r.data.metrics["auc"]) for r in found] == [(runs[mine], 0.7)]
 
     # What belongs to the other team is not found, exactly as if it did not exist.
-    assert _error(lambda: client.get_run(runs[theirs])) == (
+    assert error_of(lambda: client.get_run(runs[theirs])) == (
         "RESOURCE_DOES_NOT_EXIST",
         f"Run with id={runs[theirs]} not found",
     )
-    assert _error(lambda: client.get_experiment(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
-    assert _error(lambda: client.log_metric(runs[theirs], "auc", 1.0))[0] == "RESOURCE_DOES_NOT_EXIST"
-    assert _error(lambda: client.create_run(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.get_experiment(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.log_metric(runs[theirs], "auc", 1.0))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.create_run(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
 
     mlflow.set_workspace(theirs)
     assert client.get_run(runs[theirs]).data.metrics == {"auc": 0.9}  # untouched by the attempt above
-    assert _error(lambda: client.get_run(runs[mine]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.get_run(runs[mine]))[0] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_a_workspace_keeps_its_artifacts_under_its_own_folder(
@@ -126,7 +84,7 @@ def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClien
     mlflow.set_workspace(name)
     experiment_id = mlflow.create_experiment("forecast")
     mlflow.set_workspace(None)
-    assert _error(lambda: mlflow.delete_workspace(name)) == (
+    assert error_of(lambda: mlflow.delete_workspace(name)) == (
         "INVALID_STATE",
         f"Cannot delete workspace '{name}': table 'experiments' still contains 1 resource(s). "
         "Remove or reassign them before deleting the workspace.",
@@ -135,7 +93,7 @@ def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClien
 
     assert name not in [workspace.name for workspace in mlflow.list_workspaces()]
     assert client.get_experiment(experiment_id).name == "forecast"
-    assert _error(lambda: mlflow.get_workspace(name)) == ("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' not found")
+    assert error_of(lambda: mlflow.get_workspace(name)) == ("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' not found")
 
 
 def test_an_empty_workspace_is_deleted_and_a_clash_with_default_is_refused(client: MlflowClient) -> None:
@@ -147,7 +105,7 @@ def test_an_empty_workspace_is_deleted_and_a_clash_with_default_is_refused(clien
     mlflow.set_workspace(None)
 
     mlflow.delete_workspace(empty)
-    refused = _error(lambda: mlflow.delete_workspace(clashing, mode="SET_DEFAULT"))
+    refused = error_of(lambda: mlflow.delete_workspace(clashing, mode="SET_DEFAULT"))
 
     assert empty not in [workspace.name for workspace in mlflow.list_workspaces()]
     assert refused == (
@@ -213,7 +171,7 @@ def test_a_server_without_workspaces_refuses_a_request_that_names_one(server_url
         named = http.get("/api/2.0/mlflow/experiments/search", headers={"X-MLFLOW-WORKSPACE": "team-a"})
     mlflow.set_workspace("team-a")
     try:
-        client_refusal = _error(lambda: MlflowClient(server_url).search_experiments())
+        client_refusal = error_of(lambda: MlflowClient(server_url).search_experiments())
     finally:
         mlflow.set_workspace(None)
 

@@ -1,0 +1,103 @@
+"""The model registry and prompts of several teams on one Runyard started with `--enable-workspaces`, through the
+stock client: each workspace has its own `ranker` with its own versions and aliases, `models:/` URIs resolve within
+the caller's workspace, searches show only the caller's, and another team's model or prompt is answered exactly as
+one that does not exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+
+from tests.workspaces.conftest import error_of
+
+
+def _register_run_model(team: str, tmp_path: Path, name: str) -> str:
+    """A run of the current workspace with a model folder (an MLmodel file and a weights file naming the team),
+    registered as a new version of `name`; returns the version."""
+    folder = tmp_path / team / "model"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    (folder / "weights.txt").write_text(f"weights of {team}")
+    mlflow.set_experiment("ranking")
+    with mlflow.start_run() as run:
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+    return mlflow.register_model(f"runs:/{run.info.run_id}/model", name).version
+
+
+def test_the_same_model_name_in_two_workspaces_has_its_own_versions_and_aliases(
+    client: MlflowClient, two_teams: tuple[str, str], tmp_path: Path
+) -> None:
+    mine, theirs = two_teams
+    champions = {mine: "2", theirs: "1"}
+    for team in two_teams:
+        mlflow.set_workspace(team)
+        client.create_registered_model("ranker", description=f"{team}'s ranker")
+        versions = [_register_run_model(team, tmp_path, "ranker") for _ in range(int(champions[team]))]
+        assert versions == [str(n) for n in range(1, int(champions[team]) + 1)]  # numbered per workspace
+        client.set_registered_model_alias("ranker", "champion", champions[team])
+    mlflow.set_workspace(theirs)
+    client.create_registered_model("only-theirs")
+
+    for team in two_teams:
+        mlflow.set_workspace(team)
+        assert client.get_registered_model("ranker").description == f"{team}'s ranker"
+        assert client.get_model_version_by_alias("ranker", "champion").version == champions[team]
+        downloaded = mlflow.artifacts.download_artifacts("models:/ranker@champion", dst_path=str(tmp_path / team))
+        assert (Path(downloaded) / "weights.txt").read_text() == f"weights of {team}"
+
+    mlflow.set_workspace(mine)
+    assert [m.name for m in client.search_registered_models()] == ["ranker"]
+    assert [(v.name, v.version) for v in client.search_model_versions()] == [("ranker", "2"), ("ranker", "1")]
+    assert [v.version for v in client.search_model_versions("name = 'ranker'")] == ["2", "1"]
+    # Another team's model reads as one that does not exist, whatever the call.
+    assert error_of(lambda: client.get_registered_model("only-theirs")) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Registered Model with name=only-theirs not found",
+    )
+    assert error_of(lambda: client.delete_registered_model("only-theirs")) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Registered Model with name=only-theirs not found",
+    )
+    assert error_of(lambda: client.create_model_version("only-theirs", "s3://bucket/model")) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Registered Model with name=only-theirs not found",
+    )
+
+    mlflow.set_workspace(theirs)
+    assert [m.name for m in client.search_registered_models()] == ["only-theirs", "ranker"]
+    assert [(v.name, v.version) for v in client.search_model_versions()] == [("ranker", "1")]
+    assert error_of(lambda: client.get_model_version("ranker", "2")) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Model Version (name=ranker, version=2) not found",
+    )
+    client.delete_registered_model("ranker")  # theirs only
+    mlflow.set_workspace(mine)
+    assert client.get_model_version_by_alias("ranker", "champion").version == "2"
+
+
+def test_prompts_of_the_same_name_in_two_workspaces_are_independent(
+    client: MlflowClient, two_teams: tuple[str, str]
+) -> None:
+    mine, theirs = two_teams
+    for team in two_teams:
+        mlflow.set_workspace(team)
+        mlflow.genai.register_prompt(name="greeting", template=f"Hello from {team}, {{{{name}}}}!")
+    mlflow.genai.register_prompt(name="greeting", template="Goodbye, {{name}}!")  # a second version, theirs
+    mlflow.genai.set_prompt_alias("greeting", alias="production", version=2)
+    mlflow.genai.register_prompt(name="farewell", template="Bye!")
+
+    mlflow.set_workspace(mine)
+    assert mlflow.genai.load_prompt("prompts:/greeting/1").template == f"Hello from {mine}, {{{{name}}}}!"
+    assert [p.name for p in mlflow.genai.search_prompts()] == ["greeting"]
+    assert error_of(lambda: mlflow.genai.load_prompt("prompts:/greeting/2")) == (
+        "RESOURCE_DOES_NOT_EXIST",
+        "Prompt (name=greeting, version=2) not found",
+    )
+    assert mlflow.genai.load_prompt("prompts:/farewell/1", allow_missing=True) is None
+
+    mlflow.set_workspace(theirs)
+    assert mlflow.genai.load_prompt("prompts:/greeting@production").template == "Goodbye, {{name}}!"
+    assert mlflow.genai.load_prompt("prompts:/greeting/1").template == f"Hello from {theirs}, {{{{name}}}}!"
+    assert sorted(p.name for p in mlflow.genai.search_prompts()) == ["farewell", "greeting"]
