@@ -1,16 +1,33 @@
-"""The model registry and prompts of several teams on one Runyard started with `--enable-workspaces`, through the
-stock client: each workspace has its own `ranker` with its own versions and aliases, `models:/` URIs resolve within
-the caller's workspace, searches show only the caller's, and another team's model or prompt is answered exactly as
-one that does not exist."""
+"""The model registry, prompts and webhooks of several teams on one Runyard started with `--enable-workspaces`,
+through the stock client: each workspace has its own `ranker` with its own versions and aliases, `models:/` URIs
+resolve within the caller's workspace, searches show only the caller's, and another team's model, prompt or webhook
+is answered exactly as one that does not exist. A webhook hears only the registry events of its own workspace."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
+import pytest
 from mlflow import MlflowClient
 
+from tests.webhooks.conftest import WEBHOOK_ENV, Receiver
 from tests.workspaces.conftest import error_of
+
+
+@pytest.fixture(scope="module")
+def server_env() -> dict[str, str]:
+    """Webhooks may call the test's receiver on 127.0.0.1 over plain http."""
+    return WEBHOOK_ENV
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
 
 
 def _register_run_model(team: str, tmp_path: Path, name: str) -> str:
@@ -101,3 +118,37 @@ def test_prompts_of_the_same_name_in_two_workspaces_are_independent(
     assert mlflow.genai.load_prompt("prompts:/greeting@production").template == "Goodbye, {{name}}!"
     assert mlflow.genai.load_prompt("prompts:/greeting/1").template == f"Hello from {theirs}, {{{{name}}}}!"
     assert sorted(p.name for p in mlflow.genai.search_prompts()) == ["farewell", "greeting"]
+
+
+def test_a_webhook_belongs_to_its_workspace_and_hears_only_its_events(
+    client: MlflowClient, two_teams: tuple[str, str], receiver: Receiver
+) -> None:
+    mine, theirs = two_teams
+    hooks = {}
+    for team in two_teams:
+        mlflow.set_workspace(team)
+        hooks[team] = client.create_webhook(
+            name="versions", url=f"{receiver.base_url}/{team}", events=["model_version.created"]
+        ).webhook_id
+        client.create_registered_model("ranker")
+
+    mlflow.set_workspace(theirs)
+    assert [hook.webhook_id for hook in client.list_webhooks()] == [hooks[theirs]]
+    missing = ("RESOURCE_DOES_NOT_EXIST", f"Webhook with ID {hooks[mine]} not found.")
+    assert error_of(lambda: client.get_webhook(hooks[mine])) == missing
+    assert error_of(lambda: client.update_webhook(hooks[mine], description="taken over")) == missing
+    assert error_of(lambda: client.test_webhook(hooks[mine])) == missing
+    assert error_of(lambda: client.delete_webhook(hooks[mine])) == missing
+    # Their version first: had it reached my webhook, it would arrive before mine, since a webhook's deliveries
+    # go out in commit order.
+    client.create_model_version("ranker", f"s3://bucket/{theirs}")
+    mlflow.set_workspace(mine)
+    client.create_model_version("ranker", f"s3://bucket/{mine}")
+
+    mine_got = receiver.wait_for(f"/{mine}", lambda found: len(found) >= 1)
+    theirs_got = receiver.wait_for(f"/{theirs}", lambda found: len(found) >= 1)
+    for team, got in ((mine, mine_got), (theirs, theirs_got)):
+        assert [(b["data"]["source"], b["workspace"]) for b in map(json.loads, (r.body for r in got))] == [
+            (f"s3://bucket/{team}", team)
+        ]
+    assert client.get_webhook(hooks[mine]).description is None  # untouched by the other team's update
