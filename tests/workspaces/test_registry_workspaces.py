@@ -1,7 +1,8 @@
 """The model registry, prompts and webhooks of several teams on one Runyard started with `--enable-workspaces`,
 through the stock client: each workspace has its own `ranker` with its own versions and aliases, `models:/` URIs
 resolve within the caller's workspace, searches show only the caller's, and another team's model, prompt or webhook
-is answered exactly as one that does not exist. A webhook hears only the registry events of its own workspace."""
+is answered exactly as one that does not exist. A webhook hears only the registry events of its own workspace.
+Deleting a workspace counts its registered models and webhooks, and moves them to `default` with SET_DEFAULT."""
 
 from __future__ import annotations
 
@@ -152,3 +153,52 @@ def test_a_webhook_belongs_to_its_workspace_and_hears_only_its_events(
             (f"s3://bucket/{team}", team)
         ]
     assert client.get_webhook(hooks[mine]).description is None  # untouched by the other team's update
+
+
+def test_deleting_a_workspace_counts_and_moves_its_registry(client: MlflowClient, two_teams: tuple[str, str]) -> None:
+    team, clashing = two_teams
+    mlflow.set_workspace(team)
+    client.create_registered_model("scorer")
+    hook = client.create_webhook(name="hook", url="https://hooks.example.com/team", events=["prompt.created"])
+    mlflow.set_workspace(None)
+
+    assert error_of(lambda: mlflow.delete_workspace(team)) == (
+        "INVALID_STATE",
+        f"Cannot delete workspace '{team}': table 'registered_models' still contains 1 resource(s). "
+        "Remove or reassign them before deleting the workspace.",
+    )
+    mlflow.set_workspace(team)
+    client.delete_registered_model("scorer")
+    mlflow.set_workspace(None)
+    assert error_of(lambda: mlflow.delete_workspace(team)) == (
+        "INVALID_STATE",
+        f"Cannot delete workspace '{team}': table 'webhooks' still contains 1 resource(s). "
+        "Remove or reassign them before deleting the workspace.",
+    )
+    mlflow.set_workspace(team)
+    client.delete_webhook(hook.webhook_id)
+    mlflow.set_workspace(None)
+    mlflow.delete_workspace(team)  # a deleted webhook does not hold it back
+
+    client.create_registered_model(f"shared-{clashing}")  # in `default`
+    mlflow.set_workspace(clashing)
+    client.create_registered_model(f"shared-{clashing}")
+    client.create_model_version(f"shared-{clashing}", "s3://bucket/shared")
+    client.create_registered_model(f"own-{clashing}")
+    client.create_model_version(f"own-{clashing}", "s3://bucket/own")
+    mlflow.create_experiment("Default")  # the default workspace has one of that name
+    mlflow.set_workspace(None)
+    assert error_of(lambda: mlflow.delete_workspace(clashing, mode="SET_DEFAULT")) == (
+        "INVALID_STATE",
+        f"Cannot reassign resources from workspace '{clashing}' to 'default': the following names already exist "
+        f"in the default workspace and would cause conflicts:\n  - registered_models: 'shared-{clashing}'\n"
+        "  - experiments: 'Default'\nRename or remove the conflicting resources before retrying.",
+    )
+    client.delete_registered_model(f"shared-{clashing}")  # the default workspace's
+    mlflow.set_workspace(clashing)
+    client.rename_experiment(client.get_experiment_by_name("Default").experiment_id, f"renamed-{clashing}")
+    mlflow.set_workspace(None)
+    mlflow.delete_workspace(clashing, mode="SET_DEFAULT")
+
+    moved = [client.get_model_version(f"{prefix}-{clashing}", "1").source for prefix in ("shared", "own")]
+    assert moved == ["s3://bucket/shared", "s3://bucket/own"]

@@ -153,7 +153,7 @@ def test_bad_workspace_names_and_reserved_operations_are_refused(server: str) ->
         400,
         "FEATURE_DISABLED",
         "Workspace deletion mode CASCADE is not supported by this server: delete the workspace's experiments, "
-        "or move them to the default workspace with mode SET_DEFAULT.",
+        "registered models and webhooks, or move them to the default workspace with mode SET_DEFAULT.",
     )
     assert answer(unknown_mode) == (
         400,
