@@ -17,7 +17,7 @@ from server.api.routing import Rpc, rpc_endpoint
 from server.api.wire import Fields, invalid, missing
 from server.auth import rules as access
 from server.services import webhooks as service
-from server.store.models import WebhookDelivery
+from server.store.webhook_models import WebhookDelivery
 from server.web.context import Context
 
 # The protobuf enums (mlflow/protos/webhooks.proto), by name and number; the UNSPECIFIED zeros are not events.

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server.errors import ErrorCode, MlflowError, error_response
 from server.services import workspaces
-from server.store.models import DEFAULT_WORKSPACE
+from server.store.workspace_models import DEFAULT_WORKSPACE
 from server.web.context import Context
 
 HEADER = "x-mlflow-workspace"

@@ -12,7 +12,7 @@ from server.api.wire import Fields, invalid
 from server.auth import rules
 from server.errors import ErrorCode, MlflowError
 from server.services import workspaces as service
-from server.store.models import Workspace
+from server.store.workspace_models import Workspace
 from server.web.context import Context
 
 WORKSPACES_DISABLED = "Workspace APIs are not available: workspaces are not enabled on this server"

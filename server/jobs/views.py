@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from server.jobspec.schemas import RUN_STATUS, JobStatus, JobView
 from server.store import job_queue as queue
-from server.store.models import DEFAULT_WORKSPACE, Job
+from server.store.models import Job
+from server.store.workspace_models import DEFAULT_WORKSPACE
 
 
 def to_view(

@@ -54,7 +54,7 @@ def create_model_version(
         logged_model_store.record_registration(session, lineage.model_id, model.name, row.version)
     webhook_events.model_version_created(
         session,
-        name=model.name,
+        model=model,
         version=row.version,
         source=source,
         run_id=run_id,
@@ -113,11 +113,11 @@ def set_model_version_tag(session: Session, name: str, version: str, key: str, v
     rules.validate_tag(key, value)
     store.set_version_tags(session, row, {key: value})
     prompt = webhook_events.model_is_prompt(session, model)
-    webhook_events.version_tag_set(session, prompt=prompt, name=model.name, version=version, key=key, value=value)
+    webhook_events.version_tag_set(session, prompt=prompt, model=model, version=version, key=key, value=value)
 
 
 def delete_model_version_tag(session: Session, name: str, version: str, key: str) -> None:
     model, row = reads.get_version(session, name, version)
     store.delete_version_tag(session, row, validation.validate_entity_key(key))
     prompt = webhook_events.model_is_prompt(session, model)
-    webhook_events.version_tag_deleted(session, prompt=prompt, name=model.name, version=version, key=key)
+    webhook_events.version_tag_deleted(session, prompt=prompt, model=model, version=version, key=key)

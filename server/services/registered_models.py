@@ -27,7 +27,7 @@ def create_registered_model(
     tags = rules.validate_tags(tags)
     description = rules.validate_description(description)
     model = store.insert_registered_model(session, name=name, description=description, tags=tags)
-    webhook_events.registered_model_created(session, model.name, tags, description)
+    webhook_events.registered_model_created(session, model, tags, description)
     return reads.describe_model(session, model)
 
 
@@ -71,14 +71,14 @@ def set_registered_model_tag(session: Session, name: str, key: str, value: str) 
     rules.validate_tag(key, value)
     store.set_model_tags(session, model, {key: value})
     prompt = webhook_events.model_is_prompt(session, model)
-    webhook_events.model_tag_set(session, prompt=prompt, name=model.name, key=key, value=value)
+    webhook_events.model_tag_set(session, prompt=prompt, model=model, key=key, value=value)
 
 
 def delete_registered_model_tag(session: Session, name: str, key: str) -> None:
     model = reads.get_model(session, name)
     store.delete_model_tag(session, model, validation.validate_entity_key(key))
     prompt = webhook_events.model_is_prompt(session, model)  # after, as MLflow asks: deleting the prompt tag fires none
-    webhook_events.model_tag_deleted(session, prompt=prompt, name=model.name, key=key)
+    webhook_events.model_tag_deleted(session, prompt=prompt, model=model, key=key)
 
 
 def set_alias(session: Session, name: str, version: str, alias: str) -> None:
@@ -87,7 +87,7 @@ def set_alias(session: Session, name: str, version: str, alias: str) -> None:
     model, row = reads.get_version(session, name, version)
     store.set_alias(session, model, alias, row.version)
     prompt = webhook_events.model_is_prompt(session, model)
-    webhook_events.alias_created(session, prompt=prompt, name=model.name, alias=alias, version=version)
+    webhook_events.alias_created(session, prompt=prompt, model=model, alias=alias, version=version)
 
 
 def delete_alias(session: Session, name: str, alias: str) -> None:
@@ -95,7 +95,7 @@ def delete_alias(session: Session, name: str, alias: str) -> None:
     model = reads.get_model(session, name)
     store.delete_alias(session, model, alias)
     webhook_events.alias_deleted(
-        session, prompt=webhook_events.model_is_prompt(session, model), name=model.name, alias=alias
+        session, prompt=webhook_events.model_is_prompt(session, model), model=model, alias=alias
     )
 
 

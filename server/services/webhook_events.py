@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.store import registered_models as model_store
+from server.store import scope
 from server.store import webhooks as store
 from server.store.models import RegisteredModel
 
@@ -27,15 +28,29 @@ PROMPT_TEXT_TAG = "mlflow.prompt.text"
 ENQUEUED = "runyard.webhook_deliveries_enqueued"
 
 
-def body(entity: str, action: str, data: Mapping[str, Any]) -> str:
-    """MLflow's envelope, serialized as MLflow serializes it (`json.dumps`)."""
-    envelope = {"entity": entity, "action": action, "timestamp": datetime.now(UTC).isoformat(), "data": dict(data)}
+def body(entity: str, action: str, data: Mapping[str, Any], workspace: str) -> str:
+    """MLflow's envelope, serialized as MLflow serializes it (`json.dumps`). With workspaces on, MLflow adds the
+    webhook's workspace, so that one receiver can serve several teams."""
+    envelope: dict[str, Any] = {
+        "entity": entity,
+        "action": action,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": dict(data),
+    }
+    if scope.current() is not None:
+        envelope["workspace"] = workspace
     return json.dumps(envelope)
 
 
-def publish(session: Session, entity: str, action: str, data: Mapping[str, Any]) -> None:
+def publish(session: Session, model: RegisteredModel, entity: str, action: str, data: Mapping[str, Any]) -> None:
+    """Enqueue the event of a change to `model` for the webhooks of the model's workspace."""
     written = store.enqueue(
-        session, entity=entity, action=action, body_for=lambda: body(entity, action, data), now=now_ms()
+        session,
+        workspace=model.workspace,
+        entity=entity,
+        action=action,
+        body_for=lambda: body(entity, action, data, model.workspace),
+        now=now_ms(),
     )
     if written:
         session.connection().info[ENQUEUED] = True
@@ -50,21 +65,29 @@ def model_is_prompt(session: Session, model: RegisteredModel) -> bool:
     return is_prompt(model_store.model_tags(session, [model.id])[model.id])
 
 
-def registered_model_created(session: Session, name: str, tags: Mapping[str, str], description: str | None) -> None:
+def registered_model_created(
+    session: Session, model: RegisteredModel, tags: Mapping[str, str], description: str | None
+) -> None:
     """MLflow sends the request's description, "" when none was given."""
     if is_prompt(tags):
         own = {k: v for k, v in tags.items() if k not in (PROMPT_TAG, PROMPT_TYPE_TAG)}
-        publish(session, "prompt", "created", {"name": name, "tags": own, "description": description or ""})
+        publish(
+            session, model, "prompt", "created", {"name": model.name, "tags": own, "description": description or ""}
+        )
     else:
         publish(
-            session, "registered_model", "created", {"name": name, "tags": dict(tags), "description": description or ""}
+            session,
+            model,
+            "registered_model",
+            "created",
+            {"name": model.name, "tags": dict(tags), "description": description or ""},
         )
 
 
 def model_version_created(
     session: Session,
     *,
-    name: str,
+    model: RegisteredModel,
     version: int,
     source: str,
     run_id: str | None,
@@ -74,54 +97,56 @@ def model_version_created(
     if is_prompt(tags):
         own = {k: v for k, v in tags.items() if k not in (PROMPT_TAG, PROMPT_TYPE_TAG, PROMPT_TEXT_TAG)}
         data = {
-            "name": name,
+            "name": model.name,
             "version": str(version),
             "template": tags.get(PROMPT_TEXT_TAG),
             "tags": own,
             "description": description or None,
         }
-        publish(session, "prompt_version", "created", data)
+        publish(session, model, "prompt_version", "created", data)
     else:
         data = {
-            "name": name,
+            "name": model.name,
             "version": str(version),
             "source": source,
             "run_id": run_id or None,
             "tags": dict(tags),
             "description": description or None,
         }
-        publish(session, "model_version", "created", data)
+        publish(session, model, "model_version", "created", data)
 
 
-def model_tag_set(session: Session, *, prompt: bool, name: str, key: str, value: str) -> None:
+def model_tag_set(session: Session, *, prompt: bool, model: RegisteredModel, key: str, value: str) -> None:
     """Only prompts have tag events at the model level (MLflow has no registered-model tag event)."""
     if prompt:
-        publish(session, "prompt_tag", "set", {"name": name, "key": key, "value": value})
+        publish(session, model, "prompt_tag", "set", {"name": model.name, "key": key, "value": value})
 
 
-def model_tag_deleted(session: Session, *, prompt: bool, name: str, key: str) -> None:
+def model_tag_deleted(session: Session, *, prompt: bool, model: RegisteredModel, key: str) -> None:
     if prompt:
-        publish(session, "prompt_tag", "deleted", {"name": name, "key": key})
+        publish(session, model, "prompt_tag", "deleted", {"name": model.name, "key": key})
 
 
-def version_tag_set(session: Session, *, prompt: bool, name: str, version: str, key: str, value: str) -> None:
+def version_tag_set(
+    session: Session, *, prompt: bool, model: RegisteredModel, version: str, key: str, value: str
+) -> None:
     entity = "prompt_version_tag" if prompt else "model_version_tag"
-    publish(session, entity, "set", {"name": name, "version": version, "key": key, "value": value})
+    publish(session, model, entity, "set", {"name": model.name, "version": version, "key": key, "value": value})
 
 
-def version_tag_deleted(session: Session, *, prompt: bool, name: str, version: str, key: str) -> None:
+def version_tag_deleted(session: Session, *, prompt: bool, model: RegisteredModel, version: str, key: str) -> None:
     entity = "prompt_version_tag" if prompt else "model_version_tag"
-    publish(session, entity, "deleted", {"name": name, "version": version, "key": key})
+    publish(session, model, entity, "deleted", {"name": model.name, "version": version, "key": key})
 
 
-def alias_created(session: Session, *, prompt: bool, name: str, alias: str, version: str) -> None:
+def alias_created(session: Session, *, prompt: bool, model: RegisteredModel, alias: str, version: str) -> None:
     entity = "prompt_alias" if prompt else "model_version_alias"
-    publish(session, entity, "created", {"name": name, "alias": alias, "version": version})
+    publish(session, model, entity, "created", {"name": model.name, "alias": alias, "version": version})
 
 
-def alias_deleted(session: Session, *, prompt: bool, name: str, alias: str) -> None:
+def alias_deleted(session: Session, *, prompt: bool, model: RegisteredModel, alias: str) -> None:
     entity = "prompt_alias" if prompt else "model_version_alias"
-    publish(session, entity, "deleted", {"name": name, "alias": alias})
+    publish(session, model, entity, "deleted", {"name": model.name, "alias": alias})
 
 
 def example(entity: str, action: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from server.errors import MlflowError
 from server.services import webhook_events, webhook_sender, webhook_urls
 from server.store import paging
 from server.store import webhooks as store
-from server.store.models import Webhook, WebhookDelivery
+from server.store.webhook_models import Webhook, WebhookDelivery
 
 STATUSES = ("ACTIVE", "DISABLED")
 MAX_RESULTS = 1000
@@ -242,7 +242,7 @@ def test_webhook(session: Session, settings: Settings, webhook_id: str, event: E
     view = get_webhook(session, webhook_id)
     entity, action = validate_event(*event) if event else view.events[0]
     secret = decrypt_secret(settings, view.webhook.secret)
-    payload = webhook_events.body(entity, action, webhook_events.example(entity, action))
+    payload = webhook_events.body(entity, action, webhook_events.example(entity, action), view.webhook.workspace)
     sent = webhook_sender.send(settings, view.webhook.url, payload, str(uuid.uuid4()), secret)
     if sent.status is None:
         return TestResult(False, None, None, f"Failed to test webhook: {sent.error}")

@@ -11,11 +11,11 @@ from sqlalchemy.orm import Session
 
 from server.errors import MlflowError
 from server.store import workspaces as store
-from server.store.models import DEFAULT_WORKSPACE, Workspace
 
 # The request's workspace, set by the API layer for the store's queries.
 from server.store.scope import current
 from server.store.scope import working_in as working_in
+from server.store.workspace_models import DEFAULT_WORKSPACE, Workspace
 
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NAME_PATTERN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

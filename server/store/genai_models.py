@@ -12,7 +12,8 @@ from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, S
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
-from server.store.models import DEFAULT_WORKSPACE, TRACE_ID
+from server.store.models import TRACE_ID
+from server.store.workspace_models import DEFAULT_WORKSPACE
 
 # --- GenAI: registered scorers and issues -------------------------------------------------------------------------
 

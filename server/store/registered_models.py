@@ -1,7 +1,8 @@
 """Queries on registered models, their tags and their aliases.
 
-Everything below a registered model is keyed by its surrogate id, so callers look a model up by name once and
-pass the row on; a rename is one UPDATE and a delete cascades through versions, tags and aliases in the database.
+Everything below a registered model is keyed by its surrogate id, so callers look a model up by name once (in the
+request's workspace) and pass the row on; a rename is one UPDATE and a delete cascades through versions, tags and
+aliases in the database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.errors import MlflowError
+from server.store import scope
 from server.store.dialect import upsert
 from server.store.models import RegisteredModel, RegisteredModelAlias, RegisteredModelTag
 
@@ -21,7 +23,12 @@ PROMPT_TAG = "mlflow.prompt.is_prompt"
 
 
 def find_registered_model(session: Session, name: str) -> RegisteredModel | None:
-    return session.scalars(select(RegisteredModel).where(RegisteredModel.name == name)).first()
+    """Names are unique per workspace; without workspaces, every model is in `default`. A model of another
+    workspace is not found, so it reads exactly as one that does not exist."""
+    query = select(RegisteredModel).where(
+        RegisteredModel.workspace == scope.current_or_default(), RegisteredModel.name == name
+    )
+    return session.scalars(query).first()
 
 
 def get_registered_model(session: Session, name: str) -> RegisteredModel:
@@ -49,7 +56,12 @@ def insert_registered_model(
 ) -> RegisteredModel:
     now = now_ms()
     model = RegisteredModel(
-        name=name, description=description, creation_timestamp=now, last_updated_timestamp=now, last_version=0
+        workspace=scope.current_or_default(),
+        name=name,
+        description=description,
+        creation_timestamp=now,
+        last_updated_timestamp=now,
+        last_version=0,
     )
     try:
         with session.begin_nested():  # a concurrent create of the same name fails here, not at commit

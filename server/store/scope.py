@@ -1,4 +1,5 @@
-"""The workspace the current request works in, for every query that finds experiments (and what belongs to them).
+"""The workspace the current request works in, for every query that finds experiments, registered models, webhooks
+and what belongs to them.
 
 Set once per request by the API layer from the `X-MLFLOW-WORKSPACE` header. `None` means workspaces are off: the
 queries then look exactly as they did before workspaces existed, so a single-team server pays nothing. A lookup by
@@ -14,7 +15,8 @@ from contextvars import ContextVar
 from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
 from sqlalchemy.orm import Session
 
-from server.store.models import DEFAULT_WORKSPACE, Experiment
+from server.store.models import Experiment
+from server.store.workspace_models import DEFAULT_WORKSPACE
 
 _current: ContextVar[str | None] = ContextVar("runyard_workspace", default=None)
 
@@ -45,6 +47,15 @@ def visible(experiment_id: SQLColumnExpression[int]) -> ColumnElement[bool]:
     if workspace is None:
         return true()
     return experiment_id.in_(select(Experiment.experiment_id).where(Experiment.workspace == workspace))
+
+
+def in_workspace(workspace: SQLColumnExpression[str]) -> ColumnElement[bool]:
+    """A condition keeping rows of a table that carries a workspace of its own (registered models, webhooks) in the
+    request's workspace (always true when workspaces are off), for searches and listings."""
+    current = _current.get()
+    if current is None:
+        return true()
+    return workspace == current
 
 
 def owns(experiment: Experiment) -> bool:

@@ -432,6 +432,7 @@ def search_registered_models(
             conditions.append(_compare(RegisteredModel.name, c.op, c.value))
     if without_prompts:
         conditions.append(RegisteredModel.id.not_in(_prompt_models()))
+    conditions.append(scope.in_workspace(RegisteredModel.workspace))
     if visible is not None:  # what the caller may read, on RegisteredModel.name
         conditions.append(visible)
     keys = registry_grammar.parse_registered_model_order_by(order_by)
@@ -473,6 +474,7 @@ def search_model_versions(
             conditions.append(_compare(_VERSION_COLUMNS[c.key], c.op, c.value))
     if without_prompts:
         conditions.append(ModelVersion.model_pk.not_in(_prompt_models()))
+    conditions.append(scope.in_workspace(RegisteredModel.workspace))  # the model is joined in anyway, for its name
     if visible is not None:
         conditions.append(visible)
     keys = registry_grammar.parse_model_version_order_by(order_by or _DEFAULT_VERSION_ORDER)

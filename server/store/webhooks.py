@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, CursorResult, and_, delete, or_, select, u
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
-from server.store.models import Webhook, WebhookDelivery, WebhookEvent
+from server.store import scope
+from server.store.webhook_models import Webhook, WebhookDelivery, WebhookEvent
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 ACTIVE = "ACTIVE"
@@ -31,6 +32,8 @@ def _rowcount(result: Any) -> int:
 
 
 def insert_webhook(session: Session, webhook: Webhook, events: Sequence[tuple[str, str]]) -> None:
+    """The webhook belongs to the request's workspace, and hears only the events of that workspace's models."""
+    webhook.workspace = scope.current_or_default()
     session.add(webhook)
     session.flush()
     replace_events(session, webhook.webhook_id, events)
@@ -43,9 +46,14 @@ def replace_events(session: Session, webhook_id: str, events: Sequence[tuple[str
 
 
 def get_webhook(session: Session, webhook_id: str) -> Webhook:
-    """A webhook that is not deleted, in MLflow's words otherwise (`_get_webhook_by_id`)."""
+    """A webhook that is not deleted, in MLflow's words otherwise (`_get_webhook_by_id`); one of another workspace
+    is answered the same way."""
     webhook = session.scalars(
-        select(Webhook).where(Webhook.webhook_id == webhook_id, Webhook.deleted_timestamp.is_(None))
+        select(Webhook).where(
+            Webhook.webhook_id == webhook_id,
+            Webhook.deleted_timestamp.is_(None),
+            scope.in_workspace(Webhook.workspace),
+        )
     ).one_or_none()
     if webhook is None:
         raise MlflowError.not_found(f"Webhook with ID {webhook_id} not found.")
@@ -69,7 +77,7 @@ def list_webhooks(session: Session, *, offset: int, limit: int) -> list[Webhook]
     """Newest first, as MLflow lists them; the id breaks ties so that pages never overlap."""
     query = (
         select(Webhook)
-        .where(Webhook.deleted_timestamp.is_(None))
+        .where(Webhook.deleted_timestamp.is_(None), scope.in_workspace(Webhook.workspace))
         .order_by(Webhook.creation_timestamp.desc(), Webhook.webhook_id)
         .offset(offset)
         .limit(limit)
@@ -77,18 +85,24 @@ def list_webhooks(session: Session, *, offset: int, limit: int) -> list[Webhook]
     return list(session.scalars(query))
 
 
-def enqueue(session: Session, *, entity: str, action: str, body_for: Callable[[], str], now: int) -> int:
-    """One pending delivery per active webhook subscribed to (entity, action), all with the body `body_for()` makes
-    (called once, and only if some webhook is subscribed). Returns how many were written."""
+def enqueue(
+    session: Session, *, workspace: str, entity: str, action: str, body_for: Callable[[], str], now: int
+) -> int:
+    """One pending delivery per active webhook of `workspace` (the changed model's) subscribed to (entity, action),
+    all with the body `body_for()` makes (called once, and only if some webhook is subscribed). Returns how many
+    were written. Without workspaces, every webhook hears every event, as before they existed."""
+    conditions = [
+        WebhookEvent.entity == entity,
+        WebhookEvent.action == action,
+        Webhook.status == ACTIVE,
+        Webhook.deleted_timestamp.is_(None),
+    ]
+    if scope.current() is not None:
+        conditions.append(Webhook.workspace == workspace)
     subscribed = (
         select(Webhook.webhook_id)
         .join(WebhookEvent, WebhookEvent.webhook_id == Webhook.webhook_id)
-        .where(
-            WebhookEvent.entity == entity,
-            WebhookEvent.action == action,
-            Webhook.status == ACTIVE,
-            Webhook.deleted_timestamp.is_(None),
-        )
+        .where(*conditions)
         .order_by(Webhook.webhook_id)  # lock in one order, so concurrent enqueues cannot deadlock
         .with_for_update(of=Webhook)
     )

@@ -1,13 +1,19 @@
-"""Queries on workspaces, and what deleting one does to the experiments in it (MLflow's three deletion modes)."""
+"""Queries on workspaces, and what deleting one does to the experiments, registered models and webhooks in it
+(MLflow's three deletion modes)."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, update
+from typing import Any
+
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
-from server.store.models import DEFAULT_WORKSPACE, Experiment, Workspace
+from server.store.genai_models import EvaluationDataset
+from server.store.models import Experiment, RegisteredModel
+from server.store.webhook_models import Webhook
+from server.store.workspace_models import DEFAULT_WORKSPACE, Workspace
 
 # Proxied artifacts of a workspace without a root of its own live under this folder of the server's root, one
 # sub-folder per workspace (MLflow's layout), so a storage admin can move or bill one team.
@@ -49,37 +55,68 @@ def artifact_root(session: Session, name: str, server_root: str) -> str:
     return f"{server_root.rstrip('/')}/{WORKSPACES_FOLDER}/{name}"
 
 
+def _count(session: Session, query: Select[Any]) -> int:
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+
+def _clashes(session: Session, name: str) -> list[str]:
+    """Names of the workspace's registered models and experiments that `default` already has, in MLflow's lines."""
+    clashes: list[str] = []
+    for table, column, workspace in (
+        ("registered_models", RegisteredModel.name, RegisteredModel.workspace),
+        ("experiments", Experiment.name, Experiment.workspace),
+    ):
+        in_default = select(column).where(workspace == DEFAULT_WORKSPACE)
+        found = session.scalars(select(column).where(workspace == name, column.in_(in_default))).all()
+        clashes += [f"  - {table}: {clash!r}" for clash in sorted(found)]
+    return clashes
+
+
 def delete_workspace(session: Session, name: str, mode: str) -> None:
-    """RESTRICT refuses while experiments remain; SET_DEFAULT hands them to `default` (refused on a name clash).
-    CASCADE, which would erase every run of the team at once, is not offered."""
+    """RESTRICT refuses while registered models, experiments, evaluation datasets or webhooks remain (MLflow's
+    order, one table at a time); SET_DEFAULT hands them to `default` (refused on a name clash). CASCADE, which would
+    erase every run and model version of the team at once, is not offered.
+
+    A deleted webhook keeps its row only for its deliveries' history, and no request can remove it further, so it
+    does not hold the workspace back: it moves to `default` with the workspace's deletion, still deleted."""
     workspace = get_workspace(session, name)
-    owned = select(Experiment.experiment_id).where(Experiment.workspace == name)
     if mode == "RESTRICT":
-        count = session.scalar(select(func.count()).select_from(owned.subquery())) or 0
-        if count:
-            raise MlflowError(
-                f"Cannot delete workspace '{name}': table 'experiments' still contains {count} resource(s). "
-                "Remove or reassign them before deleting the workspace.",
-                ErrorCode.INVALID_STATE,
-            )
+        for table, owned in (
+            ("registered_models", select(RegisteredModel.id).where(RegisteredModel.workspace == name)),
+            ("experiments", select(Experiment.experiment_id).where(Experiment.workspace == name)),
+            (
+                "evaluation_datasets",
+                select(EvaluationDataset.dataset_id).where(EvaluationDataset.workspace == name),
+            ),
+            (
+                "webhooks",
+                select(Webhook.webhook_id).where(Webhook.workspace == name, Webhook.deleted_timestamp.is_(None)),
+            ),
+        ):
+            if count := _count(session, owned):
+                raise MlflowError(
+                    f"Cannot delete workspace '{name}': table '{table}' still contains {count} resource(s). "
+                    "Remove or reassign them before deleting the workspace.",
+                    ErrorCode.INVALID_STATE,
+                )
     elif mode == "SET_DEFAULT":
-        in_default = select(Experiment.name).where(Experiment.workspace == DEFAULT_WORKSPACE)
-        clashes = session.scalars(
-            select(Experiment.name).where(Experiment.workspace == name, Experiment.name.in_(in_default))
-        ).all()
-        if clashes:
-            details = "\n".join(f"  - experiments: {clash!r}" for clash in sorted(clashes))
+        if clashes := _clashes(session, name):
+            details = "\n".join(clashes)
             raise MlflowError(
                 f"Cannot reassign resources from workspace '{name}' to '{DEFAULT_WORKSPACE}': the following names "
                 f"already exist in the default workspace and would cause conflicts:\n{details}\n"
                 "Rename or remove the conflicting resources before retrying.",
                 ErrorCode.INVALID_STATE,
             )
-        session.execute(update(Experiment).where(Experiment.workspace == name).values(workspace=DEFAULT_WORKSPACE))
+        for model in (RegisteredModel, Experiment, EvaluationDataset):
+            session.execute(update(model).where(model.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     else:
         raise MlflowError(
             "Workspace deletion mode CASCADE is not supported by this server: delete the workspace's experiments, "
-            "or move them to the default workspace with mode SET_DEFAULT.",
+            "registered models, evaluation datasets and webhooks, or move them to the default workspace with mode "
+            "SET_DEFAULT.",
             ErrorCode.FEATURE_DISABLED,
         )
+    # What webhooks are left: every one with SET_DEFAULT, the deleted ones with RESTRICT.
+    session.execute(update(Webhook).where(Webhook.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     session.execute(delete(Workspace).where(Workspace.name == workspace.name))

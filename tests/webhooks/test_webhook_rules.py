@@ -18,8 +18,8 @@ from server.services import webhooks as service
 from server.services.webhook_delivery import Deliverer
 from server.store import webhooks as webhook_store
 from server.store.engine import Database
-from server.store.models import Webhook
 from server.store.schema import ensure_schema
+from server.store.webhook_models import Webhook
 
 EVENTS = [("model_version", "created")]
 

@@ -1,15 +1,16 @@
-"""A Runyard started with `--enable-workspaces` per module, on each database, and the stock client pointed at it;
-each test makes workspaces of its own (names never repeat), so tests share the server without clashing."""
+"""Workspace fixtures: one server per test module and database kind, started with `--enable-workspaces`, the stock
+client pointed at it, and two fresh workspaces per test (so tests of a module never see each other's names)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 from tests.support.processes import runyard_server
 from tests.support.stores import kind_of, new_store_uri
@@ -18,6 +19,7 @@ _numbers = itertools.count()
 
 
 def next_number() -> int:
+    """A number no other test of the session gets: for names that must not repeat on a shared server."""
     return next(_numbers)
 
 
@@ -27,9 +29,17 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(backend_store_uri: str, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def server_env() -> dict[str, str]:
+    """The server's environment beyond the flag; a module overrides it to start its server differently."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(
+    backend_store_uri: str, artifacts: Path, server_env: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[str]:
     store_uri = new_store_uri(kind_of(backend_store_uri), artifacts.parent, "workspaces", request)
-    with runyard_server(store_uri, artifacts, "--enable-workspaces") as url:
+    with runyard_server(store_uri, artifacts, "--enable-workspaces", env=server_env) as url:
         yield url
 
 
@@ -44,8 +54,16 @@ def client(server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClien
 
 @pytest.fixture
 def two_teams(client: MlflowClient) -> tuple[str, str]:
-    number = next_number()
+    number = next(_numbers)
     names = (f"team-a-{number}", f"team-b-{number}")
     for name in names:
         mlflow.create_workspace(name, description=f"{name} models")
     return names
+
+
+def error_of(call: Callable[[], object]) -> tuple[str, str]:
+    """The error code and the server's message (the client shows it after "<code>: ")."""
+    with pytest.raises(MlflowException) as raised:
+        call()
+    code = raised.value.error_code
+    return code, raised.value.message.removeprefix(f"{code}: ")

@@ -10,19 +10,9 @@ from pathlib import Path
 
 import httpx
 import mlflow
-import pytest
 from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
 
-from tests.workspaces.conftest import next_number
-
-
-def _error(call: object) -> tuple[str, str]:
-    """The error code and the server's message (the client shows it after "<code>: ")."""
-    with pytest.raises(MlflowException) as raised:
-        call()  # type: ignore[operator]
-    code = raised.value.error_code
-    return code, raised.value.message.removeprefix(f"{code}: ")
+from tests.workspaces.conftest import error_of, next_number
 
 
 def test_two_teams_use_the_same_names_and_see_only_their_own(client: MlflowClient, two_teams: tuple[str, str]) -> None:
@@ -44,17 +34,17 @@ def test_two_teams_use_the_same_names_and_see_only_their_own(client: MlflowClien
     assert [(r.info.run_id, r.data.metrics["auc"]) for r in found] == [(runs[mine], 0.7)]
 
     # What belongs to the other team is not found, exactly as if it did not exist.
-    assert _error(lambda: client.get_run(runs[theirs])) == (
+    assert error_of(lambda: client.get_run(runs[theirs])) == (
         "RESOURCE_DOES_NOT_EXIST",
         f"Run with id={runs[theirs]} not found",
     )
-    assert _error(lambda: client.get_experiment(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
-    assert _error(lambda: client.log_metric(runs[theirs], "auc", 1.0))[0] == "RESOURCE_DOES_NOT_EXIST"
-    assert _error(lambda: client.create_run(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.get_experiment(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.log_metric(runs[theirs], "auc", 1.0))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.create_run(experiments[theirs]))[0] == "RESOURCE_DOES_NOT_EXIST"
 
     mlflow.set_workspace(theirs)
     assert client.get_run(runs[theirs]).data.metrics == {"auc": 0.9}  # untouched by the attempt above
-    assert _error(lambda: client.get_run(runs[mine]))[0] == "RESOURCE_DOES_NOT_EXIST"
+    assert error_of(lambda: client.get_run(runs[mine]))[0] == "RESOURCE_DOES_NOT_EXIST"
 
 
 def test_a_workspace_keeps_its_artifacts_under_its_own_folder(
@@ -102,7 +92,7 @@ def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClien
     mlflow.set_workspace(name)
     experiment_id = mlflow.create_experiment("forecast")
     mlflow.set_workspace(None)
-    assert _error(lambda: mlflow.delete_workspace(name)) == (
+    assert error_of(lambda: mlflow.delete_workspace(name)) == (
         "INVALID_STATE",
         f"Cannot delete workspace '{name}': table 'experiments' still contains 1 resource(s). "
         "Remove or reassign them before deleting the workspace.",
@@ -111,7 +101,7 @@ def test_the_workspace_api_lists_creates_updates_and_deletes(client: MlflowClien
 
     assert name not in [workspace.name for workspace in mlflow.list_workspaces()]
     assert client.get_experiment(experiment_id).name == "forecast"
-    assert _error(lambda: mlflow.get_workspace(name)) == ("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' not found")
+    assert error_of(lambda: mlflow.get_workspace(name)) == ("RESOURCE_DOES_NOT_EXIST", f"Workspace '{name}' not found")
 
 
 def test_an_empty_workspace_is_deleted_and_a_clash_with_default_is_refused(client: MlflowClient) -> None:
@@ -123,7 +113,7 @@ def test_an_empty_workspace_is_deleted_and_a_clash_with_default_is_refused(clien
     mlflow.set_workspace(None)
 
     mlflow.delete_workspace(empty)
-    refused = _error(lambda: mlflow.delete_workspace(clashing, mode="SET_DEFAULT"))
+    refused = error_of(lambda: mlflow.delete_workspace(clashing, mode="SET_DEFAULT"))
 
     assert empty not in [workspace.name for workspace in mlflow.list_workspaces()]
     assert refused == (
@@ -171,7 +161,8 @@ def test_bad_workspace_names_and_reserved_operations_are_refused(server: str) ->
         400,
         "FEATURE_DISABLED",
         "Workspace deletion mode CASCADE is not supported by this server: delete the workspace's experiments, "
-        "or move them to the default workspace with mode SET_DEFAULT.",
+        "registered models, evaluation datasets and webhooks, or move them to the default workspace with mode "
+        "SET_DEFAULT.",
     )
     assert answer(unknown_mode) == (
         400,
@@ -189,7 +180,7 @@ def test_a_server_without_workspaces_refuses_a_request_that_names_one(server_url
         named = http.get("/api/2.0/mlflow/experiments/search", headers={"X-MLFLOW-WORKSPACE": "team-a"})
     mlflow.set_workspace("team-a")
     try:
-        client_refusal = _error(lambda: MlflowClient(server_url).search_experiments())
+        client_refusal = error_of(lambda: MlflowClient(server_url).search_experiments())
     finally:
         mlflow.set_workspace(None)
 

@@ -1,8 +1,8 @@
 """evaluation datasets belong to a workspace, as in MLflow (a dataset may be linked to several experiments, or to
 none, so it carries its own); existing ones go to `default`
 
-Revision ID: 0017_dataset_workspaces
-Revises: 0014_workspaces
+Revision ID: 0016_dataset_workspaces
+Revises: 0015_registry_workspaces
 """
 
 from collections.abc import Sequence
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0017_dataset_workspaces"
-down_revision: str | None = "0014_workspaces"
+revision: str = "0016_dataset_workspaces"
+down_revision: str | None = "0015_registry_workspaces"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

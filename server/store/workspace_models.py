@@ -1,0 +1,25 @@
+"""The workspaces table (`--enable-workspaces`): the namespace experiments, registered models, evaluation datasets
+and webhooks belong to. Kept apart from the tables that point at it, so each model module stays one subject."""
+
+from __future__ import annotations
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.store.base import Base
+
+DEFAULT_WORKSPACE = "default"
+
+
+class Workspace(Base):
+    """A team's namespace (`--enable-workspaces`): experiments, registered models (prompts among them), webhooks
+    and what hangs off them belong to exactly one. `default` always exists; every row made while workspaces were
+    off belongs to it."""
+
+    __tablename__ = "workspaces"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    default_artifact_root: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    trace_archival_location: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    trace_archival_retention: Mapped[str | None] = mapped_column(String(64), nullable=True)
