@@ -4,7 +4,7 @@ server and the tests all migrate exactly the database they were given."""
 from alembic import context
 from sqlalchemy import Engine
 
-from server.store import genai_models, models  # noqa: F401  (together they register every table on the metadata)
+from server.store import genai_models, models, role_models  # noqa: F401  (together they register every table)
 from server.store.base import Base
 
 engine: Engine = context.config.attributes["engine"]
