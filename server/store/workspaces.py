@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
+from server.store import roles
 from server.store.models import DEFAULT_WORKSPACE, Experiment, Workspace
 
 # Proxied artifacts of a workspace without a root of its own live under this folder of the server's root, one
@@ -82,4 +83,5 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
             "or move them to the default workspace with mode SET_DEFAULT.",
             ErrorCode.FEATURE_DISABLED,
         )
+    roles.delete_for_workspace(session, workspace.name)  # MLflow drops a deleted workspace's roles too
     session.execute(delete(Workspace).where(Workspace.name == workspace.name))
