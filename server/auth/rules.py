@@ -6,8 +6,8 @@ may read. A job's token (`Principal.run_id`) acts for its user on its own run, r
 creates logged models from that run; nothing else.
 
 The GenAI kinds (scorers, issues, GenAI jobs, label schemas, evaluation datasets) are declared and checked in
-`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`, and
-what roles grant beside per-user grants in `role_grants.py`.
+`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`, the
+role API's in `role_access.py`, and what roles grant beside per-user grants in `role_grants.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.auth import review_queue_access as queues
-from server.auth import role_grants
+from server.auth import role_access, role_grants
 from server.auth.access import Access as Access  # re-exported: routes declare their needs through this module
 from server.auth.access import Resource
 from server.auth.access import permission_denied as permission_denied  # re-exported too
@@ -143,6 +143,9 @@ class Authorizer(GenAIChecks):
             "dataset_create": self._check_dataset_create,
             "dataset_link": self._check_dataset_link,
             "dataset_search": self._check_experiments,
+            "role": role_access.check_role,
+            "roles": role_access.check_roles_list,
+            "user_roles": role_access.check_user_roles,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
