@@ -19,12 +19,14 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from server.api import roles as roles_api
 from server.api.routing import Handler, Rpc
 from server.api.wire import Fields, missing
 from server.auth import rules
 from server.errors import ErrorCode, MlflowError
 from server.permissions import Permission
 from server.services import accounts as service
+from server.services import roles as role_service
 from server.store.models import User
 from server.web.context import Context
 
@@ -87,26 +89,21 @@ def get_user(fields: Fields, session: Session, context: Context) -> dict[str, An
 
 
 def list_users(_: Fields, session: Session, context: Context) -> dict[str, Any]:
-    """The roster the admin page and the reviewer picker show. Runyard has no roles, so each user's list is empty."""
+    """The roster the admin page and the reviewer picker show, each user with the roles the caller may see of
+    theirs (all to an administrator and of oneself; to a workspace's administrator, those of that workspace)."""
     _require_auth(context)
+    held = role_service.roles_by_user(session, rules.current_principal())
     return {
         "users": [
-            {"id": u.id, "username": u.username, "is_admin": u.is_admin, "roles": []}
+            {
+                "id": u.id,
+                "username": u.username,
+                "is_admin": u.is_admin,
+                "roles": [roles_api.role_json(view) for view in held.get(u.id, [])],
+            }
             for u in service.list_users(session)
         ]
     }
-
-
-def list_user_roles(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
-    _require_auth(context)
-    service.get_user(session, fields.required_string("username"))  # an unknown user is RESOURCE_DOES_NOT_EXIST
-    return {"roles": []}
-
-
-def list_roles(_: Fields, __: Session, context: Context) -> dict[str, Any]:
-    """MLflow 3's roles bundle grants per workspace; Runyard grants per user only, so there are none to list."""
-    _require_auth(context)
-    return {"roles": []}
 
 
 def update_user_password(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
@@ -264,8 +261,6 @@ RPCS = [
     Rpc("POST", "/mlflow/users/create", create_user, access=rules.ADMIN),
     Rpc("GET", "/mlflow/users/get", get_user, access=rules.SELF_OR_ADMIN),
     Rpc("GET", "/mlflow/users/list", list_users, access=rules.PERSON),
-    Rpc("GET", "/mlflow/users/roles/list", list_user_roles, since=3, access=rules.SELF_OR_ADMIN),
-    Rpc("GET", "/mlflow/roles/list", list_roles, since=3, access=rules.ADMIN),
     Rpc("PATCH", "/mlflow/users/update-password", update_user_password, access=rules.SELF_OR_ADMIN),
     Rpc("PATCH", "/mlflow/users/update-admin", update_user_admin, access=rules.ADMIN),
     Rpc("DELETE", "/mlflow/users/delete", delete_user, access=rules.ADMIN),

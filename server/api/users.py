@@ -17,6 +17,7 @@ from server.auth import rules
 from server.auth.identity import Principal
 from server.errors import ErrorCode, MlflowError
 from server.services import accounts as service
+from server.services import roles as role_service
 from server.web.context import Context
 
 # As MLflow names the role that holds a user's direct grants, and its only workspace when workspaces are off.
@@ -40,9 +41,10 @@ def get_current_user(_: Fields, __: Session, ___: Context) -> dict[str, Any]:
 
 
 def list_current_user_permissions(_: Fields, session: Session, context: Context) -> dict[str, Any]:
-    """The caller's grants in the rows of MLflow's role-based answer, plus the server's default as a grant on
-    every ("*") experiment and registered model. The UI uses this only to decide which controls to enable; every
-    request is still checked on its own."""
+    """The caller's grants in the rows of MLflow's role-based answer (their direct grants as those of MLflow's
+    per-user role, then each role's), plus the server's default as a grant on every ("*") experiment and
+    registered model. The UI uses this only to decide which controls to enable; every request is still checked
+    on its own."""
     principal = _signed_in()
 
     def row(resource_type: str, pattern: str, permission: str) -> dict[str, Any]:
@@ -63,6 +65,17 @@ def list_current_user_permissions(_: Fields, session: Session, context: Context)
         grants = service.grants_of(session, principal.user_id)
         rows += [row("experiment", str(experiment_id), p) for experiment_id, p in sorted(grants.experiments.items())]
         rows += [row("registered_model", name, p) for name, p in sorted(grants.registered_models.items())]
+        rows += [
+            {
+                "role_id": role.id,
+                "role_name": role.name,
+                "workspace": role.workspace,
+                "resource_type": grant.resource_type,
+                "resource_pattern": grant.resource_pattern,
+                "permission": grant.permission,
+            }
+            for role, grant in role_service.grants_of_user(session, principal.user_id)
+        ]
     return {"is_admin": principal.is_admin and principal.run_id is None, "permissions": rows}
 
 

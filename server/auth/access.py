@@ -46,6 +46,9 @@ Resource = Literal[
     "dataset_create",
     "dataset_link",
     "dataset_search",
+    "role",
+    "roles",
+    "user_roles",
 ]
 
 

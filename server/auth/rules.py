@@ -6,7 +6,8 @@ may read. A job's token (`Principal.run_id`) acts for its user on its own run, r
 creates logged models from that run; nothing else.
 
 The GenAI kinds (scorers, issues, GenAI jobs, label schemas, evaluation datasets) are declared and checked in
-`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`.
+`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`, the
+role API's in `role_access.py`, and what roles grant beside per-user grants in `role_grants.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.auth import review_queue_access as queues
+from server.auth import role_access, role_grants
 from server.auth.access import Access as Access  # re-exported: routes declare their needs through this module
 from server.auth.access import Resource
 from server.auth.access import permission_denied as permission_denied  # re-exported too
@@ -141,6 +143,9 @@ class Authorizer(GenAIChecks):
             "dataset_create": self._check_dataset_create,
             "dataset_link": self._check_dataset_link,
             "dataset_search": self._check_experiments,
+            "role": role_access.check_role,
+            "roles": role_access.check_roles_list,
+            "user_roles": role_access.check_user_roles,
         }
 
     # --- effective permissions ----------------------------------------------------------------------------------
@@ -153,8 +158,7 @@ class Authorizer(GenAIChecks):
             return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), READ)
         if principal.is_admin:
             return MANAGE
-        granted = users.experiment_permission(session, experiment_id, principal.user_id)
-        return Permission(granted) if granted else self.default
+        return role_grants.on_experiment(session, principal.user_id, experiment_id, self.default)
 
     def on_run(self, session: Session, principal: Principal, run_id: str) -> Permission | None:
         experiment_id = session.scalar(select(Run.experiment_id).where(Run.run_uuid == run_id))
@@ -236,8 +240,7 @@ class Authorizer(GenAIChecks):
             return Permission.NO_PERMISSIONS
         if principal.is_admin:
             return MANAGE
-        granted = users.registered_model_permission(session, name, principal.user_id)
-        return Permission(granted) if granted else self.default
+        return role_grants.on_registered_model(session, principal.user_id, name, self.default)
 
     # --- checks -------------------------------------------------------------------------------------------------
 
@@ -435,12 +438,8 @@ class Authorizer(GenAIChecks):
         if principal.run_id is not None:
             run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
             return column == (run_experiment if run_experiment is not None else -1)  # type: ignore[no-any-return]
-        grants = users.experiment_grants(session, principal.user_id)
-        allowed = [e for e, p in grants.items() if Permission(p).allows(READ)]
-        denied = [e for e, p in grants.items() if not Permission(p).allows(READ)]
-        if self.default.allows(READ):
-            return column.not_in(denied) if denied else true()
-        return column.in_(allowed)  # type: ignore[no-any-return]
+        kept = role_grants.readable_experiments(session, principal.user_id, column, self.default)
+        return true() if kept is None else kept
 
     def readable_dataset_condition(self, session: Session, principal: Principal | None) -> ColumnElement[bool]:
         """A WHERE clause on `EvaluationDataset` matching the datasets `principal` may read: those in at least one
@@ -463,11 +462,7 @@ def readable_model_condition(
         return None
     if principal.run_id is not None:
         return false()
-    grants = users.registered_model_grants(session, principal.user_id)
-    denied = [name for name, p in grants.items() if not Permission(p).allows(READ)]
-    if authorizer.default.allows(READ):
-        return RegisteredModel.name.not_in(denied) if denied else None
-    return RegisteredModel.name.in_([name for name, p in grants.items() if Permission(p).allows(READ)])
+    return role_grants.readable_models(session, principal.user_id, RegisteredModel.name, authorizer.default)
 
 
 _QUEUE_RULES = {

@@ -11,6 +11,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from server.clock import now_ms
 from server.errors import MlflowError
 from server.store.models import ApiToken, ExperimentPermission, RegisteredModelPermission, User
+from server.store.role_models import UserRoleAssignment
 
 Row = TypeVar("Row", ExperimentPermission, RegisteredModelPermission)
 Key = TypeVar("Key", int, str)
@@ -52,7 +53,7 @@ def list_users(session: Session) -> list[User]:
 
 def delete_user(session: Session, username: str) -> None:
     user = get_user(session, username)
-    for table in (ApiToken, ExperimentPermission, RegisteredModelPermission):
+    for table in (ApiToken, ExperimentPermission, RegisteredModelPermission, UserRoleAssignment):
         session.execute(delete(table).where(table.user_id == user.id))
     session.delete(user)
 

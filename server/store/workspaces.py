@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import ErrorCode, MlflowError
+from server.store import roles
 from server.store.genai_models import EvaluationDataset
 from server.store.models import Experiment, RegisteredModel
 from server.store.webhook_models import Webhook
@@ -119,4 +120,5 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
         )
     # What webhooks are left: every one with SET_DEFAULT, the deleted ones with RESTRICT.
     session.execute(update(Webhook).where(Webhook.workspace == name).values(workspace=DEFAULT_WORKSPACE))
+    roles.delete_for_workspace(session, workspace.name)  # MLflow drops a deleted workspace's roles too
     session.execute(delete(Workspace).where(Workspace.name == workspace.name))

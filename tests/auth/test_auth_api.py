@@ -230,8 +230,8 @@ def test_per_resource_permission_routes(auth_server: AuthServer, use: Use) -> No
 
 
 def test_the_user_roster_and_roles_as_the_admin_pages_read_them(auth_server: AuthServer) -> None:
-    """MLflow lists users to every signed-in user (to pick reviewers); Runyard has no roles, so every list of them
-    is empty, and only administrators may list roles across the server or read another user's."""
+    """MLflow lists users to every signed-in user (to pick reviewers), each with their roles (none here: roles have
+    their own tests), and only administrators may list roles across the server or read another user's."""
     jan = auth_server.add_user("api-jan")
     with auth_server.http(jan) as http:
         listed = http.get(f"{API}/users/list").json()["users"]

@@ -23,7 +23,7 @@ from starlette.routing import Route
 from server.app import create_app
 from server.auth.middleware import PUBLIC_PATHS
 from server.config import Settings
-from tests.auth.conftest import AuthServer
+from tests.auth.conftest import ADMIN, AuthServer
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -122,6 +122,8 @@ class Owned:
     schema_id: str
     queue_id: str
     dataset_id: str
+    role_id: int
+    role_permission_id: int
 
     @property
     def folder(self) -> str:
@@ -228,6 +230,13 @@ def owned(auth_server: AuthServer) -> Owned:
         )
         dataset_id = str(dataset["dataset"]["dataset_id"])  # type: ignore[index]
         post(f"/api/3.0/mlflow/datasets/{dataset_id}/records", {"records": '[{"inputs": {"q": "secret"}}]'})
+    with auth_server.http(ADMIN) as admin:  # a role of the default workspace, granting Alice her experiment
+        role = admin.post("/api/3.0/mlflow/roles/create", json={"workspace": "default", "name": "alice-walk-role"})
+        role_id = role.json()["role"]["id"]
+        grant = {"role_id": role_id, "resource_type": "experiment", "resource_pattern": experiment_id}
+        added = admin.post("/api/3.0/mlflow/roles/permissions/add", json={**grant, "permission": "MANAGE"})
+        assigned = admin.post("/api/3.0/mlflow/roles/assign", json={"username": "alice-walk", "role_id": role_id})
+        assert (added.status_code, assigned.status_code) == (200, 200), added.text + assigned.text
     return Owned(
         experiment_id,
         "alice-walk-private",
@@ -241,6 +250,8 @@ def owned(auth_server: AuthServer) -> Owned:
         str(schema["schema_id"]),  # type: ignore[index]
         queue_id,
         dataset_id,
+        role_id,
+        added.json()["role_permission"]["id"],
     )
 
 
@@ -335,6 +346,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "status": "COMPLETE",
         "completed_by": "bob-walk",
     }
+    if "/roles/" in template:  # Alice's role (and its grant) in the default workspace
+        fields.update(role_id=owned.role_id, role_permission_id=owned.role_permission_id, workspace="default")
     if "/mlflow/datasets/" in template:  # Alice's dataset is in the path; tags and records travel as JSON text
         fields.update(tags='{"k": "stolen"}', records='[{"inputs": {"q": "stolen"}}]', dataset_record_ids=["dr-0"])
     if "/mpu/part/" in template:
@@ -399,6 +412,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/api/3.0/mlflow/label-schemas/delete" in templates  # labeling: schemas and review queues
     assert "/ajax-api/3.0/mlflow/review-queues/items/set-status" in templates
     assert "/api/3.0/mlflow/datasets/{dataset_id}/records" in templates  # evaluation datasets
+    assert {"/api/3.0/mlflow/roles/permissions/update", "/ajax-api/3.0/mlflow/roles/users/list"} <= templates  # roles
 
 
 @pytest.mark.parametrize(("method", "template"), ROUTES)

@@ -119,7 +119,7 @@ def test_a_user_changes_her_password_on_the_account_page(private: Private, brows
     page = signed_in(browser, user)
     page.goto(f"{private.server.url}/#/account")
     expect(page.get_by_text("Logged in as")).to_contain_text(user[0])
-    expect(page.get_by_text("No roles")).to_be_visible()  # Runyard grants per user; it has no roles to show
+    expect(page.get_by_text("No roles")).to_be_visible()  # she holds none
     page.get_by_role("button", name="Change password").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_placeholder("Enter current password").fill(user[1])
