@@ -266,6 +266,13 @@ class ExperimentPermission(Base):
 class RegisteredModelPermission(Base):
     __tablename__ = "registered_model_permissions"
 
+    workspace: Mapped[str] = mapped_column(
+        String(63),
+        ForeignKey("workspaces.name", onupdate="CASCADE", ondelete="CASCADE"),
+        primary_key=True,
+        default=DEFAULT_WORKSPACE,
+        server_default=DEFAULT_WORKSPACE,
+    )
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     permission: Mapped[str] = mapped_column(String(32))

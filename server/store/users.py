@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from server.clock import now_ms
 from server.errors import MlflowError
+from server.store import scope
 from server.store.models import ApiToken, ExperimentPermission, RegisteredModelPermission, User
 from server.store.role_models import UserRoleAssignment
 
@@ -94,39 +95,53 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
 @dataclass(frozen=True, slots=True)
 class PermissionTable(Generic[Row, Key]):
     """One kind of per-user grant: a table keyed by (resource key, user id) holding a permission name. Experiment
-    and registered-model grants are stored the same way, so one set of routines serves both."""
+    and registered-model grants are stored the same way, so one set of routines serves both. A registered model is
+    named within its workspace, so its grants carry the workspace too (`by_workspace`): a grant on one team's
+    `ranker` says nothing about another team's."""
 
     model: type[Row]
     key: InstrumentedAttribute[Key]  # the column naming the resource
     key_type: type[Key]
+    by_workspace: bool = False
+
+    def _where(self, key: Key, user_id: int) -> list[ColumnElement[bool]]:
+        return [self.key == key, self.model.user_id == user_id, *self._in_workspace()]
+
+    def _in_workspace(self) -> list[ColumnElement[bool]]:
+        if not self.by_workspace:
+            return []
+        return [getattr(self.model, "workspace") == scope.current_or_default()]  # noqa: B009 - not on every model
 
     def permission(self, session: Session, key: Key, user_id: int) -> str | None:
-        return session.scalar(select(self.model.permission).where(self.key == key, self.model.user_id == user_id))
+        return session.scalar(select(self.model.permission).where(*self._where(key, user_id)))
 
     def row(self, session: Session, key: Key, user_id: int) -> Row | None:
-        return session.get(self.model, (key, user_id))
+        return session.scalars(select(self.model).where(*self._where(key, user_id))).one_or_none()
 
     def set(self, session: Session, key: Key, user_id: int, permission: str) -> None:
-        row = session.get(self.model, (key, user_id))
+        row = self.row(session, key, user_id)
         if row is None:
-            session.add(self.model(**{self.key.key: key}, user_id=user_id, permission=permission))
+            placed = {"workspace": scope.current_or_default()} if self.by_workspace else {}
+            session.add(self.model(**{self.key.key: key}, user_id=user_id, permission=permission, **placed))
         else:
             row.permission = permission
         session.flush()
 
     def delete(self, session: Session, key: Key, user_id: int) -> bool:
         """False when there was no such grant."""
-        result = session.execute(delete(self.model).where(self.key == key, self.model.user_id == user_id))
+        result = session.execute(delete(self.model).where(*self._where(key, user_id)))
         return bool(getattr(result, "rowcount", 0))
 
     def grants(self, session: Session, user_id: int) -> dict[Key, str]:
         """Every explicit grant of one user, for filtering searches in SQL."""
-        rows = session.execute(select(self.key, self.model.permission).where(self.model.user_id == user_id))
-        return {self.key_type(key): str(permission) for key, permission in rows}
+        query = select(self.key, self.model.permission).where(self.model.user_id == user_id, *self._in_workspace())
+        return {self.key_type(key): str(permission) for key, permission in session.execute(query)}
 
 
 EXPERIMENT_PERMISSIONS = PermissionTable(ExperimentPermission, ExperimentPermission.experiment_id, int)
-REGISTERED_MODEL_PERMISSIONS = PermissionTable(RegisteredModelPermission, RegisteredModelPermission.name, str)
+REGISTERED_MODEL_PERMISSIONS = PermissionTable(
+    RegisteredModelPermission, RegisteredModelPermission.name, str, by_workspace=True
+)
 
 
 def experiment_permission(session: Session, experiment_id: int, user_id: int) -> str | None:
@@ -155,12 +170,20 @@ def registered_model_grants(session: Session, user_id: int) -> dict[str, str]:
 
 
 def rename_registered_model_permissions(session: Session, old: str, new: str) -> None:
-    """Permissions are keyed by name, so they follow a rename (and go with a delete, below)."""
-    session.execute(update(RegisteredModelPermission).where(RegisteredModelPermission.name == old).values(name=new))
+    """Permissions are keyed by name (in the request's workspace), so they follow a rename (and go with a delete)."""
+    session.execute(
+        update(RegisteredModelPermission)
+        .where(RegisteredModelPermission.name == old, RegisteredModelPermission.workspace == scope.current_or_default())
+        .values(name=new)
+    )
 
 
 def delete_registered_model_permissions(session: Session, name: str) -> None:
-    session.execute(delete(RegisteredModelPermission).where(RegisteredModelPermission.name == name))
+    session.execute(
+        delete(RegisteredModelPermission).where(
+            RegisteredModelPermission.name == name, RegisteredModelPermission.workspace == scope.current_or_default()
+        )
+    )
 
 
 def job_token_name(job_id: str) -> str:

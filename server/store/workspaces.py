@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from server.errors import ErrorCode, MlflowError
 from server.store import roles
 from server.store.genai_models import EvaluationDataset
-from server.store.models import Experiment, RegisteredModel
+from server.store.models import Experiment, RegisteredModel, RegisteredModelPermission
 from server.store.webhook_models import Webhook
 from server.store.workspace_models import DEFAULT_WORKSPACE, Workspace
 
@@ -109,7 +109,10 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
                 "Rename or remove the conflicting resources before retrying.",
                 ErrorCode.INVALID_STATE,
             )
-        for model in (RegisteredModel, Experiment, EvaluationDataset):
+        moving = select(RegisteredModel.name).where(RegisteredModel.workspace == name)
+        stale = RegisteredModelPermission.workspace == DEFAULT_WORKSPACE, RegisteredModelPermission.name.in_(moving)
+        session.execute(delete(RegisteredModelPermission).where(*stale))  # grants left by deleted models of `default`
+        for model in (RegisteredModel, Experiment, EvaluationDataset, RegisteredModelPermission):
             session.execute(update(model).where(model.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     else:
         raise MlflowError(

@@ -409,3 +409,24 @@ def test_a_role_grants_only_in_its_own_workspace(use_teams: Use, workspaces_serv
     doomed = admin.create_role(gone, "readers")
     mlflow.delete_workspace(gone)  # a deleted workspace's roles go with it
     assert _code(lambda: admin.get_role(doomed.id)) == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_a_grant_on_a_registered_model_reaches_only_its_own_workspaces_model(
+    use_teams: Use, workspaces_server: AuthServer
+) -> None:
+    admin, admin_tracking = use_teams(ADMIN)
+    mine, theirs = _unique("team-a"), _unique("team-b")
+    for team in (mine, theirs):
+        mlflow.create_workspace(team)
+        mlflow.set_workspace(team)
+        admin_tracking.create_registered_model("ranker")  # the same name in both
+    reader = workspaces_server.add_user(_unique("model-reader"))
+    mlflow.set_workspace(mine)
+    admin.grant_user_permission(reader[0], "registered_model", "ranker", "READ")
+
+    _, tracking = use_teams(reader)
+    mlflow.set_workspace(mine)
+    assert tracking.get_registered_model("ranker").name == "ranker"
+    mlflow.set_workspace(theirs)
+    assert _code(lambda: tracking.get_registered_model("ranker")) == "PERMISSION_DENIED"
+    assert tracking.search_registered_models() == []
