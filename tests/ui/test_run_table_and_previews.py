@@ -222,7 +222,7 @@ def test_the_genai_pages_show_their_empty_state_instead_of_errors(
         "traces": "Start tracing your LLM application",
         "datasets": "Create an evaluation dataset",
         "review-queue": "Set up human review for your traces",
-        "judges": "Create and manage judges",
+        "judges": "Add a judge to your experiment to measure your GenAI app quality",
         "playground": "Select an endpoint",
     }
     for tab, shown in empty_states.items():
