@@ -8,7 +8,7 @@ id of something in another workspace finds nothing, so it is answered as not fou
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -71,3 +71,15 @@ def hides(session: Session, experiment_id: int) -> bool:
         return False
     experiment = session.get(Experiment, experiment_id)
     return experiment is None or experiment.workspace != workspace
+
+
+def visible_experiment_ids(session: Session, experiment_ids: Sequence[int]) -> list[int]:
+    """Those of `experiment_ids` in the request's workspace (all of them when workspaces are off), found in one
+    query by primary key, so a search's own query stays the one it is without workspaces and keeps its plan."""
+    workspace = _current.get()
+    if workspace is None or not experiment_ids:
+        return list(experiment_ids)
+    query = select(Experiment.experiment_id).where(
+        Experiment.experiment_id.in_(list(experiment_ids)), Experiment.workspace == workspace
+    )
+    return list(session.scalars(query))

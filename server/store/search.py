@@ -199,11 +199,8 @@ def search_runs(
     for c in comparisons:
         if c.kind == "metric":
             filtered_metrics.setdefault(c.key, []).append(c)
-    query = select(Run).where(
-        Run.experiment_id.in_(experiment_ids),
-        scope.visible(Run.experiment_id),
-        _lifecycle(Run.lifecycle_stage, view_type),
-    )
+    experiment_ids = scope.visible_experiment_ids(session, experiment_ids)
+    query = select(Run).where(Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type))
     order_keys = grammar.parse_run_order_by(order_by)
     if len(order_keys) == 1 and order_keys[0].kind == "metric" and order_keys[0].key not in filtered_metrics:
         query = query.where(*[_run_condition(c) for c in comparisons])
@@ -281,7 +278,7 @@ def search_experiments(
     if visible is not None:
         conditions.append(visible)
     query = select(Experiment).where(
-        _lifecycle(Experiment.lifecycle_stage, view_type), scope.visible(Experiment.experiment_id), *conditions
+        _lifecycle(Experiment.lifecycle_stage, view_type), scope.in_workspace(Experiment.workspace), *conditions
     )
     keys = grammar.parse_experiment_order_by(order_by)
     for key in keys:
@@ -353,11 +350,9 @@ def search_logged_models(
     if datasets and not any(c.kind == "metric" for c in comparisons):
         metric = aliased(LoggedModelMetric)
         conditions.append(exists().where(metric.model_id == LoggedModel.model_id, _dataset_match(metric, datasets)))
+    experiment_ids = scope.visible_experiment_ids(session, experiment_ids)
     query = select(LoggedModel).where(
-        LoggedModel.experiment_id.in_(experiment_ids),
-        scope.visible(LoggedModel.experiment_id),
-        LoggedModel.lifecycle_stage == "active",
-        *conditions,
+        LoggedModel.experiment_id.in_(experiment_ids), LoggedModel.lifecycle_stage == "active", *conditions
     )
     for field_name, ascending in order_by:
         if field_name.startswith("metrics."):

@@ -143,9 +143,8 @@ def search_traces(
     max_results: int,
     page_token: str | None,
 ) -> Page[Trace]:
-    query = select(Trace).where(
-        Trace.experiment_id.in_(list(experiment_ids)), scope.visible(Trace.experiment_id), *map(_condition, comparisons)
-    )
+    experiment_ids = scope.visible_experiment_ids(session, experiment_ids)
+    query = select(Trace).where(Trace.experiment_id.in_(list(experiment_ids)), *map(_condition, comparisons))
     ordering = []
     for key in order_by:
         column = _order_column(key)
