@@ -114,26 +114,17 @@ def invoke_evaluate(
         if not isinstance(serialized, str):
             raise MlflowError.invalid_parameter("Each serialized scorer must be a JSON string")
         scorers.check_payload(serialized, allow_custom=settings.enable_custom_scorers)
-    run, _ = run_service.create_run(
-        session,
-        experiment_id=experiment_id,
-        user_id=username or "",
-        run_name=None,
-        start_time=None,
-        tags={RUN_TYPE_TAG: GENAI_EVALUATE_RUN_TYPE},
-        artifact_destination=artifact_destination,
-    )
     params = {
         "trace_ids": list(trace_ids),
         "serialized_scorers": serialized_scorers,
         "scorer_versions": scorer_versions,
         "experiment_id": str(experiment_id),
-        "run_id": run.run_uuid,
         "username": username,
     }
-    job = submit(session, settings, "invoke_genai_evaluate", params, creator=username)
-    run_store.set_tags(session, run.run_uuid, {EVALUATE_JOB_TAG: job.job_id})
-    return {"job_id": job.job_id, "run_id": run.run_uuid}
+    run_tags = {RUN_TYPE_TAG: GENAI_EVALUATE_RUN_TYPE}
+    return _job_with_run(
+        session, settings, "invoke_genai_evaluate", params, run_tags, EVALUATE_JOB_TAG, username, artifact_destination
+    )
 
 
 ISSUE_DETECTION_RUN_TYPE, ISSUE_DETECTION_JOB_TAG = "issue_detection", "mlflow.issueDetection.jobId"
@@ -195,22 +186,45 @@ def invoke_issue_detection(
         "model": model_uri,
         "total_traces": str(len(trace_ids)),
     }
-    run, _ = run_service.create_run(
-        session,
-        experiment_id=experiment_id,
-        user_id=username or "",
-        run_name=None,
-        start_time=None,
-        tags=tags,
-        artifact_destination=artifact_destination,
-    )
     params = {
         "experiment_id": str(experiment_id),
         "trace_ids": list(trace_ids),
         "categories": categories,
-        "run_id": run.run_uuid,
         "model": model_uri,
     }
-    job = submit(session, settings, "invoke_issue_detection", params, creator=username)
-    run_store.set_tags(session, run.run_uuid, {ISSUE_DETECTION_JOB_TAG: job.job_id})
+    return _job_with_run(
+        session,
+        settings,
+        "invoke_issue_detection",
+        params,
+        tags,
+        ISSUE_DETECTION_JOB_TAG,
+        username,
+        artifact_destination,
+    )
+
+
+def _job_with_run(
+    session: Session,
+    settings: Settings,
+    job_name: str,
+    params: dict[str, Any],
+    run_tags: dict[str, str],
+    job_tag: str,
+    username: str | None,
+    artifact_destination: str,
+) -> dict[str, str]:
+    """The run a GenAI job reports into, made now (so the UI lists it before the job runs), then the job, given the
+    run's id, and the job's id tagged on the run."""
+    run, _ = run_service.create_run(
+        session,
+        experiment_id=int(params["experiment_id"]),
+        user_id=username or "",
+        run_name=None,
+        start_time=None,
+        tags=run_tags,
+        artifact_destination=artifact_destination,
+    )
+    job = submit(session, settings, job_name, {**params, "run_id": run.run_uuid}, creator=username)
+    run_store.set_tags(session, run.run_uuid, {job_tag: job.job_id})
     return {"job_id": job.job_id, "run_id": run.run_uuid}

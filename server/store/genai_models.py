@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
 from server.store.models import TRACE_ID
-from server.store.workspace_models import DEFAULT_WORKSPACE
+from server.store.workspace_models import workspace_column
 
 # --- GenAI: registered scorers and issues -------------------------------------------------------------------------
 
@@ -168,12 +168,7 @@ class EvaluationDataset(Base):
     __table_args__ = (Index(None, "created_time", "dataset_id"),)
 
     dataset_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    workspace: Mapped[str] = mapped_column(
-        String(63),
-        ForeignKey("workspaces.name", onupdate="CASCADE"),
-        default=DEFAULT_WORKSPACE,
-        server_default=DEFAULT_WORKSPACE,
-    )
+    workspace: Mapped[str] = workspace_column()
     name: Mapped[str] = mapped_column(String(255), index=True)
     schema: Mapped[str | None] = mapped_column(Text)
     profile: Mapped[str | None] = mapped_column(Text)

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
-from server.store.workspace_models import DEFAULT_WORKSPACE
+from server.store.workspace_models import workspace_column
 
 RUN_ID = String(32)
 MODEL_ID = String(64)
@@ -37,12 +37,7 @@ class Experiment(Base):
     __table_args__ = (Index(None, "workspace", "name", unique=True),)
 
     experiment_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    workspace: Mapped[str] = mapped_column(
-        String(63),
-        ForeignKey("workspaces.name", onupdate="CASCADE"),
-        default=DEFAULT_WORKSPACE,
-        server_default=DEFAULT_WORKSPACE,
-    )
+    workspace: Mapped[str] = workspace_column()
     name: Mapped[str] = mapped_column(String(500))
     artifact_location: Mapped[str] = mapped_column(String(2048))
     lifecycle_stage: Mapped[str] = mapped_column(String(16), default="active")
@@ -266,13 +261,7 @@ class ExperimentPermission(Base):
 class RegisteredModelPermission(Base):
     __tablename__ = "registered_model_permissions"
 
-    workspace: Mapped[str] = mapped_column(
-        String(63),
-        ForeignKey("workspaces.name", onupdate="CASCADE", ondelete="CASCADE"),
-        primary_key=True,
-        default=DEFAULT_WORKSPACE,
-        server_default=DEFAULT_WORKSPACE,
-    )
+    workspace: Mapped[str] = workspace_column(primary_key=True, deleted_with_it=True)
     name: Mapped[str] = mapped_column(String(256), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
     permission: Mapped[str] = mapped_column(String(32))
@@ -300,12 +289,7 @@ class RegisteredModel(Base):
     __table_args__ = (Index(None, "workspace", "name", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    workspace: Mapped[str] = mapped_column(
-        String(63),
-        ForeignKey("workspaces.name", onupdate="CASCADE"),
-        default=DEFAULT_WORKSPACE,
-        server_default=DEFAULT_WORKSPACE,
-    )
+    workspace: Mapped[str] = workspace_column()
     name: Mapped[str] = mapped_column(String(256))
     description: Mapped[str | None] = mapped_column(Text)
     creation_timestamp: Mapped[int] = mapped_column(BigInteger)

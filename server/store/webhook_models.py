@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
-from server.store.workspace_models import DEFAULT_WORKSPACE
+from server.store.workspace_models import workspace_column
 
 
 class Webhook(Base):
@@ -19,12 +19,7 @@ class Webhook(Base):
 
     webhook_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     # A webhook hears the registry events of its own workspace only.
-    workspace: Mapped[str] = mapped_column(
-        String(63),
-        ForeignKey("workspaces.name", onupdate="CASCADE"),
-        default=DEFAULT_WORKSPACE,
-        server_default=DEFAULT_WORKSPACE,
-    )
+    workspace: Mapped[str] = workspace_column()
     name: Mapped[str] = mapped_column(String(63))
     description: Mapped[str | None] = mapped_column(Text)
     url: Mapped[str] = mapped_column(Text)

@@ -3,7 +3,7 @@ and webhooks belong to. Kept apart from the tables that point at it, so each mod
 
 from __future__ import annotations
 
-from sqlalchemy import String, Text
+from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.store.base import Base
@@ -23,3 +23,15 @@ class Workspace(Base):
     default_artifact_root: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     trace_archival_location: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     trace_archival_retention: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+def workspace_column(*, primary_key: bool = False, deleted_with_it: bool = False) -> Mapped[str]:
+    """The `workspace` of a table whose rows belong to one: `default` unless set, following a rename. A row that
+    means nothing outside its workspace (`deleted_with_it`) goes when the workspace does."""
+    return mapped_column(
+        String(63),
+        ForeignKey("workspaces.name", onupdate="CASCADE", ondelete="CASCADE" if deleted_with_it else None),
+        primary_key=primary_key,
+        default=DEFAULT_WORKSPACE,
+        server_default=DEFAULT_WORKSPACE,
+    )
