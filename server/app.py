@@ -23,6 +23,7 @@ from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.auth.identity import Authenticator
 from server.auth.middleware import AuthMiddleware
+from server.auth.role_grants import Baseline
 from server.auth.rules import Authorizer
 from server.auth.signing import UrlSigner, shared_key
 from server.config import Settings
@@ -37,6 +38,7 @@ from server.permissions import Permission
 from server.services.experiments import artifact_root, ensure_default_experiment
 from server.services.users import bootstrap_admin
 from server.services.webhook_delivery import Deliverer
+from server.services.workspaces import check_single_team
 from server.shutdown import on_stop_signal
 from server.store.engine import Database
 from server.store.schema import ensure_schema
@@ -53,6 +55,8 @@ def prepare_database(settings: Settings) -> Database:
     db = Database(settings.backend_store_uri, timeout_s=settings.database_timeout_seconds)
     ensure_schema(db.engine)
     with db.write() as session:
+        if not settings.enable_workspaces:
+            check_single_team(session)
         ensure_default_experiment(session, settings)
     return db
 
@@ -68,7 +72,9 @@ def create_app(settings: Settings) -> FastAPI:
         with db.write() as session:
             bootstrap_admin(session, settings)
             signer = UrlSigner(shared_key(session))
-        authorizer = Authorizer(Permission(settings.auth_default_permission))
+        default = Permission(settings.auth_default_permission)
+        baseline = Baseline(default, settings.enable_workspaces, settings.auth_grant_default_workspace_access)
+        authorizer = Authorizer(default, baseline)
         authenticator = Authenticator(settings, db)
     context = Context(
         settings=settings, db=db, artifacts=artifacts, authorizer=authorizer, signer=signer, authenticator=authenticator

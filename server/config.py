@@ -85,12 +85,21 @@ class Settings(BaseSettings):
         description="What a signed-in user may do on a resource nobody granted them anything on: READ, EDIT, "
         "MANAGE or NO_PERMISSIONS (MLflow's default is READ).",
     )
+    auth_grant_default_workspace_access: bool = Field(
+        False,
+        validation_alias=_env("AUTH_GRANT_DEFAULT_WORKSPACE_ACCESS"),
+        description="With --auth and --enable-workspaces, give every user the default permission in the 'default' "
+        "workspace without a role there (MLflow's grant_default_workspace_access); other workspaces stay for their "
+        "members.",
+    )
     admin_username: str | None = Field(
         None,
-        validation_alias=_env("ADMIN_USERNAME"),
+        validation_alias=AliasChoices("MLFLOW_AUTH_ADMIN_USERNAME", *_env("ADMIN_USERNAME").choices),
         description="With --auth, the first admin, created at start when there are no users yet.",
     )
-    admin_password: str | None = Field(None, validation_alias=_env("ADMIN_PASSWORD"), repr=False)
+    admin_password: str | None = Field(
+        None, validation_alias=AliasChoices("MLFLOW_AUTH_ADMIN_PASSWORD", *_env("ADMIN_PASSWORD").choices), repr=False
+    )
     oidc_issuer: str | None = Field(
         None,
         validation_alias=_env("OIDC_ISSUER"),
@@ -263,6 +272,13 @@ class Settings(BaseSettings):
         validation_alias=_env("ENABLE_WORKSPACES"),
         description="Serve several teams from one server: every experiment, model, dataset, webhook and job belongs "
         "to a workspace, chosen per request by the X-MLFLOW-WORKSPACE header ('default' without it).",
+    )
+
+    rbac_seed_default_roles: bool = Field(
+        True,
+        validation_alias=_env("RBAC_SEED_DEFAULT_ROLES"),
+        description="With --auth, give each new workspace MLflow's two ready-made roles to hand out: 'admin' "
+        "(MANAGE on the workspace) and 'user' (USE: read everything, create new experiments and models).",
     )
 
     enable_custom_scorers: bool = Field(

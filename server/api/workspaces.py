@@ -11,6 +11,7 @@ from server.api.routing import Rpc
 from server.api.wire import Fields, invalid
 from server.auth import rules
 from server.errors import ErrorCode, MlflowError
+from server.services import roles as roles_service
 from server.services import workspaces as service
 from server.store.workspace_models import Workspace
 from server.web.context import Context
@@ -50,8 +51,14 @@ def _optional_string(fields: Fields, name: str) -> str | None:
 
 
 def list_workspaces(_: Fields, session: Session, context: Context) -> dict[str, Any]:
+    """With --auth, a user who is not an administrator sees the workspaces they hold a role in (and `default` when
+    it is open to everyone), as MLflow lists them."""
     _enabled(context)
-    return {"workspaces": [workspace_json(workspace) for workspace in service.list_workspaces(session)]}
+    principal = rules.current_principal()
+    shown = None
+    if context.authorizer is not None and principal is not None and not principal.is_admin:
+        shown = roles_service.workspaces_of(session, principal.user_id, context.authorizer.baseline)
+    return {"workspaces": [workspace_json(workspace) for workspace in service.list_workspaces(session, shown)]}
 
 
 def create_workspace(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
@@ -62,6 +69,8 @@ def create_workspace(fields: Fields, session: Session, context: Context) -> dict
         description=_optional_string(fields, "description"),
         default_artifact_root=_optional_string(fields, "default_artifact_root"),
     )
+    if context.settings.auth and context.settings.rbac_seed_default_roles:
+        roles_service.seed_default_roles(session, workspace.name)
     return {"workspace": workspace_json(workspace)}
 
 

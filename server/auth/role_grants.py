@@ -9,6 +9,9 @@ MLflow's rules for roles (`_role_grant_for_resource`, `fold_grants_for_key`, `_g
   any DENY vetoes, else the highest wins (USE counts as READ here: Runyard has nothing that needs USE);
 - a positive result is never below the server's default; a DENY stays a veto;
 - roles of other workspaces say nothing. With workspaces off, every resource is in `default`.
+- with workspaces on, where no grant speaks, the server's default reaches only members of the resource's workspace
+  (a role granting USE or MANAGE on it), so a team's resources are its own; `default` may be opened to every user
+  (MLflow's `grant_default_workspace_access`). See `Baseline`.
 
 MLflow stores a user's direct grants as grants of a per-user role, so they fold with the role grants: the highest
 wins, and a DENY vetoes both. Runyard keeps them in their own tables and, where no role speaks, keeps their rule
@@ -19,6 +22,7 @@ wins. Registered models have no workspace of their own in Runyard: the request's
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select
@@ -34,6 +38,7 @@ EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
 DENY, USE = "DENY", "USE"
 # MLflow's permission names in its own order, which its messages list.
 MLFLOW_PERMISSIONS = ("READ", USE, "EDIT", "MANAGE", "NO_PERMISSIONS", DENY)
+READ = Permission.READ
 _RANK = {DENY: -1, "NO_PERMISSIONS": 0, "READ": 1, USE: 2, "EDIT": 3, "MANAGE": 4}
 Key = TypeVar("Key", bound=Hashable)
 
@@ -60,6 +65,10 @@ class RoleGrants:
             if row.resource_type == self.resource_type and row.resource_pattern != "*"
         }
 
+    def member_of(self, workspace: str) -> bool:
+        """Whether a role gives the user a seat in `workspace` (USE or MANAGE on the workspace itself)."""
+        return any(row.workspace == workspace and row.resource_type == WORKSPACE_TYPE for row in self.rows)
+
     def on(self, workspace: str, key: str | None) -> str | None:
         """The folded grant on the resource `key` of `workspace` (None: on none in particular, so only `*`
         grants apply), as an MLflow permission name; None when no grant speaks."""
@@ -71,7 +80,7 @@ class RoleGrants:
             if row.resource_type == WORKSPACE_TYPE:
                 if row.resource_pattern == "*" and row.permission == ADMIN_PERMISSION:
                     return ADMIN_PERMISSION  # the workspace's administrator: not restrictable, not even by DENY
-                continue  # USE on the workspace is membership; Runyard's default already covers every workspace
+                continue  # USE on the workspace is membership: the baseline, not a grant on the resource
             if row.resource_type != self.resource_type or row.resource_pattern not in ("*", key):
                 continue
             if row.permission == DENY:
@@ -81,76 +90,137 @@ class RoleGrants:
         return DENY if denied else best
 
 
-def combine(direct: str | None, role: str | None, default: Permission) -> Permission:
-    """The effective permission from a per-user grant, a folded role grant and the server's default."""
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What a user holds on a resource that no grant of theirs names: the server's default permission. With
+    workspaces on, MLflow draws a boundary: only members of the resource's workspace get the default, everyone else
+    nothing, except in `default` when `open_default_workspace` says every user is a member there."""
+
+    default: Permission
+    bounded: bool = False
+    open_default_workspace: bool = False
+
+    def at(self, grants: RoleGrants, workspace: str | None) -> Permission:
+        if not self.bounded:
+            return self.default
+        if workspace is not None and (
+            grants.member_of(workspace) or (self.open_default_workspace and workspace == DEFAULT_WORKSPACE)
+        ):
+            return self.default
+        return Permission.NO_PERMISSIONS
+
+    def may_create_in(self, grants: RoleGrants, workspace: str) -> bool:
+        """MLflow lets a user create experiments and models only where they hold USE or MANAGE on the workspace, or
+        in an opened `default` when the server's default permission lets them write."""
+        if not self.bounded or grants.member_of(workspace):
+            return True
+        return self.open_default_workspace and workspace == DEFAULT_WORKSPACE and self.default.allows(Permission.EDIT)
+
+
+def combine(
+    direct: str | None, role: str | None, default: Permission, baseline: Permission | None = None
+) -> Permission:
+    """The effective permission from a per-user grant, a folded role grant, the server's default (the floor of a
+    positive grant) and the baseline where nothing speaks (the default, unless a workspace boundary lowers it)."""
     if role is None:
-        return Permission(direct) if direct else default
+        return Permission(direct) if direct else (default if baseline is None else baseline)
     if role == DENY:
         return Permission.NO_PERMISSIONS
     have = _higher(Permission.READ if role == USE else Permission(role), default)
     return _higher(have, Permission(direct)) if direct else have
 
 
-def on_experiment(session: Session, user_id: int, experiment_id: int, default: Permission) -> Permission:
+def on_experiment(session: Session, user_id: int, experiment_id: int, baseline: Baseline) -> Permission:
     direct = users.experiment_permission(session, experiment_id, user_id)
     grants = RoleGrants(roles.grants_of(session, user_id, EXPERIMENT), EXPERIMENT)
-    if not grants:
-        return combine(direct, None, default)
-    if scope.current() is None:
+    if not grants and not baseline.bounded:
+        return combine(direct, None, baseline.default)
+    if scope.current() is None and not baseline.bounded:
         workspace: str | None = DEFAULT_WORKSPACE
     else:
         workspace = session.scalar(select(Experiment.workspace).where(Experiment.experiment_id == experiment_id))
-    return combine(direct, grants.on(workspace, str(experiment_id)) if workspace else None, default)
+    role = grants.on(workspace, str(experiment_id)) if workspace and grants else None
+    return combine(direct, role, baseline.default, baseline.at(grants, workspace))
 
 
-def on_registered_model(session: Session, user_id: int, name: str, default: Permission) -> Permission:
+def on_registered_model(session: Session, user_id: int, name: str, baseline: Baseline) -> Permission:
     direct = users.registered_model_permission(session, name, user_id)
     workspace = scope.current_or_default()
     grants = RoleGrants(roles.grants_of(session, user_id, REGISTERED_MODEL, workspace), REGISTERED_MODEL)
-    return combine(direct, grants.on(workspace, name) if grants else None, default)
+    role = grants.on(workspace, name) if grants else None
+    return combine(direct, role, baseline.default, baseline.at(grants, workspace))
 
 
-def readable_experiments(
-    session: Session, user_id: int, column: Any, default: Permission
-) -> ColumnElement[bool] | None:
+def may_create(session: Session, user_id: int, baseline: Baseline) -> bool:
+    """Whether the user may create an experiment or a registered model in the request's workspace."""
+    if not baseline.bounded:
+        return True
+    workspace = scope.current_or_default()
+    return baseline.may_create_in(
+        RoleGrants(roles.grants_of(session, user_id, WORKSPACE_TYPE, workspace), ""), workspace
+    )
+
+
+def readable_experiments(session: Session, user_id: int, column: Any, baseline: Baseline) -> ColumnElement[bool] | None:
     """A WHERE clause on `column` (an experiment id) keeping the experiments the user may read; None keeps all."""
+    default = baseline.default
     direct = users.experiment_grants(session, user_id)
     grants = RoleGrants(roles.grants_of(session, user_id, EXPERIMENT), EXPERIMENT)
-    by_default = default.allows(Permission.READ)
-    if not grants:  # the common case: per-user grants and the default, as before roles existed
-        return _keeping(column, {e: combine(p, None, default) for e, p in direct.items()}, by_default)
+    if not grants and not baseline.bounded:  # the common case: per-user grants and the default, as before roles
+        return _keeping(column, {e: combine(p, None, default) for e, p in direct.items()}, default.allows(READ))
     named = {int(key) for key in grants.named() if key.isdigit()}
     ids = set(direct) | named
-    off = scope.current() is None
+    off = scope.current() is None and not baseline.bounded
     if off:
         where = dict.fromkeys(ids, DEFAULT_WORKSPACE)
     else:
         found = select(Experiment.experiment_id, Experiment.workspace).where(Experiment.experiment_id.in_(ids))
         where = dict(session.execute(found).tuples().all()) if ids else {}
-    effective = {e: combine(direct.get(e), grants.on(where[e], str(e)) if e in where else None, default) for e in ids}
-    # Every other experiment: its workspace's `*` grants, or the default where none speaks.
+    effective = {
+        e: combine(
+            direct.get(e),
+            grants.on(where[e], str(e)) if e in where else None,
+            default,
+            _at(baseline, grants, where.get(e)),
+        )
+        for e in ids
+    }
+    # Every other experiment: its workspace's `*` grants, or the baseline where none speaks.
     if off:
-        return _keeping(column, effective, _readable(grants, DEFAULT_WORKSPACE, default))
-    differing = sorted(w for w in grants.workspaces if _readable(grants, w, default) != by_default)
+        return _keeping(column, effective, _readable(grants, DEFAULT_WORKSPACE, baseline))
+    if baseline.bounded:  # readable only in the workspaces that let the user in
+        candidates = grants.workspaces | ({DEFAULT_WORKSPACE} if baseline.open_default_workspace else set())
+        opened = sorted(w for w in candidates if _readable(grants, w, baseline))
+        in_opened = column.in_(select(Experiment.experiment_id).where(Experiment.workspace.in_(opened)))
+        return _keeping(column, effective, in_opened if opened else False)
+    by_default = default.allows(READ)
+    differing = sorted(w for w in grants.workspaces if _readable(grants, w, baseline) != by_default)
     if not differing:
         return _keeping(column, effective, by_default)
     in_differing = column.in_(select(Experiment.experiment_id).where(Experiment.workspace.in_(differing)))
     return _keeping(column, effective, not_(in_differing) if by_default else in_differing)
 
 
-def readable_models(session: Session, user_id: int, column: Any, default: Permission) -> ColumnElement[bool] | None:
+def readable_models(session: Session, user_id: int, column: Any, baseline: Baseline) -> ColumnElement[bool] | None:
     """A WHERE clause on `column` (a registered model's name) keeping those the user may read; None keeps all."""
     direct = users.registered_model_grants(session, user_id)
     workspace = scope.current_or_default()
     grants = RoleGrants(roles.grants_of(session, user_id, REGISTERED_MODEL, workspace), REGISTERED_MODEL)
     names = set(direct) | grants.named()
-    effective = {n: combine(direct.get(n), grants.on(workspace, n) if grants else None, default) for n in names}
-    return _keeping(column, effective, _readable(grants, workspace, default))
+    at = baseline.at(grants, workspace)
+    effective = {
+        n: combine(direct.get(n), grants.on(workspace, n) if grants else None, baseline.default, at) for n in names
+    }
+    return _keeping(column, effective, _readable(grants, workspace, baseline))
 
 
-def _readable(grants: RoleGrants, workspace: str, default: Permission) -> bool:
+def _at(baseline: Baseline, grants: RoleGrants, workspace: str | None) -> Permission:
+    return baseline.at(grants, workspace) if workspace is not None else baseline.default
+
+
+def _readable(grants: RoleGrants, workspace: str, baseline: Baseline) -> bool:
     """Whether a resource of `workspace` that no grant names one by one is readable."""
-    return combine(None, grants.on(workspace, None), default).allows(Permission.READ)
+    return combine(None, grants.on(workspace, None), baseline.default, baseline.at(grants, workspace)).allows(READ)
 
 
 def _keeping(

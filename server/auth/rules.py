@@ -107,8 +107,10 @@ _Checker = Callable[[Access, Any, Session, Principal], Any]
 
 
 class Authorizer(GenAIChecks):
-    def __init__(self, default: Permission) -> None:
+    def __init__(self, default: Permission, baseline: role_grants.Baseline | None = None) -> None:
         self.default = default
+        # Where no grant speaks: the default, and with workspaces only inside the caller's own workspaces.
+        self.baseline = baseline or role_grants.Baseline(default)
         # One checker per resource kind; a kind missing here is refused by `check`.
         self._checks: dict[Resource, _Checker] = {
             "signed_in": self._check_signed_in,
@@ -158,7 +160,7 @@ class Authorizer(GenAIChecks):
             return _lower(self.on_experiment(session, _unscoped(principal), experiment_id), READ)
         if principal.is_admin:
             return MANAGE
-        return role_grants.on_experiment(session, principal.user_id, experiment_id, self.default)
+        return role_grants.on_experiment(session, principal.user_id, experiment_id, self.baseline)
 
     def on_run(self, session: Session, principal: Principal, run_id: str) -> Permission | None:
         experiment_id = session.scalar(select(Run.experiment_id).where(Run.run_uuid == run_id))
@@ -240,7 +242,7 @@ class Authorizer(GenAIChecks):
             return Permission.NO_PERMISSIONS
         if principal.is_admin:
             return MANAGE
-        return role_grants.on_registered_model(session, principal.user_id, name, self.default)
+        return role_grants.on_registered_model(session, principal.user_id, name, self.baseline)
 
     # --- checks -------------------------------------------------------------------------------------------------
 
@@ -252,9 +254,12 @@ class Authorizer(GenAIChecks):
             raise permission_denied()  # a resource this checker does not know is refused, never waved through
         return checker(access, fields, session, principal)
 
-    def _check_signed_in(self, access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
+    def _check_signed_in(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
         if principal.run_id is not None and access.grants_creator:
             raise permission_denied("a job's token cannot create resources")
+        if access.grants_creator and not principal.is_admin:
+            if not role_grants.may_create(session, principal.user_id, self.baseline):
+                raise permission_denied("USE on the workspace required to create in it")
         return fields
 
     def _check_person(self, _access: Access, fields: Any, _session: Session, principal: Principal) -> Any:
@@ -438,7 +443,7 @@ class Authorizer(GenAIChecks):
         if principal.run_id is not None:
             run_experiment = session.scalar(select(Run.experiment_id).where(Run.run_uuid == principal.run_id))
             return column == (run_experiment if run_experiment is not None else -1)  # type: ignore[no-any-return]
-        kept = role_grants.readable_experiments(session, principal.user_id, column, self.default)
+        kept = role_grants.readable_experiments(session, principal.user_id, column, self.baseline)
         return true() if kept is None else kept
 
     def readable_dataset_condition(self, session: Session, principal: Principal | None) -> ColumnElement[bool]:
@@ -462,7 +467,7 @@ def readable_model_condition(
         return None
     if principal.run_id is not None:
         return false()
-    return role_grants.readable_models(session, principal.user_id, RegisteredModel.name, authorizer.default)
+    return role_grants.readable_models(session, principal.user_id, RegisteredModel.name, authorizer.baseline)
 
 
 _QUEUE_RULES = {

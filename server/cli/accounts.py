@@ -13,9 +13,11 @@ from server.config import Settings
 from server.errors import MlflowError
 from server.permissions import parse_permission
 from server.services import users as accounts
-from server.store import users
+from server.store import users, workspaces
 from server.store.engine import Database
 from server.store.schema import ensure_schema
+from server.store.scope import working_in
+from server.store.workspace_models import DEFAULT_WORKSPACE
 
 _store_option = click.option(
     "--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI]."
@@ -91,12 +93,19 @@ def set_password(username: str, password: str, backend_store_uri: str | None) ->
 @click.argument("permission")
 @click.option("--experiment-id", type=int, default=None)
 @click.option("--registered-model", default=None, help="A registered model's name.")
+@click.option(
+    "--workspace",
+    default=DEFAULT_WORKSPACE,
+    show_default=True,
+    help="The workspace of the registered model (with --enable-workspaces, names are per workspace).",
+)
 @_store_option
 def grant(
     username: str,
     permission: str,
     experiment_id: int | None,
     registered_model: str | None,
+    workspace: str,
     backend_store_uri: str | None,
 ) -> None:
     """Set USERNAME's PERMISSION (READ, EDIT, MANAGE, NO_PERMISSIONS) on an experiment or a registered model."""
@@ -106,12 +115,16 @@ def grant(
         raise click.BadParameter(str(exc)) from None
     if (experiment_id is None) == (registered_model is None):
         raise click.UsageError("Give exactly one of --experiment-id and --registered-model.")
+    if experiment_id is not None and workspace != DEFAULT_WORKSPACE:
+        raise click.UsageError("--workspace goes with --registered-model: an experiment id is unique on its own.")
     with _session(backend_store_uri) as session:
         user = users.get_user(session, username)
         if experiment_id is not None:
             users.set_experiment_permission(session, experiment_id, user.id, level)
         else:
-            users.set_registered_model_permission(session, str(registered_model), user.id, level)
+            workspaces.get_workspace(session, workspace)
+            with working_in(workspace):
+                users.set_registered_model_permission(session, str(registered_model), user.id, level)
     click.echo(f"{username!r} now has {level}.")
 
 

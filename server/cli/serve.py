@@ -34,7 +34,7 @@ GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to fini
     "--auth/--no-auth",
     default=None,
     help="Require sign-in and enforce permissions [env RUNYARD_AUTH; default off]. The first admin comes from "
-    "RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD.",
+    "MLFLOW_AUTH_ADMIN_USERNAME / MLFLOW_AUTH_ADMIN_PASSWORD (or RUNYARD_ADMIN_USERNAME / RUNYARD_ADMIN_PASSWORD).",
 )
 @click.option(
     "--allowed-hosts",

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.auth.identity import Principal
-from server.auth.role_grants import DENY, MLFLOW_PERMISSIONS, USE
+from server.auth.role_grants import DENY, MLFLOW_PERMISSIONS, USE, Baseline
 from server.errors import ErrorCode, MlflowError
 from server.store import roles, users, workspaces
 from server.store.role_models import (
@@ -153,6 +153,35 @@ def create_role(session: Session, workspace: Any, name: Any, description: Any, *
         )
     workspaces.get_workspace(session, workspace)
     return RoleView(roles.create_role(session, workspace, name, description), [])
+
+
+# The roles MLflow seeds into each new workspace when auth is on (MLFLOW_RBAC_SEED_DEFAULT_ROLES): a name, the
+# workspace-wide permission it grants, and its description.
+DEFAULT_WORKSPACE_ROLES = (
+    ("admin", "MANAGE", "Full MANAGE authority over the workspace."),
+    (
+        "user",
+        USE,
+        "Read every resource in the workspace and create new experiments and registered models; the creator of a "
+        "resource manages it, without write or delete access to resources owned by other users.",
+    ),
+)
+
+
+def seed_default_roles(session: Session, workspace: str) -> None:
+    """A new workspace starts with the two roles an admin hands out to its people, in the same transaction as the
+    workspace itself (MLflow adds them after the fact and logs a failure instead)."""
+    for name, permission, description in DEFAULT_WORKSPACE_ROLES:
+        role = roles.create_role(session, workspace, name, description)
+        roles.add_permission(session, role.id, WORKSPACE_TYPE, "*", permission)
+
+
+def workspaces_of(session: Session, user_id: int, baseline: Baseline) -> set[str]:
+    """The workspaces a user belongs to: those they hold a role in, and `default` when it is open to everyone."""
+    found = roles.workspaces_of_user(session, user_id)
+    if not baseline.bounded or baseline.open_default_workspace:
+        found.add(DEFAULT_WORKSPACE)
+    return found
 
 
 def get_role(session: Session, role_id: int) -> RoleView:

@@ -9,7 +9,7 @@ from urllib.parse import urlparse
 
 from sqlalchemy.orm import Session
 
-from server.errors import MlflowError
+from server.errors import ErrorCode, MlflowError
 from server.store import workspaces as store
 
 # The request's workspace, set by the API layer for the store's queries.
@@ -63,8 +63,9 @@ def _artifact_root(value: str | None) -> str | None:
     return value
 
 
-def list_workspaces(session: Session) -> list[Workspace]:
-    return store.list_workspaces(session)
+def list_workspaces(session: Session, shown: set[str] | None = None) -> list[Workspace]:
+    """Every workspace, or those named in `shown`."""
+    return [workspace for workspace in store.list_workspaces(session) if shown is None or workspace.name in shown]
 
 
 def create_workspace(
@@ -107,6 +108,21 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
             f"Invalid deletion mode '{mode}'. Must be one of: {', '.join(store.DELETION_MODES)}"
         )
     store.delete_workspace(session, name, mode)
+
+
+def check_single_team(session: Session) -> None:
+    """A server started without workspaces would show every team's experiments, models and webhooks as one team's
+    (their lookups by name would miss): MLflow refuses to start then, and so does Runyard."""
+    found = store.outside_default(session)
+    if found is not None:
+        kind, name, workspace = found
+        raise MlflowError(
+            f"Cannot disable workspaces because {kind}s exist outside the default workspace (for example, {kind} "
+            f"'{name}' in workspace '{workspace}'). Start the server with --enable-workspaces "
+            f"(MLFLOW_ENABLE_WORKSPACES=true), or move them to '{DEFAULT_WORKSPACE}' first (delete their workspace "
+            "with mode SET_DEFAULT).",
+            ErrorCode.INVALID_STATE,
+        )
 
 
 def proxied_artifact_path(path: str) -> str:

@@ -47,6 +47,22 @@ def create_workspace(session: Session, workspace: Workspace) -> Workspace:
     return workspace
 
 
+def outside_default(session: Session) -> tuple[str, str, str] | None:
+    """One experiment, registered model, evaluation dataset or live webhook outside `default` (kind, name,
+    workspace), or None when everything is in `default`."""
+    for kind, name, workspace, live in (
+        ("experiment", Experiment.name, Experiment.workspace, None),
+        ("registered model", RegisteredModel.name, RegisteredModel.workspace, None),
+        ("evaluation dataset", EvaluationDataset.name, EvaluationDataset.workspace, None),
+        ("webhook", Webhook.name, Webhook.workspace, Webhook.deleted_timestamp.is_(None)),
+    ):
+        query = select(name, workspace).where(workspace != DEFAULT_WORKSPACE)
+        row = session.execute(query if live is None else query.where(live)).first()
+        if row is not None:
+            return kind, row[0], row[1]
+    return None
+
+
 def artifact_root(session: Session, name: str, server_root: str) -> str:
     """Where a new experiment of workspace `name` keeps its artifacts: the workspace's own root, or its folder
     under the server's."""
@@ -124,4 +140,14 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
     # What webhooks are left: every one with SET_DEFAULT, the deleted ones with RESTRICT.
     session.execute(update(Webhook).where(Webhook.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     roles.delete_for_workspace(session, workspace.name)  # MLflow drops a deleted workspace's roles too
-    session.execute(delete(Workspace).where(Workspace.name == workspace.name))
+    try:
+        with session.begin_nested():
+            session.execute(delete(Workspace).where(Workspace.name == workspace.name))
+    except IntegrityError:
+        # Something was created in the workspace after the count above (another server, between our reads):
+        # its foreign key keeps the workspace, and the answer is RESTRICT's own, not a 500.
+        raise MlflowError(
+            f"Cannot delete workspace '{name}': resources were created in it while it was being deleted. "
+            "Remove or reassign them before deleting the workspace.",
+            ErrorCode.INVALID_STATE,
+        ) from None

@@ -347,14 +347,13 @@ def test_bad_requests_get_mlflows_errors(use: Use, auth_server: AuthServer) -> N
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def workspaces_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
-    """A server with `--auth` and `--enable-workspaces`."""
+    """A server with `--auth` and `--enable-workspaces`, on MLflow's defaults."""
     base = tmp_path_factory.mktemp("roles-workspaces")
     store = new_store_uri(request.param, base, "roles_workspaces", request)
     env = {
         "RUNYARD_ADMIN_USERNAME": ADMIN[0],
         "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
-        "RUNYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
-    }
+    }  # MLflow's default permission, READ: with workspaces it reaches only a workspace's members
     with runyard_server(store, base / "mlartifacts", "--auth", "--enable-workspaces", env=env) as url:
         yield AuthServer(url, store)
 
@@ -394,7 +393,7 @@ def test_a_role_grants_only_in_its_own_workspace(use_teams: Use, workspaces_serv
     admin.assign_role(boss[0], bosses.id)
     boss_client, _ = use_teams(boss)
     assert boss_client.create_role(mine, "writers").workspace == mine
-    assert {r.name for r in boss_client.list_roles(mine)} == {"readers", "bosses", "writers"}
+    assert {r.name for r in boss_client.list_roles(mine)} == {"admin", "user", "readers", "bosses", "writers"}
     assert _code(lambda: boss_client.create_role(theirs, "writers")) == "PERMISSION_DENIED"
     assert _code(lambda: boss_client.list_roles(theirs)) == "PERMISSION_DENIED"
 
@@ -430,3 +429,48 @@ def test_a_grant_on_a_registered_model_reaches_only_its_own_workspaces_model(
     mlflow.set_workspace(theirs)
     assert _code(lambda: tracking.get_registered_model("ranker")) == "PERMISSION_DENIED"
     assert tracking.search_registered_models() == []
+
+    # The command line grants on a model of a named workspace, and only there.
+    workspaces_server.runyard("users", "grant", reader[0], "READ", "--registered-model", "ranker", "--workspace", theirs)
+    assert tracking.get_registered_model("ranker").name == "ranker"
+    assert [m.name for m in tracking.search_registered_models()] == ["ranker"]
+
+
+def test_a_workspace_is_for_its_members(use_teams: Use, workspaces_server: AuthServer) -> None:
+    """MLflow's workspace boundary: a new workspace comes with the roles `admin` and `user`; until a user holds a
+    role there they neither see nor create anything in it, even where the server's default is READ; with the
+    seeded `user` role they read everything and manage only what they create."""
+    admin, admin_tracking = use_teams(ADMIN)
+    team = _unique("team-members")
+    mlflow.create_workspace(team)
+    seeded = {role.name: role for role in admin.list_roles(team)}
+    assert sorted(seeded) == ["admin", "user"]
+    assert [
+        (p.resource_type, p.resource_pattern, p.permission) for p in admin.list_role_permissions(seeded["admin"].id)
+    ] == [("workspace", "*", "MANAGE")]
+    assert [
+        (p.resource_type, p.resource_pattern, p.permission) for p in admin.list_role_permissions(seeded["user"].id)
+    ] == [("workspace", "*", "USE")]
+    mlflow.set_workspace(team)
+    churn = admin_tracking.create_experiment("churn")
+    admin_tracking.create_registered_model("ranker")
+    newcomer = workspaces_server.add_user(_unique("newcomer"))
+
+    _, tracking = use_teams(newcomer)
+    assert _code(lambda: tracking.get_experiment(churn)) == "PERMISSION_DENIED"
+    assert tracking.search_experiments() == []
+    assert tracking.search_registered_models() == []
+    assert _code(lambda: tracking.create_experiment("mine")) == "PERMISSION_DENIED"
+    assert team not in [w.name for w in mlflow.list_workspaces()]
+
+    admin, _ = use_teams(ADMIN)
+    admin.assign_role(newcomer[0], seeded["user"].id)
+    _, tracking = use_teams(newcomer)
+    assert tracking.get_experiment(churn).name == "churn"
+    assert [e.name for e in tracking.search_experiments()] == ["churn"]
+    assert [m.name for m in tracking.search_registered_models()] == ["ranker"]
+    assert team in [w.name for w in mlflow.list_workspaces()]
+    mine = tracking.create_experiment("mine")
+    tracking.delete_experiment(mine)  # the creator manages what they create
+    assert _code(lambda: tracking.delete_experiment(churn)) == "PERMISSION_DENIED"  # and only that
+    assert tracking.create_registered_model("ranker-2").name == "ranker-2"

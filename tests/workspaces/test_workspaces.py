@@ -6,12 +6,16 @@ workspace instead of mixing it into the shared space."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import mlflow
+import pytest
 from mlflow import MlflowClient
 
+from tests.support.processes import runyard_server
 from tests.workspaces.conftest import error_of, next_number
 
 
@@ -190,3 +194,36 @@ def test_a_server_without_workspaces_refuses_a_request_that_names_one(server_url
     assert (named.status_code, named.json()) == (400, {"error_code": "FEATURE_DISABLED", "message": disabled})
     # The stock client reads server-info first and refuses by itself, before anything lands in the shared space.
     assert "the remote server does not support workspaces" in client_refusal[1]
+
+
+def test_a_store_holding_other_workspaces_refuses_to_start_without_them(
+    fresh_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Restarted without `--enable-workspaces`, the server would show every team's experiments as one team's: it
+    stops at start with one line instead, as `mlflow server` does, and starts again once workspaces are back on."""
+    artifacts = tmp_path / "mlartifacts"
+    with runyard_server(fresh_store_uri, artifacts, "--enable-workspaces") as url:
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        mlflow.set_tracking_uri(url)
+        mlflow.create_workspace("team-restart")
+        mlflow.set_workspace("team-restart")
+        MlflowClient(url).create_experiment("churn")
+        mlflow.set_workspace(None)
+        mlflow.set_tracking_uri(None)
+    command = [sys.executable, "-m", "server", "server", "--backend-store-uri", fresh_store_uri]
+    started = subprocess.run(
+        [*command, "--artifacts-destination", str(artifacts), "--port", "9"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert started.returncode == 1
+    assert started.stderr.strip().splitlines()[-1] == (
+        "Error: Cannot disable workspaces because experiments exist outside the default workspace (for example, "
+        "experiment 'churn' in workspace 'team-restart'). Start the server with --enable-workspaces "
+        "(MLFLOW_ENABLE_WORKSPACES=true), or move them to 'default' first (delete their workspace with mode "
+        "SET_DEFAULT)."
+    )
+    with runyard_server(fresh_store_uri, artifacts, "--enable-workspaces") as url:
+        assert httpx.get(f"{url}/api/3.0/mlflow/workspaces/team-restart").status_code == 200
