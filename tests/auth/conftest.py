@@ -24,6 +24,7 @@ PASSWORD = "s3cret-password"
 class AuthServer:
     url: str
     store: str
+    workspace: str | None = None  # sent with every request of `http()`, on a server with workspaces
 
     def runyard(self, *args: str) -> str:
         """A `runyard` admin command against this server's database; its stdout."""
@@ -41,7 +42,8 @@ class AuthServer:
         return name, PASSWORD
 
     def http(self, user: tuple[str, str] | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=user, timeout=30)
+        headers = {"X-MLFLOW-WORKSPACE": self.workspace} if self.workspace else None
+        return httpx.Client(base_url=self.url, auth=user, timeout=30, headers=headers)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

@@ -1,7 +1,10 @@
 """Every route the application has, walked with auth on: anonymous callers are refused on all but the probes,
 and a signed-in user without permissions is refused on everything that names someone else's resource, while the
 few routes open to any signed-in user (creating, searching, metrics) show nothing of it. A route added later
-without an access rule fails here, because the walk is built from the application's own route table."""
+without an access rule fails here, because the walk is built from the application's own route table.
+
+The walk runs twice on each database: without workspaces, and with them, where both users are members of one
+team's workspace (its seeded `user` role) and every request names it."""
 
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from server.app import create_app
 from server.auth.middleware import PUBLIC_PATHS
 from server.config import Settings
 from tests.auth.conftest import ADMIN, AuthServer
+from tests.support.processes import runyard_server
+from tests.support.stores import new_store_uri
 
 API = "/api/2.0/mlflow"
 ARTIFACTS = "/api/2.0/mlflow-artifacts/artifacts"
@@ -57,7 +62,7 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/ajax-api/3.0/mlflow/gateway/endpoints/list"),
     ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/list"),
     ("GET", "/ajax-api/3.0/mlflow/gateway/secrets/config"),
-    # Workspaces are namespaces every signed-in user works in; this walk's server runs without them.
+    # Workspaces: a server without them says so; with them, a user sees the workspaces they belong to.
     ("GET", "/api/3.0/mlflow/workspaces"),
     ("GET", "/api/3.0/mlflow/workspaces/{workspace_name}"),
     # The Jobs pages are shells whose scripts read the job API; the list shows only what the API lets through.
@@ -65,6 +70,12 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/runyard/ui/{path:path}"),
     # So is the Webhooks page; the webhook routes its script reads are for admins only.
     ("GET", "/runyard/webhooks"),
+}
+# With workspaces, a workspace's roles and their grants are shown to its members (the walk's users both are).
+SHOWN_TO_MEMBERS = {
+    ("GET", "/api/3.0/mlflow/roles/get"),
+    ("GET", "/api/3.0/mlflow/roles/list"),
+    ("GET", "/api/3.0/mlflow/roles/permissions/list"),
 }
 # Every root field the UI's GraphQL endpoint resolves, each naming Alice's things; each must answer PERMISSION_DENIED.
 GRAPHQL_PROBE = """
@@ -108,8 +119,48 @@ ROUTES = _routes()
 _counter = itertools.count()
 
 
+TEAM = "team-walk"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[("sqlite", False), ("sqlite", True), ("postgres", False), ("postgres", True)],
+    ids=["sqlite", "sqlite-workspaces", "postgres", "postgres-workspaces"],
+)
+def auth_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    """The conftest's server, and the same with `--enable-workspaces`, where the walk works in workspace TEAM."""
+    kind, workspaces = request.param
+    base = tmp_path_factory.mktemp("walk")
+    store = new_store_uri(kind, base, "walk", request)
+    env = {
+        "RUNYARD_ADMIN_USERNAME": ADMIN[0],
+        "RUNYARD_ADMIN_PASSWORD": ADMIN[1],
+        "RUNYARD_AUTH_DEFAULT_PERMISSION": "NO_PERMISSIONS",
+    }
+    flags = ("--auth", "--enable-workspaces") if workspaces else ("--auth",)
+    with runyard_server(store, base / "mlartifacts", *flags, env=env) as url:
+        if not workspaces:
+            yield AuthServer(url, store)
+            return
+        with httpx.Client(base_url=url, auth=ADMIN, timeout=30) as admin:
+            assert admin.post("/api/3.0/mlflow/workspaces", json={"name": TEAM}).status_code == 201
+        yield AuthServer(url, store, TEAM)
+
+
+def _join_team(auth_server: AuthServer, username: str) -> None:
+    """With workspaces, a user works in TEAM through the role every new workspace starts with."""
+    if auth_server.workspace is None:
+        return
+    with auth_server.http(ADMIN) as admin:
+        roles = admin.get("/api/3.0/mlflow/roles/list", params={"workspace": auth_server.workspace}).json()["roles"]
+        member = next(role["id"] for role in roles if role["name"] == "user")
+        assigned = admin.post("/api/3.0/mlflow/roles/assign", json={"username": username, "role_id": member})
+        assert assigned.status_code == 200, assigned.text
+
+
 @dataclass(frozen=True)
 class Owned:
+    workspace: str
     experiment_id: str
     experiment_name: str
     run_id: str
@@ -176,6 +227,8 @@ def owned(auth_server: AuthServer) -> Owned:
     registered scorer (named like her registered model, which the walk's `name` field names), issue, a label
     schema and a review queue holding the trace, and an evaluation dataset (with a record)."""
     alice = auth_server.add_user("alice-walk")
+    _join_team(auth_server, "alice-walk")
+    workspace = auth_server.workspace or "default"
     with auth_server.http(alice) as http:
 
         def post(path: str, body: dict[str, object]) -> dict[str, object]:
@@ -231,13 +284,14 @@ def owned(auth_server: AuthServer) -> Owned:
         dataset_id = str(dataset["dataset"]["dataset_id"])  # type: ignore[index]
         post(f"/api/3.0/mlflow/datasets/{dataset_id}/records", {"records": '[{"inputs": {"q": "secret"}}]'})
     with auth_server.http(ADMIN) as admin:  # a role of the default workspace, granting Alice her experiment
-        role = admin.post("/api/3.0/mlflow/roles/create", json={"workspace": "default", "name": "alice-walk-role"})
+        role = admin.post("/api/3.0/mlflow/roles/create", json={"workspace": workspace, "name": "alice-walk-role"})
         role_id = role.json()["role"]["id"]
         grant = {"role_id": role_id, "resource_type": "experiment", "resource_pattern": experiment_id}
         added = admin.post("/api/3.0/mlflow/roles/permissions/add", json={**grant, "permission": "MANAGE"})
         assigned = admin.post("/api/3.0/mlflow/roles/assign", json={"username": "alice-walk", "role_id": role_id})
         assert (added.status_code, assigned.status_code) == (200, 200), added.text + assigned.text
     return Owned(
+        workspace,
         experiment_id,
         "alice-walk-private",
         run_id,
@@ -270,7 +324,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "delivery_id": "00000000-0000-4000-8000-000000000001",
         "issue_id": owned.issue_id,
         "dataset_id": owned.dataset_id,
-        "workspace_name": "default",
+        "workspace_name": owned.workspace,
         "key": "k",
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
@@ -346,8 +400,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "status": "COMPLETE",
         "completed_by": "bob-walk",
     }
-    if "/roles/" in template:  # Alice's role (and its grant) in the default workspace
-        fields.update(role_id=owned.role_id, role_permission_id=owned.role_permission_id, workspace="default")
+    if "/roles/" in template:  # Alice's role (and its grant) in the walk's workspace
+        fields.update(role_id=owned.role_id, role_permission_id=owned.role_permission_id, workspace=owned.workspace)
     if "/mlflow/datasets/" in template:  # Alice's dataset is in the path; tags and records travel as JSON text
         fields.update(tags='{"k": "stolen"}', records='[{"inputs": {"q": "stolen"}}]', dataset_record_ids=["dr-0"])
     if "/mpu/part/" in template:
@@ -398,7 +452,9 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
 
 @pytest.fixture(scope="module")
 def bob(auth_server: AuthServer) -> Iterator[httpx.Client]:
-    with auth_server.http(auth_server.add_user("bob-walk")) as client:
+    bob = auth_server.add_user("bob-walk")
+    _join_team(auth_server, "bob-walk")
+    with auth_server.http(bob) as client:
         yield client
 
 
@@ -440,6 +496,10 @@ def test_callers_without_permission_are_refused_or_see_nothing(
         assert len(answers) == 5
         for field, answer in answers.items():
             assert answer["apiError"]["code"] == "PERMISSION_DENIED", f"{method} /graphql {field}: {answer}"
+    elif owned.workspace != "default" and twin in SHOWN_TO_MEMBERS:
+        assert response.status_code == 200, f"{method} {template}: {response.status_code} {response.text[:300]}"
+        shown = "alice-walk-role" if "/permissions/" not in template else f'"resource_pattern":"{owned.experiment_id}"'
+        assert shown in response.text, response.text
     elif (method, template) in OPEN_TO_SIGNED_IN or twin in OPEN_TO_SIGNED_IN:
         if response.status_code == 400:  # the workspace routes of a server without workspaces
             assert response.json()["error_code"] == "FEATURE_DISABLED", f"{method} {template}: {response.text[:200]}"
