@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import shlex
 import tempfile
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import httpx
 
-from bench import report
+from bench import fasttrackml, report
 from bench.config import FULL, QUICK, Sizes
 from bench.context import Context
 from bench.parallel import BudgetExceeded
-from bench.servers import MLFLOW, RUNYARD, RUNYARD_WORKSPACES, RunningServer, ServerError, launch
+from bench.servers import FASTTRACKML, MLFLOW, RUNYARD, RUNYARD_WORKSPACES, RunningServer, ServerError, launch
 from bench.workloads import Workload, workloads
 
 
@@ -31,6 +32,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="compare Runyard with workspaces on (requests in a team's workspace) to Runyard without them, "
         "instead of to mlflow server",
     )
+    parser.add_argument(
+        "--peer",
+        choices=("mlflow", "fasttrackml"),
+        default="mlflow",
+        help="the server Runyard is compared with: mlflow server (default) or FastTrackML "
+        f"{fasttrackml.VERSION} (installed once into a benchmark venv of its own)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every workload this many times, the two servers interleaved (A B A B), and print each round's "
+        "ratios and their median",
+    )
+    parser.add_argument("--search-runs", type=int, help="runs seeded for the search rows (default 2,000)")
     parser.add_argument(
         "--big-mlflow",
         action="store_true",
@@ -71,6 +87,10 @@ def _big_allowed(ctx: Context, args: argparse.Namespace) -> str | None:
 
 def _run_one(ctx: Context, workload: Workload, results: dict[str, report.Cell], args: argparse.Namespace) -> None:
     name = ctx.server.spec.name
+    if workload.name == "artifacts" and ctx.server.spec is FASTTRACKML:
+        results.update(dict.fromkeys(workload.keys, "skipped"))
+        print(f"  [{name}] {workload.name}: skipped (FastTrackML proxies no artifacts)", flush=True)
+        return
     if workload.name == "big search" and (reason := _big_allowed(ctx, args)):
         results.update(dict.fromkeys(workload.keys, "skipped"))
         ctx.notes.append(reason)
@@ -129,14 +149,17 @@ def _make_workspaces(servers: list[RunningServer]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     sizes: Sizes = QUICK if args.quick else FULL
-    pair = (RUNYARD_WORKSPACES, RUNYARD) if args.workspaces else (RUNYARD, MLFLOW)
+    if args.search_runs:
+        sizes = dataclasses.replace(sizes, search_runs=args.search_runs)
+    peer = FASTTRACKML if args.peer == "fasttrackml" else MLFLOW
+    pair = (RUNYARD_WORKSPACES, RUNYARD) if args.workspaces else (RUNYARD, peer)
     specs = [spec for spec in pair if args.only in (None, spec.key) or args.workspaces]
     spec_rows = report.rows(sizes, args.big)
     print(report.machine())
     print(report.load())
     print(_versions(), flush=True)
     stop = threading.Event()
-    results: dict[str, dict[str, report.Cell]] = {spec.name: {} for spec in specs}
+    rounds: list[dict[str, dict[str, report.Cell]]] = []
     contexts: list[Context] = []
     failures: list[str] = []
     interrupted = False
@@ -144,17 +167,21 @@ def main(argv: list[str] | None = None) -> int:
         servers: list[RunningServer] = []
         try:
             servers = [launch(spec, Path(tmp)) for spec in specs]
-            failures = _start(servers, results, [row.key for row in spec_rows])
+            started: dict[str, dict[str, report.Cell]] = {spec.name: {} for spec in specs}
+            failures = _start(servers, started, [row.key for row in spec_rows])
             _make_workspaces(servers)
             contexts = [Context(s, sizes, stop) for s in servers if s.serving_pid is not None]
             for ctx in contexts:
                 waited = ctx.server.settle()
                 state = f"idle after {waited:.0f} s" if waited is not None else "still busy after 60 s, going on"
                 print(f"{ctx.server.spec.name}: process tree {state}", flush=True)
-            for workload in workloads(args.big):
-                print(f"{workload.name}:", flush=True)
-                for ctx in contexts:
-                    _run_one(ctx, workload, results[ctx.server.spec.name], args)
+            for number in range(1, max(1, args.rounds) + 1):
+                results = {name: dict(cells) for name, cells in started.items()}
+                rounds.append(results)
+                for workload in workloads(args.big):
+                    print(f"{workload.name}{f' (round {number})' if args.rounds > 1 else ''}:", flush=True)
+                    for ctx in contexts:  # the two servers take turns on every workload, round after round
+                        _run_one(ctx, workload, results[ctx.server.spec.name], args)
         except KeyboardInterrupt:
             stop.set()
             interrupted = True
@@ -163,12 +190,19 @@ def main(argv: list[str] | None = None) -> int:
             for server in servers:
                 server.stop()
     print(f"\n{report.load()} (after the run)")
-    print(report.table(spec_rows, results, (pair[0].name, pair[1].name)))
+    names = (pair[0].name, pair[1].name)
+    for number, results in enumerate(rounds, start=1):
+        if len(rounds) > 1:
+            print(f"\nround {number}:")
+        print(report.table(spec_rows, results, names))
+    if len(rounds) > 1:
+        print("\nratio per round, and the median:")
+        print(report.ratios_by_round(spec_rows, rounds, names))
     for ctx in contexts:
         for note in ctx.notes:
             print(f"note [{ctx.server.spec.name}]: {note}")
     for failure in failures:
         print(f"error: {failure}")
-    compared = "Runyard with workspaces is than without" if args.workspaces else "Runyard is"
+    compared = "Runyard with workspaces is than without" if args.workspaces else f"Runyard is than {peer.name}"
     print(f"ratio: how many times faster {compared} (higher is better); MB = 10^6 bytes, MiB = 2^20 bytes")
     return 130 if interrupted else (1 if failures else 0)

@@ -91,6 +91,22 @@ class Api:
         }
         return list(self.post("runs/search", body).get("runs", []))
 
+    def search_page(
+        self, experiment_id: str, filter_string: str, order_by: list[str], max_results: int, page_token: str | None
+    ) -> tuple[list[Any], str | None]:
+        """One page of a run search as the UI and the client ask for it (active runs only), and the next token."""
+        body: dict[str, Any] = {
+            "experiment_ids": [experiment_id],
+            "filter": filter_string,
+            "order_by": order_by,
+            "max_results": max_results,
+            "run_view_type": "ACTIVE_ONLY",
+        }
+        if page_token:
+            body["page_token"] = page_token
+        data = self.post("runs/search", body)
+        return list(data.get("runs", [])), data.get("next_page_token") or None
+
     def metric_history_page(
         self, run_id: str, key: str, max_results: int, page_token: str | None
     ) -> tuple[list[Any], str | None]:

@@ -17,6 +17,7 @@ class Sizes:
     runs_per_thread: int = 100
     search_runs: int = 2_000
     search_calls: int = 20
+    walk_calls: int = 5
     history_batches: int = 100
     history_page: int = 25_000
     history_repeats: int = 3
@@ -36,6 +37,7 @@ QUICK = Sizes(
     runs_per_thread=15,
     search_runs=300,
     search_calls=5,
+    walk_calls=2,
     history_batches=10,
     history_repeats=3,
     artifact_mib=10,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import statistics
 import time
+from collections.abc import Callable
 
 from bench.client import Api, metric
 from bench.context import Context, Results
@@ -12,6 +13,9 @@ from bench.parallel import Budget, run_threads
 
 FILTER = "metrics.acc > 0.5 AND params.lr = '0.01'"
 ORDER_BY = ["metrics.acc DESC"]
+WALK_FILTER = "metrics.loss < 0.5 and params.lr = '0.01'"
+WALK_ORDER = ["metrics.loss"]
+UI_ORDER = ["attributes.start_time DESC"]  # what MLflow's runs table asks for first
 PAGE = 100
 LEARNING_RATES = ("0.1", "0.01", "0.001")
 MODELS = ("cnn", "mlp", "rnn", "vit")
@@ -56,14 +60,79 @@ def _median_search_ms(api: Api, experiment_id: str, calls: int, budget: Budget) 
     return statistics.median(timings) * 1000
 
 
+def _walk(api: Api, experiment_id: str, filter_string: str, order_by: list[str], page: int, budget: Budget) -> int:
+    """Every page of a search, following the page tokens; how many runs came back."""
+    seen, token = 0, None
+    while True:
+        budget.check()
+        runs, token = api.search_page(experiment_id, filter_string, order_by, page, token)
+        seen += len(runs)
+        if token is None:
+            return seen
+
+
+def _median_ms(calls: int, budget: Budget, action: Callable[[], object]) -> float:
+    action()  # warm-up
+    timings = []
+    for _i in range(calls):
+        budget.check()
+        started = time.perf_counter()
+        action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings) * 1000
+
+
+def _client_search(ctx: Context, experiment_id: str, expected: int) -> Callable[[], object]:
+    """The stock client's `MlflowClient.search_runs`, paging through every run in pages of 1,000."""
+    from mlflow import MlflowClient  # heavy: only for this row
+
+    client = MlflowClient(tracking_uri=ctx.base_url)
+
+    def search() -> int:
+        seen, token = 0, None
+        while True:
+            page = client.search_runs([experiment_id], max_results=1_000, page_token=token)
+            seen += len(page)
+            token = page.token
+            if not token:
+                break
+        if seen != expected:
+            raise RuntimeError(f"the client's search returned {seen:,} runs, expected {expected:,}")
+        return seen
+
+    return search
+
+
 def search_runs(ctx: Context) -> Results:
-    """5. Median latency of a filtered, ordered first page over `search_runs` runs."""
-    budget = ctx.budget()
+    """5. Searches over `search_runs` runs: the filtered, ordered first page (median latency); the UI's runs table
+    (first page of 100 by start time); every page of a filtered walk ordered by a metric; all runs in pages of
+    1,000; and the stock client's `search_runs` of all runs."""
+    budget, sizes = ctx.budget(), ctx.sizes
     with ctx.api() as api:
         experiment_id = api.create_experiment(ctx.experiment_name("search"))
-        ctx.seed_runs_per_s = seed_runs(ctx, experiment_id, ctx.sizes.search_runs, budget)
-        ctx.notes.append(f"seeded {ctx.sizes.search_runs:,} runs at {ctx.seed_runs_per_s:,.0f} runs/s (8 threads)")
-        return {"search_ms": _median_search_ms(api, experiment_id, ctx.sizes.search_calls, budget)}
+        ctx.seed_runs_per_s = seed_runs(ctx, experiment_id, sizes.search_runs, budget)
+        ctx.notes.append(f"seeded {sizes.search_runs:,} runs at {ctx.seed_runs_per_s:,.0f} runs/s (8 threads)")
+        results = {"search_ms": _median_search_ms(api, experiment_id, sizes.search_calls, budget)}
+
+        def ui_page() -> None:
+            runs, _ = api.search_page(experiment_id, "", UI_ORDER, PAGE, None)
+            if len(runs) != PAGE:
+                raise RuntimeError(f"the UI's page returned {len(runs)} runs, expected {PAGE}")
+
+        results["ui_page_ms"] = _median_ms(sizes.search_calls, budget, ui_page)
+        matching = _walk(api, experiment_id, WALK_FILTER, WALK_ORDER, PAGE, budget)
+        if not matching:
+            raise RuntimeError("the filtered walk matched no run")
+        walk = lambda: _walk(api, experiment_id, WALK_FILTER, WALK_ORDER, PAGE, budget)  # noqa: E731
+        results["walk_ms"] = _median_ms(sizes.walk_calls, budget, walk)
+        everything = lambda: _walk(api, experiment_id, "", UI_ORDER, 1_000, budget)  # noqa: E731
+        results["pages_1000_ms"] = _median_ms(sizes.walk_calls, budget, everything)
+        if ctx.server.spec.workspace is None:  # the stock client here sends no workspace
+            results["client_search_ms"] = _median_ms(
+                sizes.walk_calls, budget, _client_search(ctx, experiment_id, sizes.search_runs)
+            )
+        ctx.notes.append(f"the filtered walk ({WALK_FILTER}) matches {matching:,} runs")
+        return results
 
 
 def big_search(ctx: Context) -> Results:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from dataclasses import dataclass
 
 from bench.config import Sizes
@@ -44,6 +45,10 @@ def rows(sizes: Sizes, big: bool) -> list[Row]:
             False,
             ("<=", 40),
         ),
+        Row("ui_page_ms", "5. the UI's runs table: first page of 100 by start time, median", "ms", False),
+        Row("walk_ms", "5. every page of 100, metrics.loss < 0.5 and params.lr, by metrics.loss", "ms", False),
+        Row("pages_1000_ms", f"5. all {sizes.search_runs:,} runs in pages of 1,000", "ms", False),
+        Row("client_search_ms", f"5. stock client search_runs, all {sizes.search_runs:,} runs", "ms", False),
         Row(
             "history_s",
             f"6. get-history {sizes.history_batches * 1000:,} pts (pages of {sizes.history_page:,}), "
@@ -143,3 +148,22 @@ def load() -> str:
     except OSError:
         return "load average: ?"
     return f"load average: {one} {five} {fifteen} (1, 5, 15 min)"
+
+
+def ratios_by_round(spec: list[Row], rounds: list[dict[str, dict[str, Cell]]], names: tuple[str, str]) -> str:
+    """One line per compared row: the ratio of each round and their median (noise shows as spread across rounds)."""
+    header = ["workload", *(f"round {i}" for i in range(1, len(rounds) + 1)), "median"]
+    body = []
+    for row in spec:
+        if not row.compare:
+            continue
+        ratios = [_ratio(row, r.get(names[0], {}).get(row.key), r.get(names[1], {}).get(row.key)) for r in rounds]
+        numbers = sorted(float(r[:-1]) for r in ratios if r != "-")
+        median = f"{statistics.median(numbers):.2f}x" if numbers else "-"
+        body.append([row.label, *ratios, median])
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
+    lines = [
+        " | ".join([line[0].ljust(widths[0]), *(t.rjust(w) for t, w in zip(line[1:], widths[1:], strict=True))])
+        for line in [header, *body]
+    ]
+    return "\n".join([lines[0], "-+-".join("-" * w for w in widths), *lines[1:]])

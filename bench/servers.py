@@ -43,6 +43,20 @@ class ServerSpec:
     workspace: str | None = None  # the workspace every request of the run works in (made before the first)
 
     def command(self, port: int, workdir: Path, destination: str | None = None) -> list[str]:
+        if self.module == "fml":
+            from bench import fasttrackml
+
+            return [
+                fasttrackml.binary(),
+                "server",
+                "--listen-address",
+                f"{HOST}:{port}",
+                "--database-uri",
+                f"sqlite://{workdir / f'{self.tag}.db'}",
+                "--default-artifact-root",
+                destination or str(workdir / f"{self.tag}-art"),
+                *self.extra_args,
+            ]
         return [
             sys.executable,
             "-m",
@@ -71,6 +85,7 @@ RUNYARD_WORKSPACES = ServerSpec(
     workspace="bench-team",
 )
 MLFLOW = ServerSpec(key="mlflow", name="mlflow server", tag="m", module="mlflow", extra_args=("--workers", "1"))
+FASTTRACKML = ServerSpec(key="fasttrackml", name="FastTrackML", tag="f", module="fml")
 
 
 def environment() -> dict[str, str]:

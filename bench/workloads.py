@@ -22,7 +22,11 @@ def workloads(big: bool) -> list[Workload]:
         Workload("log-metric serial", writes.log_metric_serial, ("serial_rate", "serial_p50")),
         Workload("log-metric threads", writes.log_metric_threads, ("threaded_rate",)),
         Workload("create-run threads", writes.create_runs, ("runs_rate",)),
-        Workload("search-runs", reads.search_runs, ("search_ms",)),
+        Workload(
+            "search-runs",
+            reads.search_runs,
+            ("search_ms", "ui_page_ms", "walk_ms", "pages_1000_ms", "client_search_ms"),
+        ),
         Workload("get-history", reads.metric_history, ("history_s",)),
         Workload("artifacts", transfer.artifacts, ("upload", "download", "rss")),
     ]
