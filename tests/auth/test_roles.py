@@ -431,7 +431,8 @@ def test_a_grant_on_a_registered_model_reaches_only_its_own_workspaces_model(
     assert tracking.search_registered_models() == []
 
     # The command line grants on a model of a named workspace, and only there.
-    workspaces_server.runyard("users", "grant", reader[0], "READ", "--registered-model", "ranker", "--workspace", theirs)
+    grant = ("users", "grant", reader[0], "READ", "--registered-model", "ranker", "--workspace", theirs)
+    workspaces_server.runyard(*grant)
     assert tracking.get_registered_model("ranker").name == "ranker"
     assert [m.name for m in tracking.search_registered_models()] == ["ranker"]
 
