@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,10 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # What is loaded by now (MLflow's protobuf descriptors, the routes, SQLAlchemy's mappers: about 250,000
+        # objects) lives as long as the process. Frozen, it is no longer traversed by each full collection, which
+        # otherwise lands in the middle of a request (about 2 ms of every 100-run search page, measured).
+        gc.freeze()
         on_stop_signal(jobs.signals.stop_waiting)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(jobs.leases.reap_forever)

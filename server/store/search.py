@@ -151,9 +151,17 @@ _KEYED_TABLES: dict[str, type[LatestMetric | Param | RunTag]] = {"metric": Lates
 
 
 def _run_order(
-    query: Select[Any], keys: Sequence[grammar.OrderKey], filtered_metrics: dict[str, list[grammar.Comparison]]
+    query: Select[Any],
+    keys: Sequence[grammar.OrderKey],
+    filtered_metrics: dict[str, list[grammar.Comparison]],
+    nulls_sort_low: bool,
 ) -> Select[Any]:
     """Runs lacking the ordered-by value come last either way; NaN metrics sort after numbers.
+
+    Where the database already puts missing values last (SQLite sorts NULL lowest, so in a descending order; a
+    database sorting NULL highest, in an ascending one), no `IS NULL` term is added: the order is the same, and
+    the database can read the runs' (experiment, lifecycle, start time) index in order and stop after a page. The
+    UI's runs table asks for exactly that (newest first), which otherwise sorts every run of the experiment.
 
     Ordering by a metric the filter already constrains is the common "best runs" query. Every run that passes
     such a filter has a real number for that metric, so the filter moves into an inner join and the ordering is
@@ -165,7 +173,9 @@ def _run_order(
         if key.kind == "attribute":
             column = _RUN_ATTRIBUTES[key.key]
             ordered_attrs.add(key.key)
-            query = query.order_by(column.is_(None), column.asc() if key.ascending else column.desc())
+            if key.ascending == nulls_sort_low:  # where NULL would come first: put it last explicitly
+                query = query.order_by(column.is_(None))
+            query = query.order_by(column.asc() if key.ascending else column.desc())
             continue
         table: type[LatestMetric | Param | RunTag] = _KEYED_TABLES[key.kind]
         joined: Any = aliased(table)
@@ -205,7 +215,7 @@ def search_runs(
     if len(order_keys) == 1 and order_keys[0].kind == "metric" and order_keys[0].key not in filtered_metrics:
         query = query.where(*[_run_condition(c) for c in comparisons])
         return _paginate_by_metric(session, query, order_keys[0], max_results, page_token)
-    query = _run_order(query, order_keys, filtered_metrics)
+    query = _run_order(query, order_keys, filtered_metrics, session.get_bind().dialect.name == "sqlite")
     remaining = [c for c in comparisons if c.kind != "metric" or c.key in filtered_metrics]
     query = query.where(*[_run_condition(c) for c in remaining])
     return _paginate(session, query, max_results, page_token)

@@ -42,6 +42,18 @@ def test_default_order_is_newest_first(http: httpx.Client, experiment: str) -> N
     assert names(http, experiment) == ["e", "d", "c", "b", "a"]
 
 
+def test_order_by_an_attribute_puts_runs_without_it_last(http: httpx.Client, experiment: str) -> None:
+    """Runs still going have no end time: they come after the finished ones in either direction, as in MLflow."""
+    response = http.post(f"{API}/runs/search", json={"experiment_ids": [experiment]})
+    ids = {run["info"]["run_name"]: run["info"]["run_id"] for run in response.json()["runs"]}
+    for name, end_time in (("b", 5000), ("d", 3000), ("e", 4000)):
+        finished = {"run_id": ids[name], "status": "FINISHED", "end_time": end_time}
+        assert http.post(f"{API}/runs/update", json=finished).status_code == 200
+    assert names(http, experiment, order_by=["attributes.end_time DESC"]) == ["b", "e", "d", "c", "a"]
+    assert names(http, experiment, order_by=["attributes.end_time ASC"]) == ["d", "e", "b", "c", "a"]
+    assert names(http, experiment, order_by=["attributes.start_time ASC"]) == ["a", "b", "c", "d", "e"]
+
+
 @pytest.mark.parametrize(
     ("filter_string", "expected"),
     [
