@@ -776,12 +776,14 @@ def test_trace_metrics_filter_matches_mlflow(text: str) -> None:
     ids=lambda text: repr(text[:12]),
 )
 def test_pathological_input_is_answered_fast(text: str) -> None:
-    """Runs of quotes and separators must not make the tokenizer backtrack exponentially."""
+    """Runs of quotes and separators must not make the tokenizer backtrack exponentially. On inputs this long,
+    exponential backtracking takes hours, and linear parsing well under a second, so a bound of a minute tells them
+    apart however loaded the machine is."""
     started = time.perf_counter()
     for parse in (parse_run_filter, parse_experiment_filter, parse_logged_model_filter, parse_trace_metrics_filter):
         _ours(parse, text)
     _ours(parse_run_order_by, [text])
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 60
 
 
 def test_long_valid_filter() -> None:
