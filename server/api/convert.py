@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import Row
+
 from server.store.logged_models import STATUS_NAMES
 from server.store.models import Experiment, LoggedModel, ModelVersion, RegisteredModel, Run
 from server.store.runs import LatestValue, RunData
@@ -33,7 +35,8 @@ def experiment_json(experiment: Experiment, tags: Mapping[str, str]) -> dict[str
     return body
 
 
-def run_info_json(run: Run) -> dict[str, Any]:
+def run_info_json(run: Run | Row[Any]) -> dict[str, Any]:
+    """A run's info from its ORM object or from a search page's row (same attribute names)."""
     body: dict[str, Any] = {
         "run_id": run.run_uuid,
         "run_uuid": run.run_uuid,
@@ -59,7 +62,7 @@ def latest_metric_json(metric: LatestValue) -> dict[str, Any]:
     }
 
 
-def run_json(run: Run, data: RunData) -> dict[str, Any]:
+def run_json(run: Run | Row[Any], data: RunData) -> dict[str, Any]:
     run_data: dict[str, Any] = {}
     if data.metrics:
         run_data["metrics"] = [latest_metric_json(m) for m in data.metrics]

@@ -9,9 +9,8 @@ from sqlalchemy.orm import Session
 from server.services import validation
 from server.store import runs as run_store
 from server.store import search
-from server.store.models import Run
 from server.store.runs import RunData
-from server.store.search import Page
+from server.store.search import Page, RunRow
 
 DEFAULT_MAX_RESULTS = 1000
 
@@ -32,7 +31,7 @@ def search_runs(
     view_type: str,
     max_results: int,
     page_token: str | None,
-) -> tuple[Page[Run], dict[str, RunData]]:
+) -> tuple[Page[RunRow], dict[str, RunData]]:
     """One page of runs (of a size `check_page_size` accepted) and their data, loaded for the whole page in a fixed
     number of queries."""
     page = search.search_runs(

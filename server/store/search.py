@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, CompoundSelect, Row, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -77,6 +77,19 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     if op not in _OPERATORS:
         raise MlflowError.invalid_parameter(f"Invalid comparator '{op}'")
     return cast(ColumnElement[bool], _OPERATORS[op](column, value))
+
+
+# A run as a search page holds it: the row of `runs` (attributes named as on `Run`), not an ORM object, which would
+# cost more to build than the rest of the page together and is never changed here.
+RunRow = Row[Any]
+_RUN_COLUMNS = tuple(Run.__table__.columns)
+
+
+def _paginate_rows(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[RunRow]:
+    offset = decode_offset(page_token)
+    rows = list(session.execute(query.offset(offset).limit(max_results + 1)).all())
+    more = len(rows) > max_results
+    return Page(rows[:max_results], encode_offset(offset + max_results) if more else None)
 
 
 def _paginate(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[Any]:
@@ -203,14 +216,16 @@ def search_runs(
     view_type: str,
     max_results: int,
     page_token: str | None,
-) -> Page[Run]:
+) -> Page[RunRow]:
     comparisons = grammar.parse_run_filter(filter_string)
     filtered_metrics: dict[str, list[grammar.Comparison]] = {}
     for c in comparisons:
         if c.kind == "metric":
             filtered_metrics.setdefault(c.key, []).append(c)
     experiment_ids = scope.visible_experiment_ids(session, experiment_ids)
-    query = select(Run).where(Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type))
+    query = select(*_RUN_COLUMNS).where(
+        Run.experiment_id.in_(experiment_ids), _lifecycle(Run.lifecycle_stage, view_type)
+    )
     order_keys = grammar.parse_run_order_by(order_by)
     if len(order_keys) == 1 and order_keys[0].kind == "metric" and order_keys[0].key not in filtered_metrics:
         query = query.where(*[_run_condition(c) for c in comparisons])
@@ -218,12 +233,12 @@ def search_runs(
     query = _run_order(query, order_keys, filtered_metrics, session.get_bind().dialect.name == "sqlite")
     remaining = [c for c in comparisons if c.kind != "metric" or c.key in filtered_metrics]
     query = query.where(*[_run_condition(c) for c in remaining])
-    return _paginate(session, query, max_results, page_token)
+    return _paginate_rows(session, query, max_results, page_token)
 
 
 def _paginate_by_metric(
     session: Session, runs: Select[Any], key: grammar.OrderKey, max_results: int, page_token: str | None
-) -> Page[Run]:
+) -> Page[RunRow]:
     """Ordering by a metric the filter leaves open, in three segments read in turn: runs with a number (walking
     the (key, value) index, so a first page over 100,000 runs reads about a page of rows), then runs where it is
     NaN, then runs without it; the same order `_run_order` gives, without sorting every run of the experiment.
@@ -240,10 +255,10 @@ def _paginate_by_metric(
         runs.join(metric, and_(on, metric.is_nan == true())).order_by(*newest_first),
         runs.where(~exists().where(on)).order_by(*newest_first),
     ]
-    rows: list[Run] = []
+    rows: list[RunRow] = []
     skip = offset
     for segment in segments:
-        rows += session.scalars(segment.offset(skip).limit(wanted - len(rows)))
+        rows += session.execute(segment.offset(skip).limit(wanted - len(rows))).all()
         if len(rows) >= wanted:
             break
         if skip:
