@@ -171,10 +171,11 @@ def _run_order(
 ) -> Select[Any]:
     """Runs lacking the ordered-by value come last either way; NaN metrics sort after numbers.
 
-    Where the database already puts missing values last (SQLite sorts NULL lowest, so in a descending order; a
-    database sorting NULL highest, in an ascending one), no `IS NULL` term is added: the order is the same, and
-    the database can read the runs' (experiment, lifecycle, start time) index in order and stop after a page. The
-    UI's runs table asks for exactly that (newest first), which otherwise sorts every run of the experiment.
+    Where no value can be missing (every run has a start time) or the database already puts missing values last
+    (SQLite sorts NULL lowest, so in a descending order; PostgreSQL sorts it highest, so in an ascending one), no
+    `IS NULL` term is added: the order is the same, and the database can read the runs' (experiment, lifecycle,
+    start time) index in order and stop after a page. The UI's runs table asks for exactly that (newest first),
+    which otherwise sorts every run of the experiment.
 
     Ordering by a metric the filter already constrains is the common "best runs" query. Every run that passes
     such a filter has a real number for that metric, so the filter moves into an inner join and the ordering is
@@ -186,7 +187,7 @@ def _run_order(
         if key.kind == "attribute":
             column = _RUN_ATTRIBUTES[key.key]
             ordered_attrs.add(key.key)
-            if key.ascending == nulls_sort_low:  # where NULL would come first: put it last explicitly
+            if column.expression.nullable and key.ascending == nulls_sort_low:  # NULL would come first: not so
                 query = query.order_by(column.is_(None))
             query = query.order_by(column.asc() if key.ascending else column.desc())
             continue
