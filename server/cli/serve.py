@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from server.cli.settings import settings_from_flags
+from server.cli.store_options import store_options
 from server.config import SETTINGS_ENV, Settings
 from server.errors import MlflowError
 
@@ -19,12 +20,7 @@ GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to fini
 @click.option("--host", "-h", default=None, help="Interface to listen on [env MLFLOW_HOST; default 127.0.0.1].")
 @click.option("--port", "-p", type=int, default=None, help="Port to listen on [env MLFLOW_PORT; default 5000].")
 @click.option("--workers", "-w", type=int, default=None, help="Server processes [env MLFLOW_WORKERS; default 1].")
-@click.option("--backend-store-uri", default=None, help="Metadata database URL [env MLFLOW_BACKEND_STORE_URI].")
-@click.option("--default-artifact-root", default=None, help="Root for new experiments' artifacts.")
-@click.option(
-    "--serve-artifacts/--no-serve-artifacts", default=None, help="Proxy artifacts through the server (default on)."
-)
-@click.option("--artifacts-destination", default=None, help="Where proxied artifacts live [default ./mlartifacts].")
+@store_options
 @click.option(
     "--artifacts-direct-access/--no-artifacts-direct-access",
     default=None,
