@@ -21,6 +21,10 @@ class LazyCommand:
 
 COMMANDS = {
     "server": LazyCommand("server.cli.serve:server", "Start the tracking server."),
+    "import": LazyCommand(
+        "server.cli.importing:import_command",
+        "Import experiments and runs from an MLflow tracking server or an mlruns folder.",
+    ),
     "db": LazyCommand("server.cli.storage:db", "Database schema commands."),
     "artifacts": LazyCommand("server.cli.storage:artifacts", "Artifact store commands."),
     "users": LazyCommand("server.cli.accounts:users_group", "Manage users (for `runyard server --auth`)."),

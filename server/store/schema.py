@@ -12,10 +12,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, create_engine, inspect
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from server.errors import ErrorCode, MlflowError
+from server.store.engine import normalise_url
 
 
 def migrations_dir() -> Path:
@@ -67,3 +69,18 @@ def ensure_schema(engine: Engine) -> None:
             "Back up the database, then run `runyard db upgrade --backend-store-uri <uri>`.",
             ErrorCode.INVALID_STATE,
         )
+
+
+def is_empty(uri: str) -> bool:
+    """Whether the database has no tables yet, found without creating it (a SQLite file that is not there is
+    empty, and stays not there). One that cannot be reached is not called empty: opening it says why."""
+    url = make_url(normalise_url(uri))
+    if url.get_backend_name() == "sqlite" and (not url.database or not Path(url.database).exists()):
+        return True
+    engine = create_engine(url)
+    try:
+        return not inspect(engine).get_table_names()
+    except OperationalError:
+        return False
+    finally:
+        engine.dispose()

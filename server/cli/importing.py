@@ -1,0 +1,225 @@
+"""`runyard import SOURCE`: copy experiments and runs from an MLflow tracking server or an `mlruns` folder into a
+Runyard store, with the same run ids, then check the copy.
+
+Phases: read the source's experiments and run ids; compare the runs the destination already has (same content:
+skipped; other content: a conflict, and nothing is written); import the rest, each run's artifacts first and the
+run in one transaction; verify, experiment by experiment. Safe to run again, and after an interruption: the
+destination itself records which runs are in.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from server.app import prepare_database
+from server.artifacts.base import StorageCredentials
+from server.artifacts.registry import ArtifactRegistry
+from server.cli.settings import settings_from_flags
+from server.cli.store_options import store_options
+from server.config import Settings
+from server.errors import MlflowError
+from server.services.experiments import artifact_root
+from server.services.import_check import ExperimentCheck, count_destination, table
+from server.services.import_content import RunContent
+from server.services.import_destination import Destination, ExperimentPlan
+from server.services.import_source import Source
+from server.store.schema import is_empty
+
+T = TypeVar("T")
+
+CONFLICT_EXIT = 3  # something in the destination has the source's id and other content; nothing was written
+MISMATCH_EXIT = 4  # the verification found a difference between the source and the destination
+
+
+@dataclass(slots=True)
+class Plan:
+    """What the source holds and what of it the destination lacks, keyed by source experiment id."""
+
+    experiments: list[ExperimentPlan] = field(default_factory=list)
+    runs_by_experiment: dict[int, list[str]] = field(default_factory=dict)
+    to_import: dict[int, list[str]] = field(default_factory=dict)
+    already_there: dict[int, list[RunContent]] = field(default_factory=dict)
+    conflicts: list[str] = field(default_factory=list)
+
+
+@click.command("import")
+@click.argument("source")
+@store_options
+@click.option(
+    "--experiments",
+    "experiment_names",
+    multiple=True,
+    metavar="NAME",
+    help="Import only this experiment (repeat for more); all of them by default.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be imported, and write nothing.")
+def import_command(source: str, experiment_names: tuple[str, ...], dry_run: bool, **flags: Any) -> None:
+    """Import experiments and runs from an MLflow tracking server or an mlruns folder.
+
+    SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
+    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs keep their ids;
+    a run already imported is skipped, and one whose id the destination holds with other content stops the import
+    before anything is written. The store is named as for `runyard server`, which may be running on it.
+    """
+    try:
+        code = _import(source, list(experiment_names), dry_run, flags)
+    except MlflowError as exc:
+        raise click.ClickException(exc.message) from None
+    sys.exit(code)
+
+
+def _import(source_arg: str, names: list[str], dry_run: bool, flags: dict[str, Any]) -> int:
+    started = time.monotonic()
+    settings = settings_from_flags(**flags)
+    source = Source(source_arg)
+    source.check()
+    with _destination(settings, dry_run) as destination:
+        plan = _plan(source, destination, names)
+        if plan.conflicts:
+            _echo("Conflicts: the destination holds these ids with other content. Nothing was written.")
+            for conflict in plan.conflicts:
+                _echo(f"  {conflict}")
+            return CONFLICT_EXIT
+        if dry_run:
+            _echo(_dry_run_table(plan))
+            return 0
+        return _copy_and_verify(source, destination, plan, started)
+
+
+@contextmanager
+def _destination(settings: Settings, dry_run: bool) -> Iterator[Destination]:
+    """The store named by the flags, opened as the server opens it (created if empty). A dry run writes nothing: an
+    empty store is planned against a throwaway one, which shows what a fresh store would receive."""
+    with tempfile.TemporaryDirectory(prefix="runyard-import-") as scratch:
+        if dry_run and is_empty(settings.backend_store_uri):
+            settings = settings.model_copy(update={"backend_store_uri": f"sqlite:///{Path(scratch) / 'plan.db'}"})
+        db = prepare_database(settings)
+        try:
+            credentials = StorageCredentials(
+                settings.azure_storage_connection_string, settings.azure_storage_access_key
+            )
+            root = artifact_root(settings)
+            registry = ArtifactRegistry(settings.artifacts_destination, db, local_roots=[root], credentials=credentials)
+            yield Destination(db, registry, artifact_root=root)
+        finally:
+            db.dispose()
+
+
+def _plan(source: Source, destination: Destination, names: list[str]) -> Plan:
+    plan = Plan()
+    experiments = source.experiments(names)
+    with _progress(experiments, "Reading experiments") as bar:
+        for experiment in bar:
+            planned = destination.plan_experiment(experiment)
+            plan.experiments.append(planned)
+            if planned.conflict:
+                plan.conflicts.append(planned.conflict)
+            plan.runs_by_experiment[experiment.experiment_id] = source.run_ids(experiment.experiment_id)
+    pending = [
+        (planned, run_id)
+        for planned in plan.experiments
+        for run_id in plan.runs_by_experiment[planned.source.experiment_id]
+    ]
+    present = destination.existing_run_ids([run_id for _, run_id in pending])
+    for planned in plan.experiments:
+        plan.to_import[planned.source.experiment_id] = []
+        plan.already_there[planned.source.experiment_id] = []
+    with _progress(pending, "Comparing runs") as bar:
+        for planned, run_id in bar:
+            key = planned.source.experiment_id
+            if run_id not in present:
+                plan.to_import[key].append(run_id)
+                continue
+            stored = destination.stored_run(run_id)
+            if stored is None or planned.destination_id is None or not planned.existing:
+                plan.conflicts.append(f"run {run_id}: the destination holds it in another experiment")
+                continue
+            wanted = source.run(run_id, planned.destination_id)
+            differences = wanted.differences(stored)
+            if differences:
+                plan.conflicts.append(f"run {run_id}: the destination's run has another {', '.join(differences)}")
+            else:
+                plan.already_there[key].append(wanted)
+    return plan
+
+
+def _copy_and_verify(source: Source, destination: Destination, plan: Plan, started: float) -> int:
+    checks: dict[int, ExperimentCheck] = {}
+    for planned in plan.experiments:
+        check = checks[planned.source.experiment_id] = ExperimentCheck(planned.source.name)
+        for content in plan.already_there[planned.source.experiment_id]:
+            check.count_source_run(content, _source_files(source, content.run_id))
+    destination_ids = {
+        planned.source.experiment_id: destination.ensure_experiment(planned) for planned in plan.experiments
+    }
+    work = [(key, run_id) for key, run_ids in plan.to_import.items() for run_id in run_ids]
+    imported_points = imported_bytes = 0
+    with _progress(work, "Importing runs") as bar:
+        for key, run_id in bar:
+            content = source.run(run_id, destination_ids[key])
+            files = _source_files(source, run_id)
+            with tempfile.TemporaryDirectory(prefix="runyard-import-run-") as scratch:
+                folder = source.download_artifacts(run_id, Path(scratch)) if files else None
+                destination.import_run(content, folder)
+            checks[key].count_source_run(content, files)
+            if destination.stored_run(run_id) != content:
+                checks[key].differing_runs.append(run_id)
+            imported_points += len(content.points)
+            imported_bytes += sum(size for _, size in files)
+    with _progress(list(checks.values()), "Verifying") as bar:
+        for check in bar:
+            count_destination(check, destination)
+    _echo(table(list(checks.values())))
+    skipped = sum(len(contents) for contents in plan.already_there.values())
+    _echo(
+        f"Imported {len(work):,} runs ({imported_points:,} metric points, {imported_bytes:,} artifact bytes) "
+        f"from {len(checks):,} experiments in {time.monotonic() - started:.1f} s; {skipped:,} runs were already there."
+    )
+    if all(check.matches for check in checks.values()):
+        return 0
+    _echo("The destination differs from the source where marked DIFFERENT above.")
+    return MISMATCH_EXIT
+
+
+def _source_files(source: Source, run_id: str) -> list[tuple[str, int]]:
+    return [(f.path, f.size) for f in source.artifact_files(run_id)]
+
+
+def _dry_run_table(plan: Plan) -> str:
+    rows = [("experiment", "id", "in the destination", "runs to import", "runs already there")]
+    for planned in plan.experiments:
+        key = planned.source.experiment_id
+        rows.append(
+            (
+                planned.source.name,
+                str(key),
+                f"yes, as {planned.destination_id}" if planned.existing else "no: created",
+                f"{len(plan.to_import[key]):,}",
+                f"{len(plan.already_there[key]):,}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    total = sum(len(run_ids) for run_ids in plan.to_import.values())
+    return "\n".join([*lines, f"Dry run: {total:,} runs would be imported; nothing was written."])
+
+
+@contextmanager
+def _progress(items: Iterable[T] | list[T], label: str) -> Iterator[Iterable[T]]:
+    """click's progress bar on stderr (stdout keeps the tables); without a terminal it prints just the label."""
+    items = list(items)
+    with click.progressbar(items, label=f"{label} ({len(items):,})", file=sys.stderr, show_pos=True) as bar:
+        yield bar
+
+
+def _echo(text: str) -> None:
+    click.echo(text)

@@ -1,0 +1,79 @@
+"""The verification after an import: per experiment, what the source holds next to what the destination now holds
+of the same runs (runs, metric points, params, artifact files and bytes), and which runs differ in content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from server.services.import_content import RunContent
+from server.services.import_destination import Destination
+from server.store import imports
+
+COLUMNS = ("runs", "metric points", "params", "artifact files", "artifact bytes")
+
+
+@dataclass(slots=True)
+class Tally:
+    runs: int = 0
+    metric_points: int = 0
+    params: int = 0
+    artifact_files: int = 0
+    artifact_bytes: int = 0
+
+    def values(self) -> tuple[int, ...]:
+        return (self.runs, self.metric_points, self.params, self.artifact_files, self.artifact_bytes)
+
+
+@dataclass(slots=True)
+class ExperimentCheck:
+    """One row of the table. `differing_runs` are runs whose content read back from the destination is not the
+    source's (the per-run checksum: every field, param, tag, metric point and dataset input compared)."""
+
+    name: str
+    run_ids: list[str] = field(default_factory=list)
+    source: Tally = field(default_factory=Tally)
+    destination: Tally = field(default_factory=Tally)
+    differing_runs: list[str] = field(default_factory=list)
+
+    def count_source_run(self, content: RunContent, artifact_files: list[tuple[str, int]]) -> None:
+        self.run_ids.append(content.run_id)
+        self.source.runs += 1
+        self.source.metric_points += len(content.points)
+        self.source.params += len(content.params)
+        self.source.artifact_files += len(artifact_files)
+        self.source.artifact_bytes += sum(size for _, size in artifact_files)
+
+    @property
+    def matches(self) -> bool:
+        return self.source.values() == self.destination.values() and not self.differing_runs
+
+
+def count_destination(check: ExperimentCheck, destination: Destination) -> None:
+    """Fills `check.destination` from the destination's database and artifact store."""
+    with destination.db.read() as session:
+        totals = imports.run_totals(session, check.run_ids)
+    files = [
+        file for run_id in destination.existing_run_ids(check.run_ids) for file in destination.artifact_files(run_id)
+    ]
+    check.destination = Tally(
+        runs=totals.runs,
+        metric_points=totals.metric_points,
+        params=totals.params,
+        artifact_files=len(files),
+        artifact_bytes=sum(size for _, size in files),
+    )
+
+
+def table(checks: list[ExperimentCheck]) -> str:
+    """Source / destination per column, a mark where they differ; a last column for runs differing in content."""
+    header = ["experiment", *COLUMNS, "content"]
+    rows = [header]
+    for check in checks:
+        cells = [check.name]
+        for mine, theirs in zip(check.source.values(), check.destination.values(), strict=True):
+            cells.append(f"{mine:,}" if mine == theirs else f"{mine:,} / {theirs:,} DIFFERENT")
+        cells.append("identical" if not check.differing_runs else f"{len(check.differing_runs)} runs DIFFER")
+        rows.append(cells)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return "\n".join(lines)
