@@ -7,6 +7,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -146,6 +147,48 @@ def runyard_server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
+
+
+@contextlib.contextmanager
+def mlflow_server(workdir: Path) -> Iterator[str]:
+    """The stock `mlflow server` on SQLite, proxying artifacts into `workdir` as its docs show; yields its URL."""
+    port = free_port()
+    log = open(workdir / f"mlflow-server-{port}.log", "wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(workdir / "mlartifacts"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+        start_new_session=True,  # its workers are stopped with it
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/health", process, timeout=120)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
         log.close()
 
 

@@ -1,0 +1,252 @@
+"""`runyard import` as a user runs it: from a real `mlflow server` and from an `mlruns` folder filled by the stock
+client, into a fresh Runyard store that a Runyard server then serves, read back with the stock client."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+from sqlalchemy import text
+
+from server.store.engine import Database
+from tests.support.processes import mlflow_server, runyard_server
+
+HISTORY = 1000  # points of `loss` per run
+BIG_FILE = 3 * (1 << 20) + 17  # more than one chunk of the artifact store's reads and writes
+
+
+@dataclass(frozen=True)
+class Source:
+    uri: str
+    run_ids: list[str]  # every run, the deleted one included
+    deleted_run: str
+
+
+def _fill(client: MlflowClient, workdir: Path) -> Source:
+    """Two experiments (one tagged), runs with 1,000-point histories, params, tags, a dataset input, artifacts
+    (one bigger than a chunk), a deleted run, and a deleted experiment with a run of its own."""
+    trainer = client.create_experiment("trainer", tags={"team": "vision", "mlflow.note.content": "the trainer"})
+    tuner = client.create_experiment("tuner")
+    run_ids = []
+    for number, experiment_id in enumerate([trainer, trainer, tuner]):
+        run = client.create_run(experiment_id, run_name=f"run-{number}", tags={"seed": str(number)})
+        run_id = run.info.run_id
+        start = run.info.start_time
+        points = [Metric("loss", 1.0 / (step + 1), start + step, step) for step in range(HISTORY)]
+        points.append(Metric("accuracy", math.nan, start, 0))
+        for first in range(0, len(points), 1000):
+            client.log_batch(run_id, metrics=points[first : first + 1000])
+        client.log_batch(
+            run_id, params=[Param("lr", f"0.0{number + 1}"), Param("layers", "4")], tags=[RunTag("k", "v")]
+        )
+        dataset = Dataset("digits", f"d{number}", "local", '{"uri": "/data/digits"}', '{"cols": ["a"]}', None)
+        client.log_inputs(run_id, [DatasetInput(dataset, [InputTag("mlflow.data.context", "training")])])
+        notes = workdir / f"notes-{number}.txt"
+        notes.write_text(f"run {number}\n")
+        client.log_artifact(run_id, str(notes))
+        client.log_artifact(run_id, str(notes), artifact_path="nested/deeper")
+        if number == 0:
+            weights = workdir / "weights.bin"
+            weights.write_bytes(os.urandom(BIG_FILE))
+            client.log_artifact(run_id, str(weights), artifact_path="model")
+        client.set_terminated(run_id, "FINISHED" if number else "FAILED")
+        run_ids.append(run_id)
+    deleted = client.create_run(tuner, run_name="mistake").info.run_id
+    client.log_metric(deleted, "loss", 3.0)
+    client.delete_run(deleted)
+    gone = client.create_experiment("abandoned")
+    gone_run = client.create_run(gone, run_name="old").info.run_id
+    client.log_param(gone_run, "p", "1")
+    client.delete_experiment(gone)
+    return Source(client.tracking_uri, [*run_ids, deleted, gone_run], deleted)
+
+
+@pytest.fixture(scope="module")
+def mlflow_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Source]:
+    workdir = tmp_path_factory.mktemp("mlflow-source")
+    with mlflow_server(workdir) as url:
+        yield _fill(MlflowClient(url), workdir)
+
+
+@pytest.fixture(scope="module")
+def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
+    workdir = tmp_path_factory.mktemp("mlruns-source")
+    previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
+    os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 writes a file store only when asked to
+    try:
+        source = _fill(MlflowClient((workdir / "mlruns").as_uri()), workdir)
+    finally:
+        if previous is None:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
+    return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run)  # a folder, as a user gives it
+
+
+def runyard_import(
+    source: str, store: str, artifacts: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "import",
+            source,
+            "--backend-store-uri",
+            store,
+            "--artifacts-destination",
+            str(artifacts),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, int, str]]:
+    return sorted((m.step, m.timestamp, repr(m.value)) for m in client.get_metric_history(run_id, key))
+
+
+def _artifacts(client: MlflowClient, run_id: str, into: Path) -> dict[str, bytes]:
+    folder = Path(
+        mlflow.artifacts.download_artifacts(run_id=run_id, dst_path=str(into), tracking_uri=client.tracking_uri)
+    )
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_same(source: MlflowClient, copy: MlflowClient, run_ids: list[str], scratch: Path) -> None:
+    """Everything a user sees of the experiments and runs, compared field by field."""
+    experiments = {e.name: e for e in source.search_experiments(view_type=ViewType.ALL)}
+    copied = {e.name: e for e in copy.search_experiments(view_type=ViewType.ALL)}
+    assert set(copied) == set(experiments)
+    for name, experiment in experiments.items():
+        assert copied[name].lifecycle_stage == experiment.lifecycle_stage
+        assert copied[name].tags == experiment.tags
+    for run_id in run_ids:
+        mine, theirs = source.get_run(run_id), copy.get_run(run_id)
+        for field in ("run_name", "status", "start_time", "end_time", "lifecycle_stage", "user_id"):
+            assert getattr(theirs.info, field) == getattr(mine.info, field), field
+        assert (
+            experiments[source.get_experiment(mine.info.experiment_id).name].name
+            == copy.get_experiment(theirs.info.experiment_id).name
+        )
+        assert theirs.data.params == mine.data.params
+        assert theirs.data.tags == mine.data.tags
+        for key in mine.data.metrics:
+            assert _history(copy, run_id, key) == _history(source, run_id, key)
+        assert [(d.dataset.name, d.dataset.digest, d.dataset.source) for d in theirs.inputs.dataset_inputs] == [
+            (d.dataset.name, d.dataset.digest, d.dataset.source) for d in mine.inputs.dataset_inputs
+        ]
+        if mine.info.lifecycle_stage == "active":
+            original = _artifacts(source, run_id, scratch / "source" / run_id)
+            assert _artifacts(copy, run_id, scratch / "copy" / run_id) == original
+
+
+def _delete_run_row(store: str, run_id: str) -> None:
+    """What a destination looks like when an import was killed before this run's transaction committed."""
+    database = Database(store)
+    with database.write() as session:
+        session.execute(text("DELETE FROM artifact_destinations WHERE owner_id = :r"), {"r": run_id})
+        session.execute(text("DELETE FROM runs WHERE run_uuid = :r"), {"r": run_id})
+    database.dispose()
+
+
+def test_import_from_mlflow_server(
+    mlflow_source: Source, fresh_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    artifacts = tmp_path / "mlartifacts"
+    planned = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts, "--dry-run")
+    assert planned.returncode == 0, planned.stderr
+    assert f"{len(mlflow_source.run_ids)} runs would be imported; nothing was written" in planned.stdout
+    if fresh_store_uri.startswith("sqlite"):
+        assert not Path(fresh_store_uri.removeprefix("sqlite:///")).exists()
+
+    imported = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "Traceback" not in imported.stderr
+    assert f"Imported {len(mlflow_source.run_ids)} runs" in imported.stdout
+    assert "DIFFERENT" not in imported.stdout
+    trainer = next(line for line in imported.stdout.splitlines() if line.startswith("trainer"))
+    assert f"{2 * (HISTORY + 1):,}" in trainer  # its two runs' points
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    with runyard_server(fresh_store_uri, artifacts) as url:
+        copy = MlflowClient(url)
+        assert_same(MlflowClient(mlflow_source.uri), copy, mlflow_source.run_ids, tmp_path)
+
+        again = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "Imported 0 runs" in again.stdout
+        assert f"{len(mlflow_source.run_ids)} runs were already there" in again.stdout
+
+        # An import killed before one run committed, and a run changed in the destination since: the conflict
+        # is reported and nothing is written, not even the missing run.
+        missing, changed = mlflow_source.run_ids[0], mlflow_source.run_ids[1]
+        _delete_run_row(fresh_store_uri, missing)
+        copy.set_tag(changed, "k", "changed here")
+        refused = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
+        assert refused.returncode == 3, refused.stdout + refused.stderr
+        assert f"run {changed}: the destination's run has another tags" in refused.stdout
+        assert "Nothing was written" in refused.stdout
+        with pytest.raises(mlflow.exceptions.MlflowException, match="not found"):
+            copy.get_run(missing)
+
+        copy.set_tag(changed, "k", "v")  # as it was: the import resumes with the one missing run
+        resumed = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert "Imported 1 runs" in resumed.stdout
+        assert_same(MlflowClient(mlflow_source.uri), copy, [missing], tmp_path / "resumed")
+
+
+def test_import_from_mlruns_folder(mlruns_source: Source, fresh_store_uri: str, tmp_path: Path) -> None:
+    artifacts = tmp_path / "mlartifacts"
+    only = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts, "--experiments", "tuner")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "Imported 2 runs" in only.stdout
+    imported = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert f"Imported {len(mlruns_source.run_ids) - 2} runs" in imported.stdout
+    assert "2 runs were already there" in imported.stdout
+    with runyard_server(fresh_store_uri, artifacts) as url:
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
+        try:
+            source = MlflowClient(Path(mlruns_source.uri).as_uri())
+            assert_same(source, MlflowClient(url), mlruns_source.run_ids, tmp_path)
+        finally:
+            os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
+
+
+def test_a_source_that_cannot_be_read_is_one_line(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'r.db'}"
+    for source in ("http://127.0.0.1:9", str(tmp_path / "nothing-here"), "azureml://somewhere"):
+        refused = runyard_import(source, store, tmp_path / "art")
+        assert refused.returncode == 1
+        assert refused.stderr.count("\n") == 1, refused.stderr
+        assert refused.stderr.startswith("Error: ")
+        assert refused.stdout == ""
+
+
+def test_wrong_credentials_are_one_line(tmp_path: Path) -> None:
+    admin = {"RUNYARD_ADMIN_USERNAME": "root", "RUNYARD_ADMIN_PASSWORD": "root-password"}
+    with runyard_server(f"sqlite:///{tmp_path / 'src.db'}", tmp_path / "src-art", "--auth", env=admin) as url:
+        refused = runyard_import(
+            url,
+            f"sqlite:///{tmp_path / 'r.db'}",
+            tmp_path / "art",
+            MLFLOW_TRACKING_USERNAME="root",
+            MLFLOW_TRACKING_PASSWORD="not-the-password",
+        )
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1, refused.stderr
+    assert refused.stderr.startswith(f"Error: Cannot read {url}: ")
