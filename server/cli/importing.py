@@ -28,8 +28,7 @@ from server.cli.store_options import store_options
 from server.config import Settings
 from server.errors import MlflowError
 from server.services.experiments import artifact_root
-from server.services.import_check import ExperimentCheck, count_destination, table
-from server.services.import_content import RunContent
+from server.services.import_check import ExperimentCheck, RunCounts, count_destination, table
 from server.services.import_destination import Destination, ExperimentPlan
 from server.services.import_source import Source
 from server.store.schema import is_empty
@@ -47,7 +46,7 @@ class Plan:
     experiments: list[ExperimentPlan] = field(default_factory=list)
     runs_by_experiment: dict[int, list[str]] = field(default_factory=dict)
     to_import: dict[int, list[str]] = field(default_factory=dict)
-    already_there: dict[int, list[RunContent]] = field(default_factory=dict)
+    already_there: dict[int, list[RunCounts]] = field(default_factory=dict)
     conflicts: list[str] = field(default_factory=list)
 
 
@@ -69,6 +68,9 @@ def import_command(source: str, experiment_names: tuple[str, ...], dry_run: bool
     MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs keep their ids;
     a run already imported is skipped, and one whose id the destination holds with other content stops the import
     before anything is written. The store is named as for `runyard server`, which may be running on it.
+
+    Exit status: 0 when the destination holds what the source holds, 3 on a conflict (nothing written), 4 when
+    the verification after the copy finds a difference, 1 when the source or the store cannot be read.
     """
     try:
         code = _import(source, list(experiment_names), dry_run, flags)
@@ -133,7 +135,7 @@ def _plan(source: Source, destination: Destination, names: list[str]) -> Plan:
     for planned in plan.experiments:
         plan.to_import[planned.source.experiment_id] = []
         plan.already_there[planned.source.experiment_id] = []
-    with _progress(pending, "Comparing runs") as bar:
+    with _progress(pending, "Checking the destination") as bar:
         for planned, run_id in bar:
             key = planned.source.experiment_id
             if run_id not in present:
@@ -148,7 +150,7 @@ def _plan(source: Source, destination: Destination, names: list[str]) -> Plan:
             if differences:
                 plan.conflicts.append(f"run {run_id}: the destination's run has another {', '.join(differences)}")
             else:
-                plan.already_there[key].append(wanted)
+                plan.already_there[key].append(RunCounts.of(wanted))
     return plan
 
 
@@ -156,8 +158,8 @@ def _copy_and_verify(source: Source, destination: Destination, plan: Plan, start
     checks: dict[int, ExperimentCheck] = {}
     for planned in plan.experiments:
         check = checks[planned.source.experiment_id] = ExperimentCheck(planned.source.name)
-        for content in plan.already_there[planned.source.experiment_id]:
-            check.count_source_run(content, _source_files(source, content.run_id))
+        for counts in plan.already_there[planned.source.experiment_id]:
+            check.count_source_run(counts, _source_files(source, counts.run_id))
     destination_ids = {
         planned.source.experiment_id: destination.ensure_experiment(planned) for planned in plan.experiments
     }
@@ -170,7 +172,7 @@ def _copy_and_verify(source: Source, destination: Destination, plan: Plan, start
             with tempfile.TemporaryDirectory(prefix="runyard-import-run-") as scratch:
                 folder = source.download_artifacts(run_id, Path(scratch)) if files else None
                 destination.import_run(content, folder)
-            checks[key].count_source_run(content, files)
+            checks[key].count_source_run(RunCounts.of(content), files)
             if destination.stored_run(run_id) != content:
                 checks[key].differing_runs.append(run_id)
             imported_points += len(content.points)
@@ -181,13 +183,18 @@ def _copy_and_verify(source: Source, destination: Destination, plan: Plan, start
     _echo(table(list(checks.values())))
     skipped = sum(len(contents) for contents in plan.already_there.values())
     _echo(
-        f"Imported {len(work):,} runs ({imported_points:,} metric points, {imported_bytes:,} artifact bytes) "
-        f"from {len(checks):,} experiments in {time.monotonic() - started:.1f} s; {skipped:,} runs were already there."
+        f"Imported {_count(len(work), 'run')} ({imported_points:,} metric points, {imported_bytes:,} artifact bytes) "
+        f"from {_count(len(checks), 'experiment')} in {time.monotonic() - started:.1f} s; "
+        f"{_count(skipped, 'run')} already there."
     )
     if all(check.matches for check in checks.values()):
         return 0
     _echo("The destination differs from the source where marked DIFFERENT above.")
     return MISMATCH_EXIT
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def _source_files(source: Source, run_id: str) -> list[tuple[str, int]]:
@@ -210,7 +217,7 @@ def _dry_run_table(plan: Plan) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     total = sum(len(run_ids) for run_ids in plan.to_import.values())
-    return "\n".join([*lines, f"Dry run: {total:,} runs would be imported; nothing was written."])
+    return "\n".join([*lines, f"Dry run: {_count(total, 'run')} would be imported; nothing was written."])
 
 
 @contextmanager

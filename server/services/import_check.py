@@ -24,6 +24,19 @@ class Tally:
         return (self.runs, self.metric_points, self.params, self.artifact_files, self.artifact_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class RunCounts:
+    """What the table counts of one source run, kept instead of the run's content."""
+
+    run_id: str
+    metric_points: int
+    params: int
+
+    @classmethod
+    def of(cls, content: RunContent) -> RunCounts:
+        return cls(content.run_id, len(content.points), len(content.params))
+
+
 @dataclass(slots=True)
 class ExperimentCheck:
     """One row of the table. `differing_runs` are runs whose content read back from the destination is not the
@@ -35,11 +48,11 @@ class ExperimentCheck:
     destination: Tally = field(default_factory=Tally)
     differing_runs: list[str] = field(default_factory=list)
 
-    def count_source_run(self, content: RunContent, artifact_files: list[tuple[str, int]]) -> None:
-        self.run_ids.append(content.run_id)
+    def count_source_run(self, run: RunCounts, artifact_files: list[tuple[str, int]]) -> None:
+        self.run_ids.append(run.run_id)
         self.source.runs += 1
-        self.source.metric_points += len(content.points)
-        self.source.params += len(content.params)
+        self.source.metric_points += run.metric_points
+        self.source.params += run.params
         self.source.artifact_files += len(artifact_files)
         self.source.artifact_bytes += sum(size for _, size in artifact_files)
 

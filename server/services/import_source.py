@@ -61,6 +61,8 @@ class Source:
         if self.uri.startswith("file:"):
             # MLflow 3 refuses to open a file store unless asked to; reading one to move it is what this is for.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        # One bar per run's download would interleave with the import's own progress, one bar per phase.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from mlflow import MlflowClient
 
         self.client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
@@ -68,15 +70,21 @@ class Source:
     def check(self) -> None:
         """One request, without the client's retries, so an unreachable source or refused credentials fail in
         seconds with one line instead of minutes of backoff."""
+        with (
+            _unless_set(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT=_PROBE_TIMEOUT_S),
+            self.reading("read"),
+        ):
+            self.client.search_experiments(max_results=1)
+
+    @contextlib.contextmanager
+    def reading(self, what: str) -> Iterator[None]:
+        """What the client raises (its own errors, the network's, the disk's) as one line naming the source."""
         from mlflow.exceptions import MlflowException
 
-        with _unless_set(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT=_PROBE_TIMEOUT_S):
-            try:
-                self.client.search_experiments(max_results=1)
-            except MlflowException as exc:
-                raise MlflowError(f"Cannot read {self.uri}: {_reason(exc)}", ErrorCode.INVALID_STATE) from None
-            except OSError as exc:
-                raise MlflowError(f"Cannot read {self.uri}: {exc}", ErrorCode.INVALID_STATE) from None
+        try:
+            yield
+        except (MlflowException, OSError) as exc:
+            raise MlflowError(f"Cannot {what} {self.uri}: {_reason(exc)}", ErrorCode.INVALID_STATE) from None
 
     def experiments(self, names: Sequence[str]) -> list[ExperimentContent]:
         """Every experiment, deleted ones included, or those named (each must exist)."""
@@ -84,12 +92,13 @@ class Source:
 
         found: list[Experiment] = []
         token = None
-        while True:
-            page = self.client.search_experiments(view_type=ViewType.ALL, max_results=_PAGE, page_token=token)
-            found.extend(page)
-            token = page.token
-            if not token:
-                break
+        with self.reading("list the experiments of"):
+            while True:
+                page = self.client.search_experiments(view_type=ViewType.ALL, max_results=_PAGE, page_token=token)
+                found.extend(page)
+                token = page.token
+                if not token:
+                    break
         if names:
             missing = sorted(set(names) - {e.name for e in found})
             if missing:
@@ -116,28 +125,30 @@ class Source:
 
         ids: list[str] = []
         token = None
-        while True:
-            page = self.client.search_runs(
-                [str(experiment_id)],
-                run_view_type=ViewType.ALL,
-                max_results=_PAGE,
-                order_by=["attributes.start_time ASC"],
-                page_token=token,
-            )
-            ids.extend(run.info.run_id for run in page)
-            token = page.token
-            if not token:
-                return ids
+        with self.reading(f"list the runs of experiment {experiment_id} in"):
+            while True:
+                page = self.client.search_runs(
+                    [str(experiment_id)],
+                    run_view_type=ViewType.ALL,
+                    max_results=_PAGE,
+                    order_by=["attributes.start_time ASC"],
+                    page_token=token,
+                )
+                ids.extend(run.info.run_id for run in page)
+                token = page.token
+                if not token:
+                    return ids
 
     def run(self, run_id: str, experiment_id: int) -> RunContent:
         """The run with every point of every metric's history, filed under the destination's `experiment_id`."""
-        run = self.client.get_run(run_id)
-        info, data = run.info, run.data
-        points = frozenset(
-            point(m.key, m.timestamp, m.step, m.value)
-            for key in sorted(data.metrics)
-            for m in self.client.get_metric_history(run_id, key)
-        )
+        with self.reading(f"read run {run_id} from"):
+            run = self.client.get_run(run_id)
+            info, data = run.info, run.data
+            points = frozenset(
+                point(m.key, m.timestamp, m.step, m.value)
+                for key in sorted(data.metrics)
+                for m in self.client.get_metric_history(run_id, key)
+            )
         inputs = run.inputs.dataset_inputs if run.inputs else []
         return RunContent(
             run_id=info.run_id,
@@ -163,21 +174,24 @@ class Source:
 
     def artifact_files(self, run_id: str) -> list[ArtifactFile]:
         """Every file under the run's artifact root, with its size, listed folder by folder."""
-        files, folders = [], [""]
-        while folders:
-            folder = folders.pop()
-            for info in self.client.list_artifacts(run_id, folder or None):
-                if info.is_dir:
-                    folders.append(info.path)
-                else:
-                    files.append(ArtifactFile(info.path, info.file_size or 0))
+        files: list[ArtifactFile] = []
+        folders = [""]
+        with self.reading(f"list the artifacts of run {run_id} in"):
+            while folders:
+                folder = folders.pop()
+                for info in self.client.list_artifacts(run_id, folder or None):
+                    if info.is_dir:
+                        folders.append(info.path)
+                    else:
+                        files.append(ArtifactFile(info.path, info.file_size or 0))
         return sorted(files, key=lambda f: f.path)
 
     def download_artifacts(self, run_id: str, into: Path) -> Path:
         """The run's artifacts, copied into the folder `into` (streamed to disk by the client)."""
         from mlflow.artifacts import download_artifacts
 
-        return Path(download_artifacts(run_id=run_id, dst_path=str(into), tracking_uri=self.uri))
+        with self.reading(f"download the artifacts of run {run_id} from"):
+            return Path(download_artifacts(run_id=run_id, dst_path=str(into), tracking_uri=self.uri))
 
 
 def _reason(exc: Exception) -> str:
