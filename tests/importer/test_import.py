@@ -207,6 +207,7 @@ def test_import_from_mlflow_server(
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "Imported 1 run (" in resumed.stdout
         assert_same(MlflowClient(mlflow_source.uri), copy, [missing], tmp_path / "resumed")
+        assert copy.create_experiment("made after the import")  # imported ids do not collide with new ones
 
 
 def test_import_from_mlruns_folder(mlruns_source: Source, fresh_store_uri: str, tmp_path: Path) -> None:

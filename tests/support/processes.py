@@ -179,7 +179,12 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url + "/health", process, timeout=120)
+        try:
+            wait_until_up(url + "/health", process, timeout=120)
+        except RuntimeError as exc:
+            log.flush()
+            tail = (workdir / f"mlflow-server-{port}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{exc}; its log ends:\n{tail}") from None
         yield url
     finally:
         with contextlib.suppress(ProcessLookupError):
