@@ -63,7 +63,7 @@ class Destination:
     def _plan_by_id(self, session: Session, source: ExperimentContent) -> ExperimentPlan:
         found = session.get(Experiment, source.experiment_id)
         if found is None:
-            clash = imports.experiment_named(session, source.name)
+            clash = experiment_store.find_experiment_by_name(session, source.name)
             if clash is not None:
                 return ExperimentPlan(
                     source,
@@ -76,7 +76,7 @@ class Destination:
         return self._compare(session, source, found)
 
     def _plan_by_name(self, session: Session, source: ExperimentContent) -> ExperimentPlan:
-        found = imports.experiment_named(session, source.name)
+        found = experiment_store.find_experiment_by_name(session, source.name)
         if found is None:
             return ExperimentPlan(source, None, existing=False)
         return self._compare(session, source, found)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.store.dialect import upsert
@@ -26,12 +25,6 @@ _LARGEST_EXPERIMENT_ID = {"sqlite": 2**63 - 1, "postgresql": 2**31 - 1}
 
 def largest_experiment_id(session: Session) -> int:
     return _LARGEST_EXPERIMENT_ID.get(session.get_bind().dialect.name, 2**31 - 1)
-
-
-def experiment_named(session: Session, name: str) -> Experiment | None:
-    """Imports go to the default workspace, where names are unique."""
-    query = select(Experiment).where(Experiment.workspace == DEFAULT_WORKSPACE, Experiment.name == name)
-    return session.scalars(query).first()
 
 
 def insert_experiment(
