@@ -17,7 +17,10 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
 from sqlalchemy import text
 
+from server.app import prepare_database
+from server.config import Settings
 from server.store.engine import Database
+from server.store.experiments import insert_experiment
 from tests.support.processes import mlflow_server, runyard_server
 
 HISTORY = 1000  # points of `loss` per run
@@ -251,3 +254,19 @@ def test_wrong_credentials_are_one_line(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert refused.stderr.count("\n") == 1, refused.stderr
     assert refused.stderr.startswith(f"Error: Cannot read {url}: ")
+
+
+def test_an_experiment_name_taken_in_the_destination_is_a_conflict(mlruns_source: Source, tmp_path: Path) -> None:
+    """The source's `trainer` cannot keep its name beside the destination's own `trainer` (another id): reported,
+    and nothing is written, not even the experiments and runs that would not clash."""
+    store = f"sqlite:///{tmp_path / 'r.db'}"
+    database = prepare_database(Settings(backend_store_uri=store))
+    with database.write() as session:
+        taken = insert_experiment(session, name="trainer", artifact_location=None, root="mlflow-artifacts:")
+    refused = runyard_import(mlruns_source.uri, store, tmp_path / "art")
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert f"the name belongs to experiment {taken.experiment_id} in the destination" in refused.stdout
+    with database.read() as session:
+        assert session.execute(text("SELECT COUNT(*) FROM runs")).scalar() == 0
+        assert session.execute(text("SELECT COUNT(*) FROM experiments")).scalar() == 2  # Default and ours
+    database.dispose()
