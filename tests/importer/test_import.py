@@ -270,3 +270,25 @@ def test_an_experiment_name_taken_in_the_destination_is_a_conflict(mlruns_source
         assert session.execute(text("SELECT COUNT(*) FROM runs")).scalar() == 0
         assert session.execute(text("SELECT COUNT(*) FROM experiments")).scalar() == 2  # Default and ours
     database.dispose()
+
+
+def test_an_import_killed_midway_is_finished_by_the_next(mlruns_source: Source, tmp_path: Path) -> None:
+    """SIGKILL as the import starts on its runs (its experiments made, a run perhaps half-copied); whatever point
+    it hit, the next import brings the rest and the verification finds the destination identical to the source."""
+    store, artifacts = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "art"
+    command = [sys.executable, "-m", "server", "import", mlruns_source.uri, "--backend-store-uri", store]
+    process = subprocess.Popen(
+        [*command, "--artifacts-destination", str(artifacts)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith(b"Importing runs"):
+            process.kill()
+            break
+    process.wait()
+    finished = runyard_import(mlruns_source.uri, store, artifacts)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "DIFFERENT" not in finished.stdout
+    summary = finished.stdout.splitlines()[-1]
+    imported, already = (int(summary.split()[1]), int(summary.split("; ")[1].split()[0]))
+    assert imported + already == len(mlruns_source.run_ids)
