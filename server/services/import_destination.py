@@ -150,7 +150,8 @@ class Destination:
                     insert_metrics(session, run.run_uuid, [metric_point(p) for p in chunk])
                 datasets = [(spec, dict(tags)) for spec, tags in sorted(content.dataset_inputs, key=repr)]
                 add_dataset_inputs(session, run.run_uuid, run.experiment_id, datasets)
-                artifact_destinations.record(session, artifact_uri, self.destination_uri, run.run_uuid)
+                # Once: a folder whose run was purged keeps its record, and the files just went where it says.
+                artifact_destinations.record_once(session, artifact_uri, self.destination_uri, run.run_uuid)
         except IntegrityError:
             raise MlflowError(
                 f"run {content.run_id}: it was created in the destination while this import ran",
