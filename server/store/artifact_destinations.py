@@ -13,6 +13,7 @@ from server.store.dialect import insert_ignore
 from server.store.models import ArtifactDestination
 
 PROXY_SCHEME = "mlflow-artifacts"
+PROXY_ROUTE = "/api/2.0/mlflow-artifacts/artifacts"
 _MAX_DEPTH = 64  # deeper paths are looked up by their first 64 folders, far beyond any recorded prefix
 
 
@@ -21,9 +22,19 @@ def _digest(prefix: str) -> str:
 
 
 def proxied_path(uri: str) -> str | None:
-    """The path of a `mlflow-artifacts:` URI below the destination root, or None for any other URI."""
+    """The path below the destination root of a `mlflow-artifacts:` URI, or of an http(s) URL of the proxy's own
+    route (`http://<server>/api/2.0/mlflow-artifacts/artifacts/<path>`, what runs get when the server's default
+    artifact root is spelled as its URL); None for any other URI. As in MLflow's server, the URL's host is not
+    compared: whichever host a client used to reach the proxy, the files are in this server's destination, and
+    the path is the same one a `mlflow-artifacts:/<path>` URI would name."""
     parsed = urlparse(uri)
-    return parsed.path.strip("/") if parsed.scheme == PROXY_SCHEME else None
+    if parsed.scheme == PROXY_SCHEME:
+        return parsed.path.strip("/")
+    if parsed.scheme in ("http", "https"):
+        _, anchor, after = parsed.path.partition(PROXY_ROUTE)
+        if anchor and (not after or after.startswith("/")):
+            return after.strip("/")
+    return None
 
 
 def record(session: Session, artifact_uri: str, destination: str, owner_id: str) -> None:
