@@ -179,9 +179,9 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         """`locate` finds the file's store in one read session, run off the event loop (an unknown owner is a 404
         before a bad path is a 400)."""
         store, located = await context.db.run_read(locate)
-        if not clean_relative_path(path):
+        if not (relative := clean_relative_path(path)):
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
-        return await stream_file(store, located)
+        return await stream_file(store, located, name=posixpath.basename(relative))
 
     async def upload_artifact(request: Request) -> Response:
         """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""

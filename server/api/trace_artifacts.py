@@ -20,7 +20,7 @@ from server.auth import rules
 from server.errors import ErrorCode, MlflowError
 from server.services import traces
 from server.web.context import Context, authorize
-from server.web.downloads import stream_file
+from server.web.downloads import content_disposition, stream_file
 
 TRACE_DATA_FILE = "traces.json"
 
@@ -48,7 +48,7 @@ def routes(context: Context) -> list[BaseRoute]:
         found = await context.db.run_read(locate)
         if isinstance(found, list):
             body = orjson.dumps({"spans": [span_dict(payload) for payload in found]})
-            headers = {"Content-Disposition": f"attachment; filename={TRACE_DATA_FILE}"}  # MLflow's exact header
+            headers = {"Content-Disposition": content_disposition(TRACE_DATA_FILE)}
             return Response(body, media_type="application/octet-stream", headers=headers)
         store, path = found
         return await stream_file(store, path)

@@ -1,12 +1,14 @@
-"""Runs on a server whose default artifact root is spelled as its own proxy URL
-(`http://<server>/api/2.0/mlflow-artifacts/artifacts`, as MLflow documents for remote clients): listings and
-downloads through the tracking API, on SQLite and PostgreSQL."""
+"""What a browser or client gets for a downloaded artifact, on a server whose default artifact root is spelled as its
+own proxy URL (`http://<server>/api/2.0/mlflow-artifacts/artifacts`, as MLflow documents for remote clients): the
+file's own name in `Content-Disposition`, MLflow's media types, and run listings and downloads through the tracking
+API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import mlflow
@@ -18,7 +20,23 @@ from tests.support.stores import kind_of, new_store_uri
 
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
-FILES = ["a.txt"]
+# (file name, media type, Content-Disposition), as `mlflow server` 3.17.2 sends them; HTML and SVG, which MLflow
+# sends as themselves, are plain text here so that an uploaded page can never run on the server's origin.
+DOWNLOADS = [
+    ("a.txt", "text/plain", "attachment; filename=a.txt"),
+    ("MLmodel", "text/plain", "attachment; filename=MLmodel"),
+    ("mlproject", "text/plain", "attachment; filename=mlproject"),
+    ("conda.yaml", "text/plain", "attachment; filename=conda.yaml"),
+    ("data.json", "text/plain", "attachment; filename=data.json"),
+    ("b.pkl", "application/octet-stream", "attachment; filename=b.pkl"),
+    ("c.png", "image/png", "attachment; filename=c.png"),
+    ("d.pdf", "application/pdf", "attachment; filename=d.pdf"),
+    ("dog+step+20.png", "image/png", "attachment; filename=dog+step+20.png"),
+    ("page.html", "text/plain", "attachment; filename=page.html"),
+    ("logo.svg", "text/plain", "attachment; filename=logo.svg"),
+    ("my report.csv", "text/plain", 'attachment; filename="my report.csv"'),
+    ("naïve.txt", "text/plain", "attachment; filename=naive.txt; filename*=UTF-8''na%C3%AFve.txt"),
+]
 
 
 @dataclass(frozen=True)
@@ -42,9 +60,9 @@ def server(
 
 @pytest.fixture(scope="module")
 def logged(server: str, tmp_path_factory: pytest.TempPathFactory) -> Logged:
-    """One run that logged every file of `FILES` (and `images/`) through the stock client."""
+    """One run that logged every file of `DOWNLOADS` (and `images/`) through the stock client."""
     folder = tmp_path_factory.mktemp("files")
-    for name in FILES:
+    for name, _, _ in DOWNLOADS:
         (folder / name).write_text(f"contents of {name}")
     (folder / "images").mkdir()
     (folder / "images" / "dog.png").write_bytes(b"\x89PNG not really")
@@ -80,6 +98,46 @@ def test_runs_under_the_proxy_url_are_listed_and_served(server: str, logged: Log
     assert downloaded.read_text() == "contents of a.txt"
     image = http.get("/get-artifact", params={"run_id": logged.run_id, "path": "images/dog.png"})
     assert (image.status_code, image.content) == (200, b"\x89PNG not really")
+    assert image.headers["content-disposition"] == "attachment; filename=dog.png"
+
+
+@pytest.mark.parametrize(("name", "media_type", "disposition"), DOWNLOADS)
+def test_downloads_are_saved_under_the_files_name(
+    logged: Logged, http: httpx.Client, name: str, media_type: str, disposition: str
+) -> None:
+    proxied = http.get(f"{PROXY}/{logged.experiment_id}/{logged.run_id}/artifacts/{quote(name)}")
+    through_run = http.get("/get-artifact", params={"run_id": logged.run_id, "path": name})
+    for answer in (proxied, through_run):
+        assert answer.status_code == 200, answer.text
+        assert answer.text == f"contents of {name}"
+        assert answer.headers["content-disposition"] == disposition
+        assert answer.headers["content-type"] == media_type
+        assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_model_versions_and_a_logged_models_files_carry_their_names(
+    server: str, logged: Logged, http: httpx.Client, tmp_path: Path
+) -> None:
+    client = MlflowClient(server)
+    client.create_registered_model("named-downloads")
+    client.create_model_version("named-downloads", f"runs:/{logged.run_id}", logged.run_id)
+    version_file = http.get(
+        "/model-versions/get-artifact", params={"name": "named-downloads", "version": "1", "path": "MLmodel"}
+    )
+    assert (version_file.status_code, version_file.text) == (200, "contents of MLmodel")
+    assert version_file.headers["content-disposition"] == "attachment; filename=MLmodel"
+    assert version_file.headers["content-type"] == "text/plain"
+
+    model = client.create_logged_model(experiment_id=logged.experiment_id, name="named-model")
+    (tmp_path / "weights file.bin").write_bytes(b"\x00\x01")
+    client.log_model_artifact(model.model_id, str(tmp_path / "weights file.bin"))
+    model_file = http.get(
+        f"/ajax-api/2.0/mlflow/logged-models/{model.model_id}/artifacts/files",
+        params={"artifact_file_path": "weights file.bin"},
+    )
+    assert (model_file.status_code, model_file.content) == (200, b"\x00\x01")
+    assert model_file.headers["content-disposition"] == 'attachment; filename="weights file.bin"'
+    assert model_file.headers["content-type"] == "application/octet-stream"
 
 
 def test_paths_leaving_the_run_are_refused_with_mlflows_message(logged: Logged, http: httpx.Client) -> None:
