@@ -47,8 +47,16 @@ def _invalid_source(source: str, owner: str) -> MlflowError:
 
 
 def _is_local(uri: str) -> bool:
-    scheme = urlparse(uri).scheme
-    return scheme in ("", "file") or (len(scheme) == 1 and uri[1:2] == ":")
+    """A path or `file:` URI on this machine. A `file:` URI naming another host is refused with MLflow's message:
+    MLflow's server fails it with a 500, which its client retries although only the caller can fix it."""
+    parsed = urlparse(uri)
+    host = parsed.hostname
+    if parsed.scheme == "file" and host and host != "." and not host.startswith(("localhost", "127.0.0.1")):
+        raise MlflowError.invalid_parameter(
+            f"{uri} is not a valid remote uri. For remote access on windows, please consider using a different "
+            "scheme such as SMB (e.g. smb://<hostname>/<path>)."
+        )
+    return parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and uri[1:2] == ":")
 
 
 def _local_path(uri: str) -> Path:
@@ -72,11 +80,15 @@ def _within(source: str, root: str) -> bool:
 
 
 def _check_no_relative_parts(source: str) -> None:
-    """No `..`, NUL or path that normalisation would change, even behind (repeated) percent-encoding."""
+    """No `..`, NUL or path that normalisation would change, even behind (repeated) percent-encoding. A local
+    source may name `.` and `..` (`<run artifacts>/model/..`), as in MLflow: it is resolved, symlinks included,
+    before its run or model is checked to contain it, so only a NUL (which no path can hold) is refused here."""
     decoded = source
     while (once := unquote_plus(decoded)) != decoded:
         decoded = once
     path = re.sub(r"/+", "/", urlparse(decoded).path.rstrip("/"))
+    if "\x00" not in path and _is_local(source):
+        return
     normalised = posixpath.normpath(path) if path else path
     if "\x00" in path or ".." in decoded.split("/") or (path and normalised != path):
         raise MlflowError.invalid_parameter(
@@ -199,9 +211,13 @@ def _model_lineage(session: Session, source: str, run_id: str | None, model_id: 
         if _logged_model_id(source) != model_id:
             raise _invalid_source(source, "model_id")
         return Lineage(source, model.artifact_uri, run_id, model_id)
-    if scheme == "runs" or (
-        (scheme == "mlflow-artifacts" or _is_local(source)) and not _within(source, model.artifact_uri)
-    ):
+    if _is_local(source) and not _within(source, model.artifact_uri):
+        raise MlflowError.invalid_parameter(
+            f"Invalid model version source: '{source}'. To use a local path as a model version source, the model_id "
+            "request parameter has to be specified and the local path has to be contained within the artifact "
+            "directory of the run specified by the model_id."
+        )
+    if scheme == "runs" or (scheme == "mlflow-artifacts" and not _within(source, model.artifact_uri)):
         raise _invalid_source(source, "model_id")
     return Lineage(source, source, run_id, model_id)
 
