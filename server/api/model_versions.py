@@ -21,7 +21,7 @@ def _name_and_version(fields: Fields) -> tuple[str, str]:
     return fields.required_string("name"), fields.required_string("version")
 
 
-def create_model_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def create_model_version(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     """A new version, READY at once: the files already exist where `source` says (nothing is copied)."""
     return version_json(
         versions.create_model_version(
@@ -33,6 +33,7 @@ def create_model_version(fields: Fields, session: Session, _: Context) -> dict[s
             run_id=fields.string("run_id"),
             model_id=fields.string("model_id"),
             description=fields.string("description"),
+            trusted_roots=(context.settings.effective_artifact_root, context.artifacts.destination_uri),
         )
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_plus, urlparse, urlsplit
@@ -29,6 +30,20 @@ from server.store import runs as run_store
 PROMPT_SOURCES = frozenset({"dummy-source", "prompt-template"})
 # Schemes whose artifact repositories connect to the host named in the URI (MLflow's host_policy.py).
 _HOST_SCHEMES = frozenset({"ftp", "sftp", "hdfs", "viewfs", "http", "https", "r2", "b2", "abfss"})
+# Schemes reaching the same service, and the ports a URI without one connects to (`mlflow-artifacts://host` follows
+# the client's transport, so either web port).
+_SCHEME_FAMILIES = {"https": "http", "mlflow-artifacts": "http", "viewfs": "hdfs"}
+_DEFAULT_PORTS: dict[str, tuple[int | None, ...]] = {
+    "ftp": (21,),
+    "sftp": (22,),
+    "http": (80,),
+    "https": (443,),
+    "mlflow-artifacts": (80, 443),
+    "r2": (443,),
+    "b2": (443,),
+    "abfss": (443,),
+}
+_PROXY_ROUTE = ("api", "2.0", "mlflow-artifacts", "artifacts")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,10 +113,32 @@ def _check_no_relative_parts(source: str) -> None:
         )
 
 
-def _check_host(source: str) -> None:
-    parsed = urlparse(source)
+def _targets(uri: str) -> frozenset[tuple[str, str, int | None]] | None:
+    """The (scheme family, host, port) a URI makes an artifact repository connect to; None when it names no host,
+    and an empty set when its authority is malformed (it then matches nothing)."""
+    parsed = urlparse(uri)
     scheme = parsed.scheme.lower()
-    if scheme in _HOST_SCHEMES or (scheme == "mlflow-artifacts" and parsed.netloc):
+    if scheme not in _HOST_SCHEMES and not (scheme == "mlflow-artifacts" and parsed.netloc):
+        return None
+    if "\\" in parsed.netloc or any(char.isspace() for char in parsed.netloc):
+        return frozenset()  # clients end the authority elsewhere than urlparse does
+    try:
+        port = parsed.port
+    except ValueError:
+        return frozenset()
+    family, host = _SCHEME_FAMILIES.get(scheme, scheme), (parsed.hostname or "").lower()
+    return frozenset((family, host, p) for p in ((port,) if port is not None else _DEFAULT_PORTS.get(scheme, (None,))))
+
+
+def _check_host(source: str, trusted_roots: Sequence[str]) -> None:
+    """A source may address a host only when it is the host of the server's own artifact root or destination (MLflow's
+    host policy): the server reads a version's files from there, and must never be made to connect elsewhere."""
+    targets = _targets(source)
+    if targets is None:
+        return
+    trusted = {target for root in trusted_roots for target in _targets(root) or ()}
+    if not targets & trusted:
+        scheme = urlparse(source).scheme.lower()
         raise MlflowError.invalid_parameter(
             f"'source' cannot use the '{scheme}' scheme: the '{scheme}' scheme addresses a host other than the "
             "tracking server's configured artifact storage, so the server would connect to the host named in the URI."
@@ -168,10 +205,22 @@ def _copy_lineage(session: Session, source: str, run_id: str | None, model_id: s
     )
 
 
+def _is_proxied(source: str) -> bool:
+    """An `mlflow-artifacts` URI, or an http(s) URL of the artifact proxy's route: files the server itself serves,
+    so, as in MLflow, they must lie inside the run or logged model the request names."""
+    parsed = urlsplit(source)
+    scheme = parsed.scheme.lower()
+    if scheme == "mlflow-artifacts":
+        return True
+    parts = tuple(unquote(part) for part in parsed.path.split("/") if part)
+    width = len(_PROXY_ROUTE)
+    return scheme in ("http", "https") and any(parts[i : i + width] == _PROXY_ROUTE for i in range(len(parts)))
+
+
 def _run_lineage(session: Session, source: str, run_id: str | None) -> Lineage:
     """Without a logged model, a source must be inside the run named by `run_id` (or be a plain object-store URI)."""
     scheme = urlparse(source).scheme.lower()
-    contained = scheme in ("runs", "mlflow-artifacts") or _is_local(source)
+    contained = scheme == "runs" or _is_proxied(source) or _is_local(source)
     if not contained:
         return Lineage(source, source, run_id, None)
     if scheme == "runs":
@@ -217,16 +266,25 @@ def _model_lineage(session: Session, source: str, run_id: str | None, model_id: 
             "request parameter has to be specified and the local path has to be contained within the artifact "
             "directory of the run specified by the model_id."
         )
-    if scheme == "runs" or (scheme == "mlflow-artifacts" and not _within(source, model.artifact_uri)):
+    if scheme == "runs" or (_is_proxied(source) and not _within(source, model.artifact_uri)):
         raise _invalid_source(source, "model_id")
     return Lineage(source, source, run_id, model_id)
 
 
-def resolve(session: Session, *, source: str, run_id: str | None, model_id: str | None, is_prompt: bool) -> Lineage:
+def resolve(
+    session: Session,
+    *,
+    source: str,
+    run_id: str | None,
+    model_id: str | None,
+    is_prompt: bool,
+    trusted_roots: Sequence[str] = (),
+) -> Lineage:
     """Check a CreateModelVersion source against the request's run and logged model; say where its files are.
 
     `run_id`/`model_id` are None when the request left them out and "" when it sent them empty, a difference
-    that only matters when copying a version (an explicit value must match the copied version's)."""
+    that only matters when copying a version (an explicit value must match the copied version's). A source may
+    address the host of one of `trusted_roots` (the server's artifact root and destination) only."""
     validation.limit_length("source", rules.MAX_SOURCE_LENGTH, source)
     if run_id and len(run_id) > 32:
         raise MlflowError.invalid_parameter(validation.invalid_value("run_id", run_id))
@@ -236,7 +294,7 @@ def resolve(session: Session, *, source: str, run_id: str | None, model_id: str 
                 f"Invalid prompt source: '{source}'. Prompt sources must use an MLflow placeholder."
             )
         return Lineage(source, source, run_id or None, model_id or None)
-    _check_host(source)
+    _check_host(source, trusted_roots)
     if urlparse(source).scheme.lower() == "models" and _logged_model_id(source) is None:
         return _copy_lineage(session, source, run_id, model_id)
     _check_no_relative_parts(source)

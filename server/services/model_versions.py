@@ -8,6 +8,8 @@ model tagged as a prompt; their "source" is not a location, so they record nothi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.orm import Session
 
 from server.clock import now_ms
@@ -30,14 +32,18 @@ def create_model_version(
     run_link: str | None,
     description: str | None,
     tags: dict[str, str],
+    trusted_roots: Sequence[str] = (),
 ) -> reads.VersionView:
-    """Checks run in MLflow's order: the name, the tags, the run link, where the files are, then the model."""
+    """Checks run in MLflow's order: the name, the tags, the run link, where the files are, then the model.
+    `trusted_roots` are the server's artifact root and destination, whose host a source may name."""
     name = rules.validate_model_name(name)
     tags = rules.validate_tags(tags)
     is_prompt = tags.get(model_store.PROMPT_TAG, "false").lower() == "true"
     if run_link is not None:
         validation.limit_length("run_link", rules.MAX_SOURCE_LENGTH, run_link)
-    lineage = model_sources.resolve(session, source=source, run_id=run_id, model_id=model_id, is_prompt=is_prompt)
+    lineage = model_sources.resolve(
+        session, source=source, run_id=run_id, model_id=model_id, is_prompt=is_prompt, trusted_roots=trusted_roots
+    )
     model = model_store.get_registered_model(session, name)
     row = store.insert_version(
         session,

@@ -146,3 +146,38 @@ def test_paths_leaving_the_run_are_refused_with_mlflows_message(logged: Logged, 
         assert refused.status_code == 400
         body = refused.json()
         assert (body["error_code"], body["message"]) == ("INVALID_PARAMETER_VALUE", "Invalid path")
+
+
+def test_versions_register_files_under_the_proxy_url_of_their_own_run(
+    server: str, logged: Logged, http: httpx.Client
+) -> None:
+    """A run's folder registered by its artifact URI, here a URL of this server (what the client sends for a model
+    stored as plain run artifacts): accepted, as by `mlflow server`, when it lies inside the run the request names;
+    another host, or another run's folder, is refused."""
+    client = MlflowClient(server)
+    client.create_registered_model("from-proxy-url")
+    folder = f"{logged.artifact_uri}/images"
+    version = client.create_model_version("from-proxy-url", folder, logged.run_id)
+    assert (version.version, version.source) == ("1", folder)
+    params = {"name": "from-proxy-url", "version": "1", "path": "dog.png"}
+    served = http.get("/model-versions/get-artifact", params=params)
+    assert (served.status_code, served.content) == (200, b"\x89PNG not really")
+
+    other_run = client.create_run(logged.experiment_id).info.run_id
+    elsewhere = folder.replace("127.0.0.1", "elsewhere.example")
+    for source, message in (
+        (
+            elsewhere,
+            "'source' cannot use the 'http' scheme: the 'http' scheme addresses a host other than the tracking "
+            "server's configured artifact storage, so the server would connect to the host named in the URI.",
+        ),
+        (
+            folder,
+            f"Invalid model version source: '{folder}'. The run_id request parameter must identify the resource that "
+            "contains the source.",
+        ),
+    ):
+        body = {"name": "from-proxy-url", "source": source, "run_id": other_run}
+        refused = http.post("/api/2.0/mlflow/model-versions/create", json=body)
+        assert refused.status_code == 400
+        assert (refused.json()["error_code"], refused.json()["message"]) == ("INVALID_PARAMETER_VALUE", message)
