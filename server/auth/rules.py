@@ -318,12 +318,20 @@ class Authorizer(GenAIChecks):
         name = fields.string(access.field)
         if name:
             self.require(self.on_registered_model(session, principal, name), access.need, f"model '{name}'")
-        # A new version's source must be readable too, or the registry would hand out someone else's files.
+        # A new version's source must be readable too, or the registry would hand out someone else's files. A run or
+        # logged model that does not exist cannot be read: as MLflow's auth does, only an administrator may name one
+        # (the version would otherwise serve whatever later appears under that id, and the answer would not tell
+        # which ids exist).
         if run_id := fields.string("run_id"):
-            self.require(self.on_run(session, principal, run_id), READ, f"run {run_id}")
+            self._require_source(self.on_run(session, principal, run_id), principal, f"run {run_id}")
         if model_id := fields.string("model_id"):
-            self.require(self.on_logged_model(session, principal, model_id), READ, f"model {model_id}")
+            self._require_source(self.on_logged_model(session, principal, model_id), principal, f"model {model_id}")
         return fields
+
+    def _require_source(self, have: Permission | None, principal: Principal, what: str) -> None:
+        if have is None and not principal.is_admin:
+            raise permission_denied(f"{READ.value} on {what} required")
+        self.require(have, READ, what)
 
     def _check_experiment(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
         """Both "experiment" (by id) and "experiment_name"; `_experiment_id` tells them apart."""

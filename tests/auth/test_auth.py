@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -118,6 +119,33 @@ def test_permissions_follow_experiments_and_searches_hide_the_rest(
     as_alice.delete_run(run_id)  # MANAGE, as its creator
     admin = as_user(ADMIN)  # type: ignore[operator]
     admin.delete_experiment(experiment_id)  # admins may do anything
+
+
+def test_a_version_may_name_only_a_run_its_creator_can_read(
+    auth_server: AuthServer, as_user: object, request: pytest.FixtureRequest
+) -> None:
+    """Without --auth, a `runs:/` source naming a run that does not exist is accepted, as by `mlflow server`; with it,
+    as with MLflow's auth, only an administrator may name a run that no one can read."""
+    suffix = request.node.name
+    erin, frank = auth_server.add_user(f"erin-{suffix}"), auth_server.add_user(f"frank-{suffix}")
+    as_erin = as_user(erin)  # type: ignore[operator]
+    private_run = as_erin.create_run(as_erin.create_experiment(f"erin-{suffix}")).info.run_id
+
+    as_frank = as_user(frank)  # type: ignore[operator]
+    model = f"frank-model-{suffix}"
+    as_frank.create_registered_model(model)
+    ghost = "0" * 32
+
+    def register(run_id: str) -> object:
+        return as_frank.create_model_version(model, f"runs:/{run_id}/model", run_id)
+
+    assert _code(partial(register, private_run)) == "PERMISSION_DENIED"
+    assert _code(partial(register, ghost)) == "PERMISSION_DENIED"
+    own_run = as_frank.create_run(as_frank.create_experiment(f"frank-{suffix}")).info.run_id
+    assert as_frank.create_model_version(model, f"runs:/{own_run}/model", own_run).version == "1"
+
+    admin = as_user(ADMIN)  # type: ignore[operator]
+    assert admin.create_model_version(model, f"runs:/{ghost}/model", ghost).version == "2"
 
 
 def test_revoked_and_expired_tokens_are_refused(auth_server: AuthServer, request: pytest.FixtureRequest) -> None:
