@@ -150,6 +150,8 @@ def _field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
             return {}
         if info.parent_type.name == "MlflowDatasetSummary" and info.field_name == "context":
             return ""  # a dataset logged without a context: the proto's unset string, as Graphene reads it
+        if info.parent_type.name == "MlflowFileInfo" and info.field_name == "fileSize":
+            return 0  # a folder: the proto's unset int64, as Graphene reads it ("0")
     return value
 
 

@@ -3,10 +3,12 @@ int64 as strings, empty lists rather than nulls, NaN as null, errors per root fi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from mlflow import MlflowClient
 
 API = "/api/2.0/mlflow"
 
@@ -99,6 +101,27 @@ def test_experiment_search_runs_and_sampled_history(http: httpx.Client, run: tup
     history = data["mlflowGetMetricHistoryBulkInterval"]
     assert history["__typename"] == "MlflowGetMetricHistoryBulkIntervalResponse"
     assert history["metrics"] == [{"runId": run_id, "key": "loss", "value": 0.5, "step": "3"}]
+
+
+def test_artifact_listings_give_folders_a_size_of_zero(
+    http: httpx.Client, client: MlflowClient, run: tuple[str, str], tmp_path: Path
+) -> None:
+    """The run page lists artifacts through GraphQL; MLflow's Graphene answer gives a folder the proto's unset size."""
+    _, run_id = run
+    (tmp_path / "test.txt").write_text("hello world")
+    client.log_artifact(run_id, str(tmp_path / "test.txt"))
+    client.log_artifact(run_id, str(tmp_path / "test.txt"), "testDir")
+    query = """
+    query Q($run: String, $path: String) {
+      mlflowListArtifacts(input: {runId: $run, path: $path}) { files { path isDir fileSize } }
+    }"""
+    top = graphql(http, query, {"run": run_id})["data"]["mlflowListArtifacts"]["files"]
+    assert top == [
+        {"path": "test.txt", "isDir": False, "fileSize": "11"},
+        {"path": "testDir", "isDir": True, "fileSize": "0"},
+    ]
+    inside = graphql(http, query, {"run": run_id, "path": "testDir"})["data"]["mlflowListArtifacts"]["files"]
+    assert inside == [{"path": "testDir/test.txt", "isDir": False, "fileSize": "11"}]
 
 
 @pytest.mark.parametrize(
