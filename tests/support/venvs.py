@@ -1,0 +1,90 @@
+"""Separate Python environments for tests that need another MLflow than the suite's own: made with uv, which
+installs from its package cache in seconds once a version has been downloaded.
+
+Nothing here skips: if PyPI cannot be reached on a first run, the install fails and says so."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+# Where kept venvs live between runs; CI may point it at a cached folder.
+CACHE_ENV = "RUNYARD_TEST_VENV_CACHE"
+
+
+def uv() -> str:
+    """The uv next to the suite's Python (`make install` puts it there), else the one on PATH."""
+    beside = Path(sys.executable).parent / "uv"
+    found = str(beside) if beside.is_file() else shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv is not installed: `pip install uv` in the test venv (`make install` does)")
+    return found
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment for a process of another venv: without the suite's PYTHONPATH (which would put this
+    checkout's `server` ahead of what the venv installed) or its active venv and MLflow settings."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not key.startswith("MLFLOW_")
+    }
+    return {**env, **extra}
+
+
+def run_uv(*args: str | Path, timeout: float = 900) -> None:
+    result = subprocess.run(
+        [uv(), *map(str, args)], capture_output=True, text=True, timeout=timeout, check=False, env=clean_env()
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"uv {' '.join(map(str, args))} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+
+
+def create(root: Path) -> Path:
+    """A new, empty venv at `root` on the suite's Python version; returns its python."""
+    run_uv("venv", "--quiet", "--python", sys.executable, root)
+    return root / "bin" / "python"
+
+
+def install(python: Path, *requirements: str | Path) -> None:
+    run_uv("pip", "install", "--quiet", "--python", python, *requirements)
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "runyard-tests" / "venvs")
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One builder per venv on this machine: two test runs at once wait for each other instead of mixing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def kept(name: str, requirements: Sequence[str]) -> Path:
+    """A venv holding exactly `requirements`, built on first use and reused after; returns its python.
+
+    Its folder is named by `name` and a hash of the requirements and the Python version, so changing either
+    builds a new one. A venv counts only once its install finished (the `.ready` file); a half-built one left by
+    an interrupted run is built again."""
+    key = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
+    root = cache_root() / f"{name}-{key}"
+    with _locked(root.with_name(root.name + ".lock")):
+        if not (root / ".ready").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            python = create(root)
+            install(python, *requirements)
+            (root / ".ready").write_text("\n".join(requirements) + "\n")
+    return root / "bin" / "python"
