@@ -25,7 +25,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
 
 # Folders whose files run longest (a browser, a fresh venv, servers started per test), scheduled first so that the two
 # workers of `make test` end together instead of one finishing a long file alone while the other waits.
-_LONGEST_FIRST = ("ui", "deploy", "auth", "artifacts", "jobs", "webhooks", "cli")
+_LONGEST_FIRST = ("ui", "deploy", "importer", "compat", "auth", "artifacts", "jobs", "webhooks", "cli")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
