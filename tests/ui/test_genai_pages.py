@@ -172,7 +172,9 @@ def test_a_reviewer_answers_the_queues_question_in_the_browser(page: Page, serve
     expect(page.get_by_text("Check it against the tide table.")).to_be_visible()
     page.get_by_role("radiogroup").get_by_text("Correct", exact=True).click()  # the label: the input is drawn hidden
 
-    expect(page.get_by_text("All items in this queue have been reviewed!")).to_be_visible()
+    # Answering saves the feedback and then marks the item reviewed: two round trips, which on a loaded machine
+    # took longer than the default wait, so this one waits for the outcome a minute.
+    expect(page.get_by_text("All items in this queue have been reviewed!")).to_be_visible(timeout=60_000)
     expect(item.get_by_text("Reviewed", exact=True)).to_be_visible()
     expect(page.get_by_text("Completed (1)")).to_be_visible()
     expect(page.get_by_role("button", name=QUEUE, exact=True)).to_be_visible()  # nothing left to do
