@@ -181,7 +181,7 @@ def readable_experiments(session: Session, user_id: int, column: Any, baseline: 
             direct.get(e),
             grants.on(where[e], str(e)) if e in where else None,
             default,
-            _at(baseline, grants, where.get(e)),
+            baseline.at(grants, where.get(e)),
         )
         for e in ids
     }
@@ -212,10 +212,6 @@ def readable_models(session: Session, user_id: int, column: Any, baseline: Basel
         n: combine(direct.get(n), grants.on(workspace, n) if grants else None, baseline.default, at) for n in names
     }
     return _keeping(column, effective, _readable(grants, workspace, baseline))
-
-
-def _at(baseline: Baseline, grants: RoleGrants, workspace: str | None) -> Permission:
-    return baseline.at(grants, workspace) if workspace is not None else baseline.default
 
 
 def _readable(grants: RoleGrants, workspace: str, baseline: Baseline) -> bool:

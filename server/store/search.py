@@ -86,17 +86,18 @@ _RUN_COLUMNS = tuple(Run.__table__.columns)
 
 
 def _paginate_rows(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[RunRow]:
-    offset = decode_offset(page_token)
-    rows = list(session.execute(query.offset(offset).limit(max_results + 1)).all())
-    more = len(rows) > max_results
-    return Page(rows[:max_results], encode_offset(offset + max_results) if more else None)
+    return _paginate(session, query, max_results, page_token, rows=True)
 
 
-def _paginate(session: Session, query: Select[Any], max_results: int, page_token: str | None) -> Page[Any]:
+def _paginate(
+    session: Session, query: Select[Any], max_results: int, page_token: str | None, *, rows: bool = False
+) -> Page[Any]:
+    """One page (of ORM objects, or of table rows with `rows`) and the token of the next, if there is one."""
     offset = decode_offset(page_token)
-    rows = list(session.scalars(query.offset(offset).limit(max_results + 1)))
-    more = len(rows) > max_results
-    return Page(rows[:max_results], encode_offset(offset + max_results) if more else None)
+    paged = query.offset(offset).limit(max_results + 1)
+    found = list(session.execute(paged).all() if rows else session.scalars(paged))
+    more = len(found) > max_results
+    return Page(found[:max_results], encode_offset(offset + max_results) if more else None)
 
 
 # --- runs ---------------------------------------------------------------------------------------------------------
