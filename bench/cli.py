@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import fasttrackml, report
+from bench import fasttrackml, paired, report
 from bench.config import FULL, QUICK, Sizes
 from bench.context import Context
 from bench.parallel import BudgetExceeded
@@ -47,6 +47,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "ratios and their median",
     )
     parser.add_argument("--search-runs", type=int, help="runs seeded for the search rows (default 2,000)")
+    parser.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        metavar="PAIRS",
+        help="after the rounds, time each search row PAIRS times on both servers, call by call in alternation, "
+        "for a ratio that machine-load drift between turns cannot move",
+    )
     parser.add_argument(
         "--big-mlflow",
         action="store_true",
@@ -163,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     contexts: list[Context] = []
     failures: list[str] = []
     interrupted = False
+    paired_table = ""
     with tempfile.TemporaryDirectory(prefix="runyard-bench-") as tmp:
         servers: list[RunningServer] = []
         try:
@@ -182,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{workload.name}{f' (round {number})' if args.rounds > 1 else ''}:", flush=True)
                     for ctx in contexts:  # the two servers take turns on every workload, round after round
                         _run_one(ctx, workload, results[ctx.server.spec.name], args)
+            if args.paired > 0 and len(contexts) == 2:
+                paired_table = paired.compare(contexts[0], contexts[1], args.paired)
         except KeyboardInterrupt:
             stop.set()
             interrupted = True
@@ -198,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(rounds) > 1:
         print("\nratio per round, and the median:")
         print(report.ratios_by_round(spec_rows, rounds, names))
+    if paired_table:
+        print(f"\n{paired_table}")
     for ctx in contexts:
         for note in ctx.notes:
             print(f"note [{ctx.server.spec.name}]: {note}")

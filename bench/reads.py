@@ -111,6 +111,7 @@ def search_runs(ctx: Context) -> Results:
     with ctx.api() as api:
         experiment_id = api.create_experiment(ctx.experiment_name("search"))
         ctx.seed_runs_per_s = seed_runs(ctx, experiment_id, sizes.search_runs, budget)
+        ctx.search_experiment_id = experiment_id
         ctx.notes.append(f"seeded {sizes.search_runs:,} runs at {ctx.seed_runs_per_s:,.0f} runs/s (8 threads)")
         results = {"search_ms": _median_search_ms(api, experiment_id, sizes.search_calls, budget)}
 

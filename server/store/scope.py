@@ -16,7 +16,11 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, select, true
 from sqlalchemy.orm import Session
 
 from server.store.models import Experiment
+from server.store.raw import Raw, placeholders
 from server.store.workspace_models import DEFAULT_WORKSPACE
+
+_WORKSPACE_OF = "SELECT workspace FROM experiments WHERE experiment_id = :e"
+_VISIBLE = "SELECT experiment_id FROM experiments WHERE experiment_id IN ({marks}) AND workspace = :w"
 
 _current: ContextVar[str | None] = ContextVar("runyard_workspace", default=None)
 
@@ -65,21 +69,26 @@ def owns(experiment: Experiment) -> bool:
 
 
 def hides(session: Session, experiment_id: int) -> bool:
-    """Whether something of `experiment_id`, found by its own id, is outside the request's workspace."""
+    """Whether something of `experiment_id`, found by its own id, is outside the request's workspace.
+
+    One primary-key read through the driver (see `server.store.raw`): as an ORM load it cost a read of a run
+    about a third of a millisecond more with workspaces on than off."""
     workspace = _current.get()
     if workspace is None:
         return False
-    experiment = session.get(Experiment, experiment_id)
-    return experiment is None or experiment.workspace != workspace
+    found = Raw(session).execute(_WORKSPACE_OF, {"e": experiment_id}).one_or_none()
+    return found is None or found[0] != workspace
 
 
 def visible_experiment_ids(session: Session, experiment_ids: Sequence[int]) -> list[int]:
     """Those of `experiment_ids` in the request's workspace (all of them when workspaces are off), found in one
-    query by primary key, so a search's own query stays the one it is without workspaces and keeps its plan."""
+    query by primary key, so a search's own query stays the one it is without workspaces and keeps its plan.
+
+    The query goes through the driver: built and run as an ORM statement it took about 0.5 ms, a few percent of
+    the UI's page of 100 runs, against a few microseconds for the driver."""
     workspace = _current.get()
     if workspace is None or not experiment_ids:
         return list(experiment_ids)
-    query = select(Experiment.experiment_id).where(
-        Experiment.experiment_id.in_(list(experiment_ids)), Experiment.workspace == workspace
-    )
-    return list(session.scalars(query))
+    marks, params = placeholders("e", experiment_ids)
+    rows = Raw(session).execute(_VISIBLE.format(marks=marks), {**params, "w": workspace}).all()
+    return [int(row[0]) for row in rows]
