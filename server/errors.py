@@ -222,18 +222,21 @@ class RetryAdvice:
     MLflow's client waits what the header says instead of its own exponential backoff, and it has few retries
     (7 by default). A fixed short wait would spend them all within a lock held for a minute; a wait that grows with
     the refusals spreads them out much as the client's backoff would, while a database that frees up soon is
-    retried soon. A pause of twice the cap without refusals starts the count again."""
+    retried soon. A committed write ends the count, and so does a pause of twice the cap without refusals."""
 
     def __init__(self) -> None:
-        self._since = -math.inf
+        self._since: float | None = None
         self._last = -math.inf
 
     def seconds(self) -> int:
         now = time.monotonic()
-        if now - self._last > 2 * RETRY_AFTER_MAX_S:
+        if self._since is None or now - self._last > 2 * RETRY_AFTER_MAX_S:
             self._since = now
         self._last = now
         return max(1, min(RETRY_AFTER_MAX_S, math.ceil(now - self._since)))
+
+    def written(self) -> None:
+        self._since = None
 
 
 REFUSED_MESSAGE = "The database is busy and nothing was written; retry after the Retry-After seconds."
@@ -294,6 +297,8 @@ class UnexpectedErrorMiddleware:
         token = _request_writes.set(writes)
         try:
             await self.app(scope, receive, tracking_send)
+            if writes.committed:
+                self.retry_advice.written()
         except Exception as exc:
             if started:
                 raise  # too late for an error body; let the server drop the connection

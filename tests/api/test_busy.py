@@ -24,7 +24,6 @@ import pytest
 from mlflow import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.compat.test_client_matrix import requirements
 from tests.support import venvs
 from tests.support.processes import runyard_server
 from tests.support.stores import new_store_uri
@@ -149,7 +148,7 @@ def test_the_stock_client_resends_a_refused_create_run(
 
 def test_the_mlflow_318_client_resends_a_refused_create_run(server_url: str, store_uri: str, tmp_path: Path) -> None:
     """MLflow 3.18 resends a non-idempotent POST only on 408 and 429; it gave up on the 503 this used to be."""
-    python = venvs.kept("mlflow-skinny-3.18.0", requirements("3.18.0"))
+    python = venvs.mlflow_client("3.18.0")
     experiment_id = new_experiment(server_url)
     script = (
         "import sys\n"
