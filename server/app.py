@@ -53,7 +53,12 @@ log = logging.getLogger(__name__)
 
 def prepare_database(settings: Settings) -> Database:
     """Open the store: create a fresh schema if empty, refuse an outdated one, make sure "Default" exists."""
-    db = Database(settings.backend_store_uri, timeout_s=settings.database_timeout_seconds)
+    db = Database(
+        settings.backend_store_uri,
+        timeout_s=settings.database_timeout_seconds,
+        busy_timeout_s=settings.database_busy_timeout_seconds,
+        statement_timeout_s=settings.database_statement_timeout_seconds,
+    )
     ensure_schema(db.engine)
     with db.write() as session:
         if not settings.enable_workspaces:

@@ -216,8 +216,26 @@ class Settings(BaseSettings):
         30.0,
         gt=0,
         validation_alias=_runyard_env("DATABASE_TIMEOUT_SECONDS"),
-        description="How long a PostgreSQL connection may take to open, and a request may wait for a free one; past "
-        "it the request is a retryable 503 (at start: the server stops with the error).",
+        description="How long a PostgreSQL connection may take to open, and a request may wait for a free one. A "
+        "request that waited for a connection in vain is a 429 to retry; one that could not connect, a 503 (at "
+        "start: the server stops with the error).",
+    )
+    database_busy_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        validation_alias=_runyard_env("DATABASE_BUSY_TIMEOUT_SECONDS"),
+        description="How long a request waits for a lock another connection holds (SQLite's busy timeout: another "
+        "process writing; PostgreSQL's lock_timeout) before it is refused with a 429 and a Retry-After, which "
+        "MLflow clients resend, writes included. Within one server process SQLite writers queue in line and never "
+        "meet it; it is what separate processes (`--workers N`, a script on the same file) give each other.",
+    )
+    database_statement_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        validation_alias=_runyard_env("DATABASE_STATEMENT_TIMEOUT_SECONDS"),
+        description="PostgreSQL's statement_timeout: the longest one statement may run before it is cancelled, its "
+        "transaction rolled back and the request refused with a 429; below MLflow's 120 s request timeout, so "
+        "the client hears the answer.",
     )
     webhook_secret_encryption_key: str | None = Field(
         None,

@@ -7,7 +7,11 @@ The exception stores no status of its own, so a code and its status can never di
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import Any, cast
 
@@ -15,7 +19,8 @@ import orjson
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, OperationalError
+from psycopg import errors as pg_errors
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
@@ -73,6 +78,7 @@ _CLASSIFICATION: dict[ErrorCode, tuple[str, str]] = {
     ErrorCode.INTERNAL_ERROR: ("XXM00", "CLIENT_INTERNAL_ERROR"),
     ErrorCode.INVALID_STATE: ("XXM00", "CLIENT_INTERNAL_ERROR"),
     ErrorCode.TEMPORARILY_UNAVAILABLE: ("XXM00", "CLIENT_INTERNAL_ERROR"),
+    ErrorCode.REQUEST_LIMIT_EXCEEDED: ("KAMC3", "CP_REQUEST_RATE_LIMITED"),
 }
 
 
@@ -125,11 +131,18 @@ def shown_message(message: str) -> str:
     return f"{message[:MESSAGE_HEAD]}… ({cut} characters cut) …{message[-MESSAGE_TAIL:]}"
 
 
-def error_response(code: ErrorCode, message: str, status: int | None = None) -> Response:
+def error_response(
+    code: ErrorCode, message: str, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> Response:
     body: dict[str, Any] = {"error_code": str(code), "message": shown_message(message)}
     if code in _CLASSIFICATION:
         body["sqlstate"], body["error_class"] = _CLASSIFICATION[code]
-    return Response(orjson.dumps(body), status_code=status or HTTP_STATUS.get(code, 500), media_type="application/json")
+    return Response(
+        orjson.dumps(body),
+        status_code=status or HTTP_STATUS.get(code, 500),
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 # The hot paths talk to the DB-API drivers directly, so their own exception classes count as well as SQLAlchemy's.
@@ -146,6 +159,87 @@ def _is_bad_value(exc: BaseException) -> bool:
 def _is_retryable_db_error(exc: BaseException) -> bool:
     """SQLite busy/locked past the busy timeout, or a dropped PostgreSQL connection: safe for the client to retry."""
     return isinstance(exc, _UNAVAILABLE)
+
+
+# SQLite's primary result codes for "another connection holds the lock" (the extended codes share the low byte).
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL errors that end the transaction with a rollback and mean only "not now": a lock wait past
+# lock_timeout, a statement past statement_timeout (or cancelled), and the losers of a deadlock or a serialization
+# conflict. The server reported each, so the transaction's fate is known: aborted.
+_PG_REFUSED = (
+    pg_errors.LockNotAvailable,
+    pg_errors.QueryCanceled,
+    pg_errors.DeadlockDetected,
+    pg_errors.SerializationFailure,
+)
+
+
+def is_refused_write(exc: BaseException) -> bool:
+    """The database turned the transaction away and rolled it back, so nothing of it was stored: SQLite busy or
+    locked past the busy timeout, PostgreSQL's lock or statement timeout, or no pooled connection came free.
+
+    A dropped PostgreSQL connection is not one: it may have gone after the COMMIT was sent, and then the write
+    may be stored."""
+    if isinstance(exc, PoolTimeoutError):
+        return True
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(cause, sqlite3.OperationalError):
+        code = getattr(cause, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED)
+        return "locked" in str(cause)
+    return isinstance(cause, _PG_REFUSED)
+
+
+class _RequestWrites:
+    """Whether a write transaction of the current request has committed."""
+
+    __slots__ = ("committed",)
+
+    def __init__(self) -> None:
+        self.committed = False
+
+
+# Set per request by `UnexpectedErrorMiddleware`. The object is shared, not the variable: the thread pool and the
+# group-commit writer run a request's work in copies of its context, which still point at the same object.
+_request_writes: ContextVar[_RequestWrites | None] = ContextVar("runyard_request_writes", default=None)
+
+
+def note_write_committed() -> None:
+    """Called by the store after a write transaction commits. A request that refused later can no longer say that
+    nothing was written, so it gets the ambiguous 503 instead of the 429 a client may safely resend."""
+    if (writes := _request_writes.get()) is not None:
+        writes.committed = True
+
+
+RETRY_AFTER_MAX_S = 30
+
+
+class RetryAdvice:
+    """The `Retry-After` for a refused write: as many seconds as the database has been refusing writes, from 1 up
+    to `RETRY_AFTER_MAX_S`.
+
+    MLflow's client waits what the header says instead of its own exponential backoff, and it has few retries
+    (7 by default). A fixed short wait would spend them all within a lock held for a minute; a wait that grows with
+    the refusals spreads them out much as the client's backoff would, while a database that frees up soon is
+    retried soon. A committed write ends the count, and so does a pause of twice the cap without refusals."""
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+        self._last = -math.inf
+
+    def seconds(self) -> int:
+        now = time.monotonic()
+        if self._since is None or now - self._last > 2 * RETRY_AFTER_MAX_S:
+            self._since = now
+        self._last = now
+        return max(1, min(RETRY_AFTER_MAX_S, math.ceil(now - self._since)))
+
+    def written(self) -> None:
+        self._since = None
+
+
+REFUSED_MESSAGE = "The database is busy and nothing was written; retry after the Retry-After seconds."
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -174,12 +268,19 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class UnexpectedErrorMiddleware:
-    """The single catch-all: a bug becomes a logged traceback and a JSON 500 (or a retryable 503 when the
-    database is busy or gone), never a stack trace on the wire. Unlike Starlette's own 500 handling it does not
-    re-raise, so the connection stays usable for the client's next request."""
+    """The single catch-all: a bug becomes a logged traceback and a JSON 500, never a stack trace on the wire.
+    Unlike Starlette's own 500 handling it does not re-raise, so the connection stays usable for the client's next
+    request.
+
+    A database that refused the work answers 429 REQUEST_LIMIT_EXCEEDED with a `Retry-After` when nothing of the
+    request was stored (`is_refused_write`, and no earlier transaction of the request committed): MLflow 3.18's
+    client resends a non-idempotent POST (create a run, an experiment, a model version) only on 408 and 429, since
+    a 503 may come after the write committed. Any other database failure stays the 503 TEMPORARILY_UNAVAILABLE
+    that older clients retry and 3.18 surfaces."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self.retry_advice = RetryAdvice()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -192,8 +293,12 @@ class UnexpectedErrorMiddleware:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        writes = _RequestWrites()
+        token = _request_writes.set(writes)
         try:
             await self.app(scope, receive, tracking_send)
+            if writes.committed:
+                self.retry_advice.written()
         except Exception as exc:
             if started:
                 raise  # too late for an error body; let the server drop the connection
@@ -209,10 +314,18 @@ class UnexpectedErrorMiddleware:
                 response = error_response(
                     ErrorCode.INVALID_PARAMETER_VALUE, "A value in the request is too long or out of range."
                 )
+            elif is_refused_write(exc) and not writes.committed:
+                log.warning("database busy on %s, nothing written: %s", where, exc)
+                retry_after = str(self.retry_advice.seconds())
+                response = error_response(
+                    ErrorCode.REQUEST_LIMIT_EXCEEDED, REFUSED_MESSAGE, headers={"Retry-After": retry_after}
+                )
             elif _is_retryable_db_error(exc):
                 log.warning("database unavailable on %s: %s", where, exc)
-                response = error_response(ErrorCode.TEMPORARILY_UNAVAILABLE, "The database is busy; retry.")
+                response = error_response(ErrorCode.TEMPORARILY_UNAVAILABLE, "The database is unavailable; retry.")
             else:
                 log.exception("unhandled error on %s", where)
                 response = error_response(ErrorCode.INTERNAL_ERROR, "Internal server error; see the server log.")
             await response(scope, receive, send)
+        finally:
+            _request_writes.reset(token)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from server.clock import now_ms
 from server.config import Settings
-from server.errors import MlflowError
+from server.errors import MlflowError, is_refused_write
 from server.jobs import expiry, log_budget
 from server.jobs import views as job_views
 from server.jobs.logs import JobLogs
@@ -213,5 +213,8 @@ class Leases:
             await asyncio.sleep(self.settings.job_reap_interval_seconds)
             try:
                 await self.reap()
-            except Exception:  # the reaper must outlive a database hiccup
-                log.exception("reaping expired job leases failed")
+            except Exception as exc:  # the reaper must outlive a database hiccup
+                if is_refused_write(exc):  # another process holds the database: expected, and retried next round
+                    log.warning("reaping expired job leases: the database is busy (%s); retrying next round", exc)
+                else:
+                    log.exception("reaping expired job leases failed")

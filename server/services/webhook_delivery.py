@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from server.clock import now_ms
 from server.config import Settings
-from server.errors import MlflowError
+from server.errors import MlflowError, is_refused_write
 from server.services import webhook_events, webhook_sender
 from server.services.webhooks import decrypt_secret
 from server.store import webhooks as store
@@ -62,8 +62,11 @@ class Deliverer:
                 self._wake.clear()  # before the round: a commit during it makes the wait below return at once
                 try:
                     busy = await self.run_once()
-                except Exception:  # a busy or unreachable database: try again next round
-                    log.exception("webhook delivery round failed")
+                except Exception as exc:  # a busy or unreachable database: try again next round
+                    if is_refused_write(exc):
+                        log.warning("webhook delivery round: the database is busy (%s); retrying next round", exc)
+                    else:
+                        log.exception("webhook delivery round failed")
                     busy = False
                 if not busy:
                     with anyio.move_on_after(self.settings.webhook_poll_seconds):

@@ -4,6 +4,10 @@ SQLite is the embedded default, so it gets Prefect's treatment: WAL, a busy time
 write requests take the lock up front (`BEGIN IMMEDIATE`) instead of deadlocking on a read-to-write upgrade. Within
 one process, writers also queue on a lock, so concurrent clients wait in line instead of spinning in SQLite's
 busy handler; separate processes still meet at the busy timeout.
+
+Every wait on the database is bounded, so a request is answered before the client gives up on it: SQLite's busy
+timeout and PostgreSQL's lock_timeout (a lock another connection holds), PostgreSQL's statement_timeout, its
+connect timeout and the pool's. Each ends in an error the server renders as retryable (`server.errors`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
+from server.errors import note_write_committed
 from server.store.dialect import SQLITE_PERCENTILE, SqlitePercentile, sqlite_regexp
 from server.store.writer import GroupCommitWriter
 
 T = TypeVar("T")
 
-SQLITE_BUSY_TIMEOUT_MS = 60_000
 DEFAULT_TIMEOUT_S = 30.0
+# The server passes its settings. Without them (one-off commands such as `runyard db upgrade`, where nobody retries
+# and waiting out another process's lock or a long migration statement is what the operator wants) SQLite waits a
+# minute for a lock and PostgreSQL as long as it takes.
+DEFAULT_SQLITE_BUSY_TIMEOUT_S = 60.0
 
 
 def normalise_url(uri: str) -> str:
@@ -36,7 +44,13 @@ def normalise_url(uri: str) -> str:
     return uri
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _postgres_options(url_options: str | None, timeouts_s: dict[str, float | None]) -> str:
+    """libpq's `options`: our timeouts (in ms), after any the URL already gives (a later `-c` wins, so ours apply)."""
+    ours = [f"-c {name}={max(1, round(seconds * 1000))}" for name, seconds in timeouts_s.items() if seconds]
+    return " ".join([*([url_options] if url_options else []), *ours])
+
+
+def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _: Any) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves, below
@@ -45,7 +59,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA case_sensitive_like=ON")  # MLflow's LIKE is case-sensitive, ILIKE is not
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
         dbapi_conn.create_aggregate(SQLITE_PERCENTILE, 2, SqlitePercentile)  # PostgreSQL has percentile_cont
         dbapi_conn.create_function("regexp", 2, sqlite_regexp, deterministic=True)  # PostgreSQL has `~`
@@ -56,28 +70,49 @@ def _install_sqlite_hooks(engine: Engine) -> None:
 
 
 class Database:
-    """Owns the engine and hands out one session per request, committed when the request's work succeeds."""
+    """Owns the engine and hands out one session per request, committed when the request's work succeeds.
 
-    def __init__(self, uri: str, *, pool_size: int = 10, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    `busy_timeout_s` is how long a statement waits for a lock another connection holds (SQLite's busy timeout,
+    PostgreSQL's lock_timeout); `statement_timeout_s` bounds any one PostgreSQL statement; `timeout_s` bounds
+    opening a PostgreSQL connection and waiting for a free one."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        pool_size: int = 10,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        busy_timeout_s: float | None = None,
+        statement_timeout_s: float | None = None,
+    ) -> None:
         self.url = make_url(normalise_url(uri))
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            self.engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-            )
-            _install_sqlite_hooks(self.engine)
+            busy_s = busy_timeout_s or DEFAULT_SQLITE_BUSY_TIMEOUT_S
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": busy_s})
+            _install_sqlite_hooks(self.engine, max(1, round(busy_s * 1000)))
             writer: Engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         else:
             # Bounded waits: a server that does not answer (stopped, or a black hole on the network) fails the
-            # connection after `timeout_s`, and a request waiting for a free connection gives up as long, both as a
-            # retryable 503, instead of hanging until the client gives up.
+            # connection after `timeout_s`, and a request waiting for a free connection gives up as long; a lock
+            # held by another connection (a `LOCK TABLE`, a long migration, a stuck transaction) is waited for
+            # `busy_timeout_s`, and a statement runs at most `statement_timeout_s`. Each answers the client instead
+            # of hanging until it gives up.
+            url_options = self.url.query.get("options")
+            options = _postgres_options(
+                url_options if isinstance(url_options, str) else None,
+                {"lock_timeout": busy_timeout_s, "statement_timeout": statement_timeout_s},
+            )
+            connect_args: dict[str, Any] = {"connect_timeout": max(1, round(timeout_s))}
+            if options:
+                connect_args["options"] = options
             self.engine = create_engine(
                 self.url,
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
                 pool_pre_ping=True,
                 pool_timeout=timeout_s,
-                connect_args={"connect_timeout": max(1, round(timeout_s))},
+                connect_args=connect_args,
             )
             writer = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -91,6 +126,7 @@ class Database:
     def write(self) -> Iterator[Session]:
         with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
+        note_write_committed()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -111,7 +147,9 @@ class Database:
         """Run `work` in a write transaction off the event loop: SQLite through the group-commit writer,
         PostgreSQL (which takes concurrent writers itself) on the thread pool, one transaction each."""
         if self._writer is not None:
-            return await self._writer.run(work)
+            result = await self._writer.run(work)
+            note_write_committed()  # the writer thread commits outside the request's context
+            return result
 
         def in_transaction() -> T:
             with self.write() as session:

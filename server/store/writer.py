@@ -10,6 +10,10 @@ costs about a fifth of the writer's time, and almost every group has no failure.
 them; if a request fails, the whole transaction is undone and the group runs again with a savepoint per request.
 Work functions therefore keep their side effects inside the session (callers notify and log after the write),
 so running one twice, with the first run rolled back, is the same as running it once.
+
+A request that fails because the database is busy (another process holds the write lock past the busy timeout) is
+not its own fault: the whole group is refused with it at once, rather than each request waiting out the busy
+timeout again in the savepoint run.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
+
+from server.errors import is_refused_write
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,9 +102,13 @@ class GroupCommitWriter:
                     else:
                         _attempt(job, session)
                         if not job.ok:
-                            raise _RolledBack
-        except _RolledBack:
-            return False
+                            raise _RolledBack(job.outcome)
+        except _RolledBack as rolled_back:
+            if not is_refused_write(rolled_back.cause):
+                return False
+            for job in group:  # the database refused the transaction: nobody in the group was stored
+                job.ok, job.outcome = False, rolled_back.cause
+            return True
         except Exception as exc:  # the commit itself failed: nobody in the group was stored
             log.warning("group commit of %d writes failed: %s", len(group), exc)
             for job in group:
@@ -108,6 +118,10 @@ class GroupCommitWriter:
 
 class _RolledBack(Exception):
     """Unwinds a transaction after a failed request without counting as a commit failure."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__()
+        self.cause = cause
 
 
 def _attempt(job: _Job, session: Session) -> None:

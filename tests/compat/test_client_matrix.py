@@ -43,13 +43,6 @@ VERSIONS = ["2.9.2", "2.16.2", "2.22.1", "3.0.1", "3.4.0", "3.10.1", "3.17.2", "
 SKIPPED: dict[str, set[str]] = {}
 
 
-def requirements(version: str) -> list[str]:
-    """What the client at `version` needs for the checks. MLflow 2 predates NumPy 2 and still imports
-    `pkg_resources`, which setuptools 81 removed; uv venvs come without setuptools at all."""
-    extras = ["numpy<2", "pandas<2.3", "setuptools<81"] if version.startswith("2.") else ["numpy", "pandas"]
-    return [f"mlflow-skinny=={version}", "cloudpickle", *extras]
-
-
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     """One Runyard on SQLite that every client version talks to."""
@@ -60,7 +53,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixture
 
 @pytest.mark.parametrize("version", VERSIONS)
 def test_stock_client(version: str, server_url: str, tmp_path: Path) -> None:
-    python = venvs.kept(f"mlflow-skinny-{version}", requirements(version))
+    python = venvs.mlflow_client(version)
     result = subprocess.run(
         [python, SCRIPT, server_url, f"matrix-{version}-{uuid.uuid4().hex[:8]}"],
         capture_output=True,

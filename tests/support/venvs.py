@@ -88,3 +88,11 @@ def kept(name: str, requirements: Sequence[str]) -> Path:
             install(python, *requirements)
             (root / ".ready").write_text("\n".join(requirements) + "\n")
     return root / "bin" / "python"
+
+
+def mlflow_client(version: str) -> Path:
+    """A kept venv with the stock MLflow client at `version` and what a pyfunc model needs; returns its python.
+    MLflow 2 predates NumPy 2 and still imports `pkg_resources`, which setuptools 81 removed; uv venvs come without
+    setuptools at all."""
+    extras = ["numpy<2", "pandas<2.3", "setuptools<81"] if version.startswith("2.") else ["numpy", "pandas"]
+    return kept(f"mlflow-skinny-{version}", [f"mlflow-skinny=={version}", "cloudpickle", *extras])
