@@ -38,6 +38,28 @@ def test_filtered_and_ordered_by_the_same_metric(http: httpx.Client, experiment:
     assert both == ["a", "e"]
 
 
+def test_several_conditions_on_one_table_each_keep_their_own_key(http: httpx.Client, experiment: str) -> None:
+    """Two params, two metric bounds and an order by param then metric, in one statement: each condition reads
+    its own key, however many joins of the same table the statement holds, and a search repeated with the
+    conditions reordered answers the same."""
+    response = http.post(f"{API}/runs/search", json={"experiment_ids": [experiment]})
+    for run in response.json()["runs"]:
+        name = run["info"]["run_name"]
+        params = [{"key": "model", "value": "cnn" if name in "abe" else "mlp"}]
+        metrics = [{"key": "loss", "value": {"a": 0.3, "b": 0.1, "c": 0.2, "d": 0.4, "e": 0.9}[name], "timestamp": 1}]
+        body = {"run_id": run["info"]["run_id"], "params": params, "metrics": metrics}
+        assert http.post(f"{API}/runs/log-batch", json=body).status_code == 200
+    filters = [
+        "params.lr = '0.01' AND params.model = 'cnn' AND metrics.acc > 0.6 AND metrics.loss < 0.5",
+        "metrics.loss < 0.5 AND metrics.acc > 0.6 AND params.model = 'cnn' AND params.lr = '0.01'",
+    ]
+    for filter_string in filters:
+        assert names(http, experiment, filter=filter_string, order_by=["params.model", "metrics.loss DESC"]) == ["a"]
+    wide = "params.model = 'cnn' AND metrics.loss < 0.95"
+    assert names(http, experiment, filter=wide, order_by=["params.lr DESC", "metrics.loss ASC"]) == ["b", "a", "e"]
+    assert names(http, experiment, filter=wide, order_by=["metrics.loss DESC"]) == ["e", "a", "b"]
+
+
 def test_default_order_is_newest_first(http: httpx.Client, experiment: str) -> None:
     assert names(http, experiment) == ["e", "d", "c", "b", "a"]
 
