@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -16,8 +17,10 @@ from server.store.raw import Raw, placeholders
 RUN_NAME_TAG = "mlflow.runName"
 
 
-@dataclass(frozen=True, slots=True)
-class LatestValue:
+class LatestValue(NamedTuple):
+    """A run's latest value of one metric. A named tuple, not a frozen dataclass: a search page builds hundreds,
+    and a frozen dataclass sets each field through `object.__setattr__`."""
+
     key: str
     value: float
     timestamp: int
