@@ -27,6 +27,8 @@ from server.web.context import Context
 
 _PREFIX = "/mlflow/skills"
 _PATH_FIELDS = frozenset({"organization", "name", "version", "alias", "key"})
+# Pydantic's wording for a field of the wrong type.
+_EXPECTED: dict[type | tuple[type, ...], str] = {str: "a valid string", int: "a valid integer", list: "a valid list"}
 
 
 def _bad_request(problems: Iterable[str]) -> MlflowError:
@@ -42,8 +44,7 @@ def _body(fields: Fields, allowed: Mapping[str, type | tuple[type, ...]], requir
         if value is None or (key in _PATH_FIELDS and isinstance(value, str)):
             continue
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, kind):
-            expected = "a valid string" if kind is str else "a valid integer" if kind is int else "valid"
-            problems.append(f"{key}: Input should be {expected}")
+            problems.append(f"{key}: Input should be {_EXPECTED.get(kind, 'valid')}")
     if problems:
         raise _bad_request(problems)
 

@@ -205,6 +205,9 @@ def test_refused_skills(http: httpx.Client, name: str) -> None:
         "INVALID_PARAMETER_VALUE",
         "Invalid request: owner: Extra inputs are not permitted",
     )
+    assert _error(http.post(API, json={"name": name, "icons": "x", "description": 3}))[2] == (
+        "Invalid request: description: Input should be a valid string; icons: Input should be a valid list"
+    )
     status, _, message = _error(http.post(API, json={"name": "x", "icons": [{"src": "http://example.com/i.png"}]}))
     assert (status, message) == (
         400,
