@@ -13,7 +13,14 @@ transaction begins, and restored after it has ended either way.
 from alembic import context
 from sqlalchemy import Engine
 
-from server.store import genai_models, models, role_models, webhook_models, workspace_models  # noqa: F401
+from server.store import (  # noqa: F401
+    genai_models,
+    models,
+    role_models,
+    skill_models,
+    webhook_models,
+    workspace_models,
+)
 from server.store.base import Base
 
 engine: Engine = context.config.attributes["engine"]

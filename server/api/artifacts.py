@@ -148,6 +148,14 @@ def list_logged_model_artifacts(fields: Fields, session: Session, context: Conte
     return _listing(session, context, artifact_uri, fields.string("artifact_directory_path"))
 
 
+# MLflow's `_UnsupportedPresignedDownloadException` (NOT_IMPLEMENTED).
+PRESIGNED_DOWNLOAD_UNSUPPORTED = "Presigned download is not supported for the current artifact repository"
+
+
+def _wants_presigned(request: Request) -> bool:
+    return request.query_params.get("presigned") == "true"
+
+
 def ui_routes(context: Context) -> list[BaseRoute]:
     """Download routes the web UI uses outside the RPC table."""
 
@@ -173,15 +181,28 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         def model_file(session: Session) -> tuple[ArtifactStore, str]:
             return context.artifacts.locate(session, model_service.artifact_uri(session, model_id), path)
 
-        return await _serve(path, model_file)
+        return await _serve(path, model_file, presigned=_wants_presigned(request))
 
-    async def _serve(path: str, locate: Locate) -> Response:
+    async def _serve(path: str, locate: Locate, *, presigned: bool = False) -> Response:
         """`locate` finds the file's store in one read session, run off the event loop (an unknown owner is a 404
-        before a bad path is a 400)."""
+        before a bad path is a 400). With `presigned` (MLflow 3.18's `?presigned=true`), where to fetch the file
+        instead of the file."""
         store, located = await context.db.run_read(locate)
         if not (relative := clean_relative_path(path)):
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
+        if presigned:
+            return await _presigned_download(store, located)
         return await stream_file(store, located, name=posixpath.basename(relative))
+
+    async def _presigned_download(store: ArtifactStore, path: str) -> Response:
+        """A read-only URL straight to the blob, as MLflow answers for a repository that can sign one; only with
+        direct access on, since otherwise the URL would lead back through this server."""
+        signed = store.signed_urls() if context.settings.artifacts_direct_access else None
+        if signed is None:
+            raise MlflowError.not_implemented(PRESIGNED_DOWNLOAD_UNSUPPORTED)
+        size = (await run_in_threadpool(store.open, path, 0, 0)).size
+        url = await run_in_threadpool(signed.download_url, path, context.settings.presigned_url_ttl)
+        return json_response({"url": url, "headers": {}, "file_size": size})
 
     async def upload_artifact(request: Request) -> Response:
         """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""
@@ -215,7 +236,8 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         await authorize(
             request, context, lambda a, s, p: a.require(a.on_registered_model(s, p, name), rules.READ, name)
         )
-        return await _serve(params["path"], version_file(name, params.get("version", ""), params["path"]))
+        locate = version_file(name, params.get("version", ""), params["path"])
+        return await _serve(params["path"], locate, presigned=_wants_presigned(request))
 
     return [
         Route("/model-versions/get-artifact", model_version_artifact, methods=["GET"]),

@@ -56,9 +56,19 @@ def _server_info(context: Context) -> dict[str, object]:
         "multipart_downloads_enabled": direct,
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,
+        # MLflow 3.18's keys. Runyard stores no content of its own making (a skill is registered from a remote
+        # source, never uploaded), so it does not offer what `artifact_serving_enabled` promises, and the skill
+        # upload limits are left out as MLflow leaves them out when it has none. A model version's or logged
+        # model's file is handed out as a URL to storage (`?presigned=true`) where storage signs one; proxied
+        # downloads stay on.
+        "artifact_serving_enabled": False,
+        "model_artifact_presigned_downloads_supported": direct,
+        "tracking_auth": "",
+        "artifacts_presigned_only": False,
         # MLflow's UI lists registered judges only where the gateway feature is on; Runyard serves the judges, and
-        # the gateway pages show no endpoints (ui_helpers).
-        "features_enabled": {"gateway": True},
+        # the gateway pages show no endpoints (ui_helpers). A saved issue-detection schedule would never run here:
+        # there is no dispatcher, and the UI says so instead of offering a switch that does nothing.
+        "features_enabled": {"gateway": True, "scheduled_issue_detection": False},
     }
 
 

@@ -16,6 +16,7 @@ from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import genai_access
 from server.auth import rules as access
+from server.services import issue_schedule
 from server.services import issues as service
 from server.store.genai_models import Issue
 from server.web.context import Context
@@ -99,6 +100,11 @@ def search_issues(fields: Fields, session: Session, context: Context) -> dict[st
     return body
 
 
+def sync_issue_detection_schedule_state(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+    """MLflow 3.18's UI calls this right after saving a detection schedule, to show when it next runs."""
+    return {"next_fire_time_ms": issue_schedule.sync(session, fields.required_string("experiment_id"))}
+
+
 _ONE = "/mlflow/issues/{issue_id}"
 
 RPCS = [
@@ -106,4 +112,12 @@ RPCS = [
     Rpc("POST", "/mlflow/issues/search", search_issues, since=3, writes=False, access=genai_access.ISSUE_SEARCH),
     Rpc("GET", _ONE, get_issue, since=3, access=genai_access.issue(access.READ)),
     Rpc("PATCH", _ONE, update_issue, since=3, access=genai_access.issue(access.EDIT)),
+    Rpc(
+        "POST",
+        "/mlflow/issues/schedule/state",
+        sync_issue_detection_schedule_state,
+        since=3,
+        prefixes=("/ajax-api",),
+        access=access.experiment(access.EDIT),
+    ),
 ]

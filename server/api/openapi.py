@@ -206,7 +206,7 @@ def build(rpcs: Sequence[Rpc], other_routes: Iterable[BaseRoute], native: dict[s
     paths: dict[str, Any] = dict(document.get("paths", {}))
     for rpc in rpcs:
         for prefix in rpc.prefixes:
-            path = f"{prefix}/{rpc.since}.0{route_path(rpc.path)}"
+            path = _openapi_path(f"{prefix}/{rpc.since}.0{route_path(rpc.path)}")
             messages = descriptors.get((rpc.method, rpc.path, rpc.since))
             paths.setdefault(path, {})[rpc.method.lower()] = _rpc_operation(rpc, prefix, path, schemas, messages)
     routes = list(other_routes)

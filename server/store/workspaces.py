@@ -13,6 +13,7 @@ from server.errors import ErrorCode, MlflowError
 from server.store import roles
 from server.store.genai_models import EvaluationDataset
 from server.store.models import Experiment, RegisteredModel, RegisteredModelPermission
+from server.store.skill_models import Skill
 from server.store.webhook_models import Webhook
 from server.store.workspace_models import DEFAULT_WORKSPACE, Workspace
 
@@ -55,6 +56,7 @@ def outside_default(session: Session) -> tuple[str, str, str] | None:
         ("registered model", RegisteredModel.name, RegisteredModel.workspace, None),
         ("evaluation dataset", EvaluationDataset.name, EvaluationDataset.workspace, None),
         ("webhook", Webhook.name, Webhook.workspace, Webhook.deleted_timestamp.is_(None)),
+        ("skill", Skill.name, Skill.workspace, None),
     ):
         query = select(name, workspace).where(workspace != DEFAULT_WORKSPACE)
         row = session.execute(query if live is None else query.where(live)).first()
@@ -86,6 +88,12 @@ def _clashes(session: Session, name: str) -> list[str]:
         in_default = select(column).where(workspace == DEFAULT_WORKSPACE)
         found = session.scalars(select(column).where(workspace == name, column.in_(in_default))).all()
         clashes += [f"  - {table}: {clash!r}" for clash in sorted(found)]
+    defaults = select(Skill.organization, Skill.name).where(Skill.workspace == DEFAULT_WORKSPACE).subquery()
+    skills = select(Skill.organization, Skill.name).where(
+        Skill.workspace == name, Skill.organization == defaults.c.organization, Skill.name == defaults.c.name
+    )
+    for organization, skill in sorted(session.execute(skills).tuples()):
+        clashes.append(f"  - skills: {f'@{organization}/{skill}' if organization else skill!r}")
     return clashes
 
 
@@ -109,6 +117,7 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
                 "webhooks",
                 select(Webhook.webhook_id).where(Webhook.workspace == name, Webhook.deleted_timestamp.is_(None)),
             ),
+            ("skills", select(Skill.skill_id).where(Skill.workspace == name)),
         ):
             if count := _count(session, owned):
                 raise MlflowError(
@@ -128,7 +137,7 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
         moving = select(RegisteredModel.name).where(RegisteredModel.workspace == name)
         stale = RegisteredModelPermission.workspace == DEFAULT_WORKSPACE, RegisteredModelPermission.name.in_(moving)
         session.execute(delete(RegisteredModelPermission).where(*stale))  # grants left by deleted models of `default`
-        for model in (RegisteredModel, Experiment, EvaluationDataset, RegisteredModelPermission):
+        for model in (RegisteredModel, Experiment, EvaluationDataset, RegisteredModelPermission, Skill):
             session.execute(update(model).where(model.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     else:
         raise MlflowError(

@@ -71,3 +71,40 @@ def test_registry_ajax_twin_answers_like_the_api_route(server_url: str) -> None:
     for prefix in ("api", "ajax-api"):
         response = httpx.get(f"{server_url}/{prefix}/2.0/mlflow/registered-models/search")
         assert response.status_code == 200, response.text
+
+
+# MLflow 3.18's Skill Registry is a FastAPI router (`mlflow/server/skill_registry_api.py`), not a protobuf service, so
+# its routes are listed here as 3.18's router declares them, under `/api/3.0/mlflow/skills` and the ajax twin.
+SKILL_ROUTES_318 = [
+    (method, f"/mlflow/skills{prefix}{suffix}")
+    for method, suffix in [
+        ("GET", ""),
+        ("PATCH", ""),
+        ("DELETE", ""),
+        ("GET", "/versions"),
+        ("POST", "/versions"),
+        ("GET", "/versions/{version}"),
+        ("PATCH", "/versions/{version}"),
+        ("DELETE", "/versions/{version}"),
+        ("POST", "/tags"),
+        ("DELETE", "/tags/{key:path}"),
+        ("POST", "/versions/{version}/tags"),
+        ("DELETE", "/versions/{version}/tags/{key:path}"),
+        ("POST", "/aliases"),
+        ("GET", "/aliases/{alias}"),
+        ("DELETE", "/aliases/{alias}"),
+    ]
+    for prefix in ("/{name}", "/@{organization}/{name}")
+] + [("POST", "/mlflow/skills"), ("GET", "/mlflow/skills"), ("POST", "/mlflow/skills/bulk-register")]
+
+
+@pytest.mark.parametrize(("method", "path"), SKILL_ROUTES_318)
+def test_skill_registry_route_is_served(method: str, path: str) -> None:
+    served = {(rpc.method, rpc.path, rpc.since, rpc.prefixes) for rpc in RPCS}
+    assert (method, path, 3, ("/api", "/ajax-api")) in served, f"{method} /api/3.0{path} has no handler"
+
+
+def test_an_organizations_skill_routes_come_first() -> None:
+    """`/skills/@acme/versions` is the skill `versions` of `acme`, not the versions of a skill named `@acme`."""
+    paths = [rpc.path for rpc in RPCS if rpc.path.startswith("/mlflow/skills/")]
+    assert paths.index("/mlflow/skills/@{organization}/{name}") < paths.index("/mlflow/skills/{name}/versions")

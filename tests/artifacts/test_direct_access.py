@@ -93,3 +93,32 @@ def test_signed_urls_are_scoped_to_one_blob_one_purpose_and_expire(server: str, 
     assert httpx.get(short).status_code == 200
     lapsed = store.signed_urls().download_url("1/r/artifacts/a.txt", ttl_s=-60)  # expired a minute ago
     assert httpx.get(lapsed).status_code == 403
+
+
+def test_model_files_are_handed_out_as_urls_to_storage(server: str, azure: str, tmp_path: Path) -> None:
+    """MLflow 3.18's UI asks `?presigned=true` of a model version's and a logged model's file where server-info
+    says it may, and then fetches the file from storage itself."""
+    (tmp_path / "weights.bin").write_bytes(b"\x00weights")
+    client = MlflowClient(server)
+    experiment_id = client.create_experiment("presigned-models")
+    run = client.create_run(experiment_id)
+    client.log_artifact(run.info.run_id, str(tmp_path / "weights.bin"), artifact_path="model")
+    client.create_registered_model("presigned-model")
+    client.create_model_version("presigned-model", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    logged = client.create_logged_model(experiment_id=experiment_id, name="presigned-logged")
+    client.log_model_artifact(logged.model_id, str(tmp_path / "weights.bin"))
+    azurite_host = urlparse(azure.split("BlobEndpoint=")[1]).netloc
+    with httpx.Client(base_url=server, timeout=30) as http:
+        assert http.get("/api/3.0/mlflow/server-info").json()["model_artifact_presigned_downloads_supported"] is True
+        version = {"name": "presigned-model", "version": "1", "path": "weights.bin", "presigned": "true"}
+        model = {"artifact_file_path": "weights.bin", "presigned": "true"}
+        answers = [
+            http.get("/model-versions/get-artifact", params=version),
+            http.get(f"/ajax-api/2.0/mlflow/logged-models/{logged.model_id}/artifacts/files", params=model),
+        ]
+    for answer in answers:
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert (body["headers"], body["file_size"]) == ({}, 8)
+        assert urlparse(body["url"]).netloc == azurite_host
+        assert httpx.get(body["url"]).content == b"\x00weights"

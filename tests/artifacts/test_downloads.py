@@ -181,3 +181,20 @@ def test_versions_register_files_under_the_proxy_url_of_their_own_run(
         refused = http.post("/api/2.0/mlflow/model-versions/create", json=body)
         assert refused.status_code == 400
         assert (refused.json()["error_code"], refused.json()["message"]) == ("INVALID_PARAMETER_VALUE", message)
+
+
+def test_presigned_model_downloads_are_refused_without_direct_access(logged: Logged, http: httpx.Client) -> None:
+    """Files on this server's own storage have no URL but the server's: MLflow answers a repository that cannot
+    sign one with NOT_IMPLEMENTED, and server-info does not offer it."""
+    client = MlflowClient(str(http.base_url).rstrip("/"))
+    client.create_registered_model("presigned-refused")
+    client.create_model_version("presigned-refused", f"runs:/{logged.run_id}", logged.run_id)
+    params = {"name": "presigned-refused", "version": "1", "path": "MLmodel", "presigned": "true"}
+    refused = http.get("/model-versions/get-artifact", params=params)
+    assert (refused.status_code, refused.json()["error_code"], refused.json()["message"]) == (
+        501,
+        "NOT_IMPLEMENTED",
+        "Presigned download is not supported for the current artifact repository",
+    )
+    assert http.get("/api/3.0/mlflow/server-info").json()["model_artifact_presigned_downloads_supported"] is False
+    assert http.get("/model-versions/get-artifact", params={**params, "presigned": "false"}).status_code == 200

@@ -326,6 +326,11 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "dataset_id": owned.dataset_id,
         "workspace_name": owned.workspace,
         "key": "k",
+        # The Skill Registry: a skill (named like Alice's registered model), an organization, a version, an alias.
+        "name": owned.registered_model,
+        "organization": "acme",
+        "version": "1",
+        "alias": "champion",
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -469,6 +474,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/ajax-api/3.0/mlflow/review-queues/items/set-status" in templates
     assert "/api/3.0/mlflow/datasets/{dataset_id}/records" in templates  # evaluation datasets
     assert {"/api/3.0/mlflow/roles/permissions/update", "/ajax-api/3.0/mlflow/roles/users/list"} <= templates  # roles
+    assert "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{key:path}" in templates
 
 
 # Refusing anonymous callers happens before a workspace is read: the walk without workspaces covers it.
