@@ -22,7 +22,7 @@ class Context:
     sizes: Sizes
     stop: threading.Event
     seed_runs_per_s: float | None = None
-    search_experiment_id: str | None = None  # the runs the last search workload seeded (paired reads reuse them)
+    search_experiment_id: str | None = None  # the runs the last search workload seeded (the paired timings reuse them)
     notes: list[str] = field(default_factory=list)
     log_shown: bool = False  # the server log tail is added to the notes once, at the first error
 

@@ -1,4 +1,5 @@
-"""Paired read timings: the two servers answer the same search alternately, call after call.
+"""Paired timings: the two servers answer the same request alternately, call after call (single-client rows:
+logging, creating runs, and the searches).
 
 A workload's median is taken over a few seconds on one server, then the other server takes its turn. On a shared
 machine the load drifts between those turns, and a 1-2 ms difference on a 20 ms page drowns in it (rounds of the
@@ -9,43 +10,74 @@ the per-pair ratios.
 
 from __future__ import annotations
 
-import functools
+import itertools
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.client import Api
+from bench.client import Api, metric
 from bench.context import Context
 from bench.parallel import Budget
 from bench.reads import FILTER, ORDER_BY, PAGE, UI_ORDER, WALK_FILTER, WALK_ORDER, _walk
 
-Search = Callable[[Api, str, Budget], object]
+Action = Callable[[], object]
+# Given a server's connection, the experiment its search workload seeded, and the budget: the call to time.
+Prepare = Callable[[Api, str, Budget], Action]
 
 
 @dataclass(frozen=True)
 class PairedRow:
     label: str
-    search: Search
+    prepare: Prepare
 
 
-def _ui_page(api: Api, experiment_id: str, _budget: Budget) -> object:
-    return api.search_page(experiment_id, "", UI_ORDER, PAGE, None)
+def _ui_page(api: Api, experiment_id: str, _budget: Budget) -> Action:
+    return lambda: api.search_page(experiment_id, "", UI_ORDER, PAGE, None)
 
 
-def _filtered_first_page(api: Api, experiment_id: str, _budget: Budget) -> object:
-    return api.search_runs(experiment_id, FILTER, ORDER_BY, PAGE)
+def _filtered_first_page(api: Api, experiment_id: str, _budget: Budget) -> Action:
+    return lambda: api.search_runs(experiment_id, FILTER, ORDER_BY, PAGE)
 
 
-def _filtered_walk(api: Api, experiment_id: str, budget: Budget) -> object:
-    return _walk(api, experiment_id, WALK_FILTER, WALK_ORDER, PAGE, budget)
+def _filtered_walk(api: Api, experiment_id: str, budget: Budget) -> Action:
+    return lambda: _walk(api, experiment_id, WALK_FILTER, WALK_ORDER, PAGE, budget)
 
 
-def _pages_of_1000(api: Api, experiment_id: str, budget: Budget) -> object:
-    return _walk(api, experiment_id, "", UI_ORDER, 1_000, budget)
+def _pages_of_1000(api: Api, experiment_id: str, budget: Budget) -> Action:
+    return lambda: _walk(api, experiment_id, "", UI_ORDER, 1_000, budget)
 
 
+def _own_experiment(api: Api) -> str:
+    """The write rows log into an experiment of their own, so the searches' runs stay as seeded."""
+    return api.create_experiment(f"bench-paired-{time.time_ns()}")
+
+
+def _log_metric(api: Api, _experiment_id: str, _budget: Budget) -> Action:
+    run_id, steps = api.create_run(_own_experiment(api)), itertools.count()
+    return lambda: api.log_metric(run_id, "paired", 0.5, next(steps))
+
+
+def _log_batch(api: Api, _experiment_id: str, _budget: Budget) -> Action:
+    run_id, calls = api.create_run(_own_experiment(api)), itertools.count()
+
+    def log() -> None:
+        first = next(calls) * BATCH_POINTS
+        api.log_batch(run_id, [metric("paired", 0.5, step) for step in range(first, first + BATCH_POINTS)])
+
+    return log
+
+
+def _create_run(api: Api, _experiment_id: str, _budget: Budget) -> Action:
+    experiment_id = _own_experiment(api)
+    return lambda: api.create_run(experiment_id)
+
+
+BATCH_POINTS = 1_000
 ROWS = (
+    PairedRow("log-metric, one call", _log_metric),
+    PairedRow("log-batch, 1,000 points", _log_batch),
+    PairedRow("create-run", _create_run),
     PairedRow("search (filter+order), first page of 100", _filtered_first_page),
     PairedRow("the UI's runs table: first page of 100 by start time", _ui_page),
     PairedRow("every page of 100, metrics.loss < 0.5 and params.lr, by metrics.loss", _filtered_walk),
@@ -75,25 +107,24 @@ def _pair_up(run_a: Callable[[], object], run_b: Callable[[], object], pairs: in
 
 
 def compare(first: Context, second: Context, pairs: int) -> str:
-    """Times every row `pairs` times on each server, alternating, on the runs each seeded for its search workload.
+    """Times every row `pairs` times on each server, alternating, in the experiment each seeded for its search
+    workload (the write rows in an experiment of their own).
 
     Returns the table: each server's median in ms and the median of the per-pair ratios (second's time over first's,
     so above 1 means the first server is faster, as in the main table), with their quartiles.
     """
     experiment_a, experiment_b = first.search_experiment_id, second.search_experiment_id
     if experiment_a is None or experiment_b is None:
-        return "paired reads: skipped, a search workload did not finish on both servers"
+        return "paired timings: skipped, a search workload did not finish on both servers"
     lines = [
-        f"paired reads, {pairs} alternating pairs per row: median ms of {first.server.spec.name} | of "
+        f"paired timings, {pairs} alternating pairs per row: median ms of {first.server.spec.name} | of "
         f"{second.server.spec.name} | how many times faster the first is (median of the pairs, quartiles):",
     ]
     budget = first.budget()
     with first.api() as api_a, second.api() as api_b:
         for row in ROWS:
             median_a, median_b, ratios = _pair_up(
-                functools.partial(row.search, api_a, experiment_a, budget),
-                functools.partial(row.search, api_b, experiment_b, budget),
-                pairs,
+                row.prepare(api_a, experiment_a, budget), row.prepare(api_b, experiment_b, budget), pairs
             )
             low, middle, high = statistics.quantiles(ratios, n=4)
             lines.append(
