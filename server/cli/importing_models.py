@@ -26,7 +26,7 @@ from server.services.import_model_check import (
     logged_models_table,
     registered_models_table,
 )
-from server.services.import_model_content import LoggedModelContent, RegisteredModelContent
+from server.services.import_model_content import LoggedModelContent, RegisteredModelContent, with_model_ids
 from server.services.import_model_destination import ModelDestination
 from server.services.import_model_source import ModelSource
 
@@ -105,7 +105,8 @@ def _plan_registered_models(source: ModelSource, destination: ModelDestination, 
         plan.registered = False
         click.echo(f"Warning: {source.source.uri} has no model registry: no registered models imported.", err=True)
         return
-    for registered in found:
+    logged = plan.logged_to_import + plan.logged_there
+    for registered in (with_model_ids(model, logged) for model in found):
         copy = destination.stored_registered_model(registered.name)
         if copy is None:
             plan.registered_to_import.append(registered)

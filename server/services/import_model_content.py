@@ -11,14 +11,16 @@ copy of the files.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from urllib.parse import urlparse
 
 from server.services.validation import clamp_metric_value
 
 PROMPT_TAG = "mlflow.prompt.is_prompt"
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"  # on a logged model: the registered versions made from it
 
 # (key, timestamp, step, value, is_nan, run_id, dataset_name, dataset_digest); a NaN's value is 0.0.
 ModelPoint = tuple[str, int, int, float, bool, str, str, str]
@@ -147,3 +149,36 @@ def relocated(source: str, moves: Sequence[Relocation]) -> str:
         if prefix and (source == prefix or source.startswith(prefix + "/")):
             return move.destination_prefix.rstrip("/") + source[len(prefix) :]
     return source
+
+
+def with_model_ids(model: RegisteredModelContent, logged: Iterable[LoggedModelContent]) -> RegisteredModelContent:
+    """The model with each version's logged model filled in where the source did not say it. MLflow's REST
+    client does not read a version's `model_id` off the wire, but the logged model records the versions made from
+    it (its `mlflow.modelVersions` tag), and a `models:/<model_id>` source names it too."""
+    made_from: dict[tuple[str, int], str] = {}
+    ids = set()
+    for candidate in logged:
+        ids.add(candidate.model_id)
+        for entry in _registrations(candidate.tags.get(MODEL_VERSIONS_TAG)):
+            made_from[entry] = candidate.model_id
+    versions = []
+    for version in model.versions:
+        model_id = version.model_id or made_from.get((model.name, version.version))
+        if model_id is None and urlparse(version.source).scheme.lower() == "models":
+            named = urlparse(version.source).path.strip("/")
+            model_id = named if named in ids else None
+        versions.append(replace(version, model_id=model_id))
+    return replace(model, versions=tuple(versions))
+
+
+def _registrations(tag: str | None) -> list[tuple[str, int]]:
+    """(name, version) pairs of an `mlflow.modelVersions` tag; nothing for a value that is not such a list."""
+    try:
+        entries = json.loads(tag) if tag else []
+    except ValueError:
+        return []
+    found = []
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and str(entry.get("version", "")).isdigit() and entry.get("name"):
+            found.append((str(entry["name"]), int(entry["version"])))
+    return found

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -124,9 +125,12 @@ def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     workdir = tmp_path_factory.mktemp("mlruns-source")
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 writes a file store only when asked to
+    uri = (workdir / "mlruns").as_uri()
+    mlflow.set_tracking_uri(uri)  # the file registry looks a version's logged model up in the tracking store set
     try:
-        source = _fill(MlflowClient((workdir / "mlruns").as_uri()), workdir)
+        source = _fill(MlflowClient(uri), workdir)
     finally:
+        mlflow.set_tracking_uri(None)
         if previous is None:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
     return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run, source.model_id)  # a folder
@@ -214,25 +218,32 @@ def assert_same_models(source: MlflowClient, copy: MlflowClient, model_id: str, 
         # Searched for: the client answers "not found" when a prompt is asked for by name as a model.
         query = f"name = '{name}'" + (" AND tags.`mlflow.prompt.is_prompt` = 'true'" if name == PROMPT else "")
         (mine,), (theirs,) = source.search_registered_models(query), copy.search_registered_models(query)
-        assert (theirs.description, theirs.tags, theirs.aliases) == (mine.description, mine.tags, mine.aliases)
-        versions = {v.version: v for v in source.search_model_versions(query)}
-        copied = {v.version: v for v in copy.search_model_versions(query)}
+        assert (theirs.description or None, theirs.tags, theirs.aliases) == (
+            mine.description or None,  # unset: "" over REST, None from a file store
+            mine.tags,
+            mine.aliases,
+        )
+        versions = {str(v.version): v for v in source.search_model_versions(query)}  # a file store's are ints
+        copied = {str(v.version): v for v in copy.search_model_versions(query)}
         assert sorted(copied) == sorted(versions) == ["1", "2"]
         for number, version in versions.items():
-            for field in ("run_id", "model_id", "current_stage", "tags", "description", "status", "creation_timestamp"):
-                # An unset description reads "" from MLflow and None from Runyard: both mean none.
+            for field in ("run_id", "current_stage", "tags", "description", "status", "creation_timestamp"):
+                # An unset description reads "" over REST and None from a file store: both mean none.
                 assert (getattr(copied[number], field) or None) == (getattr(version, field) or None), field
     champion = copy.get_model_version_by_alias(MODEL, "champion")
     assert champion.version == "1"
     assert champion.source == f"{copy.get_run(champion.run_id).info.artifact_uri}/model"  # the destination's copy
     assert copy.get_model_version(MODEL, "2").source == f"models:/{model_id}"
+    # The client does not read a version's logged model off the wire; the version made from it still names it.
+    answer = httpx.get(f"{copy.tracking_uri}/api/2.0/mlflow/model-versions/get", params={"name": MODEL, "version": 2})
+    assert answer.json()["model_version"]["model_id"] == model_id
     for uri in (f"models:/{MODEL}@champion", f"models:/{MODEL}/2", f"models:/{model_id}"):
         files = _files(copy, uri, scratch / "copy" / uri.replace(":", "").replace("/", "-"))
         assert files == _files(source, uri, scratch / "source" / uri.replace(":", "").replace("/", "-")), uri
         assert files
     mine_model, their_model = source.get_logged_model(model_id), copy.get_logged_model(model_id)
     for field in ("name", "params", "tags", "status", "source_run_id", "model_type", "creation_timestamp"):
-        assert getattr(their_model, field) == getattr(mine_model, field), field
+        assert (getattr(their_model, field) or None) == (getattr(mine_model, field) or None), field
     assert [(m.key, m.value, m.step, m.run_id) for m in their_model.metrics] == [
         (m.key, m.value, m.step, m.run_id) for m in mine_model.metrics
     ]
