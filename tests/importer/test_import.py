@@ -128,7 +128,7 @@ def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     uri = (workdir / "mlruns").as_uri()
     mlflow.set_tracking_uri(uri)  # the file registry looks a version's logged model up in the tracking store set
     try:
-        source = _fill(MlflowClient(uri), workdir)
+        source = _fill(MlflowClient(uri, registry_uri=uri), workdir)
     finally:
         mlflow.set_tracking_uri(None)
         if previous is None:
@@ -202,6 +202,7 @@ def assert_same(source: MlflowClient, copy: MlflowClient, run_ids: list[str], sc
 def _files(client: MlflowClient, uri: str, into: Path) -> dict[str, bytes]:
     """The files a `models:/` URI names, downloaded as `load_model` does, with the client's server set as the
     tracking and registry server (the client resolves a version's logged model through the one set)."""
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(client.tracking_uri)
     mlflow.set_registry_uri(client.tracking_uri)
     try:
@@ -209,6 +210,11 @@ def _files(client: MlflowClient, uri: str, into: Path) -> dict[str, bytes]:
     finally:
         mlflow.set_tracking_uri(None)
         mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        for name, value in saved.items():  # setting them also sets these, which outlive the test
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
 
 
