@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ import click
 from server.app import prepare_database
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
+from server.cli.importing_models import ModelPlan, copy_models, dry_run_lines, plan_models
 from server.cli.settings import settings_from_flags
 from server.cli.store_options import store_options
 from server.config import Settings
@@ -30,6 +32,8 @@ from server.errors import MlflowError
 from server.services.experiments import artifact_root
 from server.services.import_check import ExperimentCheck, RunCounts, count_destination, table
 from server.services.import_destination import Destination, ExperimentPlan
+from server.services.import_model_destination import ModelDestination
+from server.services.import_model_source import ModelSource
 from server.services.import_source import Source
 from server.store.schema import is_empty
 
@@ -58,43 +62,76 @@ class Plan:
     "experiment_names",
     multiple=True,
     metavar="NAME",
-    help="Import only this experiment (repeat for more); all of them by default.",
+    help="Import only this experiment, its runs and its logged models (repeat for more); all of them, and the "
+    "registered models and prompts, by default.",
+)
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    default=None,
+    metavar="DATE",
+    help="Import only runs started and logged models created at or after DATE (UTC, YYYY-MM-DD[THH:MM:SS]); "
+    "registered models and prompts come with an import without it.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be imported, and write nothing.")
-def import_command(source: str, experiment_names: tuple[str, ...], dry_run: bool, **flags: Any) -> None:
-    """Import experiments and runs from an MLflow tracking server or an mlruns folder.
+def import_command(
+    source: str, experiment_names: tuple[str, ...], since: datetime | None, dry_run: bool, **flags: Any
+) -> None:
+    """Import experiments, runs, logged models, registered models and prompts from an MLflow tracking server or an
+    mlruns folder.
 
     SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
-    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs keep their ids;
-    a run already imported is skipped, and one whose id the destination holds with other content stops the import
-    before anything is written. The store is named as for `runyard server`, which may be running on it.
+    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs and logged models
+    keep their ids, model versions their numbers; whatever was imported already is skipped, and anything the
+    destination holds under the same id or name with other content stops the import before anything is written.
+    The store is named as for `runyard server`, which may be running on it.
 
     Exit status: 0 when the destination holds what the source holds, 3 on a conflict (nothing written), 4 when
     the verification after the copy finds a difference, 1 when the source or the store cannot be read.
     """
     try:
-        code = _import(source, list(experiment_names), dry_run, flags)
+        since_ms = None if since is None else int(since.replace(tzinfo=UTC).timestamp() * 1000)
+        code = _import(source, Selection(list(experiment_names), since_ms), dry_run, flags)
     except MlflowError as exc:
         raise click.ClickException(exc.message) from None
     sys.exit(code)
 
 
-def _import(source_arg: str, names: list[str], dry_run: bool, flags: dict[str, Any]) -> int:
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What of the source to import: the experiments named (all when none are), and what was created since a time
+    (ms; everything when None). Registered models come only with everything: a selection could leave out the runs
+    their versions point at."""
+
+    names: list[str]
+    since_ms: int | None
+
+    @property
+    def everything(self) -> bool:
+        return not self.names and self.since_ms is None
+
+
+def _import(source_arg: str, selection: Selection, dry_run: bool, flags: dict[str, Any]) -> int:
     started = time.monotonic()
     settings = settings_from_flags(**flags)
     source = Source(source_arg)
     source.check()
     with _destination(settings, dry_run) as destination:
-        plan = _plan(source, destination, names)
-        if plan.conflicts:
+        plan = _plan(source, destination, selection)
+        models = ModelSource(source), ModelDestination(destination)
+        model_plan = plan_models(
+            *models, plan.experiments, since_ms=selection.since_ms, registered=selection.everything
+        )
+        conflicts = plan.conflicts + model_plan.conflicts
+        if conflicts:
             _echo("Conflicts: the destination holds these ids with other content. Nothing was written.")
-            for conflict in plan.conflicts:
+            for conflict in conflicts:
                 _echo(f"  {conflict}")
             return CONFLICT_EXIT
         if dry_run:
-            _echo(_dry_run_table(plan))
+            _echo(_dry_run_table(plan, model_plan))
             return 0
-        return _copy_and_verify(source, destination, plan, started)
+        return _copy_and_verify(source, destination, plan, (*models, model_plan), started)
 
 
 @contextmanager
@@ -116,16 +153,17 @@ def _destination(settings: Settings, dry_run: bool) -> Iterator[Destination]:
             db.dispose()
 
 
-def _plan(source: Source, destination: Destination, names: list[str]) -> Plan:
+def _plan(source: Source, destination: Destination, selection: Selection) -> Plan:
     plan = Plan()
-    experiments = source.experiments(names)
+    experiments = source.experiments(selection.names)
     with _progress(experiments, "Reading experiments") as bar:
         for experiment in bar:
             planned = destination.plan_experiment(experiment)
             plan.experiments.append(planned)
             if planned.conflict:
                 plan.conflicts.append(planned.conflict)
-            plan.runs_by_experiment[experiment.experiment_id] = source.run_ids(experiment.experiment_id)
+            run_ids = source.run_ids(experiment.experiment_id, since_ms=selection.since_ms)
+            plan.runs_by_experiment[experiment.experiment_id] = run_ids
     pending = [
         (planned, run_id)
         for planned in plan.experiments
@@ -154,7 +192,13 @@ def _plan(source: Source, destination: Destination, names: list[str]) -> Plan:
     return plan
 
 
-def _copy_and_verify(source: Source, destination: Destination, plan: Plan, started: float) -> int:
+def _copy_and_verify(
+    source: Source,
+    destination: Destination,
+    plan: Plan,
+    models: tuple[ModelSource, ModelDestination, ModelPlan],
+    started: float,
+) -> int:
     checks: dict[int, ExperimentCheck] = {}
     for planned in plan.experiments:
         check = checks[planned.source.experiment_id] = ExperimentCheck(planned.source.name)
@@ -181,13 +225,14 @@ def _copy_and_verify(source: Source, destination: Destination, plan: Plan, start
         for check in bar:
             count_destination(check, destination)
     _echo(table(list(checks.values())))
+    models_match = copy_models(*models, destination_ids)
     skipped = sum(len(contents) for contents in plan.already_there.values())
     _echo(
         f"Imported {_count(len(work), 'run')} ({imported_points:,} metric points, {imported_bytes:,} artifact bytes) "
         f"from {_count(len(checks), 'experiment')} in {time.monotonic() - started:.1f} s; "
         f"{_count(skipped, 'run')} already there."
     )
-    if all(check.matches for check in checks.values()):
+    if models_match and all(check.matches for check in checks.values()):
         return 0
     _echo("The destination differs from the source where marked DIFFERENT above.")
     return MISMATCH_EXIT
@@ -201,7 +246,7 @@ def _source_files(source: Source, run_id: str) -> list[tuple[str, int]]:
     return [(f.path, f.size) for f in source.artifact_files(run_id)]
 
 
-def _dry_run_table(plan: Plan) -> str:
+def _dry_run_table(plan: Plan, models: ModelPlan) -> str:
     rows = [("experiment", "id", "in the destination", "runs to import", "runs already there")]
     for planned in plan.experiments:
         key = planned.source.experiment_id
@@ -217,7 +262,8 @@ def _dry_run_table(plan: Plan) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     total = sum(len(run_ids) for run_ids in plan.to_import.values())
-    return "\n".join([*lines, f"Dry run: {_count(total, 'run')} would be imported; nothing was written."])
+    summary = f"Dry run: {_count(total, 'run')} would be imported; nothing was written."
+    return "\n".join([*lines, *dry_run_lines(models), summary])
 
 
 @contextmanager

@@ -126,7 +126,7 @@ class Destination:
             location = experiment_store.get_experiment(session, content.experiment_id).artifact_location
         artifact_uri = f"{location}/{content.run_id}/artifacts"
         if artifacts is not None:
-            self._upload(artifact_uri, artifacts)
+            self.upload(artifact_uri, artifacts)
         run = Run(
             run_uuid=content.run_id,
             experiment_id=content.experiment_id,
@@ -158,7 +158,8 @@ class Destination:
                 ErrorCode.RESOURCE_ALREADY_EXISTS,
             ) from None
 
-    def _upload(self, artifact_uri: str, folder: Path) -> None:
+    def upload(self, artifact_uri: str, folder: Path) -> None:
+        """Every file under `folder` into the artifact folder `artifact_uri`, streamed in chunks."""
         for directory, _, names in os.walk(folder):
             for name in sorted(names):
                 file = Path(directory) / name
@@ -171,7 +172,12 @@ class Destination:
         """(path, size) of every file under the run's artifact root in the destination."""
         with self.db.read() as session:
             uri = run_store.get_run(session, run_id).artifact_uri
-            store, base = self.artifacts.locate(session, uri, None)
+        return self.artifact_files_at(uri)
+
+    def artifact_files_at(self, artifact_uri: str) -> list[tuple[str, int]]:
+        """(path, size) of every file under an artifact folder of the destination (a run's or a logged model's)."""
+        with self.db.read() as session:
+            store, base = self.artifacts.locate(session, artifact_uri, None)
         return _walk(store, base, "")
 
 

@@ -119,8 +119,9 @@ class Source:
             key=lambda e: e.experiment_id,
         )
 
-    def run_ids(self, experiment_id: int) -> list[str]:
-        """The experiment's runs, deleted ones included, oldest first (the order they are imported in)."""
+    def run_ids(self, experiment_id: int, *, since_ms: int | None = None) -> list[str]:
+        """The experiment's runs, deleted ones included, oldest first (the order they are imported in); only those
+        started at or after `since_ms` when given."""
         from mlflow.entities import ViewType
 
         ids: list[str] = []
@@ -129,6 +130,7 @@ class Source:
             while True:
                 page = self.client.search_runs(
                     [str(experiment_id)],
+                    filter_string="" if since_ms is None else f"attributes.start_time >= {since_ms}",
                     run_view_type=ViewType.ALL,
                     max_results=_PAGE,
                     order_by=["attributes.start_time ASC"],

@@ -1,5 +1,6 @@
 """`runyard import` as a user runs it: from a real `mlflow server` and from an `mlruns` folder filled by the stock
-client, into a fresh Runyard store that a Runyard server then serves, read back with the stock client."""
+client (experiments, runs, a logged model, a registered model and a prompt), into a fresh Runyard store that a
+Runyard server then serves, read back with the stock client."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -21,10 +23,13 @@ from server.app import prepare_database
 from server.config import Settings
 from server.store.engine import Database
 from server.store.experiments import insert_experiment
+from server.store.registered_models import insert_registered_model
 from tests.support.processes import mlflow_server, runyard_server
 
 HISTORY = 1000  # points of `loss` per run
 BIG_FILE = 3 * (1 << 20) + 17  # more than one chunk of the artifact store's reads and writes
+MODEL, PROMPT = "churn", "greeting"
+MODELS_IMPORTED = "Imported 1 logged model and 2 registered models (4 versions); "
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,40 @@ class Source:
     uri: str
     run_ids: list[str]  # every run, the deleted one included
     deleted_run: str
+    model_id: str  # the logged model
+
+
+def _fill_models(client: MlflowClient, workdir: Path, experiment_id: str, run_id: str) -> str:
+    """A logged model of the run (params, tags, a metric, an artifact); `churn`, with a version from the run's
+    `model` folder (tagged, described, in Production, aliased `champion`) and one from the logged model; a prompt
+    with two versions and an alias. Returns the logged model's id."""
+    logged = client.create_logged_model(
+        experiment_id, name="classifier", source_run_id=run_id, params={"depth": "3"}, tags={"flavor": "custom"}
+    )
+    card = workdir / "card.json"
+    card.write_text('{"classes": 2}')
+    client.log_model_artifact(logged.model_id, str(card))
+    client.log_metric(run_id, "auc", 0.91, step=1, model_id=logged.model_id)
+    client.finalize_logged_model(logged.model_id, "READY")
+    client.create_registered_model(MODEL, tags={"team": "risk"}, description="who leaves")
+    folder = client.get_run(run_id).info.artifact_uri
+    client.create_model_version(
+        MODEL,
+        f"{folder}/model",
+        run_id=run_id,
+        tags={"validated": "yes"},
+        description="from the run",
+        await_creation_for=0,  # READY at once; waiting polls for seconds
+    )
+    client.create_model_version(
+        MODEL, f"models:/{logged.model_id}", run_id=run_id, model_id=logged.model_id, await_creation_for=0
+    )
+    client.transition_model_version_stage(MODEL, "1", "Production")
+    client.set_registered_model_alias(MODEL, "champion", "1")
+    client.register_prompt(PROMPT, "Hello {{name}}")
+    client.register_prompt(PROMPT, "Hi {{name}}!", commit_message="shorter")
+    client.set_prompt_alias(PROMPT, "production", 2)
+    return logged.model_id
 
 
 def _fill(client: MlflowClient, workdir: Path) -> Source:
@@ -70,7 +109,8 @@ def _fill(client: MlflowClient, workdir: Path) -> Source:
     gone_run = client.create_run(gone, run_name="old").info.run_id
     client.log_param(gone_run, "p", "1")
     client.delete_experiment(gone)
-    return Source(client.tracking_uri, [*run_ids, deleted, gone_run], deleted)
+    model_id = _fill_models(client, workdir, trainer, run_ids[0])
+    return Source(client.tracking_uri, [*run_ids, deleted, gone_run], deleted, model_id)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +125,15 @@ def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
     workdir = tmp_path_factory.mktemp("mlruns-source")
     previous = os.environ.get("MLFLOW_ALLOW_FILE_STORE")
     os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow 3 writes a file store only when asked to
+    uri = (workdir / "mlruns").as_uri()
+    mlflow.set_tracking_uri(uri)  # the file registry looks a version's logged model up in the tracking store set
     try:
-        source = _fill(MlflowClient((workdir / "mlruns").as_uri()), workdir)
+        source = _fill(MlflowClient(uri, registry_uri=uri), workdir)
     finally:
+        mlflow.set_tracking_uri(None)
         if previous is None:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
-    return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run)  # a folder, as a user gives it
+    return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run, source.model_id)  # a folder
 
 
 def runyard_import(
@@ -156,6 +199,64 @@ def assert_same(source: MlflowClient, copy: MlflowClient, run_ids: list[str], sc
             assert _artifacts(copy, run_id, scratch / "copy" / run_id) == original
 
 
+def _files(client: MlflowClient, uri: str, into: Path) -> dict[str, bytes]:
+    """The files a `models:/` URI names, downloaded as `load_model` does, with the client's server set as the
+    tracking and registry server (the client resolves a version's logged model through the one set)."""
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    mlflow.set_tracking_uri(client.tracking_uri)
+    mlflow.set_registry_uri(client.tracking_uri)
+    try:
+        path = Path(mlflow.artifacts.download_artifacts(uri, dst_path=str(into)))
+    finally:
+        mlflow.set_tracking_uri(None)
+        mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+        for name, value in saved.items():  # setting them also sets these, which outlive the test
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def assert_same_models(source: MlflowClient, copy: MlflowClient, model_id: str, scratch: Path) -> None:
+    """The registered model, the prompt and the logged model as a user sees them, files included."""
+    for name in (MODEL, PROMPT):
+        # Searched for: the client answers "not found" when a prompt is asked for by name as a model.
+        query = f"name = '{name}'" + (" AND tags.`mlflow.prompt.is_prompt` = 'true'" if name == PROMPT else "")
+        (mine,), (theirs,) = source.search_registered_models(query), copy.search_registered_models(query)
+        assert (theirs.description or None, theirs.tags, theirs.aliases) == (
+            mine.description or None,  # unset: "" over REST, None from a file store
+            mine.tags,
+            mine.aliases,
+        )
+        versions = {str(v.version): v for v in source.search_model_versions(query)}  # a file store's are ints
+        copied = {str(v.version): v for v in copy.search_model_versions(query)}
+        assert sorted(copied) == sorted(versions) == ["1", "2"]
+        for number, version in versions.items():
+            for field in ("run_id", "current_stage", "tags", "description", "status", "creation_timestamp"):
+                # An unset description reads "" over REST and None from a file store: both mean none.
+                assert (getattr(copied[number], field) or None) == (getattr(version, field) or None), field
+    champion = copy.get_model_version_by_alias(MODEL, "champion")
+    assert champion.version == "1"
+    assert champion.source == f"{copy.get_run(champion.run_id).info.artifact_uri}/model"  # the destination's copy
+    assert copy.get_model_version(MODEL, "2").source == f"models:/{model_id}"
+    # The client does not read a version's logged model off the wire; the version made from it still names it.
+    answer = httpx.get(f"{copy.tracking_uri}/api/2.0/mlflow/model-versions/get", params={"name": MODEL, "version": 2})
+    assert answer.json()["model_version"]["model_id"] == model_id
+    for uri in (f"models:/{MODEL}@champion", f"models:/{MODEL}/2", f"models:/{model_id}"):
+        files = _files(copy, uri, scratch / "copy" / uri.replace(":", "").replace("/", "-"))
+        assert files == _files(source, uri, scratch / "source" / uri.replace(":", "").replace("/", "-")), uri
+        assert files
+    mine_model, their_model = source.get_logged_model(model_id), copy.get_logged_model(model_id)
+    for field in ("name", "params", "tags", "status", "source_run_id", "model_type", "creation_timestamp"):
+        assert (getattr(their_model, field) or None) == (getattr(mine_model, field) or None), field
+    assert [(m.key, m.value, m.step, m.run_id) for m in their_model.metrics] == [
+        (m.key, m.value, m.step, m.run_id) for m in mine_model.metrics
+    ]
+    assert copy.get_experiment(their_model.experiment_id).name == "trainer"
+    assert copy.load_prompt(f"prompts:/{PROMPT}@production").template == "Hi {{name}}!"
+
+
 def _delete_run_row(store: str, run_id: str) -> None:
     """What a destination looks like when an import was killed before this run's transaction committed."""
     database = Database(store)
@@ -172,6 +273,11 @@ def test_import_from_mlflow_server(
     planned = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts, "--dry-run")
     assert planned.returncode == 0, planned.stderr
     assert f"{len(mlflow_source.run_ids)} runs would be imported; nothing was written" in planned.stdout
+    assert "registered models and prompts: 2 (4 versions) to import, 0 already there" in planned.stdout
+    later = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts, "--dry-run", "--since", "2999-01-01")
+    assert later.returncode == 0, later.stderr
+    assert "logged models: 0 to import, 0 already there" in later.stdout
+    assert "0 runs would be imported; nothing was written" in later.stdout
     if fresh_store_uri.startswith("sqlite"):
         assert not Path(fresh_store_uri.removeprefix("sqlite:///")).exists()
 
@@ -181,31 +287,44 @@ def test_import_from_mlflow_server(
     assert f"Imported {len(mlflow_source.run_ids)} runs" in imported.stdout
     assert "DIFFERENT" not in imported.stdout
     trainer = next(line for line in imported.stdout.splitlines() if line.startswith("trainer"))
-    assert f"{2 * (HISTORY + 1):,}" in trainer  # its two runs' points
+    assert f"{2 * (HISTORY + 1) + 1:,}" in trainer  # its two runs' points, and the logged model's `auc`
+    lines = [line.split() for line in imported.stdout.splitlines()]
+    assert ["churn", "model", "2", "1", "identical"] in lines  # versions and aliases per registered model
+    assert ["greeting", "prompt", "2", "1", "identical"] in lines
+    assert MODELS_IMPORTED + "0 logged models and 0 registered models already there." in imported.stdout
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     with runyard_server(fresh_store_uri, artifacts) as url:
         copy = MlflowClient(url)
         assert_same(MlflowClient(mlflow_source.uri), copy, mlflow_source.run_ids, tmp_path)
+        assert_same_models(MlflowClient(mlflow_source.uri), copy, mlflow_source.model_id, tmp_path / "models")
 
         again = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert again.returncode == 0, again.stdout + again.stderr
         assert "Imported 0 runs" in again.stdout
         assert f"{len(mlflow_source.run_ids)} runs already there" in again.stdout
+        assert (
+            "Imported 0 logged models and 0 registered models (0 versions); "
+            "1 logged model and 2 registered models already there."
+        ) in again.stdout
 
         # An import killed before one run committed, and a run changed in the destination since: the conflict
         # is reported and nothing is written, not even the missing run.
         missing, changed = mlflow_source.run_ids[0], mlflow_source.run_ids[1]
         _delete_run_row(fresh_store_uri, missing)
         copy.set_tag(changed, "k", "changed here")
+        copy.set_registered_model_tag(MODEL, "team", "changed here")
         refused = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert refused.returncode == 3, refused.stdout + refused.stderr
         assert f"run {changed}: the destination's run has another tags" in refused.stdout
+        assert "registered model 'churn': the destination's model has another tags" in refused.stdout
         assert "Nothing was written" in refused.stdout
         with pytest.raises(mlflow.exceptions.MlflowException, match="not found"):
             copy.get_run(missing)
+        assert copy.get_registered_model(MODEL).tags["team"] == "changed here"  # never overwritten
 
         copy.set_tag(changed, "k", "v")  # as it was: the import resumes with the one missing run
+        copy.set_registered_model_tag(MODEL, "team", "risk")
         resumed = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "Imported 1 run (" in resumed.stdout
@@ -218,15 +337,18 @@ def test_import_from_mlruns_folder(mlruns_source: Source, fresh_store_uri: str, 
     only = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts, "--experiments", "tuner")
     assert only.returncode == 0, only.stdout + only.stderr
     assert "Imported 2 runs" in only.stdout
+    assert "Imported 0 logged models and 0 registered models" in only.stdout  # those come with all experiments
     imported = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert f"Imported {len(mlruns_source.run_ids) - 2} runs" in imported.stdout
     assert "2 runs already there" in imported.stdout
+    assert MODELS_IMPORTED in imported.stdout
     with runyard_server(fresh_store_uri, artifacts) as url:
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
         try:
             source = MlflowClient(Path(mlruns_source.uri).as_uri())
             assert_same(source, MlflowClient(url), mlruns_source.run_ids, tmp_path)
+            assert_same_models(source, MlflowClient(url), mlruns_source.model_id, tmp_path / "models")
         finally:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
 
@@ -257,17 +379,22 @@ def test_wrong_credentials_are_one_line(tmp_path: Path) -> None:
 
 
 def test_an_experiment_name_taken_in_the_destination_is_a_conflict(mlruns_source: Source, tmp_path: Path) -> None:
-    """The source's `trainer` cannot keep its name beside the destination's own `trainer` (another id): reported,
-    and nothing is written, not even the experiments and runs that would not clash."""
+    """The source's `trainer` cannot keep its name beside the destination's own `trainer` (another id), nor its
+    `churn` beside the destination's own `churn`: reported, and nothing is written, not even the experiments and
+    runs that would not clash, and the destination's model is left as it was."""
     store = f"sqlite:///{tmp_path / 'r.db'}"
     database = prepare_database(Settings(backend_store_uri=store))
     with database.write() as session:
         taken = insert_experiment(session, name="trainer", artifact_location=None, root="mlflow-artifacts:")
+        insert_registered_model(session, name=MODEL, description="ours", tags={})
     refused = runyard_import(mlruns_source.uri, store, tmp_path / "art")
     assert refused.returncode == 3, refused.stdout + refused.stderr
     assert f"the name belongs to experiment {taken.experiment_id} in the destination" in refused.stdout
+    assert "registered model 'churn': the destination's model has another description, tags, aliases" in refused.stdout
     with database.read() as session:
         assert session.execute(text("SELECT COUNT(*) FROM runs")).scalar() == 0
+        assert session.execute(text("SELECT COUNT(*) FROM model_versions")).scalar() == 0
+        assert session.execute(text("SELECT description FROM registered_models")).scalar() == "ours"
         assert session.execute(text("SELECT COUNT(*) FROM experiments")).scalar() == 2  # Default and ours
     database.dispose()
 
