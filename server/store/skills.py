@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
 from server.store import scope
+from server.store.search import _compare
 from server.store.search_grammar import Comparison, OrderKey
 from server.store.skill_models import Skill, SkillAlias, SkillTag, SkillVersion, SkillVersionTag
 
@@ -365,23 +365,6 @@ def delete_alias(session: Session, row: SkillAlias) -> None:
 
 
 # --- comparisons and page tokens ----------------------------------------------------------------------------------
-
-_OPERATORS: dict[str, Callable[[Any, Any], Any]] = {
-    "=": operator.eq,
-    "!=": operator.ne,
-    ">": operator.gt,
-    ">=": operator.ge,
-    "<": operator.lt,
-    "<=": operator.le,
-    "LIKE": lambda column, value: column.like(value),
-    "ILIKE": lambda column, value: column.ilike(value),
-    "IN": lambda column, value: column.in_(list(value)),
-    "NOT IN": lambda column, value: column.not_in(list(value)),
-}
-
-
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    return cast(ColumnElement[bool], _OPERATORS[op](column, value))
 
 
 def _ordered(column: Any, ascending: bool) -> Any:

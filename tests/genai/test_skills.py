@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.compat.test_client_matrix import requirements
 from tests.support import venvs
 from tests.support.processes import runyard_server
 from tests.support.stores import kind_of, new_store_uri
@@ -103,7 +102,7 @@ def _version(http: httpx.Client, name: str, **body: Any) -> dict[str, Any]:
 
 
 def test_the_318_client_manages_skills(server_url: str, name: str, tmp_path: Path) -> None:
-    python = venvs.kept("mlflow-skinny-3.18.0", requirements("3.18.0"))
+    python = venvs.mlflow_client("3.18.0")
     result = subprocess.run(
         [python, "-c", CLIENT_SCRIPT, server_url, name],
         capture_output=True,
