@@ -77,8 +77,9 @@ class Plan:
 def import_command(
     source: str, experiment_names: tuple[str, ...], since: datetime | None, dry_run: bool, **flags: Any
 ) -> None:
-    """Import experiments, runs, logged models, registered models and prompts from an MLflow tracking server or an
-    mlruns folder.
+    """Import experiments, runs, models and prompts from an MLflow tracking server or an mlruns folder.
+
+    Models are logged models and registered models with their versions and aliases.
 
     SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
     MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs and logged models

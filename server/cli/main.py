@@ -23,7 +23,7 @@ COMMANDS = {
     "server": LazyCommand("server.cli.serve:server", "Start the tracking server."),
     "import": LazyCommand(
         "server.cli.importing:import_command",
-        "Import experiments and runs from an MLflow tracking server or an mlruns folder.",
+        "Import experiments, runs, models and prompts from an MLflow tracking server or an mlruns folder.",
     ),
     "db": LazyCommand("server.cli.storage:db", "Database schema commands."),
     "artifacts": LazyCommand("server.cli.storage:artifacts", "Artifact store commands."),
