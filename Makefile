@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks bench-datasets postgres azurite compose chromium
+.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks bench-datasets bench-import postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench-webhooks: install ## Registry webhooks next to `mlflow server`: a version 
 
 bench-datasets: install ## Evaluation datasets next to `mlflow server`: 100,000 records upserted and read back, mlflow.genai.evaluate of 1,000 rows
 	$(BIN)/python -m bench.datasets
+
+bench-import: install ## Moving history: `runyard import` next to mlflow-export-import, from one `mlflow server`
+	$(BIN)/python -m bench.imports
 
 bench-traces: install ## Tracing next to `mlflow server`: stock-client traces/s, OTLP spans/s, search, a 10,000-span get
 	$(BIN)/python -m bench.traces
