@@ -9,6 +9,7 @@ destination itself records which runs are in.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -25,12 +26,14 @@ from server.app import prepare_database
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.cli.importing_models import ModelPlan, copy_models, dry_run_lines, plan_models
+from server.cli.prefetch import prefetched
 from server.cli.settings import settings_from_flags
 from server.cli.store_options import store_options
 from server.config import Settings
 from server.errors import MlflowError
 from server.services.experiments import artifact_root
 from server.services.import_check import ExperimentCheck, RunCounts, count_destination, table
+from server.services.import_content import RunContent
 from server.services.import_destination import Destination, ExperimentPlan
 from server.services.import_model_destination import ModelDestination
 from server.services.import_model_source import ModelSource
@@ -41,6 +44,7 @@ T = TypeVar("T")
 
 CONFLICT_EXIT = 3  # something in the destination has the source's id and other content; nothing was written
 MISMATCH_EXIT = 4  # the verification found a difference between the source and the destination
+READ_AHEAD = 4  # runs read from the source (content and artifacts) while the one before them is written
 
 
 @dataclass(slots=True)
@@ -210,20 +214,26 @@ def _copy_and_verify(
     }
     work = [(key, run_id) for key, run_ids in plan.to_import.items() for run_id in run_ids]
     imported_points = imported_bytes = 0
+
+    def fetch(item: tuple[int, str]) -> FetchedRun:
+        key, run_id = item
+        return FetchedRun.read(source, run_id, destination_ids[key])
+
     with _progress(work, "Importing runs") as bar:
-        for key, run_id in bar:
-            content = source.run(run_id, destination_ids[key])
-            files = _source_files(source, run_id)
-            with tempfile.TemporaryDirectory(prefix="runyard-import-run-") as scratch:
-                folder = source.download_artifacts(run_id, Path(scratch)) if files else None
-                destination.import_run(content, folder)
+        fetched = prefetched(bar, fetch, ahead=READ_AHEAD, discard=FetchedRun.discard)
+        for (key, run_id), run in fetched:
+            content, files = run.content, run.files
+            try:
+                destination.import_run(content, run.folder)
+            finally:
+                run.discard()
             checks[key].count_source_run(RunCounts.of(content), files)
             if destination.stored_run(run_id) != content:
                 checks[key].differing_runs.append(run_id)
             imported_points += len(content.points)
             imported_bytes += sum(size for _, size in files)
-    with _progress(list(checks.values()), "Verifying") as bar:
-        for check in bar:
+    with _progress(list(checks.values()), "Verifying") as verifying:
+        for check in verifying:
             count_destination(check, destination)
     _echo(table(list(checks.values())))
     models_match = copy_models(*models, destination_ids)
@@ -237,6 +247,32 @@ def _copy_and_verify(
         return 0
     _echo("The destination differs from the source where marked DIFFERENT above.")
     return MISMATCH_EXIT
+
+
+@dataclass(slots=True)
+class FetchedRun:
+    """A source run read ahead of its write: its content, its artifact files, and the scratch folder they were
+    downloaded into (removed by `discard` once the run is written, or given up)."""
+
+    content: RunContent
+    files: list[tuple[str, int]]
+    scratch: Path
+    folder: Path | None
+
+    @classmethod
+    def read(cls, source: Source, run_id: str, experiment_id: int) -> FetchedRun:
+        content = source.run(run_id, experiment_id)
+        files = _source_files(source, run_id)
+        scratch = Path(tempfile.mkdtemp(prefix="runyard-import-run-"))
+        try:
+            folder = source.download_artifacts(run_id, scratch) if files else None
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        return cls(content, files, scratch, folder)
+
+    def discard(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _count(number: int, noun: str) -> str:
