@@ -233,6 +233,11 @@ def _copy_and_verify(
         f"from {_count(len(checks), 'experiment')} in {time.monotonic() - started:.1f} s; "
         f"{_count(skipped, 'run')} already there."
     )
+    if source.artifacts_left:
+        _echo(
+            f"Not imported: the artifacts of {_count(len(source.artifacts_left), 'run')}, kept in the Azure ML "
+            "workspace's own artifact store (azureml:// artifact URIs), which runyard import does not read."
+        )
     if models_match and all(check.matches for check in checks.values()):
         return 0
     _echo("The destination differs from the source where marked DIFFERENT above.")
