@@ -82,7 +82,8 @@ def import_command(
     Models are logged models and registered models with their versions and aliases.
 
     SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
-    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs and logged models
+    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN; an Azure ML workspace's azureml:// tracking URI,
+    signed with DefaultAzureCredential) or a local mlruns folder. Runs and logged models
     keep their ids, model versions their numbers; whatever was imported already is skipped, and anything the
     destination holds under the same id or name with other content stops the import before anything is written.
     The store is named as for `runyard server`, which may be running on it.
