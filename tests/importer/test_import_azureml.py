@@ -4,7 +4,8 @@ tracking server, signed with a token from the Azure credential.
 Two things of Azure cannot be reached here and are stood in for, nothing else: the credential (a tiny object
 handing out tokens with their expiry) and the workspace's address (RUNYARD_AZUREML_BASE_URL points the converted
 host at a small real reverse proxy, which accepts only the workspace's path prefix and the tokens it was told are
-valid, records what each request carried, and forwards the rest to a real Runyard server)."""
+valid, records what each request carried, and forwards the rest to a real Runyard server). The import runs in
+this process, through click's runner, so that the credential can be the stand-in."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ HISTORY = 50
 
 class Credential:
     """DefaultAzureCredential as the import sees it: `get_token(scope)` with the token's expiry (epoch seconds).
-    Hands out token-1, token-2, … each valid for `lifetime_s` from `now()`."""
+    Hands out token-1, token-2, … each valid for `lifetime_s` from `now`."""
 
     def __init__(self, now: float, lifetime_s: float = 3600, prefix: str = "token") -> None:
         self.now, self.lifetime_s, self.prefix = now, lifetime_s, prefix
@@ -54,7 +55,7 @@ class Credential:
 @dataclass
 class Proxy:
     """The workspace's MLflow endpoint as Azure answers it: 401 without a valid bearer token, 404 off the
-    workspace's path; everything else forwarded to the MLflow server behind it."""
+    workspace's path; everything else forwarded to the tracking server behind it."""
 
     url: str
     valid: set[str] = field(default_factory=set)
@@ -152,8 +153,8 @@ def proxy(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pro
             os.environ.pop("MLFLOW_TRACKING_AUTH", None)
 
 
-def _credential(monkeypatch: pytest.MonkeyPatch, **options: float | str) -> Credential:
-    credential = Credential(time.time(), **options)  # type: ignore[arg-type]
+def _credential(monkeypatch: pytest.MonkeyPatch, lifetime_s: float = 3600, prefix: str = "token") -> Credential:
+    credential = Credential(time.time(), lifetime_s, prefix)
     monkeypatch.setattr(import_azureml, "default_credential", lambda: credential)
     return credential
 
@@ -213,6 +214,7 @@ def test_a_token_is_fetched_again_before_it_expires(
     source.azure.clock = lambda: now[0]
     source.check()
     (experiment,) = source.experiments(["trainer"])
+    assert {authorization for _, authorization in proxy.seen} == {"Bearer token-1"}
 
     now[0] = credential.now + 3600 - 60  # a minute before token-1 expires
     credential.now = now[0]
