@@ -86,7 +86,8 @@ def import_command(
     Models are logged models and registered models with their versions and aliases.
 
     SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
-    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN) or a local mlruns folder. Runs and logged models
+    MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN; an Azure ML workspace's azureml:// tracking URI,
+    signed with DefaultAzureCredential) or a local mlruns folder. Runs and logged models
     keep their ids, model versions their numbers; whatever was imported already is skipped, and anything the
     destination holds under the same id or name with other content stops the import before anything is written.
     The store is named as for `runyard server`, which may be running on it.
@@ -243,6 +244,11 @@ def _copy_and_verify(
         f"from {_count(len(checks), 'experiment')} in {time.monotonic() - started:.1f} s; "
         f"{_count(skipped, 'run')} already there."
     )
+    if source.artifacts_left:
+        _echo(
+            f"Not imported: the artifacts of {_count(len(source.artifacts_left), 'run')}, kept in the Azure ML "
+            "workspace's own artifact store (azureml:// artifact URIs), which runyard import does not read."
+        )
     if models_match and all(check.matches for check in checks.values()):
         return 0
     _echo("The destination differs from the source where marked DIFFERENT above.")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.errors import ErrorCode, MlflowError
+from server.services import import_azureml as azureml
 from server.services.import_content import ExperimentContent, RunContent, dataset_spec, point
 
 _PAGE = 1000  # runs per search page
@@ -22,13 +23,22 @@ _PROBE_TIMEOUT_S = "15"  # the first request's timeout: a source that does not a
 
 
 def source_uri(source: str) -> str:
-    """The tracking URI the client reads: http(s) and file: URIs as given, a folder as its file: URI."""
+    """The tracking URI the client reads: http(s) and file: URIs as given, an Azure ML workspace's azureml:// URI
+    as its https:// address, a folder as its file: URI."""
+    if azureml.is_workspace_uri(source):
+        return azureml.https_uri(source)
     if source.startswith(("http://", "https://", "file:")):
         return source.rstrip("/")
+    if source.startswith("azureml://"):
+        raise MlflowError.invalid_parameter(
+            f"Not an Azure ML workspace's tracking URI: {source!r} (azureml://<region>.api.azureml.ms/mlflow/v1.0/"
+            "subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.MachineLearningServices/workspaces/<name>)."
+        )
     if "://" in source:
         scheme = source.split("://", 1)[0]
         raise MlflowError.invalid_parameter(
-            f"Cannot import from {scheme}:// sources yet: give an http(s):// tracking server or an mlruns folder."
+            f"Cannot import from {scheme}:// sources yet: give an http(s):// tracking server, an Azure ML "
+            "workspace's azureml:// tracking URI or an mlruns folder."
         )
     folder = Path(source).expanduser().resolve()
     if not folder.is_dir():
@@ -58,6 +68,11 @@ def _unless_set(**values: str) -> Iterator[None]:
 class Source:
     def __init__(self, source: str) -> None:
         self.uri = source_uri(source)
+        self.azure: azureml.AzureBearer | None = None
+        self.artifacts_left: set[str] = set()  # runs whose artifacts the source keeps where the client cannot read
+        if azureml.uses_azure_credential(source):
+            self.azure = azureml.AzureBearer(azureml.default_credential(), self.uri)
+            azureml.sign_requests_with(self.azure)
         if self.uri.startswith("file:"):
             # MLflow 3 refuses to open a file store unless asked to; reading one to move it is what this is for.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -70,6 +85,8 @@ class Source:
     def check(self) -> None:
         """One request, without the client's retries, so an unreachable source or refused credentials fail in
         seconds with one line instead of minutes of backoff."""
+        if self.azure is not None:
+            azureml.first_token(self.azure)
         with (
             _unless_set(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_HTTP_REQUEST_TIMEOUT=_PROBE_TIMEOUT_S),
             self.reading("read"),
@@ -175,10 +192,14 @@ class Source:
         )
 
     def artifact_files(self, run_id: str) -> list[ArtifactFile]:
-        """Every file under the run's artifact root, with its size, listed folder by folder."""
+        """Every file under the run's artifact root, with its size, listed folder by folder; none for a run whose
+        artifacts an Azure ML workspace keeps in its own store, noted in `artifacts_left`."""
         files: list[ArtifactFile] = []
         folders = [""]
         with self.reading(f"list the artifacts of run {run_id} in"):
+            if self.azure is not None and azureml.in_own_artifact_store(self.client.get_run(run_id).info.artifact_uri):
+                self.artifacts_left.add(run_id)
+                return []
             while folders:
                 folder = folders.pop()
                 for info in self.client.list_artifacts(run_id, folder or None):
