@@ -17,17 +17,19 @@ inside the tree, so the tree needs nothing else to be read.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
 from server.errors import MlflowError
-from server.services.import_content import ExperimentContent, Point, RunContent
+from server.services.import_content import ExperimentContent, RunContent
 from server.services.import_model_content import LoggedModelContent, RegisteredModelContent
 
 META = "meta.yaml"
+METRICS = "metrics"
+ARTIFACTS = "artifacts"
 TRASH = ".trash"  # where the file store keeps deleted experiments
 # RunStatus and SourceType as the file store records them: their proto numbers.
 _RUN_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
@@ -95,17 +97,17 @@ class MlrunsTree:
         _write_values(folder / "tags", experiment.tags)
         return folder
 
-    def write_run(self, experiment_folder: Path, run: RunContent) -> Path:
-        """The run's metadata, params, tags, metric histories and dataset inputs; returns its (empty) artifacts
-        folder, which the file store requires to exist."""
+    def write_run(self, experiment_folder: Path, run: RunContent, deleted_time: int | None) -> Path:
+        """The run's metadata, params, tags and dataset inputs, with the (empty) folders for its metric histories
+        and artifacts, which the file store requires to exist; returns the run's folder."""
         folder = experiment_folder / run.run_id
-        artifacts = folder / "artifacts"
-        artifacts.mkdir(parents=True)
+        (folder / METRICS).mkdir(parents=True)
+        (folder / ARTIFACTS).mkdir()
         _write_yaml(
             folder,
             {
-                "artifact_uri": artifacts.as_uri(),
-                "deleted_time": None,
+                "artifact_uri": (folder / ARTIFACTS).as_uri(),
+                "deleted_time": deleted_time,
                 "end_time": run.end_time,
                 "entry_point_name": "",
                 "experiment_id": experiment_folder.name,
@@ -124,7 +126,6 @@ class MlrunsTree:
         )
         _write_values(folder / "params", run.params)
         _write_values(folder / "tags", run.tags)
-        self._write_history(folder / "metrics", run.points)
         for spec, tags in sorted(run.dataset_inputs, key=repr):
             dataset_id = _md5(spec.name, spec.digest)
             dataset_folder = experiment_folder / "datasets" / dataset_id
@@ -150,18 +151,18 @@ class MlrunsTree:
                     "tags": dict(tags),
                 },
             )
-        return artifacts
+        return folder
 
     @staticmethod
-    def _write_history(folder: Path, points: frozenset[Point]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        by_key: dict[str, list[Point]] = {}
-        for point in points:
-            by_key.setdefault(point[0], []).append(point)
-        for key, history in sorted(by_key.items()):
-            with key_file(folder, key).open("w", encoding="utf-8") as handle:
-                for _, timestamp, step, value, nan in sorted(history, key=lambda p: (p[1], p[2], p[3])):
-                    handle.write(f"{timestamp} {_value(value, nan)} {step}\n")
+    def write_history(run_folder: Path, key: str, points: Iterable[tuple[int, int, float, bool]]) -> int:
+        """One metric's history, (timestamp, step, value, is_nan) points in logging order, written as they come;
+        returns how many."""
+        count = 0
+        with key_file(run_folder / METRICS, key).open("w", encoding="utf-8") as handle:
+            for timestamp, step, value, nan in points:
+                handle.write(f"{timestamp} {_value(value, nan)} {step}\n")
+                count += 1
+        return count
 
     def write_logged_model(self, experiment_folder: Path, model: LoggedModelContent) -> Path:
         """The logged model's metadata, params, tags and metrics; returns its artifacts folder."""

@@ -1,7 +1,8 @@
 """`runyard export`'s work: a Runyard store written out as an MLflow `mlruns` tree, item by item.
 
 Each run, logged model and registered model is read with the functions `runyard import` reads its own copy back
-with (`Destination`, `ModelDestination`), so what an export writes is what an import of the tree compares with. Ids
+with (`stored_content`, `ModelDestination`), so what an export writes is what an import of the tree compares with;
+only a run's metric histories are streamed instead, a batch of points at a time. Ids
 stay as they are (experiments, runs, logged models, version numbers). Locations move into the tree: a run's or a
 logged model's files are copied into its folder there, and a model version whose source lies in one of those
 folders is pointed at the tree's copy.
@@ -16,8 +17,8 @@ from urllib.parse import urlparse
 from server.artifacts.registry import ArtifactRegistry
 from server.errors import MlflowError
 from server.services.export_artifacts import CopiedFiles, copy_folder
-from server.services.export_layout import MlrunsTree
-from server.services.import_content import ExperimentContent
+from server.services.export_layout import ARTIFACTS, MlrunsTree
+from server.services.import_content import ExperimentContent, stored_content
 from server.services.import_destination import Destination
 from server.services.import_model_content import RegisteredModelContent, Relocation, relocated
 from server.services.import_model_destination import ModelDestination
@@ -86,14 +87,21 @@ class Exporter:
         self.folders[str(work.experiment.experiment_id)] = self.tree.write_experiment(work.experiment)
 
     def run(self, run_id: str) -> Written:
-        content = self.reader.stored_run(run_id)
-        if content is None:
-            raise MlflowError.not_found(f"Run {run_id} was deleted from the store while the export ran.")
-        into = self.tree.write_run(self.folders[str(content.experiment_id)], content)
+        """The run with every point of every metric's history (streamed from the store) and its artifacts."""
         with self.db.read() as session:
-            location = exports.run_artifact_uri(session, run_id)
+            stored = exports.run_without_history(session, run_id)
+            if stored is None:
+                raise MlflowError.not_found(f"Run {run_id} was deleted from the store while the export ran.")
+            location = stored.run.artifact_uri
+            content = stored_content(stored)
+            folder = self.tree.write_run(self.folders[str(content.experiment_id)], content, stored.run.deleted_time)
+            points = sum(
+                self.tree.write_history(folder, key, exports.metric_points(session, run_id, key))
+                for key in exports.metric_keys(session, run_id)
+            )
+        into = folder / ARTIFACTS
         self.moves[run_id] = Relocation(location, into.as_uri())
-        return Written(len(content.points), self._copy(f"run {run_id}", location, into))
+        return Written(points, self._copy(f"run {run_id}", location, into))
 
     def logged_model(self, model_id: str) -> Written:
         content = self.models.stored_logged_model(model_id)
