@@ -53,7 +53,9 @@ def export_command(dest_folder: Path, experiment_names: tuple[str, ...], **flags
     try:
         _export(dest_folder, list(experiment_names), flags)
     except MlflowError as exc:
-        raise click.ClickException(exc.message) from None
+        written = dest_folder.is_dir() and any(dest_folder.iterdir())
+        hint = f" {dest_folder} holds an incomplete export: remove it before exporting again." if written else ""
+        raise click.ClickException(exc.message + hint) from None
 
 
 def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
@@ -67,9 +69,9 @@ def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
         registry = ArtifactRegistry(
             settings.artifacts_destination, db, local_roots=[artifact_root(settings)], credentials=credentials
         )
-        dest_folder.mkdir(parents=True, exist_ok=True)
         exporter = Exporter(db, registry, MlrunsTree(dest_folder))
         work = exporter.plan(names)
+        dest_folder.mkdir(parents=True, exist_ok=True)
         points = files = size = 0
         for experiment in work:
             exporter.experiment(experiment)

@@ -46,7 +46,7 @@ def runyard_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]
         yield Filled(_fill(MlflowClient(url), workdir), store, artifacts)
 
 
-def runyard_export(filled: Filled, dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def runyard_export(store: str, artifacts: Path, dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             sys.executable,
@@ -55,9 +55,9 @@ def runyard_export(filled: Filled, dest: Path, *args: str) -> subprocess.Complet
             "export",
             str(dest),
             "--backend-store-uri",
-            filled.store,
+            store,
             "--artifacts-destination",
-            str(filled.artifacts),
+            str(artifacts),
             *args,
         ],
         capture_output=True,
@@ -84,7 +84,7 @@ def test_an_export_reads_as_a_file_store_and_imports_back_whole(
     runyard_source: Filled, tmp_path: Path, file_store: None
 ) -> None:
     tree = tmp_path / "exported"
-    exported = runyard_export(runyard_source, tree)
+    exported = runyard_export(runyard_source.store, runyard_source.artifacts, tree)
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert "Traceback" not in exported.stderr
     assert exported.stdout.startswith(
@@ -138,20 +138,39 @@ def test_an_export_reads_as_a_file_store_and_imports_back_whole(
 
 def test_an_export_of_named_experiments_leaves_the_rest_out(runyard_source: Filled, tmp_path: Path) -> None:
     tree = tmp_path / "tuner-only"
-    exported = runyard_export(runyard_source, tree, "--experiments", "tuner")
+    exported = runyard_export(runyard_source.store, runyard_source.artifacts, tree, "--experiments", "tuner")
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert exported.stdout.startswith(
         "Exported 1 experiment, 2 runs (1,002 metric points), 0 logged models and 0 registered models (0 versions) "
     )
     assert not (tree / "models").exists()
-    missing = runyard_export(runyard_source, tmp_path / "none", "--experiments", "nowhere")
+    nowhere = tmp_path / "none"
+    missing = runyard_export(runyard_source.store, runyard_source.artifacts, nowhere, "--experiments", "nowhere")
     assert missing.returncode == 1
     assert missing.stderr == "Error: No experiment named 'nowhere' in the store.\n"
+    assert not nowhere.exists()
 
 
 def test_a_folder_that_is_not_empty_is_refused(runyard_source: Filled, tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("mine")
-    refused = runyard_export(runyard_source, tmp_path)
+    refused = runyard_export(runyard_source.store, runyard_source.artifacts, tmp_path)
     assert refused.returncode == 1
     assert refused.stderr == f"Error: {tmp_path} exists and is not empty: export into a new or empty folder.\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_artifacts_the_store_cannot_read_stop_the_export_and_say_so(tmp_path: Path) -> None:
+    """A run whose artifacts live where this store does not reach (an S3 bucket it was never given): the export
+    stops on it with one line, naming the run and the unfinished folder, rather than leave its files out."""
+    store, artifacts = f"sqlite:///{tmp_path / 'elsewhere.db'}", tmp_path / "mlartifacts"
+    with runyard_server(store, artifacts) as url:
+        client = MlflowClient(url)
+        experiment_id = client.create_experiment("elsewhere", artifact_location="s3://bucket/runs")
+        run_id = client.create_run(experiment_id).info.run_id
+    tree = tmp_path / "exported"
+    failed = runyard_export(store, artifacts, tree)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1] == (
+        f"Error: Cannot copy the artifacts of run {run_id}: Artifacts at 's3://bucket/runs/{run_id}/artifacts' are "
+        f"not served by this server. {tree} holds an incomplete export: remove it before exporting again."
+    )
