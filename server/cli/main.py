@@ -25,6 +25,10 @@ COMMANDS = {
         "server.cli.importing:import_command",
         "Import experiments, runs, models and prompts from an MLflow tracking server or an mlruns folder.",
     ),
+    "export": LazyCommand(
+        "server.cli.exporting:export_command",
+        "Export experiments, runs, models and prompts to an MLflow mlruns folder, artifacts included.",
+    ),
     "db": LazyCommand("server.cli.storage:db", "Database schema commands."),
     "artifacts": LazyCommand("server.cli.storage:artifacts", "Artifact store commands."),
     "users": LazyCommand("server.cli.accounts:users_group", "Manage users (for `runyard server --auth`)."),

@@ -90,7 +90,7 @@ def test_help_lists_every_command_without_importing_it() -> None:
     listed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     *_, imported = listed.stdout.strip().splitlines()
     assert imported == "['server.cli', 'server.cli.main']"
-    for name in ("artifacts", "db", "server", "submit", "tokens", "users", "worker"):
+    for name in ("artifacts", "db", "export", "server", "submit", "tokens", "users", "worker"):
         assert f"\n  {name} " in listed.stdout
 
 
