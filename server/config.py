@@ -235,7 +235,8 @@ class Settings(BaseSettings):
         validation_alias=_runyard_env("DATABASE_STATEMENT_TIMEOUT_SECONDS"),
         description="PostgreSQL's statement_timeout: the longest one statement may run before it is cancelled, its "
         "transaction rolled back and the request refused with a 429; below MLflow's 120 s request timeout, so "
-        "the client hears the answer.",
+        "the client hears the answer. A server that does not answer at all (stopped, frozen, cut off) is given "
+        "5 s more, then the connection is closed and the request answered with a 503.",
     )
     webhook_secret_encryption_key: str | None = Field(
         None,

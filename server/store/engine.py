@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from server.errors import note_write_committed
+from server.store.bounded_pg import BoundedConnection, bounded_connection_class
 from server.store.dialect import SQLITE_PERCENTILE, SqlitePercentile, sqlite_regexp
 from server.store.writer import GroupCommitWriter
 
@@ -67,6 +68,14 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED"))
+
+
+def _bound_waits(engine: Engine, connection_class: type[BoundedConnection]) -> None:
+    """Open the engine's PostgreSQL connections as `connection_class`, whose waits on the server are bounded."""
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        return connection_class.connect(*cargs, **cparams)
 
 
 class Database:
@@ -114,6 +123,8 @@ class Database:
                 pool_timeout=timeout_s,
                 connect_args=connect_args,
             )
+            if statement_timeout_s:
+                _bound_waits(self.engine, bounded_connection_class(statement_timeout_s))
             writer = self.engine
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
