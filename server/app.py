@@ -36,35 +36,17 @@ from server.jobs.service import JobService
 from server.observability.metrics import metrics_endpoint
 from server.observability.requests import RequestObservabilityMiddleware, label_routes
 from server.permissions import Permission
-from server.services.experiments import artifact_root, ensure_default_experiment
+from server.services.experiments import artifact_root
+from server.services.store_setup import prepare_database
 from server.services.users import bootstrap_admin
 from server.services.webhook_delivery import Deliverer
-from server.services.workspaces import check_single_team
 from server.shutdown import on_stop_signal
-from server.store.engine import Database
-from server.store.schema import ensure_schema
 from server.ui import jobs as job_pages
 from server.ui import static as ui_static
 from server.ui import webhooks as webhook_pages
 from server.web.context import Context
 
 log = logging.getLogger(__name__)
-
-
-def prepare_database(settings: Settings) -> Database:
-    """Open the store: create a fresh schema if empty, refuse an outdated one, make sure "Default" exists."""
-    db = Database(
-        settings.backend_store_uri,
-        timeout_s=settings.database_timeout_seconds,
-        busy_timeout_s=settings.database_busy_timeout_seconds,
-        statement_timeout_s=settings.database_statement_timeout_seconds,
-    )
-    ensure_schema(db.engine)
-    with db.write() as session:
-        if not settings.enable_workspaces:
-            check_single_team(session)
-        ensure_default_experiment(session, settings)
-    return db
 
 
 def create_app(settings: Settings) -> FastAPI:

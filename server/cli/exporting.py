@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 
 import click
 
-from server.app import prepare_database
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.cli.settings import settings_from_flags
@@ -23,6 +22,7 @@ from server.errors import MlflowError
 from server.services.experiments import artifact_root
 from server.services.export_layout import MlrunsTree
 from server.services.export_runyard import Exporter
+from server.services.store_setup import prepare_database
 from server.store.schema import is_empty
 
 T = TypeVar("T")

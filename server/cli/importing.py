@@ -22,7 +22,6 @@ from typing import Any, TypeVar
 
 import click
 
-from server.app import prepare_database
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.cli.importing_models import ModelPlan, copy_models, dry_run_lines, plan_models
@@ -38,6 +37,7 @@ from server.services.import_destination import Destination, ExperimentPlan
 from server.services.import_model_destination import ModelDestination
 from server.services.import_model_source import ModelSource
 from server.services.import_source import Source
+from server.services.store_setup import prepare_database
 from server.store.schema import is_empty
 
 T = TypeVar("T")

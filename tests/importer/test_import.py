@@ -19,8 +19,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
 from sqlalchemy import text
 
-from server.app import prepare_database
 from server.config import Settings
+from server.services.store_setup import prepare_database
 from server.store.engine import Database
 from server.store.experiments import insert_experiment
 from server.store.registered_models import insert_registered_model
