@@ -175,13 +175,20 @@ class Source:
         )
 
     def artifact_files(self, run_id: str) -> list[ArtifactFile]:
-        """Every file under the run's artifact root, with its size, listed folder by folder."""
+        """Every file under the run's artifact root, with its size, listed folder by folder.
+
+        Listed in the run's own artifact folder, as `download_artifacts` reads it: the client's `list_artifacts`
+        of a run's subfolder also asks for a logged model of that name (which an MLflow 2 server cannot answer)
+        and would count that model's files as the run's."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
         files: list[ArtifactFile] = []
         folders = [""]
         with self.reading(f"list the artifacts of run {run_id} in"):
+            repository = get_artifact_repository(self.client.get_run(run_id).info.artifact_uri, tracking_uri=self.uri)
             while folders:
                 folder = folders.pop()
-                for info in self.client.list_artifacts(run_id, folder or None):
+                for info in repository.list_artifacts(folder or None):
                     if info.is_dir:
                         folders.append(info.path)
                     else:
