@@ -68,7 +68,8 @@ def test_import_from_mlflow2_server(mlflow2_source: Source, tmp_path: Path) -> N
     assert sorted(source["runs"]) == sorted(mlflow2_source.run_ids)
     churn = source["registered_models"]["churn"]
     assert churn["aliases"] == {"champion": "1"}
-    assert sorted(churn["downloads"]["models:/churn@champion"]) == ["MLmodel", "weights.bin"]
+    # The client writes `registered_model_meta` beside the files it downloads for a `models:/` URI.
+    assert sorted(churn["downloads"]["models:/churn@champion"]) == ["MLmodel", "registered_model_meta", "weights.bin"]
     assert {v["source"] for v in churn["versions"].values()} == {"<the run's artifact folder>/model"}
 
     imported = runyard_import(mlflow2_source.url, store, artifacts)
