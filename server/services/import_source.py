@@ -193,16 +193,24 @@ class Source:
 
     def artifact_files(self, run_id: str) -> list[ArtifactFile]:
         """Every file under the run's artifact root, with its size, listed folder by folder; none for a run whose
-        artifacts an Azure ML workspace keeps in its own store, noted in `artifacts_left`."""
+        artifacts an Azure ML workspace keeps in its own store, noted in `artifacts_left`.
+
+        Listed in the run's own artifact folder, as `download_artifacts` reads it: the client's `list_artifacts`
+        of a run's subfolder also asks for a logged model of that name (which an MLflow 2 server cannot answer)
+        and would count that model's files as the run's."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
         files: list[ArtifactFile] = []
         folders = [""]
         with self.reading(f"list the artifacts of run {run_id} in"):
-            if self.azure is not None and azureml.in_own_artifact_store(self.client.get_run(run_id).info.artifact_uri):
+            artifact_uri = self.client.get_run(run_id).info.artifact_uri
+            if self.azure is not None and azureml.in_own_artifact_store(artifact_uri):
                 self.artifacts_left.add(run_id)
                 return []
+            repository = get_artifact_repository(artifact_uri, tracking_uri=self.uri)
             while folders:
                 folder = folders.pop()
-                for info in self.client.list_artifacts(run_id, folder or None):
+                for info in repository.list_artifacts(folder or None):
                     if info.is_dir:
                         folders.append(info.path)
                     else:

@@ -24,7 +24,7 @@ from server.services.store_setup import prepare_database
 from server.store.engine import Database
 from server.store.experiments import insert_experiment
 from server.store.registered_models import insert_registered_model
-from tests.support.processes import mlflow_server, runyard_server
+from tests.support.processes import mlflow_server, runyard_import, runyard_server
 
 HISTORY = 1000  # points of `loss` per run
 BIG_FILE = 3 * (1 << 20) + 17  # more than one chunk of the artifact store's reads and writes
@@ -134,30 +134,6 @@ def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
         if previous is None:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
     return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run, source.model_id)  # a folder
-
-
-def runyard_import(
-    source: str, store: str, artifacts: Path, *args: str, **env: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "import",
-            source,
-            "--backend-store-uri",
-            store,
-            "--artifacts-destination",
-            str(artifacts),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **env},
-    )
 
 
 def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, int, str]]:
@@ -419,3 +395,35 @@ def test_an_import_killed_midway_is_finished_by_the_next(mlruns_source: Source, 
     summary = finished.stdout.splitlines()[-1]
     imported, already = (int(summary.split()[1]), int(summary.split("; ")[1].split()[0]))
     assert imported + already == len(mlruns_source.run_ids)
+
+
+def test_a_difference_found_after_the_copy_exits_4(mlruns_source: Source, tmp_path: Path) -> None:
+    """The artifact folder already holds a file where the logged model's artifacts go (left by an earlier import
+    into another database that wrote to the same folder): the copy is made, the verification finds one file more
+    in the destination's copy of the model than in the source, marks it and exits 4. With the stray file gone, the
+    next import finds the model identical and exits 0, having nothing left to copy."""
+    store, artifacts = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "art"
+    (experiment,) = {p.parent.parent.name for p in Path(mlruns_source.uri).glob(f"*/models/{mlruns_source.model_id}")}
+    stray = artifacts / experiment / "models" / mlruns_source.model_id / "artifacts" / "stale.json"
+    stray.parent.mkdir(parents=True)
+    stray.write_text("{}")
+
+    differs = runyard_import(mlruns_source.uri, store, artifacts)
+    assert differs.returncode == 4, differs.stdout + differs.stderr
+    assert "Traceback" not in differs.stderr
+    marked = [line.split() for line in differs.stdout.splitlines() if "DIFFERENT" in line]
+    assert marked == [  # the logged models' row only: the runs and registered models are identical
+        ["1", "1", "1", "1", "/", "2", "DIFFERENT", "14", "/", "16", "DIFFERENT", "identical"],
+        "The destination differs from the source where marked DIFFERENT above.".split(),
+    ]
+    assert differs.stdout.splitlines()[-1] == "The destination differs from the source where marked DIFFERENT above."
+
+    stray.unlink()
+    finished = runyard_import(mlruns_source.uri, store, artifacts)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert "DIFFERENT" not in finished.stdout
+    assert ["1", "1", "1", "1", "14", "identical"] in [line.split() for line in finished.stdout.splitlines()]
+    assert (
+        "Imported 0 logged models and 0 registered models (0 versions); "
+        "1 logged model and 2 registered models already there."
+    ) in finished.stdout.splitlines()

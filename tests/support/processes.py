@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import venvs
+
 POSTGRES_ENV = "RUNYARD_TEST_POSTGRES_URI"
 
 
@@ -151,13 +153,17 @@ def runyard_server(
 
 
 @contextlib.contextmanager
-def mlflow_server(workdir: Path) -> Iterator[str]:
-    """The stock `mlflow server` on SQLite, proxying artifacts into `workdir` as its docs show; yields its URL."""
+def mlflow_server(workdir: Path, python: Path | None = None) -> Iterator[str]:
+    """The stock `mlflow server` on SQLite, proxying artifacts into `workdir` as its docs show; yields its URL.
+
+    `python` is another venv's (another MLflow version, see `venvs.mlflow_full`), started without the suite's
+    PYTHONPATH and MLflow settings; the suite's own MLflow by default."""
     port = free_port()
     log = open(workdir / f"mlflow-server-{port}.log", "wb")
+    base_env = dict(os.environ) if python is None else venvs.clean_env()
     process = subprocess.Popen(
         [
-            sys.executable,
+            str(python or sys.executable),
             "-m",
             "mlflow",
             "server",
@@ -174,7 +180,7 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+        env={**base_env, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
         start_new_session=True,  # its workers are stopped with it
     )
     url = f"http://127.0.0.1:{port}"
@@ -191,6 +197,31 @@ def mlflow_server(workdir: Path) -> Iterator[str]:
             os.killpg(process.pid, signal.SIGKILL)  # a throwaway source: nothing to shut down gracefully
         process.wait()
         log.close()
+
+
+def runyard_import(
+    source: str, store: str, artifacts: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`runyard import SOURCE` into the store and artifact folder, as a user runs it; waits for it to end."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "import",
+            source,
+            "--backend-store-uri",
+            store,
+            "--artifacts-destination",
+            str(artifacts),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **env},
+    )
 
 
 @contextlib.contextmanager

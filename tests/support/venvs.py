@@ -53,8 +53,12 @@ def create(root: Path) -> Path:
     return root / "bin" / "python"
 
 
-def install(python: Path, *requirements: str | Path) -> None:
-    run_uv("pip", "install", "--quiet", "--python", python, *requirements)
+def install(python: Path, *requirements: str | Path, compile_bytecode: bool = False) -> None:
+    """`compile_bytecode` writes every module's bytecode at install: a venv started many times then never compiles
+    its modules again, even where Python may not write bytecode (PYTHONDONTWRITEBYTECODE), which otherwise made
+    every start of MLflow 2's server compile all of MLflow and its dependencies (over a minute on a busy machine)."""
+    compile_flag = ["--compile-bytecode"] if compile_bytecode else []
+    run_uv("pip", "install", "--quiet", *compile_flag, "--python", python, *requirements)
 
 
 def cache_root() -> Path:
@@ -85,7 +89,7 @@ def kept(name: str, requirements: Sequence[str]) -> Path:
         if not (root / ".ready").is_file():
             shutil.rmtree(root, ignore_errors=True)
             python = create(root)
-            install(python, *requirements)
+            install(python, *requirements, compile_bytecode=True)
             (root / ".ready").write_text("\n".join(requirements) + "\n")
     return root / "bin" / "python"
 
@@ -96,3 +100,11 @@ def mlflow_client(version: str) -> Path:
     setuptools at all."""
     extras = ["numpy<2", "pandas<2.3", "setuptools<81"] if version.startswith("2.") else ["numpy", "pandas"]
     return kept(f"mlflow-skinny-{version}", [f"mlflow-skinny=={version}", "cloudpickle", *extras])
+
+
+def mlflow_full(version: str) -> Path:
+    """A kept venv with the whole MLflow package at `version` (what `mlflow server` needs: its tracking and model
+    registry stores, Flask and gunicorn); returns its python. Pinned for MLflow 2 as `mlflow_client` pins it, and to
+    SQLAlchemy 2.0: its stores import a pool class that SQLAlchemy 2.1 removed."""
+    extras = ["numpy<2", "pandas<2.3", "setuptools<81", "sqlalchemy<2.1"] if version.startswith("2.") else []
+    return kept(f"mlflow-{version}", [f"mlflow=={version}", *extras])
