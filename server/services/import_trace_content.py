@@ -14,11 +14,16 @@ from typing import Any
 from server.services.traces import ARTIFACT_LOCATION_TAG, SYSTEM_TAGS, TRACE_NAME_TAG
 
 PLACEMENT_TAGS = frozenset({ARTIFACT_LOCATION_TAG, *SYSTEM_TAGS})
+NAME_LENGTH = 500  # the longest trace name Runyard keeps, as when a client names a trace
 
 
 def content_tags(tags: dict[str, str]) -> dict[str, str]:
-    """A trace's tags without those naming where it is kept; its name (`mlflow.traceName`) stays."""
-    return {key: value for key, value in tags.items() if key not in PLACEMENT_TAGS}
+    """A trace's tags without those naming where it is kept; its name (`mlflow.traceName`) stays, cut as Runyard
+    keeps it."""
+    kept = {key: value for key, value in tags.items() if key not in PLACEMENT_TAGS}
+    if TRACE_NAME_TAG in kept:
+        kept[TRACE_NAME_TAG] = kept[TRACE_NAME_TAG][:NAME_LENGTH]
+    return kept
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,6 @@ from server.store import experiments as experiment_store
 from server.store import traces as trace_store
 from server.store.models import Trace
 
-_NAME_LENGTH = 500  # the trace name column's
-
 
 class TraceDestination:
     def __init__(self, destination: Destination) -> None:
@@ -70,7 +68,7 @@ class TraceDestination:
                     request_time=content.request_time,
                     execution_duration=content.execution_duration,
                     state=content.state,
-                    name=content.name[:_NAME_LENGTH] if content.name is not None else None,
+                    name=content.name,
                     client_request_id=content.client_request_id,
                     request_preview=content.request_preview,
                     response_preview=content.response_preview,
