@@ -25,6 +25,7 @@ import click
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
 from server.cli.importing_models import ModelPlan, copy_models, dry_run_lines, plan_models
+from server.cli.importing_traces import TracePlan, copy_traces, plan_traces
 from server.cli.prefetch import prefetched
 from server.cli.settings import settings_from_flags
 from server.cli.store_options import store_options
@@ -37,6 +38,8 @@ from server.services.import_destination import Destination, ExperimentPlan
 from server.services.import_model_destination import ModelDestination
 from server.services.import_model_source import ModelSource
 from server.services.import_source import Source
+from server.services.import_trace_destination import TraceDestination
+from server.services.import_trace_source import TraceSource
 from server.services.store_setup import prepare_database
 from server.store.schema import is_empty
 
@@ -66,7 +69,7 @@ class Plan:
     "experiment_names",
     multiple=True,
     metavar="NAME",
-    help="Import only this experiment, its runs and its logged models (repeat for more); all of them, and the "
+    help="Import only this experiment, its runs, traces and logged models (repeat for more); all of them, and the "
     "registered models and prompts, by default.",
 )
 @click.option(
@@ -74,21 +77,23 @@ class Plan:
     type=click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
     default=None,
     metavar="DATE",
-    help="Import only runs started and logged models created at or after DATE (UTC, YYYY-MM-DD[THH:MM:SS]); "
+    help="Import only runs started, traces begun and logged models created at or after DATE (UTC, "
+    "YYYY-MM-DD[THH:MM:SS]); "
     "registered models and prompts come with an import without it.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be imported, and write nothing.")
 def import_command(
     source: str, experiment_names: tuple[str, ...], since: datetime | None, dry_run: bool, **flags: Any
 ) -> None:
-    """Import experiments, runs, models and prompts from an MLflow tracking server or an mlruns folder.
+    """Import experiments, runs, traces, models and prompts from an MLflow tracking server or an mlruns folder.
 
-    Models are logged models and registered models with their versions and aliases.
+    Traces come with their spans and assessments; models are logged models and registered models with their
+    versions and aliases.
 
     SOURCE is a tracking URI (http(s)://host:port of `mlflow server` or another Runyard, with the credentials in
     MLFLOW_TRACKING_USERNAME/_PASSWORD or MLFLOW_TRACKING_TOKEN; an Azure ML workspace's azureml:// tracking URI,
-    signed with DefaultAzureCredential) or a local mlruns folder. Runs and logged models
-    keep their ids, model versions their numbers; whatever was imported already is skipped, and anything the
+    signed with DefaultAzureCredential) or a local mlruns folder. Runs, traces and logged models keep their ids,
+    model versions their numbers; whatever was imported already is skipped, and anything the
     destination holds under the same id or name with other content stops the import before anything is written.
     The store is named as for `runyard server`, which may be running on it.
 
@@ -128,16 +133,20 @@ def _import(source_arg: str, selection: Selection, dry_run: bool, flags: dict[st
         model_plan = plan_models(
             *models, plan.experiments, since_ms=selection.since_ms, registered=selection.everything
         )
-        conflicts = plan.conflicts + model_plan.conflicts
+        traces = TraceSource(source), TraceDestination(destination)
+        trace_plan = plan_traces(*traces, plan.experiments, since_ms=selection.since_ms)
+        conflicts = plan.conflicts + trace_plan.conflicts + model_plan.conflicts
         if conflicts:
             _echo("Conflicts: the destination holds these ids with other content. Nothing was written.")
             for conflict in conflicts:
                 _echo(f"  {conflict}")
             return CONFLICT_EXIT
         if dry_run:
-            _echo(_dry_run_table(plan, model_plan))
+            _echo(_dry_run_table(plan, trace_plan, model_plan))
             return 0
-        return _copy_and_verify(source, destination, plan, (*models, model_plan), started)
+        return _copy_and_verify(
+            source, destination, plan, (*traces, trace_plan, selection.since_ms), (*models, model_plan), started
+        )
 
 
 @contextmanager
@@ -202,6 +211,7 @@ def _copy_and_verify(
     source: Source,
     destination: Destination,
     plan: Plan,
+    traces: tuple[TraceSource, TraceDestination, TracePlan, int | None],
     models: tuple[ModelSource, ModelDestination, ModelPlan],
     started: float,
 ) -> int:
@@ -233,16 +243,22 @@ def _copy_and_verify(
                 checks[key].differing_runs.append(run_id)
             imported_points += len(content.points)
             imported_bytes += sum(size for _, size in files)
+    trace_source, trace_destination, trace_plan, since_ms = traces
+    imported_traces = copy_traces(
+        trace_source, trace_destination, trace_plan, destination_ids, checks, since_ms=since_ms
+    )
     with _progress(list(checks.values()), "Verifying") as verifying:
         for check in verifying:
             count_destination(check, destination)
     _echo(table(list(checks.values())))
     models_match = copy_models(*models, destination_ids)
     skipped = sum(len(contents) for contents in plan.already_there.values())
+    traces_there = sum(len(counts) for counts in trace_plan.already_there.values())
     _echo(
         f"Imported {_count(len(work), 'run')} ({imported_points:,} metric points, {imported_bytes:,} artifact bytes) "
-        f"from {_count(len(checks), 'experiment')} in {time.monotonic() - started:.1f} s; "
-        f"{_count(skipped, 'run')} already there."
+        f"and {_count(imported_traces, 'trace')} from {_count(len(checks), 'experiment')} in "
+        f"{time.monotonic() - started:.1f} s; {_count(skipped, 'run')} and {_count(traces_there, 'trace')} "
+        "already there."
     )
     if source.artifacts_left:
         _echo(
@@ -289,8 +305,9 @@ def _source_files(source: Source, run_id: str) -> list[tuple[str, int]]:
     return [(f.path, f.size) for f in source.artifact_files(run_id)]
 
 
-def _dry_run_table(plan: Plan, models: ModelPlan) -> str:
-    rows = [("experiment", "id", "in the destination", "runs to import", "runs already there")]
+def _dry_run_table(plan: Plan, traces: TracePlan, models: ModelPlan) -> str:
+    header = ("experiment", "id", "in the destination", "runs to import", "runs already there")
+    rows = [(*header, "traces to import", "traces already there")]
     for planned in plan.experiments:
         key = planned.source.experiment_id
         rows.append(
@@ -300,13 +317,23 @@ def _dry_run_table(plan: Plan, models: ModelPlan) -> str:
                 f"yes, as {planned.destination_id}" if planned.existing else "no: created",
                 f"{len(plan.to_import[key]):,}",
                 f"{len(plan.already_there[key]):,}",
+                f"{traces.importing(key):,}",
+                f"{traces.there(key):,}",
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     total = sum(len(run_ids) for run_ids in plan.to_import.values())
-    summary = f"Dry run: {_count(total, 'run')} would be imported; nothing was written."
-    return "\n".join([*lines, *dry_run_lines(models), summary])
+    trace_total = sum(traces.importing(key) for key in traces.to_import)
+    summary = (
+        f"Dry run: {_count(total, 'run')} and {_count(trace_total, 'trace')} would be imported; nothing was written."
+    )
+    trace_lines = [
+        f"trace {trace_id} of {planned.source.name}: to import"
+        for planned in plan.experiments
+        for trace_id in sorted(traces.to_import.get(planned.source.experiment_id, ()))
+    ]
+    return "\n".join([*lines, *trace_lines, *dry_run_lines(models), summary])
 
 
 @contextmanager

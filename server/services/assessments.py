@@ -271,3 +271,11 @@ def record_carried(session: Session, trace_id: str, carried: Sequence[Assessment
     for row in rows.values():
         if row["overrides"]:
             store.set_valid(session, trace_id, row["overrides"], False)
+
+
+def imported_row(incoming: AssessmentIn, trace_id: str, assessment_id: str, *, valid: bool) -> dict[str, Any]:
+    """The row of an assessment copied from another MLflow store by `runyard import`: its own id, times and
+    validity kept, everything else checked and stored as a client's assessment is."""
+    row = _columns(incoming, trace_id, assessment_id, now_ms())
+    row["valid"] = valid
+    return row

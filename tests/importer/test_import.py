@@ -1,6 +1,6 @@
 """`runyard import` as a user runs it: from a real `mlflow server` and from an `mlruns` folder filled by the stock
-client (experiments, runs, a logged model, a registered model and a prompt), into a fresh Runyard store that a
-Runyard server then serves, read back with the stock client."""
+client (experiments, runs, a trace with assessments, a logged model, a registered model and a prompt), into a fresh
+Runyard store that a Runyard server then serves, read back with the stock client."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import httpx
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.entities import Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
+from mlflow.entities import AssessmentSource, Dataset, DatasetInput, InputTag, Metric, Param, RunTag, ViewType
 from sqlalchemy import text
 
 from server.config import Settings
@@ -38,6 +38,7 @@ class Source:
     run_ids: list[str]  # every run, the deleted one included
     deleted_run: str
     model_id: str  # the logged model
+    trace_id: str  # the trace of the first run
 
 
 def _fill_models(client: MlflowClient, workdir: Path, experiment_id: str, run_id: str) -> str:
@@ -73,9 +74,52 @@ def _fill_models(client: MlflowClient, workdir: Path, experiment_id: str, run_id
     return logged.model_id
 
 
+def _fill_trace(client: MlflowClient, experiment_id: str, run_id: str) -> str:
+    """A trace of the run (a root span with a child, a tag), with a person's feedback and an expectation on it.
+    Returns its id."""
+    saved = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(client.tracking_uri)  # where the client's tracer exports and assessments go
+    try:
+        root = client.start_trace(
+            "answer",
+            span_type="CHAIN",
+            inputs={"question": "why?"},
+            tags={"topic": "churn"},
+            experiment_id=experiment_id,
+            run_id=run_id,
+        )
+        child = client.start_span(
+            "retrieve",
+            trace_id=root.trace_id,
+            parent_id=root.span_id,
+            span_type="RETRIEVER",
+            inputs={"query": "why?"},
+            attributes={"top_k": 3},
+        )
+        client.end_span(root.trace_id, child.span_id, outputs=["a document"])
+        client.end_trace(root.trace_id, outputs={"answer": "because"})
+        mlflow.flush_trace_async_logging()
+        person = AssessmentSource("HUMAN", "ana")
+        mlflow.log_feedback(
+            trace_id=root.trace_id,
+            name="helpful",
+            value=True,
+            rationale="to the point",
+            source=person,
+            metadata={"round": "1"},
+        )
+        mlflow.log_expectation(trace_id=root.trace_id, name="expected", value={"answer": "because"}, source=person)
+    finally:
+        mlflow.set_tracking_uri(None)
+        if saved is None:  # setting it also sets this, which outlives the test
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+    return root.trace_id
+
+
 def _fill(client: MlflowClient, workdir: Path) -> Source:
     """Two experiments (one tagged), runs with 1,000-point histories, params, tags, a dataset input, artifacts
-    (one bigger than a chunk), a deleted run, and a deleted experiment with a run of its own."""
+    (one bigger than a chunk), a trace of the first run, a deleted run, and a deleted experiment with a run of its
+    own."""
     trainer = client.create_experiment("trainer", tags={"team": "vision", "mlflow.note.content": "the trainer"})
     tuner = client.create_experiment("tuner")
     run_ids = []
@@ -110,7 +154,8 @@ def _fill(client: MlflowClient, workdir: Path) -> Source:
     client.log_param(gone_run, "p", "1")
     client.delete_experiment(gone)
     model_id = _fill_models(client, workdir, trainer, run_ids[0])
-    return Source(client.tracking_uri, [*run_ids, deleted, gone_run], deleted, model_id)
+    trace_id = _fill_trace(client, trainer, run_ids[0])
+    return Source(client.tracking_uri, [*run_ids, deleted, gone_run], deleted, model_id, trace_id)
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +178,7 @@ def mlruns_source(tmp_path_factory: pytest.TempPathFactory) -> Source:
         mlflow.set_tracking_uri(None)
         if previous is None:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
-    return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run, source.model_id)  # a folder
+    return Source(str(workdir / "mlruns"), source.run_ids, source.deleted_run, source.model_id, source.trace_id)
 
 
 def _history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, int, str]]:
@@ -233,6 +278,46 @@ def assert_same_models(source: MlflowClient, copy: MlflowClient, model_id: str, 
     assert copy.load_prompt(f"prompts:/{PROMPT}@production").template == "Hi {{name}}!"
 
 
+_PLACEMENT_TAGS = ("mlflow.artifactLocation", "mlflow.trace.spansLocation")  # each store's own
+
+
+def assert_same_traces(source: MlflowClient, copy: MlflowClient, trace_id: str, run_id: str) -> None:
+    """The trace as a user finds it in the run's experiment, spans and assessments included."""
+    locations = [source.get_experiment_by_name("trainer").experiment_id]
+    (mine,) = source.search_traces(locations=locations)
+    (theirs,) = copy.search_traces(locations=[copy.get_experiment_by_name("trainer").experiment_id])
+    assert theirs.info.trace_id == mine.info.trace_id == trace_id
+    for field in ("request_time", "execution_duration", "state", "request_preview", "response_preview"):
+        assert getattr(theirs.info, field) == getattr(mine.info, field), field
+    assert theirs.info.trace_metadata == mine.info.trace_metadata
+    assert theirs.info.trace_metadata["mlflow.sourceRun"] == run_id
+    tags = {k: v for k, v in mine.info.tags.items() if k not in _PLACEMENT_TAGS}
+    assert {k: v for k, v in theirs.info.tags.items() if k not in _PLACEMENT_TAGS} == tags
+    assert tags["topic"] == "churn"
+    got = copy.get_trace(trace_id)
+    spans = [(s.name, s.span_id, s.parent_id, s.attributes, s.start_time_ns, s.end_time_ns) for s in mine.data.spans]
+    assert [
+        (s.name, s.span_id, s.parent_id, s.attributes, s.start_time_ns, s.end_time_ns) for s in got.data.spans
+    ] == spans
+    assert [s.name for s in got.data.spans] == ["answer", "retrieve"]
+    assert got.data.spans[1].parent_id == got.data.spans[0].span_id
+    assert got.data.spans[1].attributes["top_k"] == 3
+
+    def assessments(trace: mlflow.entities.Trace) -> list[tuple[object, ...]]:
+        return sorted(
+            (a.assessment_id, a.name, a.value, a.rationale, a.source, a.metadata, a.create_time_ms, a.valid)
+            for a in trace.info.assessments
+        )
+
+    assert assessments(got) == assessments(mine)
+    assert sorted((a.name, a.value) for a in got.info.assessments) == [
+        ("expected", {"answer": "because"}),
+        ("helpful", True),
+    ]
+    (linked,) = copy.search_traces(locations=[theirs.info.experiment_id], run_id=run_id)
+    assert linked.info.trace_id == trace_id
+
+
 def _delete_run_row(store: str, run_id: str) -> None:
     """What a destination looks like when an import was killed before this run's transaction committed."""
     database = Database(store)
@@ -248,12 +333,13 @@ def test_import_from_mlflow_server(
     artifacts = tmp_path / "mlartifacts"
     planned = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts, "--dry-run")
     assert planned.returncode == 0, planned.stderr
-    assert f"{len(mlflow_source.run_ids)} runs would be imported; nothing was written" in planned.stdout
+    assert f"{len(mlflow_source.run_ids)} runs and 1 trace would be imported; nothing was written" in planned.stdout
+    assert f"trace {mlflow_source.trace_id} of trainer: to import" in planned.stdout
     assert "registered models and prompts: 2 (4 versions) to import, 0 already there" in planned.stdout
     later = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts, "--dry-run", "--since", "2999-01-01")
     assert later.returncode == 0, later.stderr
     assert "logged models: 0 to import, 0 already there" in later.stdout
-    assert "0 runs would be imported; nothing was written" in later.stdout
+    assert "0 runs and 0 traces would be imported; nothing was written" in later.stdout
     if fresh_store_uri.startswith("sqlite"):
         assert not Path(fresh_store_uri.removeprefix("sqlite:///")).exists()
 
@@ -261,9 +347,11 @@ def test_import_from_mlflow_server(
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "Traceback" not in imported.stderr
     assert f"Imported {len(mlflow_source.run_ids)} runs" in imported.stdout
+    assert ") and 1 trace from 4 experiments in " in imported.stdout
     assert "DIFFERENT" not in imported.stdout
     trainer = next(line for line in imported.stdout.splitlines() if line.startswith("trainer"))
     assert f"{2 * (HISTORY + 1) + 1:,}" in trainer  # its two runs' points, and the logged model's `auc`
+    assert trainer.split()[-4:] == ["1", "2", "2", "identical"]  # a trace, its two spans, two assessments
     lines = [line.split() for line in imported.stdout.splitlines()]
     assert ["churn", "model", "2", "1", "identical"] in lines  # versions and aliases per registered model
     assert ["greeting", "prompt", "2", "1", "identical"] in lines
@@ -274,11 +362,14 @@ def test_import_from_mlflow_server(
         copy = MlflowClient(url)
         assert_same(MlflowClient(mlflow_source.uri), copy, mlflow_source.run_ids, tmp_path)
         assert_same_models(MlflowClient(mlflow_source.uri), copy, mlflow_source.model_id, tmp_path / "models")
+        source, trace_id = MlflowClient(mlflow_source.uri), mlflow_source.trace_id
+        assert_same_traces(source, copy, trace_id, mlflow_source.run_ids[0])
 
         again = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert again.returncode == 0, again.stdout + again.stderr
-        assert "Imported 0 runs" in again.stdout
-        assert f"{len(mlflow_source.run_ids)} runs already there" in again.stdout
+        assert "Imported 0 runs (0 metric points, 0 artifact bytes) and 0 traces from" in again.stdout
+        assert f"{len(mlflow_source.run_ids)} runs and 1 trace already there." in again.stdout
+        assert len(copy.search_traces(locations=[copy.get_experiment_by_name("trainer").experiment_id])) == 1
         assert (
             "Imported 0 logged models and 0 registered models (0 versions); "
             "1 logged model and 2 registered models already there."
@@ -290,9 +381,11 @@ def test_import_from_mlflow_server(
         _delete_run_row(fresh_store_uri, missing)
         copy.set_tag(changed, "k", "changed here")
         copy.set_registered_model_tag(MODEL, "team", "changed here")
+        copy.set_trace_tag(trace_id, "topic", "changed here")
         refused = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert refused.returncode == 3, refused.stdout + refused.stderr
         assert f"run {changed}: the destination's run has another tags" in refused.stdout
+        assert f"trace {trace_id}: the destination's trace has another tags" in refused.stdout
         assert "registered model 'churn': the destination's model has another tags" in refused.stdout
         assert "Nothing was written" in refused.stdout
         with pytest.raises(mlflow.exceptions.MlflowException, match="not found"):
@@ -301,10 +394,14 @@ def test_import_from_mlflow_server(
 
         copy.set_tag(changed, "k", "v")  # as it was: the import resumes with the one missing run
         copy.set_registered_model_tag(MODEL, "team", "risk")
+        copy.set_trace_tag(trace_id, "topic", "churn")
+        copy.delete_traces(copy.get_trace(trace_id).info.experiment_id, trace_ids=[trace_id])  # as if never copied
         resumed = runyard_import(mlflow_source.uri, fresh_store_uri, artifacts)
         assert resumed.returncode == 0, resumed.stdout + resumed.stderr
         assert "Imported 1 run (" in resumed.stdout
+        assert " and 1 trace from " in resumed.stdout
         assert_same(MlflowClient(mlflow_source.uri), copy, [missing], tmp_path / "resumed")
+        assert_same_traces(source, copy, trace_id, mlflow_source.run_ids[0])
         assert copy.create_experiment("made after the import")  # imported ids do not collide with new ones
 
 
@@ -313,11 +410,14 @@ def test_import_from_mlruns_folder(mlruns_source: Source, fresh_store_uri: str, 
     only = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts, "--experiments", "tuner")
     assert only.returncode == 0, only.stdout + only.stderr
     assert "Imported 2 runs" in only.stdout
+    assert ") and 0 traces from 1 experiment in " in only.stdout  # the trace is the trainer's
     assert "Imported 0 logged models and 0 registered models" in only.stdout  # those come with all experiments
     imported = runyard_import(mlruns_source.uri, fresh_store_uri, artifacts)
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert f"Imported {len(mlruns_source.run_ids) - 2} runs" in imported.stdout
-    assert "2 runs already there" in imported.stdout
+    assert ") and 1 trace from 4 experiments in " in imported.stdout
+    assert "2 runs and 0 traces already there." in imported.stdout
+    assert "DIFFERENT" not in imported.stdout
     assert MODELS_IMPORTED in imported.stdout
     with runyard_server(fresh_store_uri, artifacts) as url:
         os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
@@ -325,6 +425,7 @@ def test_import_from_mlruns_folder(mlruns_source: Source, fresh_store_uri: str, 
             source = MlflowClient(Path(mlruns_source.uri).as_uri())
             assert_same(source, MlflowClient(url), mlruns_source.run_ids, tmp_path)
             assert_same_models(source, MlflowClient(url), mlruns_source.model_id, tmp_path / "models")
+            assert_same_traces(source, MlflowClient(url), mlruns_source.trace_id, mlruns_source.run_ids[0])
         finally:
             os.environ.pop("MLFLOW_ALLOW_FILE_STORE")
 
