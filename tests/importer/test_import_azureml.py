@@ -183,7 +183,7 @@ def test_import_from_a_workspace(
     imported = runyard_import(AZUREML_URI, tmp_path)
 
     assert imported.exit_code == 0, imported.output
-    assert "Imported 3 runs (101 metric points, 12 artifact bytes) from 3 experiments" in imported.stdout
+    assert "Imported 3 runs (101 metric points, 12 artifact bytes) and 0 traces from 3 experiments" in imported.stdout
     assert (
         "Not imported: the artifacts of 1 run, kept in the Azure ML workspace's own artifact store (azureml:// "
         "artifact URIs), which runyard import does not read.\n"
@@ -270,7 +270,7 @@ def test_the_https_uri_takes_the_azure_credential_unless_mlflow_credentials_are_
 
     planned = runyard_import(https, tmp_path, "--dry-run")
     assert planned.exit_code == 0, planned.output
-    assert "Dry run: 3 runs would be imported; nothing was written." in planned.stdout
+    assert "Dry run: 3 runs and 0 traces would be imported; nothing was written." in planned.stdout
     assert {authorization for _, authorization in proxy.seen} == {"Bearer token-1"}
 
     os.environ.pop("MLFLOW_TRACKING_AUTH", None)

@@ -26,7 +26,7 @@ from tests.support.processes import mlflow_server, runyard_import, runyard_serve
 VERSION = "2.22.1"
 SCRIPT = Path(__file__).parent / "scripts" / "stock_client.py"
 # The phases' progress labels, which stderr shows beside warnings (without a terminal: the label alone).
-PROGRESS = ("Reading experiments", "Checking the destination", "Importing ", "Verifying")
+PROGRESS = ("Reading experiments", "Reading traces", "Checking the destination", "Importing ", "Verifying")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,9 @@ def test_import_from_mlflow2_server(mlflow2_source: Source, tmp_path: Path) -> N
         "Imported 0 logged models and 1 registered model (2 versions); "
         "0 logged models and 0 registered models already there."
     ) in lines
-    assert lines[-1].startswith("Imported 5 runs (3,004 metric points, 3,146,905 artifact bytes) from 4 experiments")
+    assert lines[-1].startswith(
+        "Imported 5 runs (3,004 metric points, 3,146,905 artifact bytes) and 0 traces from 4 experiments"
+    )
 
     with runyard_server(store, artifacts) as url:
         assert _snapshot(url, tmp_path / "copy.json") == source
@@ -96,4 +98,4 @@ def test_import_from_mlflow2_server(mlflow2_source: Source, tmp_path: Path) -> N
         "0 logged models and 1 registered model already there."
     ) in again.stdout.splitlines()
     assert again.stdout.splitlines()[-1].startswith("Imported 0 runs (0 metric points, 0 artifact bytes)")
-    assert again.stdout.splitlines()[-1].endswith("; 5 runs already there.")
+    assert again.stdout.splitlines()[-1].endswith("; 5 runs and 0 traces already there.")
