@@ -13,10 +13,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from server.api.routing import Rpc
-from server.api.trace_json import assessment_changes, assessment_in, assessment_json
+from server.api.trace_json import assessment_changes, assessment_in
 from server.api.wire import Fields, missing
 from server.auth import rules as access
 from server.services import assessments
+from server.services.assessment_messages import assessment_json
 from server.web.context import Context
 
 

@@ -13,7 +13,7 @@ import base64
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -23,9 +23,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from server.errors import MlflowError
 from server.services import spans as span_rules
+from server.services.assessment_messages import JSON_FORMAT, assessment_json, timestamp_text
 from server.services.assessments import (
-    EXPECTATION,
-    ISSUE,
     SOURCE_TYPES,
     AssessmentChanges,
     AssessmentIn,
@@ -33,26 +32,17 @@ from server.services.assessments import (
 )
 from server.services.spans import decode_any_value
 from server.services.traces import TraceInfoIn, TraceView
-from server.store.models import Assessment
 
 _SPAN_KINDS = {value: name for name, value in OtlpSpan.SpanKind.items()}
 _STATUS_CODES = {value: name for name, value in Status.StatusCode.items()}
 _TIMESTAMP_RE = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)")
 _DURATION_RE = re.compile(r"(-?)(\d+)(?:\.(\d{1,9}))?s")
 _STATE_NUMBERS = {"0": "STATE_UNSPECIFIED", "1": "OK", "2": "ERROR", "3": "IN_PROGRESS"}
-JSON_FORMAT = "JSON_FORMAT"  # the one `serialized_value` format MLflow reads
 # The fields an UpdateAssessment mask may name (FieldMask JSON spells them in camelCase); others change nothing.
 _MASK_PATHS = {"assessmentName": "assessment_name"}
 
 
 # --- writing ------------------------------------------------------------------------------------------------------
-
-
-def timestamp_text(ms: int) -> str:
-    """A Timestamp as protobuf writes it: whole seconds, or three fraction digits for milliseconds."""
-    seconds, millis = divmod(ms, 1000)
-    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def duration_text(ms: int) -> str:
@@ -110,56 +100,6 @@ def trace_info_v2_json(view: TraceView) -> dict[str, Any]:
     if view.tags:
         info["tags"] = [{"key": k, "value": v} for k, v in view.tags.items()]
     return info
-
-
-def _error_json(error: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"error_code": error.get("error_code") or ""}
-    if error.get("error_message"):
-        out["error_message"] = error["error_message"]
-    if error.get("stack_trace"):
-        out["stack_trace"] = error["stack_trace"]
-    return out
-
-
-def assessment_json(row: Assessment) -> dict[str, Any]:
-    """An `Assessment` message, fields in MLflow's order. An expectation's value is a `Value` when it is a number,
-    a string or a boolean, else JSON text in `serialized_value`, as MLflow's client writes and reads it."""
-    out: dict[str, Any] = {
-        "assessment_id": row.assessment_id,
-        "assessment_name": row.name,
-        "trace_id": row.trace_id,
-    }
-    if row.span_id is not None:
-        out["span_id"] = row.span_id
-    source: dict[str, Any] = {"source_type": row.source_type}
-    if row.source_id is not None:
-        source["source_id"] = row.source_id
-    out["source"] = source
-    out["create_time"] = timestamp_text(row.create_time)
-    out["last_update_time"] = timestamp_text(row.last_update_time)
-    value = None if row.value is None else orjson.loads(row.value)
-    if row.kind == ISSUE:
-        issue_name = value.get("issue_name") if isinstance(value, dict) else None
-        out["issue"] = {"issue_name": issue_name} if issue_name else {}
-    elif row.kind == EXPECTATION:
-        if isinstance(value, bool | int | float | str):
-            out["expectation"] = {"value": value}
-        else:
-            serialized = {"serialization_format": JSON_FORMAT, "value": json.dumps(value)}
-            out["expectation"] = {"serialized_value": serialized}
-    else:
-        feedback: dict[str, Any] = {"value": value}
-        if row.error is not None:
-            feedback["error"] = _error_json(orjson.loads(row.error))
-        out["feedback"] = feedback
-    if row.rationale is not None:
-        out["rationale"] = row.rationale
-    if row.assessment_metadata:
-        out["metadata"] = orjson.loads(row.assessment_metadata)
-    if row.overrides:
-        out["overrides"] = row.overrides
-    out["valid"] = row.valid
-    return out
 
 
 def _b64(data: bytes) -> str:
