@@ -36,11 +36,11 @@ T = TypeVar("T")
     "experiment_names",
     multiple=True,
     metavar="NAME",
-    help="Export only this experiment, its runs and its logged models (repeat for more); all of them, and the "
+    help="Export only this experiment, its runs, traces and logged models (repeat for more); all of them, and the "
     "registered models and prompts, by default.",
 )
 def export_command(dest_folder: Path, experiment_names: tuple[str, ...], **flags: Any) -> None:
-    """Export experiments, runs, models and prompts to an MLflow mlruns folder, artifacts included.
+    """Export experiments, runs, traces, models and prompts to an MLflow mlruns folder, artifacts included.
 
     DEST_FOLDER must not exist or be empty. It becomes a tree in the layout of MLflow's file store: the stock
     client reads it with `MlflowClient("file:///.../DEST_FOLDER")` (MLflow 3 wants MLFLOW_ALLOW_FILE_STORE=true),
@@ -85,6 +85,11 @@ def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
             for model_id in bar:
                 written = exporter.logged_model(model_id)
                 files, size = files + written.files.files, size + written.files.bytes
+        traces = [(each.experiment.experiment_id, trace_id) for each in work for trace_id in each.trace_ids]
+        with _progress(traces, "Exporting traces") as bar:
+            for experiment_id, trace_id in bar:
+                copied = exporter.trace(experiment_id, trace_id)
+                files, size = files + copied.files, size + copied.bytes
         registered = [] if names else exporter.registered_model_names()
         versions = 0
         with _progress(registered, "Exporting registered models") as bar:
@@ -94,7 +99,8 @@ def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
         db.dispose()
     click.echo(
         f"Exported {_count(len(work), 'experiment')}, {_count(len(runs), 'run')} ({points:,} metric points), "
-        f"{_count(len(models), 'logged model')} and {_count(len(registered), 'registered model')} "
+        f"{_count(len(traces), 'trace')}, {_count(len(models), 'logged model')} and "
+        f"{_count(len(registered), 'registered model')} "
         f"({_count(versions, 'version')}) with {_count(files, 'artifact file')} ({size:,} bytes) to {dest_folder} "
         f"in {time.monotonic() - started:.1f} s."
     )

@@ -7,6 +7,8 @@ The layout, as MLflow 3's file stores read it:
     <experiment>/<run id>/meta.yaml, params/<key>, tags/<key>, metrics/<key> ("timestamp value step" per point),
         artifacts/, inputs/<input id>/meta.yaml             (the datasets themselves in <experiment>/datasets/<id>)
     <experiment>/models/<model id>/meta.yaml, params/, tags/, metrics/ ("timestamp value step run_id"), artifacts/
+    <experiment>/traces/<trace id>/trace_info.yaml, request_metadata/<key>, tags/<key>,
+        assessments/<assessment id>.yaml, artifacts/traces.json (the spans) and the trace's attachments
     <root>/models/<name>/meta.yaml, tags/<key>, aliases/<alias> (the version number),
         version-<n>/meta.yaml, version-<n>/tags/<key>
 
@@ -24,6 +26,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from server.errors import MlflowError
+from server.services.export_traces import TraceFiles
 from server.services.import_content import ExperimentContent, RunContent
 from server.services.import_model_content import LoggedModelContent, RegisteredModelContent
 
@@ -31,6 +34,7 @@ META = "meta.yaml"
 METRICS = "metrics"
 ARTIFACTS = "artifacts"
 TRASH = ".trash"  # where the file store keeps deleted experiments
+TRACE_SPANS = "traces.json"  # in a trace's artifact folder, where the stock client looks for the spans
 # RunStatus and SourceType as the file store records them: their proto numbers.
 _RUN_STATUS = {"RUNNING": 1, "SCHEDULED": 2, "FINISHED": 3, "FAILED": 4, "KILLED": 5}
 _SOURCE_TYPE_LOCAL = 4
@@ -44,9 +48,9 @@ def _md5(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _write_yaml(folder: Path, data: Mapping[str, Any]) -> None:
+def _write_yaml(folder: Path, data: Mapping[str, Any], name: str = META) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    with (folder / META).open("w", encoding="utf-8") as handle:
+    with (folder / name).open("w", encoding="utf-8") as handle:
         yaml.safe_dump(dict(data), handle, default_flow_style=False, allow_unicode=True)
 
 
@@ -196,6 +200,26 @@ class MlrunsTree:
         for key, lines in by_key.items():
             key_file(metrics, key).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
         return artifacts
+
+    @staticmethod
+    def trace_artifacts(experiment_folder: Path, trace_id: str) -> Path:
+        """A trace's artifact folder, where its spans and attachments go."""
+        return experiment_folder / "traces" / trace_id / ARTIFACTS
+
+    @staticmethod
+    def write_trace(experiment_folder: Path, trace: TraceFiles) -> None:
+        """The trace's info, metadata, tags and assessments, and its spans in its artifact folder."""
+        folder = experiment_folder / "traces" / trace.trace_id
+        _write_yaml(folder, trace.info, "trace_info.yaml")
+        _write_values(folder / "request_metadata", trace.metadata)  # the name MLflow 2 gave the metadata
+        _write_values(folder / "tags", trace.tags)
+        for assessment_id, assessment in trace.assessments.items():
+            path = key_file(folder / "assessments", f"{assessment_id}.yaml")
+            _write_yaml(path.parent, assessment, path.name)
+        artifacts = folder / ARTIFACTS
+        artifacts.mkdir(exist_ok=True)
+        if trace.spans is not None:
+            (artifacts / TRACE_SPANS).write_text(trace.spans, encoding="utf-8")
 
     def write_registered_model(self, model: RegisteredModelContent, storage_locations: Mapping[int, str]) -> None:
         """The model (or prompt), its tags and aliases, and every version with its tags; `storage_locations` are

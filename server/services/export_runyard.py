@@ -5,7 +5,8 @@ with (`stored_content`, `ModelDestination`), so what an export writes is what an
 only a run's metric histories are streamed instead, a batch of points at a time. Ids
 stay as they are (experiments, runs, logged models, version numbers). Locations move into the tree: a run's or a
 logged model's files are copied into its folder there, and a model version whose source lies in one of those
-folders is pointed at the tree's copy.
+folders is pointed at the tree's copy. A trace is read as the server answers a client's GetTrace (`export_traces`);
+the files attached to it are copied into its artifact folder in the tree, next to its spans.
 """
 
 from __future__ import annotations
@@ -18,22 +19,25 @@ from server.artifacts.registry import ArtifactRegistry
 from server.errors import MlflowError
 from server.services.export_artifacts import CopiedFiles, copy_folder
 from server.services.export_layout import ARTIFACTS, MlrunsTree
+from server.services.export_traces import trace_files
 from server.services.import_content import ExperimentContent, stored_content
 from server.services.import_destination import Destination
 from server.services.import_model_content import RegisteredModelContent, Relocation, relocated
 from server.services.import_model_destination import ModelDestination
 from server.store import experiments as experiment_store
 from server.store import exports
+from server.store import traces as trace_store
 from server.store.engine import Database
 
 
 @dataclass(frozen=True, slots=True)
 class ExperimentWork:
-    """An experiment to export with the ids of its runs and logged models."""
+    """An experiment to export with the ids of its runs, logged models and traces."""
 
     experiment: ExperimentContent
     run_ids: list[str]
     model_ids: list[str]
+    trace_ids: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +83,7 @@ class Exporter:
                     ),
                     exports.run_ids(session, e.experiment_id),
                     exports.logged_model_ids(session, e.experiment_id),
+                    exports.trace_ids(session, e.experiment_id),
                 )
                 for e in found
             ]
@@ -111,6 +116,19 @@ class Exporter:
         into = self.tree.write_logged_model(self.folders[str(content.experiment_id)], content)
         self.moves[model_id] = Relocation(location, into.as_uri())
         return Written(len(content.metrics), self._copy(f"logged model {model_id}", location, into))
+
+    def trace(self, experiment_id: int, trace_id: str) -> CopiedFiles:
+        """The trace with its spans and assessments, and the files attached to it; returns the files copied."""
+        experiment = self.folders[str(experiment_id)]
+        into = self.tree.trace_artifacts(experiment, trace_id)
+        with self.db.read() as session:
+            if trace_store.find_trace(session, trace_id) is None:
+                raise MlflowError.not_found(f"Trace {trace_id} was deleted from the store while the export ran.")
+            files = trace_files(session, trace_id, experiment.name, into.as_uri())
+        location = files.attachments_from
+        copied = self._copy(f"trace {trace_id}", location, into) if location else CopiedFiles()
+        self.tree.write_trace(experiment, files)
+        return copied
 
     def _copy(self, owner: str, location: str, into: Path) -> CopiedFiles:
         """The artifact folder's files, or an error naming whose they are (a location this store cannot read)."""

@@ -1,5 +1,5 @@
-"""What `runyard export` lists: the default workspace's experiments (deleted ones too), each one's runs and logged
-models, and its registered models (prompts included); and a run's metric histories, streamed. Everything else of
+"""What `runyard export` lists: the default workspace's experiments (deleted ones too), each one's runs, traces and
+logged models, and its registered models (prompts included); and a run's metric histories, streamed. Everything else of
 one item is read by the same functions `runyard import` uses to read back what it wrote, so an export and an import
 see a run the same way.
 """
@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from server.store.imports import StoredRun
-from server.store.models import Experiment, LoggedModel, RegisteredModel, Run
+from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 from server.store.runs import load_run_data
 from server.store.workspace_models import DEFAULT_WORKSPACE
 
@@ -58,6 +58,14 @@ def metric_points(session: Session, run_id: str, key: str) -> Iterator[tuple[int
     rows: Iterator[tuple[Any, ...]] = iter(session.execute(query, {"r": run_id, "k": key}).tuples())
     for timestamp, step, value, nan in rows:
         yield int(timestamp), int(step), float(value), bool(nan)
+
+
+def trace_ids(session: Session, experiment_id: int) -> list[str]:
+    """The experiment's traces, oldest first."""
+    query = (
+        select(Trace.trace_id).where(Trace.experiment_id == experiment_id).order_by(Trace.request_time, Trace.trace_id)
+    )
+    return list(session.scalars(query))
 
 
 def logged_model_ids(session: Session, experiment_id: int) -> list[str]:

@@ -1,6 +1,7 @@
 """`runyard export` as a user runs it: a Runyard server filled by the stock client (experiments, runs with long
-histories, artifacts, a deleted run and experiment, a logged model, a registered model and a prompt) written out
-as an `mlruns` folder, which the stock client reads as a file store and `runyard import` brings back whole."""
+histories, artifacts, a deleted run and experiment, a trace with assessments, a logged model, a registered model and
+a prompt) written out as an `mlruns` folder, which the stock client reads as a file store and `runyard import` brings
+back whole."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from tests.importer.test_import import (
     _fill,
     assert_same,
     assert_same_models,
+    assert_same_traces,
     runyard_import,
 )
 from tests.support.processes import runyard_server
@@ -89,7 +91,7 @@ def test_an_export_reads_as_a_file_store_and_imports_back_whole(
     assert "Traceback" not in exported.stderr
     assert exported.stdout.startswith(
         f"Exported 4 experiments, {len(runyard_source.source.run_ids)} runs ({3 * (HISTORY + 1) + 2:,} metric "
-        "points), 1 logged model and 2 registered models (4 versions) with 8 artifact files ("
+        "points), 1 trace, 1 logged model and 2 registered models (4 versions) with 8 artifact files ("
     )
 
     # The stock client reads the tree as a file store, with every id kept and every file inside the tree.
@@ -115,6 +117,12 @@ def test_an_export_reads_as_a_file_store_and_imports_back_whole(
     assert deleted is not None
     assert deleted.lifecycle_stage == "deleted"
     assert (tree / ".trash" / deleted.experiment_id / "meta.yaml").is_file()
+    trace_id, traced_run = runyard_source.source.trace_id, runyard_source.source.run_ids[0]
+    assert_same_traces(source, exported_client, trace_id, traced_run)
+    trace = exported_client.get_trace(trace_id)
+    assert trace.info.tags["mlflow.artifactLocation"] == (
+        f"{tree.as_uri()}/{trace.info.experiment_id}/traces/{trace_id}/artifacts"
+    )
 
     # `runyard import` brings the tree into an empty store, where a server shows what the original showed.
     store, artifacts = f"sqlite:///{tmp_path / 'copy.db'}", tmp_path / "copy-artifacts"
@@ -123,11 +131,13 @@ def test_an_export_reads_as_a_file_store_and_imports_back_whole(
     assert f"Imported {len(runyard_source.source.run_ids)} runs" in imported.stdout
     assert "DIFFERENT" not in imported.stdout
     assert MODELS_IMPORTED in imported.stdout
+    assert ") and 1 trace from 4 experiments in " in imported.stdout
     mlflow.set_tracking_uri(None)
     with runyard_server(store, artifacts) as url:
         copy = MlflowClient(url)
         assert_same(source, copy, runyard_source.source.run_ids, tmp_path / "copy")
         assert_same_models(source, copy, runyard_source.source.model_id, tmp_path / "models")
+        assert_same_traces(source, copy, trace_id, traced_run)
         assert {e.name for e in copy.search_experiments(view_type=ViewType.ALL)} == {
             "Default",
             "trainer",
@@ -141,7 +151,8 @@ def test_an_export_of_named_experiments_leaves_the_rest_out(runyard_source: Fill
     exported = runyard_export(runyard_source.store, runyard_source.artifacts, tree, "--experiments", "tuner")
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert exported.stdout.startswith(
-        "Exported 1 experiment, 2 runs (1,002 metric points), 0 logged models and 0 registered models (0 versions) "
+        "Exported 1 experiment, 2 runs (1,002 metric points), 0 traces, 0 logged models and 0 registered models "
+        "(0 versions) "
     )
     assert not (tree / "models").exists()
     nowhere = tmp_path / "none"
