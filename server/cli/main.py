@@ -23,11 +23,11 @@ COMMANDS = {
     "server": LazyCommand("server.cli.serve:server", "Start the tracking server."),
     "import": LazyCommand(
         "server.cli.importing:import_command",
-        "Import experiments, runs, models and prompts from an MLflow tracking server or an mlruns folder.",
+        "Import experiments, runs, traces, models and prompts from an MLflow tracking server or an mlruns folder.",
     ),
     "export": LazyCommand(
         "server.cli.exporting:export_command",
-        "Export experiments, runs, models and prompts to an MLflow mlruns folder, artifacts included.",
+        "Export experiments, runs, traces, models and prompts to an MLflow mlruns folder, artifacts included.",
     ),
     "db": LazyCommand("server.cli.storage:db", "Database schema commands."),
     "artifacts": LazyCommand("server.cli.storage:artifacts", "Artifact store commands."),
