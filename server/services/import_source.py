@@ -14,11 +14,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from server.errors import ErrorCode, MlflowError
 from server.services import import_azureml as azureml
-from server.services.import_content import ExperimentContent, RunContent, dataset_spec, point
+from server.services.import_content import ExperimentContent, Point, RunContent, dataset_spec, point
 
 _PAGE = 1000  # runs per search page
+_HISTORY_PAGE = 25_000  # metric points per get-history page, as the client asks
 _PROBE_TIMEOUT_S = "15"  # the first request's timeout: a source that does not answer is said so quickly
 
 
@@ -163,11 +166,7 @@ class Source:
         with self.reading(f"read run {run_id} from"):
             run = self.client.get_run(run_id)
             info, data = run.info, run.data
-            points = frozenset(
-                point(m.key, m.timestamp, m.step, m.value)
-                for key in sorted(data.metrics)
-                for m in self.client.get_metric_history(run_id, key)
-            )
+            points = frozenset(point for key in sorted(data.metrics) for point in self._history(run_id, key))
         inputs = run.inputs.dataset_inputs if run.inputs else []
         return RunContent(
             run_id=info.run_id,
@@ -190,6 +189,34 @@ class Source:
                 for d in (item.dataset,)
             ),
         )
+
+    def _history(self, run_id: str, key: str) -> list[Point]:
+        """Every point of one metric of a run. From a tracking server, its REST answer is read as plain JSON: the
+        client would parse each page of up to 25,000 points into protobuf messages first, which took a sixth of an
+        import's time for 10,000-point histories."""
+        if not self.uri.startswith("http"):
+            return [point(m.key, m.timestamp, m.step, m.value) for m in self.client.get_metric_history(run_id, key)]
+        from mlflow.utils.credentials import get_default_host_creds
+        from mlflow.utils.rest_utils import http_request
+
+        found: list[Point] = []
+        token = None
+        while True:
+            params = {"run_id": run_id, "run_uuid": run_id, "metric_key": key, "max_results": _HISTORY_PAGE}
+            response = http_request(  # type: ignore[no-untyped-call]
+                get_default_host_creds(self.uri),  # type: ignore[no-untyped-call]
+                "/api/2.0/mlflow/metrics/get-history",
+                "GET",
+                params={**params, **({"page_token": token} if token else {})},
+            )
+            body = orjson.loads(response.content)
+            found.extend(
+                point(key, int(m.get("timestamp", 0)), int(m.get("step", 0)), float(m.get("value", 0.0)))
+                for m in body.get("metrics", [])
+            )
+            token = body.get("next_page_token")
+            if not token:
+                return found
 
     def artifact_files(self, run_id: str) -> list[ArtifactFile]:
         """Every file under the run's artifact root, with its size, listed folder by folder; none for a run whose
