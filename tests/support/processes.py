@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.support import venvs
+
 POSTGRES_ENV = "RUNYARD_TEST_POSTGRES_URI"
 
 
@@ -148,6 +150,47 @@ def runyard_server(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def installed_runyard_server(python: Path, folder: Path) -> Iterator[str]:
+    """The `runyard server` script of another venv (the one of `python`) on SQLite in `folder`, started from that
+    folder without the suite's environment, as a user starts it; yields its URL."""
+    port = free_port()
+    log_path = folder / f"runyard-server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                python.parent / "runyard",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{folder / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(folder / "artifacts"),
+                "--no-embedded-worker",
+            ],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=venvs.clean_env(),
+        )
+        try:
+            try:
+                wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout=300)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; its log ends:\n{log_path.read_text(errors='replace')[-3000:]}") from None
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextlib.contextmanager
