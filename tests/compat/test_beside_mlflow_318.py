@@ -1,23 +1,28 @@
-"""Runyard installed into a venv that already has MLflow 3.18, as a user adds it to an existing environment.
+"""Runyard installed into a venv that already has MLflow 3.18, as a user adds it to an existing environment: once
+beside `mlflow-skinny` 3.18, once beside the full `mlflow` 3.18 wheel with Runyard's `ui` extra (how a user adds
+the web UI).
 
 The install must keep that MLflow (it used to pull mlflow-skinny back to 3.17.2), `import mlflow` must stay quiet,
-and the installed `runyard server` must answer the 3.18 client of the same venv. The venv is new each run and
-Runyard is installed from this checkout as a wheel (not editable), as `pip install .` does; uv's package cache makes
-the downloads a first run's cost only. No skip: without PyPI the install fails and the test says why.
-
-The full `mlflow` 3.18.0 wheel is not used: it requires `mlflow-tracing==3.18.0`, which the index does not carry.
+and the installed `runyard server` must answer the 3.18 client of the same venv; beside the full wheel it must
+also serve that wheel's 3.18 web UI. Runyard is installed from this checkout as a wheel (not editable), as
+`pip install .` does. The skinny venv is new each run; the full one is kept (`venvs.runyard_beside_mlflow`) and
+built again when the checkout's code changes. uv's package cache makes the downloads a first run's cost only.
+No skip: without PyPI the install fails and the test says why.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from server.ui.static import with_nav
 from tests.support import venvs
-from tests.support.processes import free_port, wait_until_up
+from tests.support.processes import installed_runyard_server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MLFLOW = "3.18.0"
@@ -82,35 +87,57 @@ def test_import_mlflow_is_quiet(beside: Path) -> None:
 @pytest.fixture(scope="module")
 def installed_server(beside: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The venv's `runyard server` on SQLite, as a user starts it."""
-    folder = tmp_path_factory.mktemp("beside-318-server")
-    port = free_port()
-    with (folder / "server.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                beside.parent / "runyard",
-                "server",
-                "--port",
-                str(port),
-                "--backend-store-uri",
-                f"sqlite:///{folder / 'mlflow.db'}",
-                "--artifacts-destination",
-                str(folder / "artifacts"),
-                "--no-embedded-worker",
-            ],
-            cwd=folder,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=venvs.clean_env(),
-        )
-        try:
-            wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout=300)
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+    with installed_runyard_server(beside, tmp_path_factory.mktemp("beside-318-server")) as url:
+        yield url
 
 
 def test_the_installed_server_serves_the_318_client(beside: Path, installed_server: str) -> None:
     result = _probe(beside, ROUND_TRIP, installed_server, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == f"{MLFLOW} FINISHED"
+
+
+# Beside the full `mlflow` wheel, with the `ui` extra.
+
+
+@pytest.fixture(scope="module")
+def beside_full() -> Path:
+    return venvs.runyard_beside_mlflow(MLFLOW)
+
+
+def test_the_ui_install_keeps_full_mlflow_318(beside_full: Path) -> None:
+    code = "import importlib.metadata as m; print(*map(m.version, ('mlflow', 'mlflow-skinny', 'runyard')))"
+    probed = _probe(beside_full, code)
+    assert probed.returncode == 0, probed.stderr
+    assert probed.stdout.split() == [MLFLOW, MLFLOW, "0.1.0"]
+
+
+def test_import_full_mlflow_is_quiet(beside_full: Path) -> None:
+    probed = _probe(beside_full, "import mlflow; print(mlflow.__version__)")
+    assert (probed.returncode, probed.stdout, probed.stderr) == (0, f"{MLFLOW}\n", "")
+
+
+@pytest.fixture(scope="module")
+def full_server(beside_full: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with installed_runyard_server(beside_full, tmp_path_factory.mktemp("beside-full-318-server")) as url:
+        yield url
+
+
+def test_the_server_beside_full_mlflow_serves_its_318_ui(beside_full: Path, full_server: str) -> None:
+    probed = _probe(beside_full, "import importlib.util as u; print(*u.find_spec('mlflow').submodule_search_locations)")
+    assert probed.returncode == 0, probed.stderr
+    build = Path(probed.stdout.strip()) / "server" / "js" / "build"
+    response = httpx.get(f"{full_server}/")
+    assert response.status_code == 200
+    # The page is 3.18's own build (its hashed bundles), with only our navigation script added.
+    assert response.content == with_nav((build / "index.html").read_bytes())
+    [main_bundle] = re.findall(r'src="(?:\./|/)?(static-files/static/js/main\.[0-9a-f]+\.js)"', response.text)
+    bundle = httpx.get(f"{full_server}/{main_bundle}")
+    assert bundle.status_code == 200
+    assert bundle.content == (build / main_bundle.removeprefix("static-files/")).read_bytes()
+
+
+def test_the_server_beside_full_mlflow_serves_the_318_client(beside_full: Path, full_server: str) -> None:
+    result = _probe(beside_full, ROUND_TRIP, full_server, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == f"{MLFLOW} FINISHED"

@@ -153,6 +153,47 @@ def runyard_server(
 
 
 @contextlib.contextmanager
+def installed_runyard_server(python: Path, folder: Path) -> Iterator[str]:
+    """The `runyard server` script of another venv (the one of `python`) on SQLite in `folder`, started from that
+    folder without the suite's environment, as a user starts it; yields its URL."""
+    port = free_port()
+    log_path = folder / f"runyard-server-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                python.parent / "runyard",
+                "server",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--backend-store-uri",
+                f"sqlite:///{folder / 'mlflow.db'}",
+                "--artifacts-destination",
+                str(folder / "artifacts"),
+                "--no-embedded-worker",
+            ],
+            cwd=folder,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=venvs.clean_env(),
+        )
+        try:
+            try:
+                wait_until_up(f"http://127.0.0.1:{port}/health", process, timeout=300)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{exc}; its log ends:\n{log_path.read_text(errors='replace')[-3000:]}") from None
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextlib.contextmanager
 def mlflow_server(workdir: Path, python: Path | None = None) -> Iterator[str]:
     """The stock `mlflow server` on SQLite, proxying artifacts into `workdir` as its docs show; yields its URL.
 

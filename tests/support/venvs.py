@@ -54,11 +54,16 @@ def create(root: Path) -> Path:
 
 
 def install(python: Path, *requirements: str | Path, compile_bytecode: bool = False) -> None:
-    """`compile_bytecode` writes every module's bytecode at install: a venv started many times then never compiles
+    """uv keeps the wheel it built from a local folder until that folder's pyproject.toml changes; Runyard is built
+    afresh, so an edit to its code is what gets installed.
+
+    `compile_bytecode` writes every module's bytecode at install: a venv started many times then never compiles
     its modules again, even where Python may not write bytecode (PYTHONDONTWRITEBYTECODE), which otherwise made
     every start of MLflow 2's server compile all of MLflow and its dependencies (over a minute on a busy machine)."""
     compile_flag = ["--compile-bytecode"] if compile_bytecode else []
-    run_uv("pip", "install", "--quiet", *compile_flag, "--python", python, *requirements)
+    run_uv(
+        "pip", "install", "--quiet", "--refresh-package", "runyard", *compile_flag, "--python", python, *requirements
+    )
 
 
 def cache_root() -> Path:
@@ -77,20 +82,24 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def kept(name: str, requirements: Sequence[str]) -> Path:
+def kept(name: str, requirements: Sequence[str], *then: Sequence[str], key: str = "") -> Path:
     """A venv holding exactly `requirements`, built on first use and reused after; returns its python.
 
-    Its folder is named by `name` and a hash of the requirements and the Python version, so changing either
-    builds a new one. A venv counts only once its install finished (the `.ready` file); a half-built one left by
-    an interrupted run is built again."""
-    key = hashlib.sha256("\n".join([sys.version, *requirements]).encode()).hexdigest()[:12]
+    `then` are later installs into it, each its own `uv pip install` in order, as a user adds packages to an
+    environment they already have. Its folder is named by `name` and a hash of all of these, `key` (what a
+    requirement's name cannot say, such as the content of a local folder it installs) and the Python version, so
+    changing any builds a new one. A venv counts only once its installs finished (the `.ready` file); a half-built
+    one left by an interrupted run is built again."""
+    steps = [list(requirements), *map(list, then)]
+    key = hashlib.sha256("\n".join([sys.version, key, *map(repr, steps)]).encode()).hexdigest()[:12]
     root = cache_root() / f"{name}-{key}"
     with _locked(root.with_name(root.name + ".lock")):
         if not (root / ".ready").is_file():
             shutil.rmtree(root, ignore_errors=True)
             python = create(root)
-            install(python, *requirements, compile_bytecode=True)
-            (root / ".ready").write_text("\n".join(requirements) + "\n")
+            for step in steps:
+                install(python, *step, compile_bytecode=True)
+            (root / ".ready").write_text("\n".join(" ".join(step) for step in steps) + "\n")
     return root / "bin" / "python"
 
 
@@ -108,3 +117,32 @@ def mlflow_full(version: str) -> Path:
     SQLAlchemy 2.0: its stores import a pool class that SQLAlchemy 2.1 removed."""
     extras = ["numpy<2", "pandas<2.3", "setuptools<81", "sqlalchemy<2.1"] if version.startswith("2.") else []
     return kept(f"mlflow-{version}", [f"mlflow=={version}", *extras])
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# What the Runyard wheel is built from (pyproject's `packages` and `force-include`).
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "server", "migrations")
+
+
+def checkout_fingerprint() -> str:
+    """A hash of what this checkout's Runyard wheel is built from: an edit makes a venv holding it stale."""
+    digest = hashlib.sha256()
+    for source in WHEEL_SOURCES:
+        top = REPO_ROOT / source
+        files = [top] if top.is_file() else sorted(top.rglob("*"))
+        for file in files:
+            if file.is_file() and "__pycache__" not in file.parts:
+                digest.update(f"{file.relative_to(REPO_ROOT)}\n".encode() + file.read_bytes())
+    return digest.hexdigest()
+
+
+def runyard_beside_mlflow(version: str) -> Path:
+    """A kept venv with the full `mlflow` wheel at `version` installed first, then Runyard from this checkout with
+    its `ui` extra (built as a wheel, as `pip install '.[ui]'` does); returns its python. It is built again
+    whenever the checkout's wheel sources change."""
+    return kept(
+        f"mlflow-{version}-runyard",
+        [f"mlflow=={version}"],
+        [f"runyard[ui] @ {REPO_ROOT.as_uri()}"],
+        key=checkout_fingerprint(),
+    )
