@@ -57,7 +57,6 @@ class Sizes:
 class Timing:
     tool: str
     seconds: float
-    detail: str = ""
 
 
 def export_import_venv() -> Path:
@@ -96,7 +95,7 @@ def _check(response: httpx.Response) -> dict[str, object]:
     return body
 
 
-def _seed_run(client: httpx.Client, base: str, experiment_id: str, number: int, sizes: Sizes, blob: bytes) -> None:
+def _seed_run(client: httpx.Client, experiment_id: str, number: int, sizes: Sizes, blob: bytes) -> None:
     started = 1_700_000_000_000 + number * 1000
     run = _check(
         client.post(
@@ -139,7 +138,7 @@ def seed(source: RunningServer, sizes: Sizes) -> float:
 
     def one(number: int) -> None:
         with httpx.Client(base_url=source.base_url, timeout=120, trust_env=False) as client:
-            _seed_run(client, source.base_url, experiment_id, number, sizes, blob)
+            _seed_run(client, experiment_id, number, sizes, blob)
 
     with ThreadPoolExecutor(SEED_THREADS) as pool:
         list(pool.map(one, range(sizes.runs)))

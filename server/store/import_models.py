@@ -9,14 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import ErrorCode, MlflowError
 from server.store import logged_models as logged_model_store
 from server.store import registered_models as model_store
 from server.store import scope
 from server.store.dialect import insert_ignore
+from server.store.imports import insert_as_imported
 from server.store.model_versions import set_version_tags
 from server.store.models import LoggedModel, LoggedModelMetric, ModelVersion, ModelVersionTag, RegisteredModel
 
@@ -33,15 +32,7 @@ def insert_logged_model(
     metrics: Sequence[ModelPointRow],
 ) -> None:
     """A logged model with its own id, times and status, and its params, tags and metric points."""
-    try:
-        with session.begin_nested():
-            session.add(model)
-            session.flush()
-    except IntegrityError:
-        raise MlflowError(
-            f"logged model {model.model_id}: it was created in the destination while this import ran",
-            ErrorCode.RESOURCE_ALREADY_EXISTS,
-        ) from None
+    insert_as_imported(session, model, f"logged model {model.model_id}")
     logged_model_store.set_params(session, model.model_id, params)
     logged_model_store.set_tags(session, model.model_id, tags)
     rows = [
@@ -118,15 +109,7 @@ def insert_registered_model(
         last_updated_timestamp=last_updated_timestamp,
         last_version=max((v.version for v in versions), default=0),
     )
-    try:
-        with session.begin_nested():
-            session.add(model)
-            session.flush()
-    except IntegrityError:
-        raise MlflowError(
-            f"registered model {name!r}: it was created in the destination while this import ran",
-            ErrorCode.RESOURCE_ALREADY_EXISTS,
-        ) from None
+    insert_as_imported(session, model, f"registered model {name!r}")
     model_store.set_model_tags(session, model, dict(tags))
     for version in versions:
         row = ModelVersion(

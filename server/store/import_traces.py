@@ -12,37 +12,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from server.errors import ErrorCode, MlflowError
+from server.store.imports import id_chunks, insert_as_imported
 from server.store.models import Assessment, Span, Trace
-
-_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
-
-
-def _chunks(trace_ids: Sequence[str]) -> list[list[str]]:
-    return [list(trace_ids[i : i + _IDS_PER_QUERY]) for i in range(0, len(trace_ids), _IDS_PER_QUERY)]
 
 
 def insert_trace(session: Session, trace: Trace) -> None:
-    """A trace row as the source had it; one made meanwhile under the same id (a client logging into the
-    destination while the import runs) fails the transaction instead of being overwritten."""
-    try:
-        with session.begin_nested():
-            session.add(trace)
-            session.flush()
-    except IntegrityError:
-        raise MlflowError(
-            f"trace {trace.trace_id}: it was created in the destination while this import ran",
-            ErrorCode.RESOURCE_ALREADY_EXISTS,
-        ) from None
+    """A trace row as the source had it (see `insert_as_imported`)."""
+    insert_as_imported(session, trace, f"trace {trace.trace_id}")
 
 
 def trace_experiments(session: Session, trace_ids: Sequence[str]) -> dict[str, int]:
     """The experiment of each of these traces the destination holds."""
     found: dict[str, int] = {}
-    for chunk in _chunks(trace_ids):
+    for chunk in id_chunks(trace_ids):
         query = select(Trace.trace_id, Trace.experiment_id).where(Trace.trace_id.in_(chunk))
         for trace_id, experiment_id in session.execute(query):
             found[trace_id] = experiment_id
@@ -72,7 +56,7 @@ class TraceTotals:
 def trace_totals(session: Session, trace_ids: Sequence[str]) -> TraceTotals:
     """How many of these traces the destination holds, and their spans and assessments."""
     totals = [0, 0, 0]
-    for chunk in _chunks(trace_ids):
+    for chunk in id_chunks(trace_ids):
         for index, column in enumerate((Trace.trace_id, Span.trace_id, Assessment.trace_id)):
             totals[index] += session.scalar(select(func.count()).where(column.in_(chunk))) or 0
     return TraceTotals(*totals)

@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.errors import ErrorCode, MlflowError
+from server.store.base import Base
 from server.store.dialect import upsert
 from server.store.models import Experiment, ExperimentTag, Run
 from server.store.raw import Raw, placeholders
@@ -77,14 +80,29 @@ class StoredRun:
 _IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 
 
-def _chunks(run_ids: Sequence[str]) -> list[Sequence[str]]:
-    return [run_ids[i : i + _IDS_PER_QUERY] for i in range(0, len(run_ids), _IDS_PER_QUERY)]
+def id_chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    """`ids` in slices short enough for one `IN (...)` each."""
+    return [ids[i : i + _IDS_PER_QUERY] for i in range(0, len(ids), _IDS_PER_QUERY)]
+
+
+def insert_as_imported(session: Session, row: Base, what: str) -> None:
+    """`row` inserted with the id the source gave it. One made meanwhile under the same id (a client writing into
+    the destination while the import runs) fails the import's transaction instead of being overwritten; `what`
+    names it in the error ("trace tr-1…")."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise MlflowError(
+            f"{what}: it was created in the destination while this import ran", ErrorCode.RESOURCE_ALREADY_EXISTS
+        ) from None
 
 
 def existing_run_ids(session: Session, run_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     raw = Raw(session)
-    for chunk in _chunks(run_ids):
+    for chunk in id_chunks(run_ids):
         marks, params = placeholders("r", chunk)
         found.update(
             str(row[0]) for row in raw.execute(f"SELECT run_uuid FROM runs WHERE run_uuid IN ({marks})", params).all()
@@ -120,7 +138,7 @@ def run_totals(session: Session, run_ids: Sequence[str]) -> RunTotals:
     """How many of these runs the destination holds, and their metric points and params."""
     raw = Raw(session)
     totals = {"runs": 0, "metrics": 0, "params": 0}
-    for chunk in _chunks(run_ids):
+    for chunk in id_chunks(run_ids):
         marks, params = placeholders("r", chunk)
         for table in totals:
             found = raw.execute(f"SELECT COUNT(*) FROM {table} WHERE run_uuid IN ({marks})", params).one_or_none()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from tests.importer.test_import import (
     assert_same_traces,
     runyard_import,
 )
-from tests.support.processes import runyard_server
+from tests.support.processes import runyard_server, runyard_store_command
 
 
 @dataclass(frozen=True)
@@ -49,24 +48,7 @@ def runyard_source(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Filled]
 
 
 def runyard_export(store: str, artifacts: Path, dest: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "server",
-            "export",
-            str(dest),
-            "--backend-store-uri",
-            store,
-            "--artifacts-destination",
-            str(artifacts),
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return runyard_store_command("export", str(dest), store, artifacts, *args)
 
 
 @pytest.fixture

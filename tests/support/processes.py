@@ -240,17 +240,18 @@ def mlflow_server(workdir: Path, python: Path | None = None) -> Iterator[str]:
         log.close()
 
 
-def runyard_import(
-    source: str, store: str, artifacts: Path, *args: str, **env: str
+def runyard_store_command(
+    command: str, target: str, store: str, artifacts: Path, *args: str, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """`runyard import SOURCE` into the store and artifact folder, as a user runs it; waits for it to end."""
+    """`runyard import SOURCE` or `runyard export DEST_FOLDER` on the store and artifact folder, as a user runs it;
+    waits for it to end."""
     return subprocess.run(
         [
             sys.executable,
             "-m",
             "server",
-            "import",
-            source,
+            command,
+            target,
             "--backend-store-uri",
             store,
             "--artifacts-destination",
@@ -263,6 +264,12 @@ def runyard_import(
         check=False,
         env={**os.environ, **env},
     )
+
+
+def runyard_import(
+    source: str, store: str, artifacts: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return runyard_store_command("import", source, store, artifacts, *args, **env)
 
 
 @contextlib.contextmanager
