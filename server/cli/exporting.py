@@ -5,10 +5,7 @@ locked in.
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +13,7 @@ import click
 
 from server.artifacts.base import StorageCredentials
 from server.artifacts.registry import ArtifactRegistry
+from server.cli.progress import progress
 from server.cli.settings import settings_from_flags
 from server.cli.store_options import store_options
 from server.errors import MlflowError
@@ -76,23 +74,23 @@ def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
         for experiment in work:
             exporter.experiment(experiment)
         runs = [run_id for experiment in work for run_id in experiment.run_ids]
-        with _progress(runs, "Exporting runs") as bar:
+        with progress(runs, "Exporting runs") as bar:
             for run_id in bar:
                 written = exporter.run(run_id)
                 points, files, size = points + written.points, files + written.files.files, size + written.files.bytes
         models = [model_id for experiment in work for model_id in experiment.model_ids]
-        with _progress(models, "Exporting logged models") as bar:
+        with progress(models, "Exporting logged models") as bar:
             for model_id in bar:
                 written = exporter.logged_model(model_id)
                 files, size = files + written.files.files, size + written.files.bytes
         traces = [(each.experiment.experiment_id, trace_id) for each in work for trace_id in each.trace_ids]
-        with _progress(traces, "Exporting traces") as bar:
+        with progress(traces, "Exporting traces") as bar:
             for experiment_id, trace_id in bar:
                 copied = exporter.trace(experiment_id, trace_id)
                 files, size = files + copied.files, size + copied.bytes
         registered = [] if names else exporter.registered_model_names()
         versions = 0
-        with _progress(registered, "Exporting registered models") as bar:
+        with progress(registered, "Exporting registered models") as bar:
             for name in bar:
                 versions += exporter.registered_model(name)
     finally:
@@ -108,11 +106,3 @@ def _export(dest_folder: Path, names: list[str], flags: dict[str, Any]) -> None:
 
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
-@contextmanager
-def _progress(items: Iterable[T] | list[T], label: str) -> Iterator[Iterable[T]]:
-    """click's progress bar on stderr, so stdout keeps the summary; without a terminal it prints just the label."""
-    items = list(items)
-    with click.progressbar(items, label=f"{label} ({len(items):,})", file=sys.stderr, show_pos=True) as bar:
-        yield bar

@@ -13,7 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from server.artifacts.registry import ArtifactRegistry
 from server.cli.importing_models import ModelPlan, copy_models, dry_run_lines, plan_models
 from server.cli.importing_traces import TracePlan, copy_traces, plan_traces
 from server.cli.prefetch import prefetched
+from server.cli.progress import progress
 from server.cli.settings import settings_from_flags
 from server.cli.store_options import store_options
 from server.config import Settings
@@ -171,7 +172,7 @@ def _destination(settings: Settings, dry_run: bool) -> Iterator[Destination]:
 def _plan(source: Source, destination: Destination, selection: Selection) -> Plan:
     plan = Plan()
     experiments = source.experiments(selection.names)
-    with _progress(experiments, "Reading experiments") as bar:
+    with progress(experiments, "Reading experiments") as bar:
         for experiment in bar:
             planned = destination.plan_experiment(experiment)
             plan.experiments.append(planned)
@@ -188,7 +189,7 @@ def _plan(source: Source, destination: Destination, selection: Selection) -> Pla
     for planned in plan.experiments:
         plan.to_import[planned.source.experiment_id] = []
         plan.already_there[planned.source.experiment_id] = []
-    with _progress(pending, "Checking the destination") as bar:
+    with progress(pending, "Checking the destination") as bar:
         for planned, run_id in bar:
             key = planned.source.experiment_id
             if run_id not in present:
@@ -230,7 +231,7 @@ def _copy_and_verify(
         key, run_id = item
         return FetchedRun.read(source, run_id, destination_ids[key])
 
-    with _progress(work, "Importing runs") as bar:
+    with progress(work, "Importing runs") as bar:
         fetched = prefetched(bar, fetch, ahead=READ_AHEAD, discard=FetchedRun.discard)
         for (key, run_id), run in fetched:
             content, files = run.content, run.files
@@ -247,7 +248,7 @@ def _copy_and_verify(
     imported_traces = copy_traces(
         trace_source, trace_destination, trace_plan, destination_ids, checks, since_ms=since_ms
     )
-    with _progress(list(checks.values()), "Verifying") as verifying:
+    with progress(list(checks.values()), "Verifying") as verifying:
         for check in verifying:
             count_destination(check, destination)
     _echo(table(list(checks.values())))
@@ -334,14 +335,6 @@ def _dry_run_table(plan: Plan, traces: TracePlan, models: ModelPlan) -> str:
         for trace_id in sorted(traces.to_import.get(planned.source.experiment_id, ()))
     ]
     return "\n".join([*lines, *trace_lines, *dry_run_lines(models), summary])
-
-
-@contextmanager
-def _progress(items: Iterable[T] | list[T], label: str) -> Iterator[Iterable[T]]:
-    """click's progress bar on stderr (stdout keeps the tables); without a terminal it prints just the label."""
-    items = list(items)
-    with click.progressbar(items, label=f"{label} ({len(items):,})", file=sys.stderr, show_pos=True) as bar:
-        yield bar
 
 
 def _echo(text: str) -> None:

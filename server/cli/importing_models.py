@@ -9,16 +9,14 @@ their sources pointing elsewhere than it would point them.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
+from server.cli.progress import progress
 from server.services.import_destination import ExperimentPlan
 from server.services.import_model_check import (
     LoggedModelsCheck,
@@ -144,7 +142,7 @@ def copy_models(
     matches = True
     logged = LoggedModelsCheck()
     work = [(model, False) for model in plan.logged_to_import] + [(model, True) for model in plan.logged_there]
-    with _progress(work, "Importing logged models") as bar:
+    with progress(work, "Importing logged models") as bar:
         for model, already_there in bar:
             wanted = model if already_there else replace(model, experiment_id=experiment_ids[model.experiment_id])
             files = [(f.path, f.size) for f in source.logged_model_files(model.model_id)]
@@ -160,7 +158,7 @@ def copy_models(
         click.echo(logged_models_table(logged))
         matches = logged.matches
     checks: list[RegisteredModelCheck] = []
-    with _progress(plan.registered_to_import, "Importing registered models") as bar:
+    with progress(plan.registered_to_import, "Importing registered models") as bar:
         for registered in bar:
             relocated = destination.relocate(registered, source.run_artifact_uri, plan.locations.get)
             destination.import_registered_model(relocated)
@@ -183,10 +181,3 @@ def copy_models(
 
 def _count(number: int, noun: str) -> str:
     return f"{number:,} {noun}{'' if number == 1 else 's'}"
-
-
-@contextmanager
-def _progress(items: list[T], label: str) -> Iterator[Iterable[T]]:
-    """As the run phases show theirs: on stderr, so stdout keeps the tables."""
-    with click.progressbar(items, label=f"{label} ({len(items):,})", file=sys.stderr, show_pos=True) as bar:
-        yield bar

@@ -8,14 +8,12 @@ after the runs, one transaction per trace; counted into the experiments' verific
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 import click
 
+from server.cli.progress import progress
 from server.services.import_check import ExperimentCheck
 from server.services.import_destination import ExperimentPlan
 from server.services.import_trace_content import TraceCounts
@@ -50,7 +48,7 @@ def plan_traces(
         plan.has_traces = False
         click.echo(f"Warning: {source.source.uri} has no traces (MLflow 2.x): none imported.", err=True)
         return plan
-    with _progress(experiments, "Reading traces") as bar:
+    with progress(experiments, "Reading traces") as bar:
         for planned in bar:
             _plan_experiment(source, destination, planned, plan, since_ms)
     return plan
@@ -65,14 +63,23 @@ def _plan_experiment(
 ) -> None:
     key = planned.source.experiment_id
     to_import, there = plan.to_import.setdefault(key, set()), plan.already_there.setdefault(key, [])
-    for wanted in source.traces(key, since_ms=since_ms):
-        held_in = destination.trace_experiments([wanted.trace_id]).get(wanted.trace_id)
+    traces = list(source.traces(key, since_ms=since_ms))
+    held = destination.trace_experiments([trace.trace_id for trace in traces])
+    owners = destination.assessment_owners(
+        [row["assessment_id"] for trace in traces if trace.trace_id not in held for row in trace.assessments]
+    )
+    for wanted in traces:
+        held_in = held.get(wanted.trace_id)
         if held_in is None:
             to_import.add(wanted.trace_id)
-            owners = destination.assessment_owners([row["assessment_id"] for row in wanted.assessments])
+            taken = sorted(
+                (row["assessment_id"], owners[row["assessment_id"]])
+                for row in wanted.assessments
+                if row["assessment_id"] in owners
+            )
             plan.conflicts.extend(
                 f"assessment {assessment_id} of trace {wanted.trace_id}: the destination holds it on trace {owner}"
-                for assessment_id, owner in sorted(owners.items())
+                for assessment_id, owner in taken
             )
             continue
         if not planned.existing or held_in != planned.destination_id:
@@ -105,7 +112,7 @@ def copy_traces(
             checks[key].count_source_trace(trace)
     imported = 0
     work = [key for key, trace_ids in plan.to_import.items() if trace_ids]
-    with _progress(work, "Importing traces (experiments)") as bar:
+    with progress(work, "Importing traces (experiments)") as bar:
         for key in bar:
             wanted_ids = plan.to_import[key]
             for content in source.traces(key, since_ms=since_ms):
@@ -117,10 +124,3 @@ def copy_traces(
                     checks[key].differing_traces.append(content.trace_id)
                 imported += 1
     return imported
-
-
-@contextmanager
-def _progress(items: list[T], label: str) -> Iterator[Iterable[T]]:
-    """As the run phases show theirs: on stderr, so stdout keeps the tables."""
-    with click.progressbar(items, label=f"{label} ({len(items):,})", file=sys.stderr, show_pos=True) as bar:
-        yield bar

@@ -15,6 +15,7 @@ from server.store import artifact_destinations, import_traces
 from server.store import assessments as assessment_store
 from server.store import experiments as experiment_store
 from server.store import traces as trace_store
+from server.store.imports import id_chunks
 from server.store.models import Trace
 
 
@@ -31,7 +32,11 @@ class TraceDestination:
     def assessment_owners(self, assessment_ids: list[str]) -> dict[str, str]:
         """The trace each of these assessment ids belongs to in the destination (ids it lacks left out)."""
         with self.db.read() as session:
-            return assessment_store.owners(session, assessment_ids)
+            return {
+                assessment_id: trace_id
+                for chunk in id_chunks(assessment_ids)
+                for assessment_id, trace_id in assessment_store.owners(session, chunk).items()
+            }
 
     def stored_trace(self, trace_id: str) -> TraceContent | None:
         with self.db.read() as session:
