@@ -15,7 +15,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
 from server import __version__
-from server.api import RPCS, all_routes
+from server.api import RPCS, all_routes, presigned_only
 from server.api import openapi as openapi_document
 from server.api.middleware import BodyLimitMiddleware, MergeSlashesMiddleware
 from server.api.security import SecurityMiddleware, cors_options
@@ -55,6 +55,8 @@ def create_app(settings: Settings) -> FastAPI:
     artifacts = ArtifactRegistry(
         settings.artifacts_destination, db, local_roots=[artifact_root(settings)], credentials=credentials
     )
+    if settings.artifacts_presigned_only:
+        presigned_only.check_destination(settings, artifacts.destination)
     authorizer, signer, authenticator = None, None, None
     if settings.auth:
         with db.write() as session:

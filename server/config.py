@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Let clients move big files straight to and from Azure Blob Storage through short-lived, "
         "single-blob SAS URLs (presigned downloads, multipart part uploads) instead of through the server.",
     )
+    artifacts_presigned_only: bool = Field(
+        False,
+        validation_alias=_env("ARTIFACTS_PRESIGNED_ONLY"),
+        description="Move artifact bytes only between clients and storage, never through the server: proxied "
+        "uploads and downloads are refused (as MLflow 3.18's --artifacts-presigned-only does) and clients use SAS "
+        "URLs instead. Turns on direct access; needs an Azure Blob destination.",
+    )
     presigned_url_ttl: int = Field(
         300,
         ge=1,
@@ -353,6 +360,12 @@ class Settings(BaseSettings):
         from server.permissions import parse_permission
 
         return parse_permission(value).value
+
+    @property
+    def hands_out_storage_urls(self) -> bool:
+        """Whether clients get SAS URLs to the blobs themselves: with direct access, and always in presigned-only
+        mode, which has no other way to move bytes."""
+        return self.artifacts_direct_access or self.artifacts_presigned_only
 
     @property
     def effective_artifact_root(self) -> str:

@@ -85,10 +85,16 @@ _CLASSIFICATION: dict[ErrorCode, tuple[str, str]] = {
 class MlflowError(Exception):
     """An expected failure, rendered as MLflow's `{"error_code", "message"}` body."""
 
-    def __init__(self, message: str, code: ErrorCode = ErrorCode.INVALID_PARAMETER_VALUE) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: ErrorCode = ErrorCode.INVALID_PARAMETER_VALUE,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        self.details = details  # more top-level body fields a client acts on, as MLflow's exception keywords
 
     @property
     def status(self) -> int:
@@ -132,11 +138,17 @@ def shown_message(message: str) -> str:
 
 
 def error_response(
-    code: ErrorCode, message: str, status: int | None = None, headers: Mapping[str, str] | None = None
+    code: ErrorCode,
+    message: str,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {"error_code": str(code), "message": shown_message(message)}
     if code in _CLASSIFICATION:
         body["sqlstate"], body["error_class"] = _CLASSIFICATION[code]
+    if details:
+        body.update(details)
     return Response(
         orjson.dumps(body),
         status_code=status or HTTP_STATUS.get(code, 500),
@@ -245,7 +257,7 @@ REFUSED_MESSAGE = "The database is busy and nothing was written; retry after the
 def install_error_handlers(app: FastAPI) -> None:
     async def on_mlflow_error(_: Request, exc: Exception) -> Response:
         error = cast(MlflowError, exc)
-        return error_response(error.code, error.message)
+        return error_response(error.code, error.message, details=error.details)
 
     async def on_http_error(_: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)

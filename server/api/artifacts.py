@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from server.api import multipart
+from server.api import multipart, presigned_only
 from server.api.registry import version_of
 from server.api.routing import Rpc
 from server.api.runs import run_id_of
@@ -48,12 +48,18 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         await authorize(request, context, lambda a, s, p: a.require_on_artifact_path(s, p, path, need))
         return await context.artifacts.proxied_async(path)
 
+    presigned_only_mode = context.settings.artifacts_presigned_only
+
     async def upload(request: Request) -> Response:
+        if presigned_only_mode:
+            raise presigned_only.refused(upload=True)
         store, path = await locate(request, _file_path(request), rules.EDIT)
         await store.write(path, request.stream())
         return json_response({})
 
     async def download(request: Request) -> Response:
+        if presigned_only_mode:
+            raise presigned_only.refused(upload=False)
         store, path = await locate(request, _file_path(request), rules.READ)
         return await stream_file(store, path, request.headers.get("range"))
 
@@ -72,7 +78,7 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         else this server's own proxy URL (which serves ranges too)."""
         store, path = await locate(request, _file_path(request), rules.READ)
         size = (await run_in_threadpool(store.open, path, 0, 0)).size
-        signed = store.signed_urls() if context.settings.artifacts_direct_access else None
+        signed = store.signed_urls() if context.settings.hands_out_storage_urls else None
         if signed is not None:
             url = await run_in_threadpool(signed.download_url, path, context.settings.presigned_url_ttl)
         else:
@@ -87,7 +93,12 @@ def _proxy_routes(context: Context) -> list[tuple[str, Callable[[Request], Any],
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", download, ["GET"]),
         ("/mlflow-artifacts/artifacts/{artifact_path:path}", delete, ["DELETE"]),
         ("/mlflow-artifacts/artifacts", list_artifacts, ["GET"]),
-        *multipart.routes(locate, direct_access=context.settings.artifacts_direct_access, signer=context.signer),
+        *multipart.routes(
+            locate,
+            direct_access=context.settings.hands_out_storage_urls,
+            signer=context.signer,
+            proxied_parts=not presigned_only_mode,
+        ),
         ("/mlflow-artifacts/presigned/{artifact_path:path}", presigned, ["GET"]),
     ]
 
@@ -159,6 +170,8 @@ def _wants_presigned(request: Request) -> bool:
 def ui_routes(context: Context) -> list[BaseRoute]:
     """Download routes the web UI uses outside the RPC table."""
 
+    presigned_only_mode = context.settings.artifacts_presigned_only
+
     def run_file(run_id: str, path: str) -> Locate:
         return lambda session: context.artifacts.locate(session, run_service.artifact_uri(session, run_id), path)
 
@@ -187,6 +200,8 @@ def ui_routes(context: Context) -> list[BaseRoute]:
         """`locate` finds the file's store in one read session, run off the event loop (an unknown owner is a 404
         before a bad path is a 400). With `presigned` (MLflow 3.18's `?presigned=true`), where to fetch the file
         instead of the file."""
+        if presigned_only_mode and not presigned:
+            raise presigned_only.refused(upload=False)
         store, located = await context.db.run_read(locate)
         if not (relative := clean_relative_path(path)):
             raise MlflowError.invalid_parameter("Invalid path: a file path is required")
@@ -197,7 +212,7 @@ def ui_routes(context: Context) -> list[BaseRoute]:
     async def _presigned_download(store: ArtifactStore, path: str) -> Response:
         """A read-only URL straight to the blob, as MLflow answers for a repository that can sign one; only with
         direct access on, since otherwise the URL would lead back through this server."""
-        signed = store.signed_urls() if context.settings.artifacts_direct_access else None
+        signed = store.signed_urls() if context.settings.hands_out_storage_urls else None
         if signed is None:
             raise MlflowError.not_implemented(PRESIGNED_DOWNLOAD_UNSUPPORTED)
         size = (await run_in_threadpool(store.open, path, 0, 0)).size
@@ -206,6 +221,8 @@ def ui_routes(context: Context) -> list[BaseRoute]:
 
     async def upload_artifact(request: Request) -> Response:
         """The UI's small-file upload into a run (MLflow's `upload_artifact_handler`), at most 10 MB."""
+        if presigned_only_mode:
+            raise presigned_only.refused(upload=True)
         params = request.query_params
         run_id = params.get("run_uuid") or params.get("run_id")
         if not run_id:

@@ -13,8 +13,8 @@ from server.api.wire import json_response
 from server.errors import MlflowError
 from server.web.context import Context
 
-# The MLflow release whose wire protocol we speak; the client compares it against feature thresholds.
-MLFLOW_PROTOCOL_VERSION = "3.17.2"
+# The MLflow release whose wire protocol we speak, answered at /version as `mlflow server` answers its own.
+MLFLOW_PROTOCOL_VERSION = "3.18.0"
 
 
 async def health(_: Request) -> Response:
@@ -47,7 +47,7 @@ async def version(_: Request) -> Response:
 def _server_info(context: Context) -> dict[str, object]:
     """`multipart_downloads_enabled` tells the stock client to fetch big files through presigned URLs; only
     worth it (and so only announced) when those URLs lead straight to the storage."""
-    direct = context.settings.artifacts_direct_access and context.artifacts.destination.signed_urls() is not None
+    direct = context.settings.hands_out_storage_urls and context.artifacts.destination.signed_urls() is not None
     return {
         "store_type": "SqlStore",
         "workspaces_enabled": context.settings.enable_workspaces,
@@ -64,7 +64,7 @@ def _server_info(context: Context) -> dict[str, object]:
         "artifact_serving_enabled": False,
         "model_artifact_presigned_downloads_supported": direct,
         "tracking_auth": "",
-        "artifacts_presigned_only": False,
+        "artifacts_presigned_only": context.settings.artifacts_presigned_only,
         # MLflow's UI lists registered judges only where the gateway feature is on; Runyard serves the judges, and
         # the gateway pages show no endpoints (ui_helpers). A saved issue-detection schedule would never run here:
         # there is no dispatcher, and the UI says so instead of offering a switch that does nothing.

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.api import presigned_only
 from server.api.wire import Fields, json_response, read_fields, server_base_url
 from server.artifacts.base import ArtifactStore, MultipartUploads
 from server.artifacts.paths import clean_relative_path
@@ -55,9 +56,12 @@ def _upload_id(value: str | None) -> str:
 Locate = Callable[[Request, str, Permission], Awaitable[tuple[ArtifactStore, str]]]
 
 
-def routes(locate: Locate, *, direct_access: bool, signer: UrlSigner | None) -> list[tuple[str, Any, list[str]]]:
+def routes(
+    locate: Locate, *, direct_access: bool, signer: UrlSigner | None, proxied_parts: bool = True
+) -> list[tuple[str, Any, list[str]]]:
     """The mpu routes over `locate`, which maps a proxied path to its store and the path within it. With
-    `direct_access`, parts bound for Azure go straight to storage through single-block SAS URLs."""
+    `direct_access`, parts bound for Azure go straight to storage through single-block SAS URLs. Without
+    `proxied_parts` (presigned-only mode), this server's own part route refuses bytes too."""
 
     async def uploads_at(request: Request, path: str) -> tuple[MultipartUploads, str]:
         store, located = await locate(request, path, Permission.EDIT)
@@ -87,6 +91,8 @@ def routes(locate: Locate, *, direct_access: bool, signer: UrlSigner | None) -> 
         return json_response({"upload_id": upload_id, "credentials": credentials})
 
     async def upload_part(request: Request) -> Response:
+        if not proxied_parts:
+            raise presigned_only.refused(upload=True)
         uploads, path = await uploads_at(request, request.query_params.get("path") or "")
         part_number = int(request.path_params["part_number"])
         if not 0 < part_number <= MAX_PARTS:

@@ -27,6 +27,13 @@ GRACEFUL_SHUTDOWN_S = 30  # on SIGTERM, in-flight requests get this long to fini
     help="Hand out short-lived SAS URLs so big files skip the server (Azure destinations; default off).",
 )
 @click.option(
+    "--artifacts-presigned-only",
+    is_flag=True,
+    default=None,
+    help="Refuse proxied artifact transfers; clients move bytes straight to and from storage through SAS URLs "
+    "(MLflow 3.18's flag; Azure destinations) [env MLFLOW_ARTIFACTS_PRESIGNED_ONLY].",
+)
+@click.option(
     "--auth/--no-auth",
     default=None,
     help="Require sign-in and enforce permissions [env RUNYARD_AUTH; default off]. The first admin comes from "
