@@ -111,6 +111,24 @@ def _metric(entry: Fields, path: str = "") -> MetricPoint:
     )
 
 
+_PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
+_INT64_MAX = 2**63 - 1
+
+
+def _plain_metric(entry: dict[str, Any]) -> MetricPoint | None:
+    """The shape the stock client sends every point in (a string key, a number, integer time and step, nothing
+    else), read straight from the dict; None for anything else, which `_metric` then reads field by field and
+    words the error for. Parsing 1,000 points through `Fields` cost more than storing them."""
+    if not entry.keys() <= _PLAIN_METRIC_FIELDS:
+        return None
+    key, value, timestamp, step = entry.get("key"), entry.get("value"), entry.get("timestamp"), entry.get("step", 0)
+    if type(key) is not str or type(value) not in (float, int) or type(timestamp) is not int or type(step) is not int:
+        return None  # `type(...) is`, not isinstance: a bool is an int to isinstance, and protobuf refuses it
+    if not (-_INT64_MAX - 1 <= timestamp <= _INT64_MAX and -_INT64_MAX - 1 <= step <= _INT64_MAX):
+        return None
+    return MetricPoint(key=key, value=float(value), timestamp=timestamp, step=step)
+
+
 def log_metric(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run_id = run_id_of(fields)
     service.log_batch(session, run_id, metrics=[_metric(fields)], params=[], tags={})
@@ -119,7 +137,9 @@ def log_metric(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
 
 def log_batch(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
     run_id = fields.required_string("run_id")
-    metrics = [_metric(Fields(m), f"metrics[{i}].") for i, m in enumerate(fields.objects("metrics"))]
+    metrics = [
+        _plain_metric(m) or _metric(Fields(m), f"metrics[{i}].") for i, m in enumerate(fields.objects("metrics"))
+    ]
     service.log_batch(
         session,
         run_id,

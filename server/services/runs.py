@@ -3,6 +3,7 @@ path, and the `log_model` history tag."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -129,6 +130,19 @@ def validate_metric(point: MetricPoint, path: str = "") -> MetricPoint:
     )
 
 
+def _needs_checking(point: MetricPoint) -> bool:
+    """False for what nearly every point is: a well-formed key, a time, no dataset, a finite number or NaN. Such a
+    point is stored as it came, and no error path (`metrics[i].`) is built for it: a batch of 1,000 points spent
+    more on those checks than on its SQL."""
+    return not (
+        validation.is_valid_key(point.key)
+        and point.timestamp >= 0
+        and point.dataset_name is None
+        and point.dataset_digest is None
+        and not math.isinf(point.value)
+    )
+
+
 def log_batch(
     session: Session,
     run_id: str,
@@ -139,7 +153,7 @@ def log_batch(
 ) -> None:
     """All or nothing: a refused param or an unknown run leaves the run exactly as it was."""
     validation.validate_batch_limits(len(metrics), len(params), len(tags))
-    checked_metrics = [validate_metric(m, f"metrics[{i}].") for i, m in enumerate(metrics)]
+    checked_metrics = [validate_metric(m, f"metrics[{i}].") if _needs_checking(m) else m for i, m in enumerate(metrics)]
     checked_params = validate_params(params)
     checked_tags = validate_tags(tags)
     store.active_run_experiment(session, run_id)

@@ -71,13 +71,13 @@ def validate_path_unique(name: str, path: str) -> None:
 
 
 def validate_entity_key(name: str | None, path: str = "key", *, what: str = "Param") -> str:
-    if name is not None and _is_valid_key(name):
+    if name is not None and is_valid_key(name):
         return name
     return _check_entity_key(name, path, what)
 
 
 @lru_cache(maxsize=4096)
-def _is_valid_key(name: str) -> bool:
+def is_valid_key(name: str) -> bool:
     """Keys repeat across a batch and across calls, so the verdict on a well-formed key is remembered."""
     return bool(_NAME_RE.match(name)) and not _path_not_unique(name) and len(name) <= MAX_ENTITY_KEY_LENGTH
 

@@ -80,6 +80,12 @@ def test_existing_experiment_name_is_a_400(http: httpx.Client, unique_name: str)
     [
         ({"metrics": [{"key": "m", "value": "abc", "timestamp": 1}]}, "'metrics[0].value'"),
         ({"metrics": [{"key": "m", "value": 1.0}]}, "'metrics[0].timestamp'"),
+        ({"metrics": [{"key": "m", "value": True, "timestamp": 1}]}, "'metrics[0].value'"),
+        (
+            {"metrics": [{"key": "m", "value": 1.0, "timestamp": 1}, {"key": "m", "value": 1.0, "timestamp": False}]},
+            "Invalid value false for parameter 'timestamp'",
+        ),
+        ({"metrics": [{"key": "m", "value": 1.0, "timestamp": 2**63}]}, "Invalid value 9223372036854775808 for"),
         ({"metrics": [{"key": "m", "value": 1.0, "timestamp": -1}]}, "nonnegative"),
         ({"metrics": [{"key": "bad key!", "value": 1.0, "timestamp": 1}]}, "Names may only contain"),
         ({"metrics": [{"key": "a//b", "value": 1.0, "timestamp": 1}]}, "would resolve to 'a/b'"),
@@ -98,6 +104,27 @@ def test_log_batch_rejects_bad_input_and_writes_nothing(
     body["metrics"] = [*body.get("metrics", []), good] if isinstance(body.get("metrics", []), list) else body["metrics"]
     expect_error(http.post(f"{API}/runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE", fragment)
     assert "metrics" not in http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]
+
+
+def test_log_batch_stores_every_form_protobuf_json_accepts(http: httpx.Client, run_id: str) -> None:
+    """The stock client sends numbers; protobuf's JSON parser also takes 64-bit integers and doubles as strings,
+    whole floats as integers, and NaN and the infinities by name."""
+    metrics = [
+        {"key": "plain", "value": 0.5, "timestamp": 7, "step": 2},
+        {"key": "texts", "value": "0.25", "timestamp": "8", "step": "3"},
+        {"key": "whole", "value": 1, "timestamp": 9.0},
+        {"key": "nan", "value": "NaN", "timestamp": 10},
+        {"key": "inf", "value": "Infinity", "timestamp": 11},
+    ]
+    assert http.post(f"{API}/runs/log-batch", json={"run_id": run_id, "metrics": metrics}).status_code == 200
+    stored = http.get(f"{API}/runs/get", params={"run_id": run_id}).json()["run"]["data"]["metrics"]
+    assert sorted(stored, key=lambda m: m["timestamp"]) == [
+        {"key": "plain", "value": 0.5, "timestamp": 7, "step": 2},
+        {"key": "texts", "value": 0.25, "timestamp": 8, "step": 3},
+        {"key": "whole", "value": 1.0, "timestamp": 9, "step": 0},
+        {"key": "nan", "value": "NaN", "timestamp": 10, "step": 0},
+        {"key": "inf", "value": 1.7976931348623157e308, "timestamp": 11, "step": 0},
+    ]
 
 
 def test_changed_param_in_batch_rolls_back_the_whole_batch(http: httpx.Client, run_id: str) -> None:
