@@ -121,7 +121,8 @@ def _plain_metric(entry: dict[str, Any]) -> MetricPoint | None:
     words the error for. Parsing 1,000 points through `Fields` cost more than storing them."""
     if not entry.keys() <= _PLAIN_METRIC_FIELDS:
         return None
-    key, value, timestamp, step = entry.get("key"), entry.get("value"), entry.get("timestamp"), entry.get("step", 0)
+    key, timestamp, step = entry.get("key"), entry.get("timestamp"), entry.get("step", 0)
+    value: Any = entry.get("value")
     if type(key) is not str or type(value) not in (float, int) or type(timestamp) is not int or type(step) is not int:
         return None  # `type(...) is`, not isinstance: a bool is an int to isinstance, and protobuf refuses it
     if not (-_INT64_MAX - 1 <= timestamp <= _INT64_MAX and -_INT64_MAX - 1 <= step <= _INT64_MAX):

@@ -12,7 +12,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 YAML_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError,)
 PYTHON_ENV = "python_env"  # mlflow.projects.env_type.PYTHON
