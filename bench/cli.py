@@ -16,6 +16,7 @@ import httpx
 from bench import fasttrackml, paired, report
 from bench.config import FULL, QUICK, Sizes
 from bench.context import Context
+from bench.databases import databases
 from bench.parallel import BudgetExceeded
 from bench.servers import FASTTRACKML, MLFLOW, RUNYARD, RUNYARD_WORKSPACES, RunningServer, ServerError, launch
 from bench.workloads import Workload, workloads
@@ -47,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "ratios and their median",
     )
     parser.add_argument("--search-runs", type=int, help="runs seeded for the search rows (default 2,000)")
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="the metadata store of both servers: a SQLite file each (default), or a database each in one "
+        "throwaway PostgreSQL cluster started for the run (needs the PostgreSQL server binaries, as `make test`)",
+    )
     parser.add_argument(
         "--paired",
         type=int,
@@ -166,16 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     print(report.machine())
     print(report.load())
     print(_versions(), flush=True)
+    store = "PostgreSQL, a database per server in one cluster" if args.database == "postgresql" else "SQLite files"
+    print(f"metadata store: {store}", flush=True)
     stop = threading.Event()
     rounds: list[dict[str, dict[str, report.Cell]]] = []
     contexts: list[Context] = []
     failures: list[str] = []
     interrupted = False
     paired_table = ""
-    with tempfile.TemporaryDirectory(prefix="runyard-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="runyard-bench-") as tmp, databases(args.database) as database_for:
         servers: list[RunningServer] = []
         try:
-            servers = [launch(spec, Path(tmp)) for spec in specs]
+            servers = [launch(spec, Path(tmp), database_url=database_for(spec.tag)) for spec in specs]
             started: dict[str, dict[str, report.Cell]] = {spec.name: {} for spec in specs}
             failures = _start(servers, started, [row.key for row in spec_rows])
             _make_workspaces(servers)

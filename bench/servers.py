@@ -42,7 +42,10 @@ class ServerSpec:
     startup_timeout_s: float = 120.0
     workspace: str | None = None  # the workspace every request of the run works in (made before the first)
 
-    def command(self, port: int, workdir: Path, destination: str | None = None) -> list[str]:
+    def command(
+        self, port: int, workdir: Path, destination: str | None = None, database_url: str | None = None
+    ) -> list[str]:
+        """`database_url` is a PostgreSQL database of this server's own; without it, a SQLite file in `workdir`."""
         if self.module == "fml":
             from bench import fasttrackml
 
@@ -52,7 +55,10 @@ class ServerSpec:
                 "--listen-address",
                 f"{HOST}:{port}",
                 "--database-uri",
-                f"sqlite://{workdir / f'{self.tag}.db'}",
+                # FastTrackML names PostgreSQL `postgres://` and takes no driver suffix
+                database_url.replace("postgresql://", "postgres://", 1)
+                if database_url
+                else f"sqlite://{workdir / f'{self.tag}.db'}",
                 "--default-artifact-root",
                 destination or str(workdir / f"{self.tag}-art"),
                 *self.extra_args,
@@ -67,7 +73,7 @@ class ServerSpec:
             "--port",
             str(port),
             "--backend-store-uri",
-            f"sqlite:///{workdir / f'{self.tag}.db'}",
+            database_url or f"sqlite:///{workdir / f'{self.tag}.db'}",
             "--artifacts-destination",
             destination or str(workdir / f"{self.tag}-art"),
             *self.extra_args,
@@ -168,12 +174,17 @@ class RunningServer:
 
 
 def launch(
-    spec: ServerSpec, workdir: Path, *, destination: str | None = None, env: dict[str, str] | None = None
+    spec: ServerSpec,
+    workdir: Path,
+    *,
+    destination: str | None = None,
+    env: dict[str, str] | None = None,
+    database_url: str | None = None,
 ) -> RunningServer:
     """Starts the server in a new session so that it, and every helper process it spawns, can be stopped together."""
     port = free_port()
     log_path = workdir / f"{spec.tag}-server.log"
-    command = spec.command(port, workdir, destination)
+    command = spec.command(port, workdir, destination, database_url)
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,
