@@ -52,6 +52,15 @@ def test_training_script_round_trip(client: MlflowClient, unique_name: str, tmp_
     assert fetched.data.tags["team"] == "vision"
     assert fetched.inputs.dataset_inputs[0].dataset.name == "train-df"
     assert fetched.inputs.dataset_inputs[0].tags[0].value == "training"
+    assert [m.model_id for m in fetched.outputs.model_outputs] == [info.model_id]
+    (searched,) = client.search_runs([experiment.experiment_id], "attributes.run_name = 'first'")
+    assert (searched.data.params, searched.data.metrics, searched.data.tags) == (
+        fetched.data.params,
+        fetched.data.metrics,
+        fetched.data.tags,
+    )
+    assert [d.dataset.name for d in searched.inputs.dataset_inputs] == ["train-df"]
+    assert [m.model_id for m in searched.outputs.model_outputs] == [info.model_id]
     assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == [1.0, 0.5, 1 / 3, 0.25, 0.2]
 
     top = sorted(a.path for a in client.list_artifacts(run.info.run_id))
