@@ -47,12 +47,16 @@ class Raw:
             self._cursor.executemany(self._sql(sql), rows)
 
     def among(self, column: str, name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-        """`column` is one of `values`, and the parameters to pass. On PostgreSQL one array parameter
-        (`= ANY(:name)`): the statement is the same whatever the count, and a hundred ids cost half the time of a
-        hundred placeholders, which the server parses and plans on every call. SQLite has no arrays: numbered
-        placeholders there."""
+        """`column` is one of `values`, and the parameters to pass.
+
+        On PostgreSQL the values travel as one array, unnested in a subquery: the statement is the same whatever
+        the count (so it is prepared once), and a hundred ids cost half the time of a hundred placeholders, which
+        the server parses and plans on every call. Not `= ANY(:array)`: in a prepared statement's generic plan that
+        compares every row of a table the planner has no statistics for yet (a new store, a fresh import) with
+        each element in turn, 20 ms for a page of 100 runs over 2,000; the subquery is a join, 1 ms with or without
+        statistics. SQLite has no arrays: numbered placeholders there."""
         if self._pg:
-            return f"{column} = ANY(:{name})", {name: list(values)}
+            return f"{column} IN (SELECT unnest(CAST(:{name} AS text[])))", {name: [str(v) for v in values]}
         marks, params = placeholders(name, values)
         return f"{column} IN ({marks})", params
 
