@@ -41,6 +41,7 @@ from server.services.store_setup import prepare_database
 from server.services.users import bootstrap_admin
 from server.services.webhook_delivery import Deliverer
 from server.shutdown import on_stop_signal
+from server.store.planner_statistics import keep_statistics
 from server.ui import jobs as job_pages
 from server.ui import static as ui_static
 from server.ui import webhooks as webhook_pages
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(jobs.leases.reap_forever)
             tasks.start_soon(deliverer.run_forever)
+            tasks.start_soon(keep_statistics, db)
             yield
             tasks.cancel_scope.cancel()
         db.dispose()
