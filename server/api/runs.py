@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.api import convert
 from server.api.routing import Rpc
-from server.api.wire import Fields, key_value_pairs, missing, parse_double
+from server.api.wire import INT64_MAX, INT64_MIN, Fields, key_value_pairs, missing, parse_double
 from server.auth import rules
 from server.errors import MlflowError
 from server.services import runs as service
@@ -112,7 +112,6 @@ def _metric(entry: Fields, path: str = "") -> MetricPoint:
 
 
 _PLAIN_METRIC_FIELDS = frozenset(("key", "value", "timestamp", "step"))
-_INT64_MAX = 2**63 - 1
 
 
 def _plain_metric(entry: dict[str, Any]) -> MetricPoint | None:
@@ -125,7 +124,7 @@ def _plain_metric(entry: dict[str, Any]) -> MetricPoint | None:
     value: Any = entry.get("value")
     if type(key) is not str or type(value) not in (float, int) or type(timestamp) is not int or type(step) is not int:
         return None  # `type(...) is`, not isinstance: a bool is an int to isinstance, and protobuf refuses it
-    if not (-_INT64_MAX - 1 <= timestamp <= _INT64_MAX and -_INT64_MAX - 1 <= step <= _INT64_MAX):
+    if not (INT64_MIN <= timestamp <= INT64_MAX and INT64_MIN <= step <= INT64_MAX):
         return None
     return MetricPoint(key=key, value=float(value), timestamp=timestamp, step=step)
 

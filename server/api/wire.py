@@ -19,7 +19,7 @@ from starlette.responses import Response
 from server.errors import MlflowError
 
 API_DOCS_HINT = "See the API docs for more information about request parameters."
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what a protobuf int64 holds
 
 
 def missing(name: str) -> MlflowError:
@@ -103,7 +103,7 @@ class Fields:
                 value = int(value.strip())
             except ValueError:
                 raise invalid(name, value) from None
-        if not isinstance(value, int) or not _INT64_MIN <= value <= _INT64_MAX:
+        if not isinstance(value, int) or not INT64_MIN <= value <= INT64_MAX:
             raise invalid(name, value)
         return value
 

@@ -60,18 +60,7 @@ def _access_log(server: str) -> list[dict[str, object]]:
 
 
 def test_the_mlflow_318_client_moves_every_byte_through_storage(server: str, azure: str, tmp_path: Path) -> None:
-    python = venvs.mlflow_client("3.18.0")
-    result = subprocess.run(
-        [python, SCRIPT, server, tmp_path],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        cwd=tmp_path,
-        env=venvs.clean_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"),
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = venvs.client_report(venvs.mlflow_client("3.18.0"), SCRIPT, server, tmp_path, cwd=tmp_path, timeout=600)
     assert report["back"] == report["sent"]
     assert set(report["sent"]) == {"empty.txt", "notes.txt", "weights/big.bin"}
     assert report["prediction"] == [2, 3]

@@ -4,8 +4,6 @@ answers, its errors, searches and the `@organization` spellings; with workspaces
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,18 +100,7 @@ def _version(http: httpx.Client, name: str, **body: Any) -> dict[str, Any]:
 
 
 def test_the_318_client_manages_skills(server_url: str, name: str, tmp_path: Path) -> None:
-    python = venvs.mlflow_client("3.18.0")
-    result = subprocess.run(
-        [python, "-c", CLIENT_SCRIPT, server_url, name],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        cwd=tmp_path,
-        env=venvs.clean_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0"),
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = venvs.client_report(venvs.mlflow_client("3.18.0"), "-c", CLIENT_SCRIPT, server_url, name, cwd=tmp_path)
     assert seen["created"] == [name, "Reviews pull requests", None, None]
     assert seen["v1"] == [1, "git", REPO, "v1", "reviewer", "active"]
     assert seen["v2"] == [2, "oci", "ghcr.io/acme/reviewer:2", "draft"]

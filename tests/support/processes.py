@@ -41,6 +41,18 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes] | None = None, time
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
+def stop(process: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM, `grace_s` to shut down cleanly, then SIGKILL; returns once the process is gone."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _postgres_bin() -> Path:
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
     if found:
@@ -144,11 +156,7 @@ def runyard_server(
         wait_until_up(url + "/health", process)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, grace_s=10)
         log.close()
 
 
@@ -185,12 +193,7 @@ def installed_runyard_server(python: Path, folder: Path) -> Iterator[str]:
                 raise RuntimeError(f"{exc}; its log ends:\n{log_path.read_text(errors='replace')[-3000:]}") from None
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, grace_s=60)
 
 
 @contextlib.contextmanager
@@ -286,13 +289,7 @@ def runyard_worker(server_url: str, log_dir: Path, *extra: str, env: dict[str, s
         try:
             yield process.pid
         finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process, grace_s=20)
 
 
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -341,5 +338,4 @@ def azurite(workdir: Path, port: int | None = None) -> Iterator[str]:
             f"BlobEndpoint={endpoint};"
         )
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process, grace_s=10)

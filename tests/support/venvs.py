@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 # Where kept venvs live between runs; CI may point it at a cached folder.
 CACHE_ENV = "RUNYARD_TEST_VENV_CACHE"
@@ -101,6 +103,24 @@ def kept(name: str, requirements: Sequence[str], *then: Sequence[str], key: str 
                 install(python, *step, compile_bytecode=True)
             (root / ".ready").write_text("\n".join(" ".join(step) for step in steps) + "\n")
     return root / "bin" / "python"
+
+
+def client_report(python: Path, *args: str | Path, cwd: Path, timeout: float = 300, **env: str) -> dict[str, Any]:
+    """Runs a client script (a file, or `-c` and its code) with another venv's `python`, outside the suite's
+    environment and with the client's retries off, and returns the JSON object on its last line of output; fails
+    with the end of its stderr when it fails."""
+    result = subprocess.run(
+        [python, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd=cwd,
+        env=clean_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", **env),
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
 
 
 def mlflow_client(version: str) -> Path:

@@ -6,8 +6,6 @@ the tracking API answered 404 or 5xx: the calls a newer UI adds are ones Runyard
 
 from __future__ import annotations
 
-import json
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,17 +89,15 @@ def server(python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 @pytest.fixture(scope="module")
 def seeded(python: Path, server: str) -> Seeded:
-    result = subprocess.run(
-        [python, "-c", SEED, server],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    seeds = venvs.client_report(
+        python,
+        "-c",
+        SEED,
+        server,
         cwd=python.parents[1],  # not this checkout, whose `server` package would come first
-        env=venvs.clean_env(MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false"),
+        MLFLOW_ENABLE_ASYNC_TRACE_LOGGING="false",
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return Seeded(server, **json.loads(result.stdout.strip().splitlines()[-1]))
+    return Seeded(server, **seeds)
 
 
 # Each page of the UI (its hash route, with the seeded ids filled in) and a text it shows once its data came.
