@@ -51,9 +51,13 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                # Recorded on arrival, before the answer: once a sender has its answer, the next request it makes
+                # may be handled by another thread, and must not be recorded ahead of this one.
                 with receiver._changed:
                     queued = receiver._failing.get(self.path, [])
                     status, extra = queued.pop(0) if queued else (200, {})
+                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body, status))
+                    receiver._changed.notify_all()
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
@@ -61,9 +65,6 @@ class Receiver:
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
                 self.wfile.write(answer)
-                with receiver._changed:
-                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body, status))
-                    receiver._changed.notify_all()
 
             def log_message(self, *args: object) -> None:
                 pass
