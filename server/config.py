@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         "uploads and downloads are refused (as MLflow 3.18's --artifacts-presigned-only does) and clients use SAS "
         "URLs instead. Turns on direct access; needs an Azure Blob destination.",
     )
+    skill_content_max_decompressed_size: int = Field(
+        25 * 1024 * 1024,
+        gt=0,
+        validation_alias=_env("SKILL_CONTENT_MAX_DECOMPRESSED_SIZE"),
+        description="Bytes of content an uploaded skill version may unpack to (MLflow's limit, same name).",
+    )
     presigned_url_ttl: int = Field(
         300,
         ge=1,

@@ -27,6 +27,7 @@ from server.api import (
     runs,
     scorers,
     search,
+    skill_uploads,
     skills,
     trace_artifacts,
     trace_metrics,
@@ -72,6 +73,7 @@ RPCS: list[Rpc] = [
 def all_routes(context: Context) -> list[BaseRoute]:
     return [
         *health.routes(context),
+        *skill_uploads.routes(context),  # ahead of the RPCs of the same paths, which they call
         *build_routes(RPCS, context),
         *otlp.routes(context),
         *trace_artifacts.routes(context),

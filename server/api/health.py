@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from server.api.wire import json_response
 from server.errors import MlflowError
+from server.services import skill_content
 from server.web.context import Context
 
 # The MLflow release whose wire protocol we speak, answered at /version as `mlflow server` answers its own.
@@ -56,12 +57,13 @@ def _server_info(context: Context) -> dict[str, object]:
         "multipart_downloads_enabled": direct,
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,
-        # MLflow 3.18's keys. Runyard stores no content of its own making (a skill is registered from a remote
-        # source, never uploaded), so it does not offer what `artifact_serving_enabled` promises, and the skill
-        # upload limits are left out as MLflow leaves them out when it has none. A model version's or logged
-        # model's file is handed out as a URL to storage (`?presigned=true`) where storage signs one; proxied
-        # downloads stay on.
-        "artifact_serving_enabled": False,
+        # MLflow 3.18's keys. Uploaded skill content is stored through the proxied storage, so uploads are offered
+        # exactly when artifacts are served, with the limits they are checked against, so the client can refuse
+        # an oversized folder before packing it. A model version's or logged model's file is handed out as a URL
+        # to storage (`?presigned=true`) where storage signs one; proxied downloads stay on.
+        "artifact_serving_enabled": context.settings.serve_artifacts,
+        "skill_content_max_size": context.settings.skill_content_max_decompressed_size,
+        "skill_content_max_files": skill_content.MAX_ENTRIES,
         "model_artifact_presigned_downloads_supported": direct,
         "tracking_auth": "",
         "artifacts_presigned_only": context.settings.artifacts_presigned_only,

@@ -27,9 +27,11 @@ class MergeSlashesMiddleware:
 
 
 # Routes whose bodies are files, bounded by their own rules: artifact uploads and multipart parts stream to
-# storage, the UI's small-file upload stops at 10 MB by itself, project snapshots at RUNYARD_JOB_MAX_SNAPSHOT_MB.
+# storage, the UI's small-file upload stops at 10 MB by itself, project snapshots at RUNYARD_JOB_MAX_SNAPSHOT_MB,
+# skill uploads at MLFLOW_SKILL_CONTENT_MAX_DECOMPRESSED_SIZE.
 _STREAMED_BODIES = re.compile(
     r"^(?:/(?:ajax-)?api/2\.0/(?:mlflow-artifacts/(?:artifacts|mpu/part)/|mlflow/upload-artifact$)"
+    r"|/(?:ajax-)?api/3\.0/mlflow/skills/(?:@[^/]+/)?[^/]+/versions$"
     r"|/runyard/api/jobs/archive$)"
 )
 

@@ -35,7 +35,7 @@ def _bad_request(problems: Iterable[str]) -> MlflowError:
     return MlflowError.invalid_parameter(f"Invalid request: {'; '.join(problems)}")
 
 
-def _body(fields: Fields, allowed: Mapping[str, type | tuple[type, ...]], required: Iterable[str] = ()) -> None:
+def check_body(fields: Fields, allowed: Mapping[str, type | tuple[type, ...]], required: Iterable[str] = ()) -> None:
     """Refuse what MLflow's request model would: unknown fields, missing required ones, and wrong types."""
     problems = [f"{key}: Extra inputs are not permitted" for key in fields.as_dict() if key not in allowed]
     problems += [f"{key}: Field required" for key in required if fields.raw(key) is None]
@@ -104,7 +104,7 @@ def _query_list(fields: Fields, name: str) -> list[str]:
 
 
 def create_skill(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    _body(fields, {"name": str, "organization": str, "description": str, "icons": list}, required=["name"])
+    check_body(fields, {"name": str, "organization": str, "description": str, "icons": list}, required=["name"])
     row = service.create_skill(
         session,
         fields.string("organization") or "",
@@ -134,7 +134,7 @@ _BULK_ITEM = {"name", "source_type", "source", "ref", "subpath", "digest", "stat
 
 
 def bulk_register_skills(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    _body(fields, {"organization": str, "skills": list}, required=["skills"])
+    check_body(fields, {"organization": str, "skills": list}, required=["skills"])
     items = fields.raw("skills")
     if not 1 <= len(items) <= skill_rules.MAX_BULK_SKILLS:
         raise _bad_request([f"skills: List should have at least 1 item and at most {skill_rules.MAX_BULK_SKILLS}"])
@@ -164,7 +164,7 @@ def bulk_register_skills(fields: Fields, session: Session, _: Context) -> dict[s
 def _check_item(index: int, item: dict[str, Any]) -> None:
     """One entry of `skills`, its problems named under `skills.<index>` as MLflow's request model names them."""
     try:
-        _body(Fields(item), dict.fromkeys(_BULK_ITEM, str), required=["name", "source", "digest"])
+        check_body(Fields(item), dict.fromkeys(_BULK_ITEM, str), required=["name", "source", "digest"])
     except MlflowError as error:
         message = error.message.removeprefix("Invalid request: ")
         raise _bad_request(f"skills.{index}.{problem}" for problem in message.split("; ")) from None
@@ -180,7 +180,7 @@ def get_skill(fields: Fields, session: Session, organization: str, name: str) ->
 
 
 def update_skill(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    _body(fields, {"description": str, "icons": list, **dict.fromkeys(_PATH_FIELDS, str)})
+    check_body(fields, {"description": str, "icons": list, **dict.fromkeys(_PATH_FIELDS, str)})
     given = fields.as_dict()
     row = service.update_skill(
         session,
@@ -211,12 +211,12 @@ def search_skill_versions(fields: Fields, session: Session, organization: str, n
     return {"skill_versions": [version_json(row) for row in page.rows], "next_page_token": page.next_page_token}
 
 
-_REGISTRATION = {"source_type": str, "source": str, "ref": str, "subpath": str, "digest": str, "status": str}
+REGISTRATION_FIELDS = {"source_type": str, "source": str, "ref": str, "subpath": str, "digest": str, "status": str}
 
 
 def create_skill_version(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
     """A version from a remote source (a JSON body); a body's `name` and `organization` must match the path."""
-    _body(fields, {**_REGISTRATION, **dict.fromkeys(_PATH_FIELDS, str)})
+    check_body(fields, {**REGISTRATION_FIELDS, **dict.fromkeys(_PATH_FIELDS, str)})
     if (fields.string("organization") or "") != organization:
         raise MlflowError.invalid_parameter("Registration metadata 'organization' must match the path identity.")
     registration = service.Registration(
@@ -238,7 +238,7 @@ def get_skill_version(fields: Fields, session: Session, organization: str, name:
 
 
 def update_skill_version(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    _body(fields, {"status": str, **dict.fromkeys(_PATH_FIELDS, str)})
+    check_body(fields, {"status": str, **dict.fromkeys(_PATH_FIELDS, str)})
     given = fields.as_dict()
     status = given["status"] if "status" in given else service.UNSET
     row = service.update_version(session, organization, name, fields.raw("version"), status=status, by=_username())
@@ -250,8 +250,11 @@ def delete_skill_version(fields: Fields, session: Session, organization: str, na
     return {}
 
 
+_TAG_FIELDS = {"key": str, "value": str, **dict.fromkeys(_PATH_FIELDS - {"key"}, str)}
+
+
 def set_skill_tag(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    _body(fields, {"key": str, "value": str, **dict.fromkeys(_PATH_FIELDS - {"key"}, str)}, required=["key", "value"])
+    check_body(fields, _TAG_FIELDS, required=["key", "value"])
     service.set_skill_tag(session, organization, name, fields.raw("key"), fields.raw("value"))
     return {}
 
@@ -262,7 +265,7 @@ def delete_skill_tag(fields: Fields, session: Session, organization: str, name: 
 
 
 def set_skill_version_tag(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    _body(fields, {"key": str, "value": str, **dict.fromkeys(_PATH_FIELDS - {"key"}, str)}, required=["key", "value"])
+    check_body(fields, _TAG_FIELDS, required=["key", "value"])
     service.set_version_tag(session, organization, name, fields.raw("version"), fields.raw("key"), fields.raw("value"))
     return {}
 
@@ -273,7 +276,7 @@ def delete_skill_version_tag(fields: Fields, session: Session, organization: str
 
 
 def set_skill_alias(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    _body(fields, {"alias": str, "version": int, "organization": str, "name": str}, required=["alias", "version"])
+    check_body(fields, {"alias": str, "version": int, "organization": str, "name": str}, required=["alias", "version"])
     service.set_alias(session, organization, name, fields.raw("alias"), fields.raw("version"))
     return {}
 

@@ -7,6 +7,7 @@ are handed out under a write on the skill's row (see `store.touch`), so two regi
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,6 +120,12 @@ def delete_skill(session: Session, organization: str, name: str) -> None:
     store.delete_skill(session, _skill(session, organization, name, for_update=True))
 
 
+def version_sources(session: Session, organization: str, name: str) -> list[tuple[str | None, str | None, str | None]]:
+    """(source_type, source, subpath) of each version of the skill, deleted ones included."""
+    organization, name = rules.identity(organization, name)
+    return store.version_sources(session, _skill(session, organization, name))
+
+
 def search_skills(
     session: Session,
     *,
@@ -221,8 +228,8 @@ def _skill_for_version(session: Session, organization: str, name: str, by: str |
 
 
 def register_version(session: Session, registration: Registration) -> store.VersionRow:
-    """A version from a remote source. Uploaded content (a multipart body without `source`) is not stored by this
-    server, so a registration must name where the skill's files are."""
+    """A version from a remote source, registered with a JSON body. Uploaded content comes as a multipart body
+    without `source` (`skill_uploads`)."""
     _check_registration(registration)
     if registration.source is None:
         raise rules.invalid(
@@ -234,6 +241,30 @@ def register_version(session: Session, registration: Registration) -> store.Vers
     )
     skill = _skill_for_version(session, registration.organization, registration.name, registration.created_by)
     version = _new_version(session, skill, resolved, registration)
+    return store.version_row(session, skill, version)
+
+
+def check_upload(registration: Registration) -> None:
+    """What an upload's metadata may say, checked before its content is read."""
+    _check_registration(registration)
+    if registration.source is not None:
+        raise rules.invalid(
+            "A registration with a remote 'source' must use an application/json body; it cannot also carry uploaded "
+            "content. Omit 'source' to upload content instead."
+        )
+    for field in ("source_type", "ref", "subpath"):
+        if getattr(registration, field) is not None:
+            raise rules.invalid(
+                f"'{field}' does not apply to uploaded content; the whole uploaded tree is the skill and the server "
+                "records where it stored it."
+            )
+
+
+def register_uploaded(session: Session, registration: Registration, *, source: str, digest: str) -> store.VersionRow:
+    """The version of content this server stored at `source` (an `mlflow-artifacts:/` folder) and hashed."""
+    resolved = skill_sources.ResolvedSource(source_type="mlflow", source=source)
+    skill = _skill_for_version(session, registration.organization, registration.name, registration.created_by)
+    version = _new_version(session, skill, resolved, dataclasses.replace(registration, digest=digest))
     return store.version_row(session, skill, version)
 
 

@@ -187,6 +187,14 @@ def find_version(session: Session, skill: Skill, version: int, *, include_delete
     return found
 
 
+def version_sources(session: Session, skill: Skill) -> list[tuple[str | None, str | None, str | None]]:
+    """(source_type, source, subpath) of every version of the skill, deleted ones included."""
+    query = select(SkillVersion.source_type, SkillVersion.source, SkillVersion.subpath).where(
+        SkillVersion.skill_id == skill.skill_id
+    )
+    return [(source_type, source, subpath) for source_type, source, subpath in session.execute(query)]
+
+
 def next_version_number(session: Session, skill: Skill) -> int:
     """One past the highest number the skill has used (deleted versions keep theirs)."""
     highest = session.scalar(select(func.max(SkillVersion.version)).where(SkillVersion.skill_id == skill.skill_id))

@@ -54,6 +54,21 @@ def test_no_serve_artifacts_uses_the_default_root(tmp_path: Path) -> None:
         proxy = httpx.get(f"{url}/api/2.0/mlflow-artifacts/artifacts", params={"path": "x"})
         assert proxy.status_code == 404
         assert "--no-serve-artifacts" in proxy.json()["message"]
+        # Uploaded skill content is stored through the proxied storage: without it, uploads are refused up front.
+        assert httpx.get(f"{url}/api/3.0/mlflow/server-info").json()["artifact_serving_enabled"] is False
+        upload = httpx.post(
+            f"{url}/api/3.0/mlflow/skills/reviewer/versions",
+            files={"metadata": (None, "{}", "application/json"), "content": ("c.tar.gz", b"x", "application/gzip")},
+        )
+        assert (upload.status_code, upload.json()) == (
+            501,
+            {
+                "error_code": "NOT_IMPLEMENTED",
+                "message": "This MLflow server does not serve artifacts, so skill content cannot be stored in MLflow "
+                "artifact storage. Register the skill from a git, oci, or zip source, or start the server with "
+                "--serve-artifacts.",
+            },
+        )
 
 
 def test_environment_names_match_mlflow_server(monkeypatch: pytest.MonkeyPatch) -> None:

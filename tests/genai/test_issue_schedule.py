@@ -87,7 +87,8 @@ def test_a_daily_schedule_keeps_its_local_hour_across_a_clock_change() -> None:
 def test_server_info_carries_318s_keys(http: httpx.Client) -> None:
     info = http.get("/api/3.0/mlflow/server-info").json()
     assert info["features_enabled"] == {"gateway": True, "scheduled_issue_detection": False}
-    assert info["artifact_serving_enabled"] is False  # no skill uploads: the 3.18 UI offers remote sources only
+    # Skill uploads are served with the proxy, under MLflow's default limits.
+    assert info["artifact_serving_enabled"] is True
+    assert (info["skill_content_max_size"], info["skill_content_max_files"]) == (25 * 1024 * 1024, 10_000)
     assert (info["artifacts_presigned_only"], info["model_artifact_presigned_downloads_supported"]) == (False, False)
     assert info["tracking_auth"] == ""
-    assert "skill_content_max_size" not in info

@@ -4,6 +4,9 @@ answers, its errors, searches and the `@organization` spellings; with workspaces
 
 from __future__ import annotations
 
+import gzip
+import io
+import tarfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -404,3 +407,28 @@ def test_a_teams_skills_are_its_own(workspace_server: str, name: str) -> None:
         assert [s["workspace"] for s in http.get(API, headers=mine).json()["skills"]] == [teams[0]]
         refused = http.delete(f"/api/3.0/mlflow/workspaces/{teams[0]}")
         assert "table 'skills' still contains 1 resource(s)" in refused.json()["message"]
+
+
+def test_uploaded_content_is_stored_in_the_teams_folder(workspace_server: str, name: str) -> None:
+    """The recorded source is workspace-relative, as every `mlflow-artifacts:/` URI a client sees; the files lie
+    in the team's folder, so another team reading the same URI finds nothing."""
+    teams = (f"up-a-{name}", f"up-b-{name}")
+    raw = io.BytesIO()
+    with gzip.GzipFile(fileobj=raw, mode="wb") as zipped, tarfile.open(fileobj=zipped, mode="w") as tar:
+        info = tarfile.TarInfo("SKILL.md")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"ours"))
+    parts = {"metadata": (None, "{}", "application/json"), "content": ("c.tar.gz", raw.getvalue(), "application/gzip")}
+    with httpx.Client(base_url=workspace_server, timeout=30) as http:
+        for team in teams:
+            assert http.post("/api/3.0/mlflow/workspaces", json={"name": team}).status_code == 201
+        mine, theirs = ({"X-MLFLOW-WORKSPACE": team} for team in teams)
+        uploaded = http.post(f"{API}/{name}/versions", files=parts, headers=mine)
+        assert uploaded.status_code == 200, uploaded.text
+        folder = uploaded.json()["source"].removeprefix("mlflow-artifacts:/")
+        assert folder.startswith(f"skills/{name}/")
+        file_url = f"/api/2.0/mlflow-artifacts/artifacts/{folder}/SKILL.md"
+        assert http.get(file_url, headers=mine).content == b"ours"
+        assert http.get(file_url, headers=theirs).status_code == 404
+        assert http.delete(f"{API}/{name}", headers=mine).status_code == 200
+        assert http.get(file_url, headers=mine).status_code == 404
