@@ -152,3 +152,41 @@ def test_a_destination_that_cannot_sign_urls_is_refused_at_start(tmp_path: Path)
         f"wasbs://...); {str(tmp_path / 'artifacts')!r} cannot."
     )
     assert "Traceback" not in started.stderr
+
+
+SKILL_SCRIPT = """
+import json, sys
+from pathlib import Path
+import mlflow
+
+mlflow.set_tracking_uri(sys.argv[1])
+source, target = Path(sys.argv[2]), Path(sys.argv[3])
+(source / "scripts").mkdir(parents=True)
+(source / "SKILL.md").write_text("---\\nname: blob-reviewer\\ndescription: Reviews\\n---\\nLook closely.\\n")
+(source / "scripts" / "run.py").write_text("print('ok')\\n")
+version = mlflow.genai.register_skill(source=str(source))
+pulled = Path(mlflow.genai.pull(f"skills:/blob-reviewer/{version.version}", destination=str(target)))
+print(json.dumps({
+    "digest": version.digest,
+    "files": {p.relative_to(pulled).as_posix(): p.read_text() for p in sorted(pulled.rglob("*")) if p.is_file()},
+}))
+"""
+
+
+def test_a_skill_uploaded_to_blob_storage_is_pulled_back_from_it_and_deleted_with_its_skill(
+    server: str, azure: str, tmp_path: Path
+) -> None:
+    """The server stores an uploaded skill in the destination itself; the 3.18 client, which moves no byte through
+    the proxy here, pulls it back through presigned URLs. Deleting the skill deletes its blobs."""
+    report = venvs.client_report(
+        venvs.mlflow_client("3.18.0"), "-c", SKILL_SCRIPT, server, tmp_path / "skill", tmp_path / "pulled", cwd=tmp_path
+    )
+    assert report["files"] == {
+        "SKILL.md": "---\nname: blob-reviewer\ndescription: Reviews\n---\nLook closely.\n",
+        "scripts/run.py": "print('ok')\n",
+    }
+    container = BlobServiceClient.from_connection_string(azure).get_container_client("presigned")
+    stored = sorted(b.name for b in container.list_blobs(name_starts_with="team/skills/blob-reviewer/"))
+    assert [name.split("/", 4)[4] for name in stored] == ["SKILL.md", "scripts/run.py"]
+    assert httpx.delete(f"{server}/api/3.0/mlflow/skills/blob-reviewer").status_code == 200
+    assert not list(container.list_blobs(name_starts_with="team/skills/blob-reviewer/"))
