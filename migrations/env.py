@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from server.store import (  # noqa: F401
     genai_models,
+    mcp_models,
     models,
     role_models,
     skill_models,

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from server.errors import ErrorCode, MlflowError
 from server.store import roles
 from server.store.genai_models import EvaluationDataset
+from server.store.mcp_models import McpServer
 from server.store.models import Experiment, RegisteredModel, RegisteredModelPermission
 from server.store.skill_models import Skill
 from server.store.webhook_models import Webhook
@@ -56,6 +57,7 @@ def outside_default(session: Session) -> tuple[str, str, str] | None:
         ("registered model", RegisteredModel.name, RegisteredModel.workspace, None),
         ("evaluation dataset", EvaluationDataset.name, EvaluationDataset.workspace, None),
         ("webhook", Webhook.name, Webhook.workspace, Webhook.deleted_timestamp.is_(None)),
+        ("MCP server", McpServer.name, McpServer.workspace, None),
         ("skill", Skill.name, Skill.workspace, None),
     ):
         query = select(name, workspace).where(workspace != DEFAULT_WORKSPACE)
@@ -84,6 +86,7 @@ def _clashes(session: Session, name: str) -> list[str]:
     for table, column, workspace in (
         ("registered_models", RegisteredModel.name, RegisteredModel.workspace),
         ("experiments", Experiment.name, Experiment.workspace),
+        ("mcp_servers", McpServer.name, McpServer.workspace),
     ):
         in_default = select(column).where(workspace == DEFAULT_WORKSPACE)
         found = session.scalars(select(column).where(workspace == name, column.in_(in_default))).all()
@@ -117,6 +120,7 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
                 "webhooks",
                 select(Webhook.webhook_id).where(Webhook.workspace == name, Webhook.deleted_timestamp.is_(None)),
             ),
+            ("mcp_servers", select(McpServer.server_id).where(McpServer.workspace == name)),
             ("skills", select(Skill.skill_id).where(Skill.workspace == name)),
         ):
             if count := _count(session, owned):
@@ -137,7 +141,7 @@ def delete_workspace(session: Session, name: str, mode: str) -> None:
         moving = select(RegisteredModel.name).where(RegisteredModel.workspace == name)
         stale = RegisteredModelPermission.workspace == DEFAULT_WORKSPACE, RegisteredModelPermission.name.in_(moving)
         session.execute(delete(RegisteredModelPermission).where(*stale))  # grants left by deleted models of `default`
-        for model in (RegisteredModel, Experiment, EvaluationDataset, RegisteredModelPermission, Skill):
+        for model in (RegisteredModel, Experiment, EvaluationDataset, RegisteredModelPermission, McpServer, Skill):
             session.execute(update(model).where(model.workspace == name).values(workspace=DEFAULT_WORKSPACE))
     else:
         raise MlflowError(

@@ -104,6 +104,48 @@ def test_skill_registry_route_is_served(method: str, path: str) -> None:
     assert (method, path, 3, ("/api", "/ajax-api")) in served, f"{method} /api/3.0{path} has no handler"
 
 
+# MLflow 3.18's MCP Server Registry is a FastAPI router too (`mlflow/server/mcp_server_api.py`): its 23 routes, in the
+# order it declares them, since a server's name spans slashes and the first route that matches a path answers it.
+MCP_ROUTES_318 = [
+    ("POST", "/mlflow/mcp-servers"),
+    ("GET", "/mlflow/mcp-servers"),
+    ("GET", "/mlflow/mcp-servers/endpoints"),
+    ("POST", "/mlflow/mcp-servers/{name:path}/versions/{version:path}/tags"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}/versions/{version:path}/tags/{key:path}"),
+    ("GET", "/mlflow/mcp-servers/{name:path}/versions/{version:path}"),
+    ("PATCH", "/mlflow/mcp-servers/{name:path}/versions/{version:path}"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}/versions/{version:path}"),
+    ("POST", "/mlflow/mcp-servers/{name:path}/versions"),
+    ("GET", "/mlflow/mcp-servers/{name:path}/versions"),
+    ("POST", "/mlflow/mcp-servers/{name:path}/endpoints"),
+    ("GET", "/mlflow/mcp-servers/{name:path}/endpoints/{endpoint_id}"),
+    ("PATCH", "/mlflow/mcp-servers/{name:path}/endpoints/{endpoint_id}"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}/endpoints/{endpoint_id}"),
+    ("GET", "/mlflow/mcp-servers/{name:path}/endpoints"),
+    ("POST", "/mlflow/mcp-servers/{name:path}/tags"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}/tags/{key:path}"),
+    ("POST", "/mlflow/mcp-servers/{name:path}/aliases"),
+    ("GET", "/mlflow/mcp-servers/{name:path}/aliases/{alias:path}"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}/aliases/{alias:path}"),
+    ("GET", "/mlflow/mcp-servers/{name:path}"),
+    ("PATCH", "/mlflow/mcp-servers/{name:path}"),
+    ("DELETE", "/mlflow/mcp-servers/{name:path}"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), MCP_ROUTES_318)
+def test_mcp_server_registry_route_is_served(method: str, path: str) -> None:
+    served = {(rpc.method, rpc.path, rpc.since, rpc.prefixes) for rpc in RPCS}
+    assert (method, path, 3, ("/api", "/ajax-api")) in served, f"{method} /api/3.0{path} has no handler"
+
+
+def test_mcp_server_routes_keep_mlflows_order() -> None:
+    """`/mcp-servers/endpoints` is the workspace's endpoints, and `<name>/versions` a server's versions: the routes
+    that a later, wider one could also match are tried first."""
+    served = [(rpc.method, rpc.path) for rpc in RPCS if rpc.path.startswith("/mlflow/mcp-servers")]
+    assert served == MCP_ROUTES_318
+
+
 def test_an_organizations_skill_routes_come_first() -> None:
     """`/skills/@acme/versions` is the skill `versions` of `acme`, not the versions of a skill named `@acme`."""
     paths = [rpc.path for rpc in RPCS if rpc.path.startswith("/mlflow/skills/")]

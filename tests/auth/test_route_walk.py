@@ -331,6 +331,7 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "organization": "acme",
         "version": "1",
         "alias": "champion",
+        "endpoint_id": "ae-00000000000000000000000000000000",  # an MCP server's access endpoint
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
@@ -475,6 +476,7 @@ def test_the_walk_covers_the_whole_surface() -> None:
     assert "/api/3.0/mlflow/datasets/{dataset_id}/records" in templates  # evaluation datasets
     assert {"/api/3.0/mlflow/roles/permissions/update", "/ajax-api/3.0/mlflow/roles/users/list"} <= templates  # roles
     assert "/ajax-api/3.0/mlflow/skills/@{organization}/{name}/versions/{version}/tags/{key:path}" in templates
+    assert "/api/3.0/mlflow/mcp-servers/{name:path}/endpoints/{endpoint_id}" in templates  # the MCP Server Registry
 
 
 # Refusing anonymous callers happens before a workspace is read: the walk without workspaces covers it.
