@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
@@ -96,8 +97,27 @@ def _identity(request: Request) -> tuple[str, str]:
     return request.path_params.get("organization", ""), request.path_params["name"]
 
 
-def _require_admin(authorizer: Any, session: Any, principal: Any) -> None:
-    authorizer.check(access.ADMIN, Fields({}), session, principal)
+def _identity_fields(organization: str, name: str) -> Fields:
+    return Fields({"organization": organization, "name": name})
+
+
+def _write_hooks(
+    context: Context, request: Request, identity: Fields
+) -> tuple[Callable[[Session], None] | None, Callable[[Session, Any], None] | None]:
+    """In the write that records an uploaded version: the caller's right to register it, checked again (the skill
+    may have appeared since the first check), and then MANAGE for them if the upload made the skill, as on the RPC
+    path."""
+    authorizer, principal = context.authorizer, principal_of(request)
+    if authorizer is None or principal is None or principal.signed:
+        return None, None
+
+    def guard(session: Session) -> None:
+        authorizer.check(access.SKILL_REGISTER, identity, session, principal)
+
+    def then(session: Session, row: Any) -> None:
+        authorizer.grant_creator(access.SKILL_REGISTER, session, principal, skills.version_json(row))
+
+    return guard, then
 
 
 def _create_version(context: Context, uploads: SkillUploads, json_rpc: Callable[[Request], Any]) -> Callable[..., Any]:
@@ -114,8 +134,10 @@ def _create_version(context: Context, uploads: SkillUploads, json_rpc: Callable[
             raise MlflowError.invalid_parameter(
                 "Skill registration requires an application/json or multipart/form-data request."
             )
-        await authorize(request, context, _require_admin)  # before a byte of the content is read
         organization, name = _identity(request)
+        identity = _identity_fields(organization, name)
+        # Checked before a byte of the content is read, and again with the write (the skill may appear meanwhile).
+        await authorize(request, context, lambda a, s, p: a.check(access.SKILL_REGISTER, identity, s, p))
         too_big = f"The multipart request body exceeds the maximum allowed size of {upload_limit} bytes."
         request = _limited(request, upload_limit, too_big)
         try:
@@ -135,7 +157,8 @@ def _create_version(context: Context, uploads: SkillUploads, json_rpc: Callable[
                 registration = _registration(
                     metadata, organization, name, principal.username if principal is not None else None
                 )
-                row = await uploads.register(registration, content.file)
+                guard, then = _write_hooks(context, request, identity)
+                row = await uploads.register(registration, content.file, guard=guard, then=then)
         except StarletteHTTPException as e:
             if e.status_code == 413:
                 raise

@@ -6,7 +6,9 @@ A skill outside any organization is addressed as `/skills/<name>`, one in an org
 `/skills/@acme/versions` means the skill `versions` of `acme`, as in MLflow. Request bodies are checked as MLflow's
 Pydantic models check them: unknown fields and wrongly typed ones are refused with "Invalid request: ...".
 
-With auth on, the registry is for administrators: Runyard has no per-skill grants yet.
+With auth on, each route needs what MLflow 3.18's auth asks on the skill it names (`_ONE_SKILL`): grants on skills
+are role grants of type `skill` on `name` or `@organization/name`, a skill's creator manages it, and a search shows
+only the skills the caller may read, each with the `allowed_actions` MLflow lists.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from server.api.routing import Rpc
 from server.api.wire import Fields
 from server.auth import rules as access
 from server.errors import MlflowError
+from server.permissions import Permission
 from server.services import skill_rules
 from server.services import skills as service
 from server.web.context import Context
@@ -116,9 +119,10 @@ def create_skill(fields: Fields, session: Session, _: Context) -> dict[str, Any]
     return skill_json(row)
 
 
-def search_skills(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def search_skills(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     identities = fields.raw("include_skill_identities")
     selected = None if identities is None else [i for i in _query_list(fields, "include_skill_identities") if i]
+    readable = fields.raw(access.SKILL_SCOPE_FIELD)  # set by the permission check, with auth on
     page = service.search_skills(
         session,
         filter_string=fields.string("filter_string"),
@@ -126,8 +130,30 @@ def search_skills(fields: Fields, session: Session, _: Context) -> dict[str, Any
         order_by=_query_list(fields, "order_by"),
         page_token=fields.string("page_token"),
         identities=selected,
+        visible=readable if isinstance(readable, access.SkillScope) else None,
     )
-    return {"skills": [skill_json(row) for row in page.rows], "next_page_token": page.next_page_token}
+    skills = [skill_json(row) for row in page.rows]
+    _add_allowed_actions(skills, session, context)
+    return {"skills": skills, "next_page_token": page.next_page_token}
+
+
+# What each permission lets a caller do with a skill, as MLflow's auth lists it in `allowed_actions`.
+_ALLOWED_ACTIONS = {
+    Permission.MANAGE: ["USE", "UPDATE", "DELETE", "MANAGE"],
+    Permission.EDIT: ["USE", "UPDATE"],
+    Permission.READ: [],
+    Permission.NO_PERMISSIONS: [],
+}
+
+
+def _add_allowed_actions(skills: list[dict[str, Any]], session: Session, context: Context) -> None:
+    """With auth on, MLflow tells the caller what it may do with each skill it shows, so the UI offers only that."""
+    principal = access.current_principal()
+    if context.authorizer is None or principal is None:
+        return
+    permission_of = context.authorizer.skill_permissions(session, principal)
+    for skill in skills:
+        skill["allowed_actions"] = list(_ALLOWED_ACTIONS[permission_of(skill["organization"], skill["name"])])
 
 
 _BULK_ITEM = {"name", "source_type", "source", "ref", "subpath", "digest", "status"}
@@ -290,45 +316,61 @@ def delete_skill_alias(fields: Fields, session: Session, organization: str, name
     return {}
 
 
-def _spellings(method: str, suffix: str, handler: SkillHandler) -> tuple[Rpc, Rpc]:
-    """The route of one skill in an organization (`/@<organization>/<name>...`) and outside any (`/<name>...`)."""
+def _spellings(
+    method: str, suffix: str, handler: SkillHandler, need: access.Access, *, shows_skill: bool = False
+) -> tuple[Rpc, Rpc]:
+    """The route of one skill in an organization (`/@<organization>/<name>...`) and outside any (`/<name>...`),
+    needing `need` on the skill; a route that `shows_skill` also says what the caller may do with it."""
 
-    def in_organization(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-        return handler(fields, session, fields.required_string("organization"), fields.required_string("name"))
+    def in_organization(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        result = handler(fields, session, fields.required_string("organization"), fields.required_string("name"))
+        if shows_skill:
+            _add_allowed_actions([result], session, context)
+        return result
 
-    def outside(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-        return handler(fields, session, "", fields.required_string("name"))
+    def outside(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+        # A skill outside any organization has none to name: an `organization` in the body or query would be an
+        # extra field to MLflow, and here it would also point the permission check at another skill than this one.
+        if fields.string("organization") and handler is not create_skill_version:
+            raise _bad_request(["organization: Extra inputs are not permitted"])
+        result = handler(fields, session, "", fields.required_string("name"))
+        if shows_skill:
+            _add_allowed_actions([result], session, context)
+        return result
 
     in_organization.__name__ = f"{handler.__name__}_in_organization"
     outside.__name__ = handler.__name__
     return (
-        Rpc(method, f"{_PREFIX}/@{{organization}}/{{name}}{suffix}", in_organization, since=3, access=access.ADMIN),
-        Rpc(method, f"{_PREFIX}/{{name}}{suffix}", outside, since=3, access=access.ADMIN),
+        Rpc(method, f"{_PREFIX}/@{{organization}}/{{name}}{suffix}", in_organization, since=3, access=need),
+        Rpc(method, f"{_PREFIX}/{{name}}{suffix}", outside, since=3, access=need),
     )
 
 
+# What each route needs on its skill, as MLflow 3.18's auth maps them: reading, updating (tags, aliases, a
+# version's status), managing (deleting the skill, a version, a version's tag or an alias).
+_READ, _EDIT, _MANAGE = (access.skill(p) for p in (Permission.READ, Permission.EDIT, Permission.MANAGE))
 _ONE_SKILL = [
-    _spellings("GET", "", get_skill),
-    _spellings("PATCH", "", update_skill),
-    _spellings("DELETE", "", delete_skill),
-    _spellings("GET", "/versions", search_skill_versions),
-    _spellings("POST", "/versions", create_skill_version),
-    _spellings("GET", "/versions/{version}", get_skill_version),
-    _spellings("PATCH", "/versions/{version}", update_skill_version),
-    _spellings("DELETE", "/versions/{version}", delete_skill_version),
-    _spellings("POST", "/tags", set_skill_tag),
-    _spellings("DELETE", "/tags/{key:path}", delete_skill_tag),
-    _spellings("POST", "/versions/{version}/tags", set_skill_version_tag),
-    _spellings("DELETE", "/versions/{version}/tags/{key:path}", delete_skill_version_tag),
-    _spellings("POST", "/aliases", set_skill_alias),
-    _spellings("GET", "/aliases/{alias}", get_skill_version_by_alias),
-    _spellings("DELETE", "/aliases/{alias}", delete_skill_alias),
+    _spellings("GET", "", get_skill, _READ, shows_skill=True),
+    _spellings("PATCH", "", update_skill, _EDIT),
+    _spellings("DELETE", "", delete_skill, _MANAGE),
+    _spellings("GET", "/versions", search_skill_versions, _READ),
+    _spellings("POST", "/versions", create_skill_version, access.SKILL_REGISTER),
+    _spellings("GET", "/versions/{version}", get_skill_version, _READ),
+    _spellings("PATCH", "/versions/{version}", update_skill_version, access.SKILL_VERSION_UPDATE),
+    _spellings("DELETE", "/versions/{version}", delete_skill_version, _MANAGE),
+    _spellings("POST", "/tags", set_skill_tag, _EDIT),
+    _spellings("DELETE", "/tags/{key:path}", delete_skill_tag, _EDIT),
+    _spellings("POST", "/versions/{version}/tags", set_skill_version_tag, _EDIT),
+    _spellings("DELETE", "/versions/{version}/tags/{key:path}", delete_skill_version_tag, _MANAGE),
+    _spellings("POST", "/aliases", set_skill_alias, _EDIT),
+    _spellings("GET", "/aliases/{alias}", get_skill_version_by_alias, _READ),
+    _spellings("DELETE", "/aliases/{alias}", delete_skill_alias, _MANAGE),
 ]
 
 RPCS = [
-    Rpc("POST", _PREFIX, create_skill, since=3, access=access.ADMIN),
-    Rpc("GET", _PREFIX, search_skills, since=3, access=access.ADMIN),
-    Rpc("POST", f"{_PREFIX}/bulk-register", bulk_register_skills, since=3, access=access.ADMIN),
+    Rpc("POST", _PREFIX, create_skill, since=3, access=access.SKILL_CREATE),
+    Rpc("GET", _PREFIX, search_skills, since=3, access=access.SKILL_SEARCH),
+    Rpc("POST", f"{_PREFIX}/bulk-register", bulk_register_skills, since=3, access=access.SKILL_REGISTER),
     *(organized for organized, _ in _ONE_SKILL),
     *(outside for _, outside in _ONE_SKILL),
 ]

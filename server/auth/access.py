@@ -49,6 +49,11 @@ Resource = Literal[
     "role",
     "roles",
     "user_roles",
+    "skill",
+    "skill_version_update",
+    "skill_create",
+    "skill_register",
+    "skill_search",
 ]
 
 

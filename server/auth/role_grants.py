@@ -34,7 +34,7 @@ from server.store.models import Experiment
 from server.store.roles import ADMIN_PERMISSION, WORKSPACE_TYPE, GrantRow
 from server.store.workspace_models import DEFAULT_WORKSPACE
 
-EXPERIMENT, REGISTERED_MODEL = "experiment", "registered_model"
+EXPERIMENT, REGISTERED_MODEL, SKILL = "experiment", "registered_model", "skill"
 DENY, USE = "DENY", "USE"
 # MLflow's permission names in its own order, which its messages list.
 MLFLOW_PERMISSIONS = ("READ", USE, "EDIT", "MANAGE", "NO_PERMISSIONS", DENY)
@@ -149,6 +149,32 @@ def on_registered_model(session: Session, user_id: int, name: str, baseline: Bas
     grants = RoleGrants(roles.grants_of(session, user_id, REGISTERED_MODEL, workspace), REGISTERED_MODEL)
     role = grants.on(workspace, name) if grants else None
     return combine(direct, role, baseline.default, baseline.at(grants, workspace))
+
+
+def skill_grants(session: Session, user_id: int) -> RoleGrants:
+    """The user's grants on skills in the request's workspace: one query, for a check or a whole search page."""
+    workspace = scope.current_or_default()
+    return RoleGrants(roles.grants_of(session, user_id, SKILL, workspace), SKILL)
+
+
+def on_skill(grants: RoleGrants, key: str, baseline: Baseline) -> Permission:
+    """A skill (by its grant key) of the request's workspace. Skills have no per-user grant table: a user's own
+    grants (the creator's MANAGE) are those of their per-user role, as in MLflow."""
+    workspace = scope.current_or_default()
+    role = grants.on(workspace, key) if grants else None
+    return combine(None, role, baseline.default, baseline.at(grants, workspace))
+
+
+def denies_creating(grants: RoleGrants, key: str) -> bool:
+    """A DENY on every skill (`*`) or on this one vetoes creating it, as MLflow's `_create_not_denied` does."""
+    workspace = scope.current_or_default()
+    return any(
+        row.workspace == workspace
+        and row.resource_type == SKILL
+        and row.resource_pattern in ("*", key)
+        and row.permission == DENY
+        for row in grants.rows
+    )
 
 
 def may_create(session: Session, user_id: int, baseline: Baseline) -> bool:

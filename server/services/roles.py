@@ -19,6 +19,7 @@ from server.auth.identity import Principal
 from server.auth.role_grants import DENY, MLFLOW_PERMISSIONS, USE, Baseline
 from server.errors import ErrorCode, MlflowError
 from server.store import roles, users, workspaces
+from server.store import skills as skill_store
 from server.store.role_models import (
     RESOURCE_PATTERN_LENGTH,
     ROLE_NAME_LENGTH,
@@ -40,6 +41,7 @@ RESOURCE_TYPES: dict[str, bool] = {
     "gateway_endpoint": True,
     "gateway_model_definition": True,
     "mcp_server": True,
+    skill_store.GRANT_TYPE: True,
     "run": False,
     "trace": False,
     "assessment": False,
@@ -54,6 +56,8 @@ RESOURCE_TYPES: dict[str, bool] = {
 # says that already).
 WORKSPACE_GRANTABLE = ("MANAGE", USE)
 RESOURCE_GRANTABLE = (DENY, "EDIT", "MANAGE", "READ", USE)
+# A skill has nothing to USE: MLflow's Skill Registry grants leave it out.
+SKILL_GRANTABLE = (DENY, "EDIT", "MANAGE", "READ")
 # MLflow keeps each user's direct grants in a role named `__user_<id>__`; the whole prefix is reserved.
 RESERVED_PREFIX = "__user_"
 
@@ -101,6 +105,12 @@ def _check_permission(permission: Any, resource_type: Any) -> None:
                 f"Invalid permission '{permission}' for resource_type='{WORKSPACE_TYPE}'. "
                 f"Workspace-wide grants accept only: {WORKSPACE_GRANTABLE}."
             )
+    elif resource_type == skill_store.GRANT_TYPE:
+        if permission not in SKILL_GRANTABLE:
+            raise MlflowError.invalid_parameter(
+                f"Invalid permission '{permission}' for resource_type='{resource_type}'. "
+                f"Skill Registry grants accept only: {SKILL_GRANTABLE}."
+            )
     elif permission not in RESOURCE_GRANTABLE:
         raise MlflowError.invalid_parameter(
             f"Invalid permission '{permission}' for resource_type='{resource_type}'. "
@@ -129,6 +139,13 @@ def _check_pattern(pattern: Any, resource_type: str) -> str:
         raise MlflowError.invalid_parameter(
             f"Resource pattern must be at most {RESOURCE_PATTERN_LENGTH} characters long."
         )
+    if resource_type == skill_store.GRANT_TYPE:
+        identity = skill_store.parse_grant_key(pattern)
+        if identity is None:
+            raise MlflowError.invalid_parameter(
+                "Invalid Skill Registry resource_id. Expected 'name' or '@organization/name'."
+            )
+        return skill_store.grant_key(*identity)
     return pattern
 
 

@@ -146,7 +146,16 @@ class SkillUploads:
         assert self._proxied is not None
         return await self._proxied(workspaces.proxied_artifact_path(relative))
 
-    async def register(self, registration: service.Registration, content: BinaryIO) -> service.VersionRow:
+    async def register(
+        self,
+        registration: service.Registration,
+        content: BinaryIO,
+        *,
+        guard: Callable[[Session], None] | None = None,
+        then: Callable[[Session, service.VersionRow], None] | None = None,
+    ) -> service.VersionRow:
+        """`guard` and `then` run in the write that records the version, before and after it (the caller's
+        permission check, the creator's grant); if either raises, nothing is recorded and the stored files go."""
         service.check_upload(registration)
         if self._proxied is None:
             raise MlflowError.not_implemented(
@@ -165,9 +174,16 @@ class SkillUploads:
                 raise
         source = f"{_ARTIFACTS_SCHEME}{folder}"
         try:
-            return await self._db.run_write(
-                lambda session: service.register_uploaded(session, registration, source=source, digest=digest)
-            )
+
+            def record(session: Session) -> service.VersionRow:
+                if guard is not None:
+                    guard(session)
+                row = service.register_uploaded(session, registration, source=source, digest=digest)
+                if then is not None:
+                    then(session, row)
+                return row
+
+            return await self._db.run_write(record)
         except MlflowError as e:
             if e.code in _NOTHING_COMMITTED:
                 await reclaim(store, stored_at)

@@ -15,10 +15,12 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
+from server.auth.rules import SkillScope
 from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
 from server.services import skill_rules as rules
 from server.services import skill_sources
+from server.store import roles as role_store
 from server.store import scope, skill_grammar
 from server.store import skills as store
 from server.store.skill_models import Skill, SkillVersion
@@ -116,8 +118,13 @@ def update_skill(
 
 
 def delete_skill(session: Session, organization: str, name: str) -> None:
+    """The skill and, in the same transaction, every grant naming it: a skill made later under the same name
+    starts with none (MLflow drops them after its delete commits, and keeps them if that fails)."""
     organization, name = rules.identity(organization, name)
     store.delete_skill(session, _skill(session, organization, name, for_update=True))
+    role_store.delete_grants_on(
+        session, scope.current_or_default(), store.GRANT_TYPE, store.grant_key(organization, name)
+    )
 
 
 def version_sources(session: Session, organization: str, name: str) -> list[tuple[str | None, str | None, str | None]]:
@@ -134,10 +141,18 @@ def search_skills(
     order_by: Sequence[str],
     page_token: str | None,
     identities: Sequence[str] | None,
+    visible: SkillScope | None = None,
 ) -> store.Page:
-    """`identities` None selects every skill; a list (even empty) only those named."""
+    """`identities` None selects every skill; a list (even empty) only those named. `visible`, with auth on, keeps
+    the page to the skills the caller may read, before it is cut, so pages stay full and tokens stay stable."""
     limit = rules.max_results(max_results)
     selected = rules.parse_identities(identities) if identities is not None else None
+    excluded: Sequence[tuple[str, str]] = ()
+    if visible is not None:
+        if visible.include is not None:
+            allowed = set(visible.include)
+            selected = [i for i in selected if i in allowed] if selected is not None else list(visible.include)
+        excluded = visible.exclude
     filters = skill_grammar.parse_skill_filter(filter_string)
     order = skill_grammar.parse_order_by(order_by, skill_grammar.SKILL_KEYS)
     return store.search_skills(
@@ -145,6 +160,7 @@ def search_skills(
         filters,
         order,
         identities=selected,
+        excluded=excluded,
         max_results=limit,
         page_token=page_token,
         token_scope=_token_scope("skills", filter_string or None, list(order_by) or None),

@@ -255,3 +255,45 @@ def grants_of(session: Session, user_id: int, resource_type: str, workspace: str
 def delete_for_workspace(session: Session, workspace: str) -> None:
     """A deleted workspace's roles go with it, as in MLflow (their grants and assignments cascade)."""
     session.execute(delete(Role).where(Role.workspace == workspace))
+
+
+# --- a user's own grants (MLflow's per-user role) ----------------------------------------------------------------
+
+USER_ROLE = "__user_{user_id}__"  # the role MLflow keeps a user's own grants in, one per workspace
+
+
+def grant_to_user(
+    session: Session, user_id: int, workspace: str, resource_type: str, resource_pattern: str, permission: str
+) -> None:
+    """Set the user's own grant on a resource, as MLflow's `grant_user_permissions` does: a grant of the user's
+    per-user role in `workspace`, made (and assigned to the user) on first use; an existing grant is replaced."""
+    name = USER_ROLE.format(user_id=user_id)
+    role = _named(session, workspace, name)
+    if role is None:
+        role = create_role(session, workspace, name, None)
+        session.add(UserRoleAssignment(user_id=user_id, role_id=role.id))
+        session.flush()
+    row = session.scalar(
+        select(RolePermission).where(
+            RolePermission.role_id == role.id,
+            RolePermission.resource_type == resource_type,
+            RolePermission.resource_pattern == resource_pattern,
+        )
+    )
+    if row is None:
+        add_permission(session, role.id, resource_type, resource_pattern, permission)
+    else:
+        row.permission = permission
+
+
+def delete_grants_on(session: Session, workspace: str, resource_type: str, resource_pattern: str) -> None:
+    """Every role's grant on one resource of `workspace` (the resource is gone; a later one of the same name must
+    not inherit them)."""
+    in_workspace = select(Role.id).where(Role.workspace == workspace)
+    session.execute(
+        delete(RolePermission).where(
+            RolePermission.resource_type == resource_type,
+            RolePermission.resource_pattern == resource_pattern,
+            RolePermission.role_id.in_(in_workspace),
+        )
+    )

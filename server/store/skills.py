@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Select, and_, case, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, func, literal, not_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -149,11 +149,13 @@ def search_skills(
     order: Sequence[OrderKey],
     *,
     identities: Sequence[tuple[str, str]] | None,
+    excluded: Sequence[tuple[str, str]] = (),
     max_results: int,
     page_token: str | None,
     token_scope: str,
 ) -> Page:
-    """One page of the workspace's skills; `identities`, when given, keeps only those (organization, name)."""
+    """One page of the workspace's skills; `identities`, when given, keeps only those (organization, name), and
+    `excluded` leaves those out."""
     offset = decode_token(page_token, token_scope)
     query = _skills_query().where(scope.in_workspace(Skill.workspace))
     for comparison in filters:
@@ -170,6 +172,8 @@ def search_skills(
         if not identities:
             return Page([], None)
         query = query.where(or_(*[and_(Skill.organization == org, Skill.name == name) for org, name in identities]))
+    if excluded:
+        query = query.where(not_(or_(*[and_(Skill.organization == org, Skill.name == name) for org, name in excluded])))
     ordering = [_ordered(_SKILL_COLUMNS[key.key], key.ascending) for key in order]
     query = query.order_by(*ordering, Skill.organization, Skill.name)
     rows = session.execute(query.offset(offset).limit(max_results + 1)).all()
@@ -401,3 +405,21 @@ def decode_token(token: str | None, token_scope: str) -> int:
             "Page token was issued for a different query and cannot be used with the current request."
         )
     return int(offset)
+
+
+# --- how grants name a skill ---------------------------------------------------------------------------------------
+
+GRANT_TYPE = "skill"  # the resource type of role grants on skills
+
+
+def grant_key(organization: str, name: str) -> str:
+    """A skill as a grant's `resource_pattern` names it: `name`, or `@organization/name` (MLflow's format)."""
+    return f"@{organization}/{name}" if organization else name
+
+
+def parse_grant_key(key: str) -> tuple[str, str] | None:
+    """(organization, name) of a grant key; None when it is neither `name` nor `@organization/name`."""
+    if key.startswith("@"):
+        organization, separator, name = key[1:].partition("/")
+        return (organization, name) if separator and organization and name and "/" not in name else None
+    return ("", key) if key and "/" not in key else None

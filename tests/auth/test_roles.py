@@ -302,7 +302,7 @@ def test_bad_requests_get_mlflows_errors(use: Use, auth_server: AuthServer) -> N
     )
     code, message = _error(lambda: admin.add_role_permission(role.id, "model", "*", "READ"))
     assert (code, message.split(". ")[0]) == (invalid, "Invalid resource type 'model'")
-    assert message.endswith("'scorer_version', 'trace', 'workspace')")
+    assert message.endswith("'scorer_version', 'skill', 'trace', 'workspace')")
     assert _error(lambda: admin.add_role_permission(999_999, "experiment", "*", "READ")) == (
         "RESOURCE_DOES_NOT_EXIST",
         "Role with id=999999 not found",

@@ -70,6 +70,10 @@ OPEN_TO_SIGNED_IN = {
     ("GET", "/runyard/ui/{path:path}"),
     # So is the Webhooks page; the webhook routes its script reads are for admins only.
     ("GET", "/runyard/webhooks"),
+    # The Skill Registry: anyone who may create in the workspace may make a skill, and a search shows only the
+    # skills the caller may read (here none).
+    ("GET", "/api/3.0/mlflow/skills"),
+    ("POST", "/api/3.0/mlflow/skills"),
 }
 # With workspaces, a workspace's roles and their grants are shown to its members (the walk's users both are).
 SHOWN_TO_MEMBERS = {
@@ -283,6 +287,9 @@ def owned(auth_server: AuthServer) -> Owned:
         )
         dataset_id = str(dataset["dataset"]["dataset_id"])  # type: ignore[index]
         post(f"/api/3.0/mlflow/datasets/{dataset_id}/records", {"records": '[{"inputs": {"q": "secret"}}]'})
+        for skill in ("/api/3.0/mlflow/skills/alice-walk-model", "/api/3.0/mlflow/skills/@acme/alice-walk-model"):
+            post(f"{skill}/versions", {"source": "https://github.com/alice/skills.git"})  # her own: she manages it
+            post(f"{skill}/aliases", {"alias": "champion", "version": 1})
     with auth_server.http(ADMIN) as admin:  # a role of the default workspace, granting Alice her experiment
         role = admin.post("/api/3.0/mlflow/roles/create", json={"workspace": workspace, "name": "alice-walk-role"})
         role_id = role.json()["role"]["id"]
@@ -415,6 +422,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
     creates = template.endswith("/create") and "/permissions/" not in template
     if creates and ("experiments" in template or "registered-models" in template):
         fields["name"] = f"made-by-the-walk-{next(_counter)}"  # creating is open; it must not collide
+    if method == "POST" and template.endswith("/mlflow/skills"):
+        fields = {"name": f"made-by-the-walk-{next(_counter)}"}  # a skill's body is checked strictly
     if template.startswith("/runyard/api/") and method == "POST" and not template.endswith("/archive"):
         job_bodies: dict[str, dict[str, object]] = {
             "/runyard/api/jobs": {"source": {"uri": "https://example.com/p.git"}, "experiment_id": owned.experiment_id},
