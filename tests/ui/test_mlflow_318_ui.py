@@ -1,15 +1,15 @@
 """MLflow 3.18's web UI in a real browser: `runyard server` from a venv with the full `mlflow` 3.18 wheel and
 Runyard's `ui` extra (the venv of tests/compat/test_beside_mlflow_318.py) serves that wheel's UI, seeded by the 3.18
 client of the same venv. Every top-level page of the UI, and each page of an experiment, a run, a logged model, a
-registered model, a prompt, a trace and a skill, opens without an error on the page and without any call of it to
-the tracking API answered 404 or 5xx: the calls a newer UI adds are ones Runyard must answer."""
+registered model, a prompt, a trace, a skill and an MCP server, opens without an error on the page and without any
+call of it to the tracking API answered 404 or 5xx: the calls a newer UI adds are ones Runyard must answer."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request, expect
@@ -29,6 +29,7 @@ LOGGED_MODEL = "ui-318-classifier"
 REGISTERED_MODEL = "ui-318-model"
 PROMPT = "ui-318-prompt"
 SKILL = "ui-318-skill"
+MCP_SERVER = "io.example.ui318/weather"
 
 SEED = f"""
 import json, sys
@@ -62,6 +63,11 @@ mlflow.register_model(model.model_uri, "{REGISTERED_MODEL}")
 mlflow.genai.register_prompt("{PROMPT}", "Answer {{{{question}}}} in one word.")
 client.create_skill(name="{SKILL}", description="Reviews pull requests")
 client.create_skill_version(name="{SKILL}", source=GitSource(url="https://github.com/acme/skills.git", ref="v1"))
+mlflow.genai.register_mcp_server(
+    server_json={{"name": "{MCP_SERVER}", "version": "1.0.0", "description": "Forecasts the weather"}},
+    status="active",
+    tools=[],
+)
 print(json.dumps({{"experiment_id": experiment_id, "run_id": run.info.run_id, "model_id": model.model_id,
                   "trace_id": span.trace_id}}))
 """
@@ -128,6 +134,8 @@ PAGES = {
     "prompt": (f"#/prompts/{PROMPT}", PROMPT),
     "skills": ("#/skills", SKILL),
     "skill": (f"#/skills/{SKILL}", SKILL),
+    "mcp-registry": ("#/mcp-registry", MCP_SERVER),
+    "mcp-server": (f"#/mcp-registry/{quote(MCP_SERVER, safe='')}", MCP_SERVER),
     "settings": ("#/settings", "Settings"),
     "webhooks": ("#/settings/webhooks", "Webhooks"),
     "gateway": ("#/gateway", "Gateway"),
