@@ -67,7 +67,11 @@ def _install_sqlite_hooks(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED"))
+        # Straight to the driver: `exec_driver_sql` would build a whole execution context (and fire its events)
+        # for a statement that returns nothing, on every transaction. A busy database raises sqlite3's own
+        # OperationalError here, which `is_refused_write` knows as well as SQLAlchemy's wrapper of it.
+        begin = "BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.connection.dbapi_connection.execute(begin)
 
 
 def _bound_waits(engine: Engine, connection_class: type[BoundedConnection]) -> None:
