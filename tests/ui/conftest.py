@@ -3,6 +3,7 @@ Playwright) that may reach nothing but loopback. One of each per module keeps th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import pytest
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from playwright.sync_api import Browser, HttpCredentials, Page, Playwright, Response, expect, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.support.processes import runyard_server
 
@@ -132,3 +134,24 @@ def page(browser: Browser, screenshots: Path, request: pytest.FixtureRequest) ->
     page.screenshot(path=str(screenshots / f"{request.module.__name__.rsplit('.', 1)[-1]}-{name}.png"))
     context.close()
     assert not server_errors, f"the server failed requests: {server_errors}"
+
+
+# The sidebar's links and buttons that the Runyard box overlaps, by their text or label.
+_COVERED_SIDEBAR_ITEMS = """() => {
+  const box = document.getElementById("runyard-nav").getBoundingClientRect();
+  return [...document.querySelectorAll("aside a, aside button")]
+    .filter((item) => {
+      const r = item.getBoundingClientRect();
+      return r.height > 0 && r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom;
+    })
+    .map((item) => item.innerText || item.getAttribute("aria-label"));
+}"""
+
+
+def covered_sidebar_items(page: Page) -> list[str]:
+    """What of MLflow's sidebar the Jobs box covers, once it has placed itself (a moment after the sidebar renders:
+    waited for, not slept); [] when it covers nothing."""
+    with contextlib.suppress(PlaywrightTimeoutError):
+        page.wait_for_function(f"() => ({_COVERED_SIDEBAR_ITEMS})().length === 0", timeout=TIMEOUT_MS)
+    covered: list[str] = page.evaluate(_COVERED_SIDEBAR_ITEMS)
+    return covered

@@ -16,6 +16,7 @@ from playwright.sync_api import Page, Request, expect
 
 from tests.support import venvs
 from tests.support.processes import installed_runyard_server
+from tests.ui.conftest import covered_sidebar_items
 
 MLFLOW = "3.18.0"
 # Without --auth MLflow has no users/current route either: its 404 is how the UI learns that nobody signs in.
@@ -174,3 +175,14 @@ def test_the_318_page_opens_without_errors(page: Page, seeded: Seeded, name: str
     assert failed_api_calls(page, requests) == []
     for text in ERROR_TEXTS:
         expect(page.get_by_text(text)).to_have_count(0)
+
+
+@pytest.mark.parametrize("height", [600, 900])
+def test_the_jobs_link_covers_nothing_of_the_318_sidebar(page: Page, seeded: Seeded, height: int) -> None:
+    """On the Skills page the sidebar opens the AI Registry's sub-pages; on a short screen they reach below its
+    middle, and the Jobs link must still sit above the bottom links (docs, settings), not over them."""
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.goto(f"{seeded.url}/#/skills")
+    expect(page.get_by_text(SKILL).first).to_be_visible()
+    expect(page.get_by_role("navigation", name="Runyard").get_by_role("link", name="Jobs")).to_be_visible()
+    assert covered_sidebar_items(page) == []

@@ -4,30 +4,18 @@ the browser prompt; the route walk in tests/auth checks that for every route.)""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.auth.conftest import ADMIN, AuthServer
 from tests.support.processes import runyard_server
-from tests.ui.conftest import signed_in
+from tests.ui.conftest import covered_sidebar_items, signed_in
 
 API = "/api/2.0/mlflow"
-# The sidebar's links and buttons that the Runyard box overlaps, by their text or label.
-COVERED_SIDEBAR_ITEMS = """() => {
-  const box = document.getElementById("runyard-nav").getBoundingClientRect();
-  return [...document.querySelectorAll("aside a, aside button")]
-    .filter((item) => {
-      const r = item.getBoundingClientRect();
-      return r.height > 0 && r.left < box.right && box.left < r.right && r.top < box.bottom && box.top < r.bottom;
-    })
-    .map((item) => item.innerText || item.getAttribute("aria-label"));
-}"""
 
 
 @dataclass(frozen=True)
@@ -150,10 +138,7 @@ def test_the_admin_page_lists_every_user_and_a_user_reads_only_her_own_roles(
     expect(users.get_by_role("row").filter(has_text=ADMIN[0])).to_contain_text("Admin")
     # Signed in, the sidebar ends with the account menu; the Jobs link must sit above its links, covering none.
     expect(page.get_by_role("navigation", name="Runyard").get_by_role("link", name="Jobs")).to_be_visible()
-    with contextlib.suppress(PlaywrightTimeoutError):  # the box places itself a moment after the sidebar renders
-        page.wait_for_function(f"() => ({COVERED_SIDEBAR_ITEMS})().length === 0", timeout=3_000)
-    covered = page.evaluate(COVERED_SIDEBAR_ITEMS)
-    assert covered == [], f"the Jobs link covers {covered}"
+    assert covered_sidebar_items(page) == []
     page.screenshot(path=str(screenshots / "test_signed_in-admin-users.png"))
     page.context.close()
     with private.server.http(private.bob) as http:

@@ -5,6 +5,7 @@
   const RUN_PAGE = /^#\/experiments\/[^/]+\/runs\/([0-9a-f]{32})/;
   const COLLAPSED_SIDEBAR_PX = 120;
   const GAP_PX = 8;
+  const GROUP_GAP_PX = 24;
   const DEFAULT_BOTTOM_PX = 76;
   const box = document.createElement("nav");
   box.id = "runyard-nav";
@@ -23,14 +24,20 @@
   let placed = "";
   let compact = false;
 
-  // Just above the sidebar's lowest group of links (docs, settings, the account menu), whichever of them it shows.
+  // Just above the sidebar's bottom group of links (docs, settings, the account menu): the links that follow the
+  // lowest one up the sidebar with no wide gap between them. Any link higher up (a registry's sub-pages, opened on a
+  // short screen) belongs to the navigation above, which the box must not cover.
   function bottomOffset(sidebar) {
-    const side = sidebar.getBoundingClientRect();
-    const lowTops = [...sidebar.querySelectorAll("a, button")]
+    const rects = [...sidebar.querySelectorAll("a, button")]
       .map((item) => item.getBoundingClientRect())
-      .filter((rect) => rect.height > 0 && rect.top > side.top + side.height / 2)
-      .map((rect) => rect.top);
-    return lowTops.length ? Math.round(window.innerHeight - Math.min(...lowTops) + GAP_PX) : DEFAULT_BOTTOM_PX;
+      .filter((rect) => rect.height > 0)
+      .sort((a, b) => a.top - b.top);
+    if (!rects.length) return DEFAULT_BOTTOM_PX;
+    let top = rects[rects.length - 1].top;
+    for (let i = rects.length - 2; i >= 0 && top - rects[i].bottom <= GROUP_GAP_PX; i--) {
+      top = Math.min(top, rects[i].top);
+    }
+    return Math.round(window.innerHeight - top + GAP_PX);
   }
 
   // Beside an open sidebar the links sit in a row; a collapsed sidebar is an icon strip, so they stack inside it
