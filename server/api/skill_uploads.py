@@ -27,7 +27,6 @@ from server.api.routing import Rpc, rpc_endpoint
 from server.api.wire import Fields, json_response
 from server.auth import rules as access
 from server.errors import MlflowError
-from server.services import skill_rules
 from server.services import skills as service
 from server.services.skill_uploads import SkillUploads, max_archive_bytes
 from server.web.context import Context, authorize, principal_of
@@ -80,17 +79,7 @@ def _registration(metadata: Any, organization: str, name: str, created_by: str |
     for field, expected in (("name", name), ("organization", organization)):
         if field in metadata and metadata[field] != expected:
             raise MlflowError.invalid_parameter(f"Registration metadata '{field}' must match the path identity.")
-    return service.Registration(
-        name=name,
-        organization=organization,
-        source=fields.string("source"),
-        source_type=fields.string("source_type"),
-        ref=fields.string("ref"),
-        subpath=fields.string("subpath"),
-        digest=fields.string("digest"),
-        status=fields.string("status") or skill_rules.ACTIVE,
-        created_by=created_by,
-    )
+    return skills.registration_of(fields, organization, name, created_by)
 
 
 def _identity(request: Request) -> tuple[str, str]:

@@ -240,12 +240,9 @@ def search_skill_versions(fields: Fields, session: Session, organization: str, n
 REGISTRATION_FIELDS = {"source_type": str, "source": str, "ref": str, "subpath": str, "digest": str, "status": str}
 
 
-def create_skill_version(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
-    """A version from a remote source (a JSON body); a body's `name` and `organization` must match the path."""
-    check_body(fields, {**REGISTRATION_FIELDS, **dict.fromkeys(_PATH_FIELDS, str)})
-    if (fields.string("organization") or "") != organization:
-        raise MlflowError.invalid_parameter("Registration metadata 'organization' must match the path identity.")
-    registration = service.Registration(
+def registration_of(fields: Fields, organization: str, name: str, created_by: str | None) -> service.Registration:
+    """A version's registration metadata, from a JSON body or an upload's `metadata` part, for the path's skill."""
+    return service.Registration(
         name=name,
         organization=organization,
         source=fields.string("source"),
@@ -254,8 +251,16 @@ def create_skill_version(fields: Fields, session: Session, organization: str, na
         subpath=fields.string("subpath"),
         digest=fields.string("digest"),
         status=fields.string("status") or skill_rules.ACTIVE,
-        created_by=_username(),
+        created_by=created_by,
     )
+
+
+def create_skill_version(fields: Fields, session: Session, organization: str, name: str) -> dict[str, Any]:
+    """A version from a remote source (a JSON body); a body's `name` and `organization` must match the path."""
+    check_body(fields, {**REGISTRATION_FIELDS, **dict.fromkeys(_PATH_FIELDS, str)})
+    if (fields.string("organization") or "") != organization:
+        raise MlflowError.invalid_parameter("Registration metadata 'organization' must match the path identity.")
+    registration = registration_of(fields, organization, name, _username())
     return version_json(service.register_version(session, registration))
 
 
