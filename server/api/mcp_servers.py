@@ -7,8 +7,11 @@ order, which is what makes a URL mean one thing: `/endpoints` before any server,
 server itself (`/com.example/weather/versions` lists versions; it is not a server named `.../versions`, a name the
 registry refuses anyway).
 
-With auth on, the registry is for administrators: Runyard has no per-server grants yet, so every caller who gets an
-answer may do everything, and `allowed_actions` says so.
+With auth on, each route needs what MLflow 3.18's auth asks on the server it names (`server/auth/mcp_access.py`: role
+grants of type `mcp_server` on `*` or a name, and `mcp_server_version` on `*` for every server's versions); a server's
+creator manages it; a search shows only the servers (or endpoints of servers) the caller may read; every server shown
+lists the caller's `allowed_actions`, and an endpoint does not show the version it serves to a caller denied the
+version tier.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from server.api.mcp_bodies import (
 )
 from server.api.routing import Rpc
 from server.api.wire import Fields
+from server.auth import mcp_access
 from server.auth import rules as access
+from server.permissions import Permission
 from server.services import mcp_rules as rules
 from server.services import mcp_servers as service
 from server.web.context import Context
@@ -40,6 +45,8 @@ from server.web.context import Context
 _PREFIX = "/mlflow/mcp-servers"
 _SERVER = f"{_PREFIX}/{{name:path}}"
 _ALL_ACTIONS = ["USE", "UPDATE", "DELETE", "MANAGE"]
+# What an endpoint carries of the version it serves, withheld from a caller denied the version tier (as in MLflow).
+_VERSION_PASSENGERS = ("resolved_version", "tools", "server_version", "server_alias")
 _TOOL_FIELDS = ("name", "title", "description", "inputSchema", "outputSchema", "annotations", "icons", "execution")
 _OPTIONAL_TEXT = Nullable(Text())
 
@@ -51,6 +58,42 @@ def _username() -> str | None:
 
 def _loads(text: str | None) -> Any:
     return orjson.loads(text) if text is not None else None
+
+
+# --- what the caller may see and do (auth on) ---------------------------------------------------------------------
+
+
+def _levels(session: Session, context: Context) -> mcp_access.McpLevels | None:
+    principal = access.current_principal()
+    if context.authorizer is None or principal is None:
+        return None
+    return context.authorizer.mcp_levels(session, principal)
+
+
+def _withhold_versions(endpoints: list[dict[str, Any]], levels: mcp_access.McpLevels | None) -> list[dict[str, Any]]:
+    """Endpoints of servers whose versions the caller is denied keep their fields but not the version they serve."""
+    if levels is not None:
+        for endpoint in endpoints:
+            if levels.versions_withheld(endpoint["server_name"]):
+                endpoint.update({field: None for field in _VERSION_PASSENGERS if field in endpoint})
+    return endpoints
+
+
+def _for_caller(servers: list[dict[str, Any]], session: Session, context: Context) -> list[dict[str, Any]]:
+    """Each server with what the caller may do with it (so the UI offers only that) and its endpoints' versions
+    withheld where the caller is denied them."""
+    levels = _levels(session, context)
+    if levels is not None:
+        for server in servers:
+            server["allowed_actions"] = mcp_access.allowed_actions(levels.server(server["name"]))
+            _withhold_versions(server["access_endpoints"], levels)
+    return servers
+
+
+def _scope(fields: Fields) -> mcp_access.McpScope | None:
+    """The servers a search may show, as its permission check left them (with auth on)."""
+    visible = fields.raw(mcp_access.MCP_SCOPE_FIELD)
+    return visible if isinstance(visible, mcp_access.McpScope) else None
 
 
 # --- JSON ---------------------------------------------------------------------------------------------------------
@@ -127,7 +170,7 @@ def server_json(row: service.ServerRow) -> dict[str, Any]:
         "last_updated_by": server.last_updated_by,
         "creation_timestamp": server.creation_timestamp,
         "last_updated_timestamp": server.last_updated_timestamp,
-        "allowed_actions": _ALL_ACTIONS,
+        "allowed_actions": list(_ALL_ACTIONS),
     }
 
 
@@ -165,23 +208,27 @@ def _search(fields: Fields) -> dict[str, Any]:
 # --- servers ------------------------------------------------------------------------------------------------------
 
 
-def create_mcp_server(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def create_mcp_server(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     body = read_body(
         fields.as_dict(), {"name": (Text(), True), "description": (_OPTIONAL_TEXT, False), "icons": (ICONS, False)}
     )
     row = service.create_server(
         session, body.get("name"), description=body.get("description"), icons=body.get("icons"), by=_username()
     )
-    return server_json(row)
+    principal = access.current_principal()
+    if context.authorizer is not None and principal is not None:
+        context.authorizer.grant_mcp_creator(session, principal, row.server.name)  # before its actions are listed
+    return _for_caller([server_json(row)], session, context)[0]
 
 
-def search_mcp_servers(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    page = service.search_servers(session, **_search(fields))
-    return {"mcp_servers": [server_json(row) for row in page.rows], "next_page_token": page.next_page_token}
+def search_mcp_servers(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    page = service.search_servers(session, **_search(fields), visible=_scope(fields))
+    servers = _for_caller([server_json(row) for row in page.rows], session, context)
+    return {"mcp_servers": servers, "next_page_token": page.next_page_token}
 
 
-def get_mcp_server(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return server_json(service.get_server(session, fields.raw("name")))
+def get_mcp_server(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    return _for_caller([server_json(service.get_server(session, fields.raw("name")))], session, context)[0]
 
 
 _UPDATE_SERVER: Mapping[str, tuple[Shape, bool]] = {
@@ -191,7 +238,7 @@ _UPDATE_SERVER: Mapping[str, tuple[Shape, bool]] = {
 }
 
 
-def update_mcp_server(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def update_mcp_server(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     given = fields.as_dict()
     if "latest_version" in given:
         raise bad_request(
@@ -199,7 +246,8 @@ def update_mcp_server(fields: Fields, session: Session, _: Context) -> dict[str,
         )
     body = read_body(given, _UPDATE_SERVER)
     changes = {key: body.get(key) for key in _UPDATE_SERVER if body.given(key)}
-    return server_json(service.update_server(session, fields.raw("name"), **changes, by=_username()))
+    row = service.update_server(session, fields.raw("name"), **changes, by=_username())
+    return _for_caller([server_json(row)], session, context)[0]
 
 
 def delete_mcp_server(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -223,7 +271,24 @@ def _unwrapped(given: dict[str, Any]) -> dict[str, Any]:
     return {**given, "server_json": inner}
 
 
-def create_mcp_server_version(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def _registration_hooks(context: Context) -> tuple[service.ServerHook | None, service.ServerHook | None]:
+    """With auth on, what runs in the write that registers a version: the caller's right to add to a server that is
+    already there (checked again: it may have been made by someone else since the first check), and MANAGE for
+    them on a server the registration made, as MLflow grants it."""
+    authorizer, principal = context.authorizer, access.current_principal()
+    if authorizer is None or principal is None:
+        return None, None
+
+    def existing(session: Session, name: str) -> None:
+        authorizer.require_mcp_registration(session, principal, name)
+
+    def created(session: Session, name: str) -> None:
+        authorizer.grant_mcp_creator(session, principal, name)
+
+    return existing, created
+
+
+def create_mcp_server_version(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     name = fields.raw("name")
     body = read_body(
         _unwrapped(fields.as_dict()),
@@ -248,7 +313,8 @@ def create_mcp_server_version(fields: Fields, session: Session, _: Context) -> d
         connect_options=body.get("connect_options"),
         created_by=_username(),
     )
-    return version_json(service.create_version(session, registration))
+    existing, created = _registration_hooks(context)
+    return version_json(service.create_version(session, registration, existing=existing, created=created))
 
 
 def search_mcp_server_versions(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -327,23 +393,29 @@ def delete_mcp_server_alias(fields: Fields, session: Session, _: Context) -> dic
 # --- access endpoints ---------------------------------------------------------------------------------------------
 
 
-def _endpoint_search(fields: Fields, session: Session, name: str | None) -> dict[str, Any]:
+def _endpoint_search(fields: Fields, session: Session, context: Context, name: str | None) -> dict[str, Any]:
     page = service.search_endpoints(
         session,
         name,
         server_version=_last(fields, "server_version"),
         server_alias=_last(fields, "server_alias"),
         **_search(fields),
+        visible=_scope(fields) if name is None else None,
     )
-    return {"mcp_access_endpoints": [endpoint_json(row) for row in page.rows], "next_page_token": page.next_page_token}
+    endpoints = _withhold_versions([endpoint_json(row) for row in page.rows], _levels(session, context))
+    return {"mcp_access_endpoints": endpoints, "next_page_token": page.next_page_token}
 
 
-def search_all_access_endpoints(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return _endpoint_search(fields, session, None)
+def search_all_access_endpoints(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    return _endpoint_search(fields, session, context, None)
 
 
-def search_server_access_endpoints(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return _endpoint_search(fields, session, fields.raw("name"))
+def search_server_access_endpoints(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    return _endpoint_search(fields, session, context, fields.raw("name"))
+
+
+def _endpoint_for_caller(row: service.EndpointRow, session: Session, context: Context) -> dict[str, Any]:
+    return _withhold_versions([endpoint_json(row)], _levels(session, context))[0]
 
 
 _ENDPOINT_TARGETS: Mapping[str, tuple[Shape, bool]] = {
@@ -352,7 +424,7 @@ _ENDPOINT_TARGETS: Mapping[str, tuple[Shape, bool]] = {
 }
 
 
-def create_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def create_mcp_access_endpoint(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     body = read_body(fields.as_dict(), {**_ENDPOINT_TARGETS, "url": (Text(), True), "transport_type": (Text(), False)})
     row = service.create_endpoint(
         session,
@@ -363,14 +435,16 @@ def create_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> 
         server_alias=body.get("server_alias"),
         by=_username(),
     )
-    return endpoint_json(row)
+    return _endpoint_for_caller(row, session, context)
 
 
-def get_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
-    return endpoint_json(service.get_endpoint(session, fields.raw("name"), fields.raw("endpoint_id")))
+def get_mcp_access_endpoint(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
+    return _endpoint_for_caller(
+        service.get_endpoint(session, fields.raw("name"), fields.raw("endpoint_id")), session, context
+    )
 
 
-def update_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
+def update_mcp_access_endpoint(fields: Fields, session: Session, context: Context) -> dict[str, Any]:
     body = read_body(
         fields.as_dict(),
         {**_ENDPOINT_TARGETS, "url": (_OPTIONAL_TEXT, False), "transport_type": (_OPTIONAL_TEXT, False)},
@@ -379,7 +453,7 @@ def update_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> 
     if body.get("transport_type") is not None:
         changes["transport_type"] = rules.transport(body.get("transport_type"))
     row = service.update_endpoint(session, fields.raw("name"), fields.raw("endpoint_id"), **changes, by=_username())
-    return endpoint_json(row)
+    return _endpoint_for_caller(row, session, context)
 
 
 def delete_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> dict[str, Any]:
@@ -387,33 +461,53 @@ def delete_mcp_access_endpoint(fields: Fields, session: Session, _: Context) -> 
     return {}
 
 
-def _rpc(method: str, path: str, handler: Any) -> Rpc:
-    return Rpc(method, path, handler, since=3, access=access.ADMIN)
+def _rpc(method: str, path: str, handler: Any, need: access.Access) -> Rpc:
+    return Rpc(method, path, handler, since=3, access=need)
 
+
+# What each route needs, as MLflow 3.18's auth maps them (`server/auth/mcp_access.py` says what each kind asks).
+_READ, _EDIT = mcp_access.mcp_server(Permission.READ), mcp_access.mcp_server(Permission.EDIT)
+_SWEEP = mcp_access.MCP_SERVER_SWEEP
+_VERSION_READ, _VERSION_EDIT, _VERSION_MANAGE = (
+    mcp_access.mcp_server_versions(p) for p in (Permission.READ, Permission.EDIT, Permission.MANAGE)
+)
+_ENDPOINT_READ, _ENDPOINT_EDIT = (mcp_access.mcp_server_endpoint(p) for p in (Permission.READ, Permission.EDIT))
 
 # MLflow's order: a route whose path a later one could also match comes first.
 RPCS = [
-    _rpc("POST", _PREFIX, create_mcp_server),
-    _rpc("GET", _PREFIX, search_mcp_servers),
-    _rpc("GET", f"{_PREFIX}/endpoints", search_all_access_endpoints),
-    _rpc("POST", f"{_SERVER}/versions/{{version:path}}/tags", set_mcp_server_version_tag),
-    _rpc("DELETE", f"{_SERVER}/versions/{{version:path}}/tags/{{key:path}}", delete_mcp_server_version_tag),
-    _rpc("GET", f"{_SERVER}/versions/{{version:path}}", get_mcp_server_version),
-    _rpc("PATCH", f"{_SERVER}/versions/{{version:path}}", update_mcp_server_version),
-    _rpc("DELETE", f"{_SERVER}/versions/{{version:path}}", delete_mcp_server_version),
-    _rpc("POST", f"{_SERVER}/versions", create_mcp_server_version),
-    _rpc("GET", f"{_SERVER}/versions", search_mcp_server_versions),
-    _rpc("POST", f"{_SERVER}/endpoints", create_mcp_access_endpoint),
-    _rpc("GET", f"{_SERVER}/endpoints/{{endpoint_id}}", get_mcp_access_endpoint),
-    _rpc("PATCH", f"{_SERVER}/endpoints/{{endpoint_id}}", update_mcp_access_endpoint),
-    _rpc("DELETE", f"{_SERVER}/endpoints/{{endpoint_id}}", delete_mcp_access_endpoint),
-    _rpc("GET", f"{_SERVER}/endpoints", search_server_access_endpoints),
-    _rpc("POST", f"{_SERVER}/tags", set_mcp_server_tag),
-    _rpc("DELETE", f"{_SERVER}/tags/{{key:path}}", delete_mcp_server_tag),
-    _rpc("POST", f"{_SERVER}/aliases", set_mcp_server_alias),
-    _rpc("GET", f"{_SERVER}/aliases/{{alias:path}}", get_version_by_alias),
-    _rpc("DELETE", f"{_SERVER}/aliases/{{alias:path}}", delete_mcp_server_alias),
-    _rpc("GET", _SERVER, get_mcp_server),
-    _rpc("PATCH", _SERVER, update_mcp_server),
-    _rpc("DELETE", _SERVER, delete_mcp_server),
+    _rpc("POST", _PREFIX, create_mcp_server, mcp_access.MCP_SERVER_CREATE),
+    _rpc("GET", _PREFIX, search_mcp_servers, mcp_access.MCP_SERVER_SEARCH),
+    _rpc("GET", f"{_PREFIX}/endpoints", search_all_access_endpoints, mcp_access.MCP_ENDPOINT_SEARCH),
+    _rpc("POST", f"{_SERVER}/versions/{{version:path}}/tags", set_mcp_server_version_tag, _VERSION_EDIT),
+    _rpc(
+        "DELETE",
+        f"{_SERVER}/versions/{{version:path}}/tags/{{key:path}}",
+        delete_mcp_server_version_tag,
+        _VERSION_MANAGE,
+    ),
+    _rpc("GET", f"{_SERVER}/versions/{{version:path}}", get_mcp_server_version, _VERSION_READ),
+    _rpc("PATCH", f"{_SERVER}/versions/{{version:path}}", update_mcp_server_version, mcp_access.MCP_VERSION_UPDATE),
+    _rpc("DELETE", f"{_SERVER}/versions/{{version:path}}", delete_mcp_server_version, _VERSION_MANAGE),
+    _rpc("POST", f"{_SERVER}/versions", create_mcp_server_version, mcp_access.MCP_SERVER_REGISTER),
+    _rpc("GET", f"{_SERVER}/versions", search_mcp_server_versions, _VERSION_READ),
+    _rpc("POST", f"{_SERVER}/endpoints", create_mcp_access_endpoint, _ENDPOINT_EDIT),
+    _rpc("GET", f"{_SERVER}/endpoints/{{endpoint_id}}", get_mcp_access_endpoint, _ENDPOINT_READ),
+    _rpc("PATCH", f"{_SERVER}/endpoints/{{endpoint_id}}", update_mcp_access_endpoint, _ENDPOINT_EDIT),
+    _rpc("DELETE", f"{_SERVER}/endpoints/{{endpoint_id}}", delete_mcp_access_endpoint, _SWEEP),
+    _rpc("GET", f"{_SERVER}/endpoints", search_server_access_endpoints, _ENDPOINT_READ),
+    _rpc("POST", f"{_SERVER}/tags", set_mcp_server_tag, _EDIT),
+    _rpc("DELETE", f"{_SERVER}/tags/{{key:path}}", delete_mcp_server_tag, _SWEEP),
+    _rpc("POST", f"{_SERVER}/aliases", set_mcp_server_alias, mcp_access.mcp_server_alias(Permission.EDIT)),
+    _rpc(
+        "GET", f"{_SERVER}/aliases/{{alias:path}}", get_version_by_alias, mcp_access.mcp_server_alias(Permission.READ)
+    ),
+    _rpc(
+        "DELETE",
+        f"{_SERVER}/aliases/{{alias:path}}",
+        delete_mcp_server_alias,
+        mcp_access.mcp_server_alias(Permission.MANAGE),
+    ),
+    _rpc("GET", _SERVER, get_mcp_server, _READ),
+    _rpc("PATCH", _SERVER, update_mcp_server, _EDIT),
+    _rpc("DELETE", _SERVER, delete_mcp_server, _SWEEP),
 ]

@@ -54,6 +54,16 @@ Resource = Literal[
     "skill_create",
     "skill_register",
     "skill_search",
+    "mcp_server",
+    "mcp_server_version",
+    "mcp_server_version_update",
+    "mcp_server_alias",
+    "mcp_server_endpoint",
+    "mcp_server_sweep",
+    "mcp_server_create",
+    "mcp_server_register",
+    "mcp_server_search",
+    "mcp_endpoint_search",
 ]
 
 

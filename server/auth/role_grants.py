@@ -35,6 +35,7 @@ from server.store.roles import ADMIN_PERMISSION, WORKSPACE_TYPE, GrantRow
 from server.store.workspace_models import DEFAULT_WORKSPACE
 
 EXPERIMENT, REGISTERED_MODEL, SKILL = "experiment", "registered_model", "skill"
+MCP_SERVER, MCP_SERVER_VERSION = "mcp_server", "mcp_server_version"
 DENY, USE = "DENY", "USE"
 # MLflow's permission names in its own order, which its messages list.
 MLFLOW_PERMISSIONS = ("READ", USE, "EDIT", "MANAGE", "NO_PERMISSIONS", DENY)
@@ -175,6 +176,62 @@ def denies_creating(grants: RoleGrants, key: str) -> bool:
         and row.permission == DENY
         for row in grants.rows
     )
+
+
+@dataclass(frozen=True, slots=True)
+class McpGrants:
+    """A user's grants on MCP servers and on the tier of their versions (`mcp_server_version`, `*` only) in the
+    request's workspace. Kept as MLflow permission names, USE and DENY included: a DENY on the version tier must
+    stay a DENY (it withholds versions where a missing grant would not), and MLflow lists USE in `allowed_actions`."""
+
+    servers: RoleGrants
+    versions: RoleGrants
+
+
+def mcp_grants(session: Session, user_id: int) -> McpGrants:
+    """Two reads, for a check or a whole search page."""
+    workspace = scope.current_or_default()
+    return McpGrants(
+        RoleGrants(roles.grants_of(session, user_id, MCP_SERVER, workspace), MCP_SERVER),
+        RoleGrants(roles.grants_of(session, user_id, MCP_SERVER_VERSION, workspace), MCP_SERVER_VERSION),
+    )
+
+
+def _level(role: str | None, baseline: Baseline, grants: RoleGrants) -> str:
+    """MLflow's `_get_role_permission_or_default`: a positive grant never below the default, a DENY kept, and where
+    no grant speaks the baseline."""
+    if role is None:
+        return baseline.at(grants, scope.current_or_default()).value
+    if role == DENY:
+        return DENY
+    return role if _RANK.get(role, 0) >= _RANK[baseline.default.value] else baseline.default.value
+
+
+def on_mcp_server(grants: McpGrants, name: str | None, baseline: Baseline) -> str:
+    """The level on one server (`name`), or on every server no grant names (None), as an MLflow permission name."""
+    return _level(grants.servers.on(scope.current_or_default(), name), baseline, grants.servers)
+
+
+def on_mcp_versions(grants: McpGrants, name: str, baseline: Baseline) -> str:
+    """The level governing a server's versions: the version tier's grants where any speak (MLflow's tier override,
+    so a DENY there is never rescued by the server's grant), else the server's own."""
+    tier = grants.versions.on(scope.current_or_default(), "*")
+    if tier is not None:
+        return _level(tier, baseline, grants.versions)
+    return on_mcp_server(grants, name, baseline)
+
+
+def mcp_denied(grants: RoleGrants, key: str | None) -> bool:
+    """Whether a DENY reaches the resource `key` (None: `*` only) of the grants' type; a workspace's administrator
+    is never denied."""
+    return grants.on(scope.current_or_default(), key) == DENY
+
+
+def level_permission(level: str) -> Permission:
+    """An MLflow permission name as Runyard's levels read it: USE reads, DENY has nothing."""
+    if level == DENY:
+        return Permission.NO_PERMISSIONS
+    return READ if level == USE else Permission(level)
 
 
 def may_create(session: Session, user_id: int, baseline: Baseline) -> bool:

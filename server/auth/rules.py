@@ -6,8 +6,9 @@ may read. A job's token (`Principal.run_id`) acts for its user on its own run, r
 creates logged models from that run; nothing else.
 
 The GenAI kinds (scorers, issues, GenAI jobs, label schemas, evaluation datasets) are declared and checked in
-`genai_access.py`, whose checks the Authorizer inherits; the review-queue rules are in `review_queue_access.py`, the
-role API's in `role_access.py`, and what roles grant beside per-user grants in `role_grants.py`.
+`genai_access.py`, whose checks the Authorizer inherits, as it inherits the MCP Server Registry's (`mcp_access.py`);
+the review-queue rules are in `review_queue_access.py`, the role API's in `role_access.py`, and what roles grant
+beside per-user grants in `role_grants.py`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from server.auth.access import Resource
 from server.auth.access import permission_denied as permission_denied  # re-exported too
 from server.auth.genai_access import GenAIChecks
 from server.auth.identity import Principal
+from server.auth.mcp_access import McpChecks
 from server.permissions import Permission
 from server.store import artifact_destinations, scope, users
 from server.store import roles as role_store
@@ -132,7 +134,7 @@ def acting_as(principal: Principal | None) -> Iterator[None]:
 _Checker = Callable[[Access, Any, Session, Principal], Any]
 
 
-class Authorizer(GenAIChecks):
+class Authorizer(GenAIChecks, McpChecks):
     def __init__(self, default: Permission, baseline: role_grants.Baseline | None = None) -> None:
         self.default = default
         # Where no grant speaks: the default, and with workspaces only inside the caller's own workspaces.
@@ -176,6 +178,16 @@ class Authorizer(GenAIChecks):
             "skill_create": self._check_skill_create,
             "skill_register": self._check_skill_register,
             "skill_search": self._check_skill_search,
+            "mcp_server": self._check_mcp_server,
+            "mcp_server_alias": self._check_mcp_server,
+            "mcp_server_endpoint": self._check_mcp_server,
+            "mcp_server_sweep": self._check_mcp_server,
+            "mcp_server_version": self._check_mcp_server_version,
+            "mcp_server_version_update": self._check_mcp_server_version,
+            "mcp_server_create": self._check_mcp_server_create,
+            "mcp_server_register": self._check_mcp_server_register,
+            "mcp_server_search": self._check_mcp_search,
+            "mcp_endpoint_search": self._check_mcp_search,
             "role": role_access.check_role,
             "roles": role_access.check_roles_list,
             "user_roles": role_access.check_user_roles,

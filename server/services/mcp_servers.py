@@ -11,18 +11,21 @@ the aliases and endpoints that pointed at it with it; an endpoint following `lat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from sqlalchemy.orm import Session
 
+from server.auth.mcp_access import GRANT_TYPE as SERVER_GRANT_TYPE
+from server.auth.mcp_access import McpScope
 from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
 from server.services import mcp_rules as rules
 from server.store import mcp_grammar, scope
 from server.store import mcp_servers as store
+from server.store import roles as role_store
 from server.store.mcp_models import McpAccessEndpoint, McpServer, McpServerVersion
 from server.store.mcp_servers import EndpointRow as EndpointRow  # re-exported: the rows the API renders
 from server.store.mcp_servers import ServerRow as ServerRow
@@ -133,15 +136,32 @@ def delete_server(session: Session, name: str) -> None:
             "deactivate the active version first."
         )
     store.delete_server(session, server)
+    # In the same transaction, every grant naming the server: one made later under the same name starts with none
+    # (MLflow drops them after its delete commits, and keeps them if that fails).
+    role_store.delete_grants_on(session, server.workspace, SERVER_GRANT_TYPE, server.name)
 
 
 def search_servers(
-    session: Session, *, filter_string: str | None, max_results: int, order_by: Sequence[str], page_token: str | None
+    session: Session,
+    *,
+    filter_string: str | None,
+    max_results: int,
+    order_by: Sequence[str],
+    page_token: str | None,
+    visible: McpScope | None = None,
 ) -> store.Page:
+    """`visible`, with auth on, keeps the page to the servers the caller may read, before it is cut, so pages stay
+    full."""
     limit = rules.max_results(max_results, rules.MAX_SERVERS_PAGE)
     filters = mcp_grammar.parse_server_filter(filter_string)
     order = mcp_grammar.parse_order_by(order_by, mcp_grammar.SERVER_ORDER)
-    return store.search_servers(session, filters, order, max_results=limit, page_token=page_token)
+    return store.search_servers(
+        session, filters, order, max_results=limit, page_token=page_token, names=_names(visible)
+    )
+
+
+def _names(visible: McpScope | None) -> store.Names | None:
+    return None if visible is None else store.Names(visible.include, visible.exclude)
 
 
 # --- versions -----------------------------------------------------------------------------------------------------
@@ -169,7 +189,19 @@ def _tool_icons(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]] | No
     return checked
 
 
-def create_version(session: Session, registration: Registration) -> VersionRow:
+ServerHook = Callable[[Session, str], None]
+
+
+def create_version(
+    session: Session,
+    registration: Registration,
+    *,
+    existing: ServerHook | None = None,
+    created: ServerHook | None = None,
+) -> VersionRow:
+    """`existing` runs when the version joins a server that is already there (with auth on, the caller's right to
+    add to it, checked again in this write: the server may have been made by someone else since the first check),
+    `created` when this call made the server (its creator's grant)."""
     server_json = registration.server_json
     name, version = server_json.get("name"), server_json.get("version")
     if not name or not version:
@@ -182,10 +214,14 @@ def create_version(session: Session, registration: Registration) -> VersionRow:
     rules.limited("source", 512, registration.source)
     tools = _tool_icons(registration.tools)
     server = store.find_server(session, name)
+    made = server is None
     if server is None:
         server = _new_server(name, registration.created_by)
         if not store.add_server(session, server):
-            server = _server(session, name)
+            server, made = _server(session, name), False
+    hook = created if made else existing
+    if hook is not None:
+        hook(session, name)
     store.touch(session, server)
     now = now_ms()
     row = McpServerVersion(
@@ -430,8 +466,10 @@ def search_endpoints(
     max_results: int,
     order_by: Sequence[str],
     page_token: str | None,
+    visible: McpScope | None = None,
 ) -> store.Page:
-    """Endpoints of one server (`name`) or of the whole workspace; a server nobody created has none."""
+    """Endpoints of one server (`name`) or of the whole workspace; a server nobody created has none. `visible`, with
+    auth on, keeps a search across servers to the endpoints of servers the caller may read."""
     limit = rules.max_results(max_results)
     filters = mcp_grammar.parse_endpoint_filter(filter_string)
     order = mcp_grammar.parse_order_by(order_by, mcp_grammar.ENDPOINT_ORDER)
@@ -449,6 +487,7 @@ def search_endpoints(
         server_alias=server_alias,
         max_results=limit,
         page_token=page_token,
+        names=_names(visible),
     )
 
 

@@ -3,8 +3,9 @@ lives, which grants a role may carry, and who is shown which roles.
 
 A grant names a resource type, a pattern (an id or name, or `*`) and a permission. The types and the grain each
 accepts are MLflow's (`permissions.TYPE`): the workspace itself and the sub-resources (runs, traces, ...) take
-`*` only. Runyard stores every valid grant, but only those on experiments, registered models and the workspace
-change what a request may do (`auth/role_grants.py`); the rest are kept for MLflow clients that read them back.
+`*` only. Runyard stores every valid grant, but only those on experiments, registered models, skills, MCP servers
+(and their versions' tier) and the workspace change what a request may do (`auth/role_grants.py`); the rest are kept
+for MLflow clients that read them back.
 """
 
 from __future__ import annotations

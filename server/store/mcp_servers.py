@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, literal, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -249,6 +249,19 @@ _SERVER_COLUMNS: dict[str, Any] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Names:
+    """Servers a search keeps, by name: `include` None means every server but those in `exclude`."""
+
+    include: Sequence[str] | None
+    exclude: Sequence[str]
+
+    def where(self) -> ColumnElement[bool] | None:
+        if self.include is not None:
+            return McpServer.name.in_(self.include) if self.include else false()
+        return McpServer.name.not_in(self.exclude) if self.exclude else None
+
+
 def search_servers(
     session: Session,
     filters: Sequence[Comparison],
@@ -256,9 +269,13 @@ def search_servers(
     *,
     max_results: int,
     page_token: str | None,
+    names: Names | None = None,
 ) -> Page:
+    """One page of the workspace's servers; `names`, when given, keeps only those."""
     offset = decode_offset(page_token)
     query = _servers_query()
+    if names is not None and (kept := names.where()) is not None:
+        query = query.where(kept)
     for comparison in filters:
         if comparison.kind == "tag":
             tagged = select(McpServerTag.server_id).where(
@@ -498,11 +515,14 @@ def search_endpoints(
     server_alias: str | None,
     max_results: int,
     page_token: str | None,
+    names: Names | None = None,
 ) -> Page:
     """One page of the workspace's (or one server's) endpoints that resolve; `server_version` keeps those pinned to
-    that version, `server_alias` those following that alias (both at once: none)."""
+    that version, `server_alias` those following that alias (both at once: none); `names` those of these servers."""
     offset = decode_offset(page_token)
     query = _endpoints_query()
+    if names is not None and (kept := names.where()) is not None:
+        query = query.where(kept)
     if server is not None:
         query = query.where(McpAccessEndpoint.server_id == server.server_id)
     if server_version is not None:

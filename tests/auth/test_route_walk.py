@@ -74,6 +74,11 @@ OPEN_TO_SIGNED_IN = {
     # skills the caller may read (here none).
     ("GET", "/api/3.0/mlflow/skills"),
     ("POST", "/api/3.0/mlflow/skills"),
+    # The MCP Server Registry likewise: anyone who may create in the workspace may make a server, and a search of
+    # servers, or of every server's endpoints, shows only those of servers the caller may read (here none).
+    ("GET", "/api/3.0/mlflow/mcp-servers"),
+    ("POST", "/api/3.0/mlflow/mcp-servers"),
+    ("GET", "/api/3.0/mlflow/mcp-servers/endpoints"),
 }
 # With workspaces, a workspace's roles and their grants are shown to its members (the walk's users both are).
 SHOWN_TO_MEMBERS = {
@@ -179,6 +184,8 @@ class Owned:
     dataset_id: str
     role_id: int
     role_permission_id: int
+    endpoint_id: str = ""
+    mcp_server: str = "io.alice-walk/weather"
 
     @property
     def folder(self) -> str:
@@ -197,6 +204,7 @@ class Owned:
             self.schema_id,
             self.queue_id,
             self.dataset_id,
+            self.mcp_server,
         ]
 
 
@@ -290,6 +298,11 @@ def owned(auth_server: AuthServer) -> Owned:
         for skill in ("/api/3.0/mlflow/skills/alice-walk-model", "/api/3.0/mlflow/skills/@acme/alice-walk-model"):
             post(f"{skill}/versions", {"source": "https://github.com/alice/skills.git"})  # her own: she manages it
             post(f"{skill}/aliases", {"alias": "champion", "version": 1})
+        # Her MCP server (she registered it, so she manages it): a version, an alias and an endpoint serving it.
+        mcp = "/api/3.0/mlflow/mcp-servers/io.alice-walk%2Fweather"
+        post(f"{mcp}/versions", {"server_json": {"name": "io.alice-walk/weather", "version": "1.0.0"}})
+        post(f"{mcp}/aliases", {"alias": "champion", "version": "1.0.0"})
+        endpoint = post(f"{mcp}/endpoints", {"url": "https://alice-walk.example.com", "server_alias": "champion"})
     with auth_server.http(ADMIN) as admin:  # a role of the default workspace, granting Alice her experiment
         role = admin.post("/api/3.0/mlflow/roles/create", json={"workspace": workspace, "name": "alice-walk-role"})
         role_id = role.json()["role"]["id"]
@@ -313,6 +326,7 @@ def owned(auth_server: AuthServer) -> Owned:
         dataset_id,
         role_id,
         added.json()["role_permission"]["id"],
+        endpoint_id=str(endpoint["id"]),
     )
 
 
@@ -338,9 +352,11 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         "organization": "acme",
         "version": "1",
         "alias": "champion",
-        "endpoint_id": "ae-00000000000000000000000000000000",  # an MCP server's access endpoint
+        "endpoint_id": owned.endpoint_id,  # the access endpoint of Alice's MCP server
         "path": "jobs.css" if template.startswith("/runyard/ui/") else "favicon.ico",
     }
+    if "/mcp-servers/" in template:  # Alice's MCP server, its version 1.0.0 and its alias
+        values.update(name=owned.mcp_server, version="1.0.0")
     path = re.sub(r"{(\w+)(?::\w+)?}", lambda m: values[m.group(1)], template)
     fields: dict[str, object] = {
         "experiment_id": owned.experiment_id,
@@ -424,6 +440,8 @@ def _request(method: str, template: str, owned: Owned) -> tuple[str, dict[str, o
         fields["name"] = f"made-by-the-walk-{next(_counter)}"  # creating is open; it must not collide
     if method == "POST" and template.endswith("/mlflow/skills"):
         fields = {"name": f"made-by-the-walk-{next(_counter)}"}  # a skill's body is checked strictly
+    if method == "POST" and template.endswith("/mlflow/mcp-servers"):
+        fields = {"name": f"io.walk/made-{next(_counter)}"}  # so is a server's
     if template.startswith("/runyard/api/") and method == "POST" and not template.endswith("/archive"):
         job_bodies: dict[str, dict[str, object]] = {
             "/runyard/api/jobs": {"source": {"uri": "https://example.com/p.git"}, "experiment_id": owned.experiment_id},
