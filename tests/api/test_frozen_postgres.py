@@ -43,10 +43,11 @@ def _children(pid: int) -> list[int]:
 
 
 def _postmaster(admin_url: str) -> int:
+    """The parent of a backend, read while the backend lives: once its connection closes it may be gone."""
     with psycopg.connect(admin_url) as conn:
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    stat = Path(f"/proc/{row[0]}/stat").read_text()
+        assert row is not None
+        stat = Path(f"/proc/{row[0]}/stat").read_text()
     return int(stat.rsplit(")", 1)[1].split()[1])
 
 
