@@ -137,15 +137,6 @@ def search_skills(fields: Fields, session: Session, context: Context) -> dict[st
     return {"skills": skills, "next_page_token": page.next_page_token}
 
 
-# What each permission lets a caller do with a skill, as MLflow's auth lists it in `allowed_actions`.
-_ALLOWED_ACTIONS = {
-    Permission.MANAGE: ["USE", "UPDATE", "DELETE", "MANAGE"],
-    Permission.EDIT: ["USE", "UPDATE"],
-    Permission.READ: [],
-    Permission.NO_PERMISSIONS: [],
-}
-
-
 def _add_allowed_actions(skills: list[dict[str, Any]], session: Session, context: Context) -> None:
     """With auth on, MLflow tells the caller what it may do with each skill it shows, so the UI offers only that."""
     principal = access.current_principal()
@@ -153,7 +144,7 @@ def _add_allowed_actions(skills: list[dict[str, Any]], session: Session, context
         return
     permission_of = context.authorizer.skill_permissions(session, principal)
     for skill in skills:
-        skill["allowed_actions"] = list(_ALLOWED_ACTIONS[permission_of(skill["organization"], skill["name"])])
+        skill["allowed_actions"] = access.allowed_actions(permission_of(skill["organization"], skill["name"]).value)
 
 
 _BULK_ITEM = {"name", "source_type", "source", "ref", "subpath", "digest", "status"}

@@ -77,3 +77,16 @@ class Access:
 
 def permission_denied(what: str = "") -> MlflowError:
     return MlflowError(f"Permission denied{': ' + what if what else ''}.", ErrorCode.PERMISSION_DENIED)
+
+
+# What each level lets a caller do with a registry resource, as MLflow's auth lists it in `allowed_actions` (levels
+# are MLflow's permission names; READ, DENY and NO_PERMISSIONS allow none of these).
+_ALLOWED_ACTIONS = {
+    "MANAGE": ("USE", "UPDATE", "DELETE", "MANAGE"),
+    "EDIT": ("USE", "UPDATE"),
+    "USE": ("USE",),
+}
+
+
+def allowed_actions(level: str) -> list[str]:
+    return list(_ALLOWED_ACTIONS.get(level, ()))

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from server.auth import role_grants
 from server.auth.access import Access, permission_denied
+from server.auth.access import allowed_actions as allowed_actions  # re-exported for the MCP routes
 from server.auth.identity import Principal
 from server.errors import MlflowError
 from server.permissions import Permission
@@ -71,17 +72,6 @@ MCP_SERVER_CREATE = Access("mcp_server_create", MANAGE, "name")
 MCP_SERVER_REGISTER = Access("mcp_server_register", EDIT, "name")
 MCP_SERVER_SEARCH = Access("mcp_server_search", READ)
 MCP_ENDPOINT_SEARCH = Access("mcp_endpoint_search", READ)
-
-# What each level lets a caller do with a server, as MLflow lists it in `allowed_actions`.
-_ALLOWED_ACTIONS = {
-    "MANAGE": ("USE", "UPDATE", "DELETE", "MANAGE"),
-    "EDIT": ("USE", "UPDATE"),
-    "USE": ("USE",),
-}
-
-
-def allowed_actions(level: str) -> list[str]:
-    return list(_ALLOWED_ACTIONS.get(level, ()))
 
 
 @dataclass(frozen=True, slots=True)

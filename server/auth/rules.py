@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, not_, select, true
@@ -26,14 +25,21 @@ from server.auth import review_queue_access as queues
 from server.auth import role_access, role_grants
 from server.auth.access import Access as Access  # re-exported: routes declare their needs through this module
 from server.auth.access import Resource
+from server.auth.access import allowed_actions as allowed_actions  # re-exported too
 from server.auth.access import permission_denied as permission_denied  # re-exported too
 from server.auth.genai_access import GenAIChecks
 from server.auth.identity import Principal
 from server.auth.mcp_access import McpChecks
+from server.auth.skill_access import SKILL_CREATE as SKILL_CREATE  # re-exported, as the other Access constants
+from server.auth.skill_access import SKILL_REGISTER as SKILL_REGISTER
+from server.auth.skill_access import SKILL_SCOPE_FIELD as SKILL_SCOPE_FIELD
+from server.auth.skill_access import SKILL_SEARCH as SKILL_SEARCH
+from server.auth.skill_access import SKILL_VERSION_UPDATE as SKILL_VERSION_UPDATE
+from server.auth.skill_access import SkillChecks, skill_of_upload_path
+from server.auth.skill_access import SkillScope as SkillScope
+from server.auth.skill_access import skill as skill
 from server.permissions import Permission
-from server.store import artifact_destinations, scope, users
-from server.store import roles as role_store
-from server.store import skills as skill_store
+from server.store import artifact_destinations, users
 from server.store.genai_models import EvaluationDataset, EvaluationDatasetExperiment
 from server.store.models import Experiment, LoggedModel, RegisteredModel, Run, Trace
 
@@ -63,11 +69,6 @@ def traces(need: Permission) -> Access:
     return Access("traces", need, "trace_ids")
 
 
-def skill(need: Permission) -> Access:
-    """A skill by the `organization` (empty outside any) and `name` of its path."""
-    return Access("skill", need, "name")
-
-
 def review_queue(need: Permission) -> Access:
     """A review queue by its experiment alone (attaching traces: EDIT); the finer rules follow."""
     return Access("review_queue", need, "queue_id")
@@ -92,29 +93,11 @@ MANAGE_NAMED_RESOURCE = Access("named_resource", MANAGE)
 READABLE_EXPERIMENTS = Access("experiments", READ, "experiment_ids")
 # Review queues as MLflow's basic-auth app guards them (`server/auth/review_queue_access.py`): seeing one (by id or by
 # name), changing its shape, deleting it or taking traces out, and closing or reopening its items.
-# The Skill Registry as MLflow 3.18's auth guards it: creating a skill (its manager is its creator), registering a
-# version (EDIT on the skill, or creating it when it does not exist yet, one or a bulk list), a version's update
-# (MANAGE to delete it by status), and a search, which only ever sees the skills the caller may read.
-SKILL_CREATE = Access("skill_create", MANAGE, "name", grants_creator=True)
-SKILL_REGISTER = Access("skill_register", EDIT, "name", grants_creator=True)
-SKILL_VERSION_UPDATE = Access("skill_version_update", EDIT, "name")
-SKILL_SEARCH = Access("skill_search", READ)
-# Where a search's check leaves the skills the caller may see, for the handler (never a request field: those are
-# strings and lists, this is a `SkillScope`).
-SKILL_SCOPE_FIELD = "_readable_skills"
 REVIEW_QUEUE_VIEW = Access("review_queue_view", READ, "queue_id")
 REVIEW_QUEUE_VIEW_BY_NAME = Access("review_queue_view_by_name", READ, "experiment_id")
 REVIEW_QUEUE_SHAPE = Access("review_queue_shape", EDIT, "queue_id")
 REVIEW_QUEUE_PRUNE = Access("review_queue_prune", EDIT, "queue_id")
 REVIEW_QUEUE_REVIEW = Access("review_queue_review", EDIT, "queue_id")
-
-
-@dataclass(frozen=True, slots=True)
-class SkillScope:
-    """The skills a search may show, as (organization, name): `include` None means every skill but `exclude`."""
-
-    include: tuple[tuple[str, str], ...] | None
-    exclude: tuple[tuple[str, str], ...]
 
 
 _acting: ContextVar[Principal | None] = ContextVar("runyard_principal", default=None)
@@ -134,7 +117,7 @@ def acting_as(principal: Principal | None) -> Iterator[None]:
 _Checker = Callable[[Access, Any, Session, Principal], Any]
 
 
-class Authorizer(GenAIChecks, McpChecks):
+class Authorizer(GenAIChecks, McpChecks, SkillChecks):
     def __init__(self, default: Permission, baseline: role_grants.Baseline | None = None) -> None:
         self.default = default
         # Where no grant speaks: the default, and with workspaces only inside the caller's own workspaces.
@@ -266,7 +249,7 @@ class Authorizer(GenAIChecks, McpChecks):
         stray uploads, the skills folder itself) are for administrators only."""
         if principal.is_admin and principal.run_id is None:
             return MANAGE
-        if (skill := _skill_of_upload_path(path)) is not None:
+        if (skill := skill_of_upload_path(path)) is not None:
             return _lower(self.on_skill(session, principal, *skill), READ)
         record = artifact_destinations.lookup(session, path) if path else None
         have: Permission | None = None
@@ -284,21 +267,6 @@ class Authorizer(GenAIChecks, McpChecks):
     def require_on_artifact_path(self, session: Session, principal: Principal, path: str, need: Permission) -> None:
         if not self.on_artifact_path(session, principal, path).allows(need):
             raise permission_denied(f"{need.value} on artifacts at '{path}' required")
-
-    def skill_permissions(self, session: Session, principal: Principal) -> Callable[[str, str], Permission]:
-        """The caller's permission on skills of the request's workspace, by (organization, name), from one read of
-        their grants: a search page's skills are answered without a query each."""
-        if principal.run_id is not None:
-            return lambda _organization, _name: Permission.NO_PERMISSIONS
-        if principal.is_admin:
-            return lambda _organization, _name: MANAGE
-        grants = role_grants.skill_grants(session, principal.user_id)
-        return lambda organization, name: role_grants.on_skill(
-            grants, skill_store.grant_key(organization, name), self.baseline
-        )
-
-    def on_skill(self, session: Session, principal: Principal, organization: str, name: str) -> Permission:
-        return self.skill_permissions(session, principal)(organization, name)
 
     def on_registered_model(self, session: Session, principal: Principal, name: str) -> Permission:
         """Registered models and prompts; a job's token has no say over the registry."""
@@ -478,72 +446,6 @@ class Authorizer(GenAIChecks, McpChecks):
             raise permission_denied(_QUEUE_RULES["review_queue_view"].format(queue_id=name))
         return fields
 
-    def _check_skill(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        organization, name = fields.string("organization") or "", fields.string(access.field) or ""
-        need = access.need
-        if access.resource == "skill_version_update" and fields.raw("status") == "deleted":
-            need = MANAGE  # deleting a version by its status is deleting it
-        have = self.on_skill(session, principal, organization, name)
-        self.require(have, need, f"skill '{skill_store.grant_key(organization, name)}'")
-        return fields
-
-    def _require_skill_creation(self, session: Session, principal: Principal, organization: str, name: str) -> None:
-        """MLflow's `validate_can_create_skill`: a seat to create in the workspace, and no DENY on the skill."""
-        if principal.run_id is not None:
-            raise permission_denied("a job's token cannot create resources")
-        if principal.is_admin:
-            return
-        if not role_grants.may_create(session, principal.user_id, self.baseline):
-            raise permission_denied("USE on the workspace required to create in it")
-        key = skill_store.grant_key(organization, name)
-        if role_grants.denies_creating(role_grants.skill_grants(session, principal.user_id), key):
-            raise permission_denied(f"creating skill '{key}' is denied")
-
-    def _check_skill_create(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        name = fields.string(access.field) or ""
-        self._require_skill_creation(session, principal, fields.string("organization") or "", name)
-        return fields
-
-    def _check_skill_register(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        """A version of one skill (`name` in the path) or of each skill of a bulk list (`skills`): EDIT on a skill
-        that exists, else the right to create it."""
-        organization = fields.string("organization") or ""
-        listed = fields.raw("skills")
-        if isinstance(listed, list):
-            names = [entry.get("name") for entry in listed if isinstance(entry, dict)]
-        else:
-            names = [fields.string(access.field)]
-        for name in names:
-            if not isinstance(name, str):
-                continue  # the handler refuses the body
-            if skill_store.find_skill(session, organization, name) is None:
-                self._require_skill_creation(session, principal, organization, name)
-            else:
-                have = self.on_skill(session, principal, organization, name)
-                self.require(have, EDIT, f"skill '{skill_store.grant_key(organization, name)}'")
-        return fields
-
-    def _check_skill_search(self, _access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        scoped = {**fields.as_dict(), SKILL_SCOPE_FIELD: self.readable_skills(session, principal)}
-        return type(fields)(scoped, from_query=fields.from_query)
-
-    def readable_skills(self, session: Session, principal: Principal) -> SkillScope:
-        """The skills of the request's workspace the caller may read, as MLflow's `skill_search_permission_scope`
-        pushes them into the query: either every skill but the unreadable ones named by a grant, or only the
-        readable ones named by a grant."""
-        if principal.is_admin and principal.run_id is None:
-            return SkillScope(None, ())
-        if principal.run_id is not None:
-            return SkillScope((), ())
-        grants = role_grants.skill_grants(session, principal.user_id)
-        named = [identity for key in grants.named() if (identity := skill_store.parse_grant_key(key)) is not None]
-        readable = {
-            i: role_grants.on_skill(grants, skill_store.grant_key(*i), self.baseline).allows(READ) for i in named
-        }
-        if role_grants.on_skill(grants, "*", self.baseline).allows(READ):
-            return SkillScope(None, tuple(sorted(i for i, ok in readable.items() if not ok)))
-        return SkillScope(tuple(sorted(i for i, ok in readable.items() if ok)), ())
-
     def grant_creator(self, access: Access, session: Session, principal: Principal, result: Any) -> None:
         if not access.grants_creator or principal.is_admin:
             return
@@ -554,24 +456,7 @@ class Authorizer(GenAIChecks, McpChecks):
         if isinstance(model := result.get("registered_model"), dict) and model.get("name"):
             users.set_registered_model_permission(session, model["name"], principal.user_id, MANAGE.value)
         if access.resource in ("skill_create", "skill_register"):
-            self._grant_skill_creator(session, principal, result)
-
-    def _grant_skill_creator(self, session: Session, principal: Principal, result: dict[str, Any]) -> None:
-        """MANAGE on each skill the request made (a version of a new skill makes it), through the creator's
-        per-user role, as MLflow grants it. A skill someone else made meanwhile gets nothing: only the skill's
-        recorded creator is granted, and only when the skill is as new as the answer's version 1."""
-        listed = result.get("skill_versions")
-        answered = listed if isinstance(listed, list) else [result]
-        for entry in answered:
-            organization, name = entry.get("organization") or "", entry.get("name")
-            if not isinstance(name, str) or ("version" in entry and entry["version"] != 1):
-                continue
-            found = skill_store.find_skill(session, organization, name)
-            if found is not None and found.created_by == principal.username:
-                key = skill_store.grant_key(organization, name)
-                role_store.grant_to_user(
-                    session, principal.user_id, scope.current_or_default(), skill_store.GRANT_TYPE, key, MANAGE.value
-                )
+            self.grant_skill_creator(session, principal, result)
 
     @staticmethod
     def require(have: Permission | None, need: Permission, what: str) -> None:
@@ -636,21 +521,6 @@ _QUEUE_RULES = {
     "of a custom queue",
     "review_queue_review": "items of review queue {queue_id} are reviewed by the queue's users",
 }
-
-
-def _skill_of_upload_path(path: str) -> tuple[str, str] | None:
-    """(organization, name) of the skill whose upload folder holds `path` (`skills/[@org/]name/...`, inside a
-    workspace's folder or not); None for any other path, the skills folder and an organization's folder included."""
-    segments = path.strip("/").split("/")
-    if len(segments) > 2 and segments[0] == "workspaces":
-        segments = segments[2:]
-    if not segments or segments[0] != "skills":
-        return None
-    rest = segments[1:]
-    organization = ""
-    if rest and rest[0].startswith("@"):
-        organization, rest = rest[0][1:], rest[1:]
-    return (organization, rest[0]) if rest and rest[0] else None
 
 
 def _lower(first: Permission, second: Permission) -> Permission:

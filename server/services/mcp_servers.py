@@ -24,6 +24,7 @@ from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
 from server.services import mcp_rules as rules
 from server.store import mcp_grammar, scope
+from server.store import mcp_labels as labels
 from server.store import mcp_servers as store
 from server.store import roles as role_store
 from server.store.mcp_models import McpAccessEndpoint, McpServer, McpServerVersion
@@ -264,7 +265,7 @@ def version_by_alias(session: Session, name: str, alias: str) -> VersionRow:
     if alias == rules.LATEST:
         return store.version_row(session, *_latest(session, name))
     server = store.find_server(session, name)
-    row = store.find_alias(session, server, alias) if server is not None else None
+    row = labels.find_alias(session, server, alias) if server is not None else None
     if row is None:
         raise _not_found(f"Alias '{alias}' not found for MCP server '{name}'")
     return get_version(session, name, row.version)
@@ -328,9 +329,9 @@ def delete_version(session: Session, name: str, version: str) -> None:
     if server is None or found is None:
         raise _not_found(f"MCP server version '{name}' version '{version}' not found")
     rules.check_transition(found.status, rules.DELETED)
-    aliases = store.aliases_of(session, server, version)
+    aliases = labels.aliases_of(session, server, version)
     store.delete_endpoints(session, server, versions=[version], aliases=aliases)
-    store.delete_aliases(session, server, aliases)
+    labels.delete_aliases(session, server, aliases)
     found.status, found.last_updated_timestamp = rules.DELETED, now_ms()
     store.drop_unresolvable_latest_endpoints(session, server)
 
@@ -342,7 +343,7 @@ def _alias_target(session: Session, server: McpServer, alias: str) -> McpServerV
     """The live version an alias points at, as MLflow checks it before an endpoint may follow the alias."""
     if alias == rules.LATEST:
         return _latest(session, server.name)[1]
-    row = store.find_alias(session, server, alias)
+    row = labels.find_alias(session, server, alias)
     if row is None:
         raise _not_found(f"Alias '{alias}' not found for MCP server '{server.name}'")
     target = store.find_version(session, server, row.version, include_deleted=True)
@@ -496,23 +497,23 @@ def search_endpoints(
 
 def set_server_tag(session: Session, name: str, key: str, value: str) -> None:
     rules.tag(key, value)
-    store.set_server_tag(session, _server(session, name), key, value)
+    labels.set_server_tag(session, _server(session, name), key, value)
 
 
 def delete_server_tag(session: Session, name: str, key: str) -> None:
     server = store.find_server(session, name)
-    if server is None or not store.delete_server_tag(session, server, key):
+    if server is None or not labels.delete_server_tag(session, server, key):
         raise _not_found(f"Tag '{key}' not found on MCP server '{name}'")
 
 
 def set_version_tag(session: Session, name: str, version: str, key: str, value: str) -> None:
     rules.tag(key, value)
-    store.set_version_tag(session, _live_version(session, name, version)[1], key, value)
+    labels.set_version_tag(session, _live_version(session, name, version)[1], key, value)
 
 
 def delete_version_tag(session: Session, name: str, version: str, key: str) -> None:
     _, found = _live_version(session, name, version)
-    if not store.delete_version_tag(session, found, key):
+    if not labels.delete_version_tag(session, found, key):
         raise _not_found(f"Tag '{key}' not found on MCP server version '{name}' version '{version}'")
 
 
@@ -523,14 +524,14 @@ def set_alias(session: Session, name: str, alias: str, version: str) -> None:
     server = _server(session, name)
     if _any_version(session, server, version).status == rules.DELETED:
         raise rules.invalid(f"Cannot set alias '{alias}' to deleted MCP server version '{name}' version '{version}'")
-    store.set_alias(session, server, alias, version)
+    labels.set_alias(session, server, alias, version)
 
 
 def delete_alias(session: Session, name: str, alias: str) -> None:
     """The alias and the endpoints that followed it."""
     server = store.find_server(session, name)
-    row = store.find_alias(session, server, alias) if server is not None else None
+    row = labels.find_alias(session, server, alias) if server is not None else None
     if server is None or row is None:
         raise _not_found(f"Alias '{alias}' not found on MCP server '{name}'")
     store.delete_endpoints(session, server, aliases=[alias])
-    store.delete_aliases(session, server, [alias])
+    labels.delete_aliases(session, server, [alias])

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy.orm import Session
 
-from server.auth.rules import SkillScope
+from server.auth.skill_access import SkillScope
 from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
 from server.services import skill_rules as rules

@@ -1,5 +1,5 @@
-"""Reads and writes of the MCP Server Registry: servers in the request's workspace, their versions, tags, aliases and
-access endpoints.
+"""Reads and writes of the MCP Server Registry: servers in the request's workspace, their versions and access
+endpoints (their tags and aliases are in `mcp_labels`).
 
 A server's `latest_version` and `status` are its *resolved latest* version's, as MLflow derives them: among the
 versions not deleted, an active one first, then the highest SemVer precedence, then the newest. An access endpoint
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -537,75 +537,6 @@ def search_endpoints(
     rows = session.execute(query.order_by(*ordering).offset(offset).limit(max_results + 1)).tuples().all()
     token = encode_offset(offset + max_results) if len(rows) > max_results else None
     return Page(_endpoint_rows(session, rows[:max_results]), token)
-
-
-# --- tags and aliases ---------------------------------------------------------------------------------------------
-
-
-def set_server_tag(session: Session, server: McpServer, key: str, value: str) -> None:
-    tag = session.get(McpServerTag, (server.server_id, key))
-    if tag is None:
-        session.add(McpServerTag(server_id=server.server_id, key=key, value=value))
-    else:
-        tag.value = value
-    session.flush()
-
-
-def delete_server_tag(session: Session, server: McpServer, key: str) -> bool:
-    deleted = session.execute(
-        delete(McpServerTag).where(McpServerTag.server_id == server.server_id, McpServerTag.key == key)
-    )
-    return bool(cast(Any, deleted).rowcount)
-
-
-def set_version_tag(session: Session, version: McpServerVersion, key: str, value: str) -> None:
-    tag = session.get(McpServerVersionTag, (version.server_id, version.version, key))
-    if tag is None:
-        session.add(McpServerVersionTag(server_id=version.server_id, version=version.version, key=key, value=value))
-    else:
-        tag.value = value
-    session.flush()
-
-
-def delete_version_tag(session: Session, version: McpServerVersion, key: str) -> bool:
-    deleted = session.execute(
-        delete(McpServerVersionTag).where(
-            McpServerVersionTag.server_id == version.server_id,
-            McpServerVersionTag.version == version.version,
-            McpServerVersionTag.key == key,
-        )
-    )
-    return bool(cast(Any, deleted).rowcount)
-
-
-def find_alias(session: Session, server: McpServer, alias: str) -> McpServerAlias | None:
-    return session.get(McpServerAlias, (server.server_id, alias))
-
-
-def aliases_of(session: Session, server: McpServer, version: str) -> list[str]:
-    query = select(McpServerAlias.alias).where(
-        McpServerAlias.server_id == server.server_id, McpServerAlias.version == version
-    )
-    return list(session.scalars(query))
-
-
-def set_alias(session: Session, server: McpServer, alias: str, version: str) -> None:
-    row = find_alias(session, server, alias)
-    if row is None:
-        session.add(McpServerAlias(server_id=server.server_id, alias=alias, version=version))
-    else:
-        row.version = version
-    session.flush()
-
-
-def delete_aliases(session: Session, server: McpServer, aliases: Sequence[str]) -> None:
-    if aliases:
-        session.execute(
-            delete(McpServerAlias).where(
-                McpServerAlias.server_id == server.server_id, McpServerAlias.alias.in_(list(aliases))
-            )
-        )
-        session.flush()
 
 
 def drop_unresolvable_latest_endpoints(session: Session, server: McpServer) -> None:
