@@ -18,11 +18,12 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from server.errors import note_write_committed
+from server.errors import MlflowError, note_write_committed
 from server.store.bounded_pg import BoundedConnection, bounded_connection_class
 from server.store.dialect import SQLITE_PERCENTILE, SqlitePercentile, sqlite_regexp
 from server.store.writer import GroupCommitWriter
@@ -43,6 +44,22 @@ def normalise_url(uri: str) -> str:
     if uri.startswith("postgresql://"):
         uri = "postgresql+psycopg://" + uri[len("postgresql://") :]
     return uri
+
+
+def _supported_url(uri: str) -> URL:
+    """The store's URL, or one line saying why not. An MLflow file store (`./mlruns`, `file:///...`) is the common
+    mistake: it would otherwise reach SQLAlchemy and end the server with a traceback."""
+    try:
+        url = make_url(normalise_url(uri))
+    except ArgumentError:
+        url = None
+    if url is None or url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise MlflowError(
+            f"Unsupported backend store URI {uri!r}: Runyard keeps its metadata in SQLite (sqlite:///path.db) or "
+            "PostgreSQL (postgresql://user:password@host/db). To bring in an MLflow file store, run "
+            "`runyard import <path>` against the new store."
+        )
+    return url
 
 
 def _postgres_options(url_options: str | None, timeouts_s: dict[str, float | None]) -> str:
@@ -98,7 +115,7 @@ class Database:
         busy_timeout_s: float | None = None,
         statement_timeout_s: float | None = None,
     ) -> None:
-        self.url = make_url(normalise_url(uri))
+        self.url = _supported_url(uri)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             busy_s = busy_timeout_s or DEFAULT_SQLITE_BUSY_TIMEOUT_S

@@ -141,3 +141,16 @@ def test_a_database_that_never_answers_stops_the_server_within_the_timeout(tmp_p
         f"Error: Cannot reach the database at postgresql+psycopg://runyard:***@127.0.0.1:{port}/runyard: "
         "connection timeout expired\n"
     )
+
+
+@pytest.mark.parametrize("uri", ["file:///srv/mlruns", "./mlruns", "mysql://mlflow@db/mlflow"])
+def test_a_store_runyard_cannot_hold_metadata_in_is_refused_in_one_line(uri: str) -> None:
+    """An MLflow file store is what a team moving over most often still has configured; it gets a sentence saying
+    what to use instead and how to bring the old store in, not a SQLAlchemy traceback."""
+    started = runyard("server", "--backend-store-uri", uri, "--port", "0")
+    assert started.returncode == 1
+    assert started.stderr == (
+        f"Error: Unsupported backend store URI {uri!r}: Runyard keeps its metadata in SQLite (sqlite:///path.db) or "
+        "PostgreSQL (postgresql://user:password@host/db). To bring in an MLflow file store, run "
+        "`runyard import <path>` against the new store.\n"
+    )
