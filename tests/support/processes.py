@@ -161,9 +161,11 @@ def runyard_server(
 
 
 @contextlib.contextmanager
-def installed_runyard_server(python: Path, folder: Path) -> Iterator[str]:
+def installed_runyard_server(
+    python: Path, folder: Path, *extra: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
     """The `runyard server` script of another venv (the one of `python`) on SQLite in `folder`, started from that
-    folder without the suite's environment, as a user starts it; yields its URL."""
+    folder without the suite's environment (plus `env`), as a user starts it; yields its URL."""
     port = free_port()
     log_path = folder / f"runyard-server-{port}.log"
     with log_path.open("wb") as log:
@@ -180,11 +182,12 @@ def installed_runyard_server(python: Path, folder: Path) -> Iterator[str]:
                 "--artifacts-destination",
                 str(folder / "artifacts"),
                 "--no-embedded-worker",
+                *extra,
             ],
             cwd=folder,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=venvs.clean_env(),
+            env=venvs.clean_env(**(env or {})),
         )
         try:
             try:

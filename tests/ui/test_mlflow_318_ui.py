@@ -12,11 +12,12 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
+from tests.auth.conftest import ADMIN
 from tests.support import venvs
 from tests.support.processes import installed_runyard_server
-from tests.ui.conftest import covered_sidebar_items
+from tests.ui.conftest import covered_sidebar_items, signed_in
 
 MLFLOW = "3.18.0"
 # Without --auth MLflow has no users/current route either: its 404 is how the UI learns that nobody signs in.
@@ -186,3 +187,29 @@ def test_the_jobs_link_covers_nothing_of_the_318_sidebar(page: Page, seeded: See
     expect(page.get_by_text(SKILL).first).to_be_visible()
     expect(page.get_by_role("navigation", name="Runyard").get_by_role("link", name="Jobs")).to_be_visible()
     assert covered_sidebar_items(page) == []
+
+
+@pytest.fixture(scope="module")
+def server_with_auth(python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    env = {"RUNYARD_ADMIN_USERNAME": ADMIN[0], "RUNYARD_ADMIN_PASSWORD": ADMIN[1]}
+    with installed_runyard_server(python, tmp_path_factory.mktemp("ui-318-auth"), "--auth", env=env) as url:
+        yield url
+
+
+def test_the_318_admin_page_opens_for_a_signed_in_administrator(
+    browser: Browser, server_with_auth: str, screenshots: Path
+) -> None:
+    """The admin page exists only with --auth (on `mlflow server` as well): its user and role calls must all be
+    answered, and the Jobs link must cover nothing of the signed-in sidebar."""
+    page = signed_in(browser, ADMIN)
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request) if is_api(request.url) else None)
+    page.goto(f"{server_with_auth}/#/admin")
+    expect(page.get_by_role("table").get_by_role("link", name=ADMIN[0], exact=True)).to_be_visible()
+    assert failed_api_calls(page, requests) == []
+    for text in ERROR_TEXTS:
+        expect(page.get_by_text(text)).to_have_count(0)
+    expect(page.get_by_role("navigation", name="Runyard").get_by_role("link", name="Jobs")).to_be_visible()
+    assert covered_sidebar_items(page) == []
+    page.screenshot(path=str(screenshots / "test_mlflow_318_ui-admin.png"))
+    page.context.close()
