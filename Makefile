@@ -3,7 +3,7 @@ VENV   ?= .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks bench-datasets bench-import postgres azurite compose chromium
+.PHONY: help install run test test-loaded lint format bench bench-jobs bench-startup bench-traces bench-webhooks bench-datasets bench-import mlflow-parity postgres azurite compose chromium
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,27 @@ lint: install ## Lint, check formatting, types and the layering of imports
 format: install ## Fix lint and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# MLflow's own server tests, from a checkout of MLflow's source at the version the client is pinned to, run twice:
+# against `mlflow server` as MLflow runs them, then with tests/mlflow_parity/runyard_parity.py starting
+# `runyard server` in their launchers. compare.py lists what passes on MLflow's server only, apart from the
+# deliberate differences in README.md, and fails on any other.
+MLFLOW_SOURCE       ?=
+MLFLOW_VERSION      ?= 3.18.0
+MLFLOW_PARITY_TESTS ?= tests/tracking/test_rest_tracking.py tests/tracking/test_model_registry.py tests/tracking/test_mlflow_artifacts.py
+PARITY_PY           := $(abspath $(VENV))/mlflow-parity/bin/python
+PARITY_OUT          := $(CURDIR)/test-output/mlflow-parity
+
+mlflow-parity: install ## MLflow's server tests (MLFLOW_SOURCE=<mlflow checkout>) on mlflow server, then runyard server
+	@test -d "$(MLFLOW_SOURCE)/tests/tracking" || { echo "set MLFLOW_SOURCE to a checkout of github.com/mlflow/mlflow at v$(MLFLOW_VERSION)"; exit 2; }
+	@test -x $(PARITY_PY) || $(BIN)/uv venv -q --python $(BIN)/python $(abspath $(VENV))/mlflow-parity
+	$(BIN)/uv pip install -q --python $(PARITY_PY) -e . "mlflow==$(MLFLOW_VERSION)" pytest \
+		$$(test -f "$(MLFLOW_SOURCE)/requirements/test-requirements.txt" && echo -r "$(MLFLOW_SOURCE)/requirements/test-requirements.txt")
+	mkdir -p $(PARITY_OUT)
+	-cd "$(MLFLOW_SOURCE)" && $(PARITY_PY) -m pytest -q -p no:cacheprovider $(MLFLOW_PARITY_TESTS) --junitxml=$(PARITY_OUT)/mlflow.xml
+	-cd "$(MLFLOW_SOURCE)" && PYTHONPATH=$(CURDIR)/tests/mlflow_parity $(PARITY_PY) -m pytest -q -p no:cacheprovider \
+		-p runyard_parity $(MLFLOW_PARITY_TESTS) --junitxml=$(PARITY_OUT)/runyard.xml
+	$(PARITY_PY) tests/mlflow_parity/compare.py $(PARITY_OUT)/mlflow.xml $(PARITY_OUT)/runyard.xml README.md
 
 bench: install ## Benchmark Runyard against `mlflow server` (prints a table)
 	$(BIN)/python -m bench
