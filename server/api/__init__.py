@@ -22,6 +22,7 @@ from server.api import (
     model_versions,
     otlp,
     prompt_optimization,
+    promptlab,
     registered_models,
     review_queues,
     roles,
@@ -83,5 +84,6 @@ def all_routes(context: Context) -> list[BaseRoute]:
         *artifacts.ui_routes(context),
         *graphql.routes(RPCS, context),
         *ui_helpers.routes(),
+        *promptlab.routes(context),
         *webhooks.routes(context),
     ]
