@@ -10,7 +10,6 @@ overwritten.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.artifacts.base import ArtifactStore
+from server.artifacts.local_files import file_chunks
 from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.errors import ErrorCode, MlflowError
@@ -32,7 +32,6 @@ from server.store.metrics import insert_metrics
 from server.store.models import Experiment, Run
 
 _POINTS_PER_INSERT = 10_000  # metric rows per bulk insert: bounded statements, whatever a history's length
-_READ_CHUNK = 1 << 20  # bytes per read of a downloaded artifact file
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +165,7 @@ class Destination:
                 relative = file.relative_to(folder).as_posix()
                 with self.db.read() as session:
                     store, path = self.artifacts.locate(session, artifact_uri, relative)
-                anyio.run(store.write, path, _file_chunks(file))
+                anyio.run(store.write, path, file_chunks(file))
 
     def artifact_files(self, run_id: str) -> list[tuple[str, int]]:
         """(path, size) of every file under the run's artifact root in the destination."""
@@ -190,9 +189,3 @@ def _walk(store: ArtifactStore, base: str, relative: str) -> list[tuple[str, int
         else:
             files.append((path, info.file_size or 0))
     return sorted(files)
-
-
-async def _file_chunks(file: Path) -> AsyncIterator[bytes]:
-    with file.open("rb") as handle:
-        while chunk := await anyio.to_thread.run_sync(handle.read, _READ_CHUNK):
-            yield chunk

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,7 @@ import orjson
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from server.artifacts.local_files import store_tree
 from server.artifacts.registry import ArtifactRegistry
 from server.clock import now_ms
 from server.services import runs
@@ -34,7 +35,6 @@ LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 SOURCE_TYPE_TAG = "mlflow.runSourceType"
 EVAL_RESULTS_FILE = "eval_results_table.json"
 MODEL_FOLDER = "model"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -100,19 +100,6 @@ def _write_model(folder: Path, run_id: str, request: PromptlabRun) -> str:
     return str(model.to_json())
 
 
-def _files_of(tree: Path) -> list[tuple[Path, str]]:
-    return sorted((path, path.relative_to(tree).as_posix()) for path in tree.rglob("*") if path.is_file())
-
-
-async def _chunks(path: Path) -> AsyncIterator[bytes]:
-    handle = await run_in_threadpool(path.open, "rb")
-    try:
-        while chunk := await run_in_threadpool(handle.read, _CHUNK):
-            yield chunk
-    finally:
-        handle.close()
-
-
 async def create(db: Database, artifacts: ArtifactRegistry, request: PromptlabRun) -> tuple[Run, RunData]:
     """The finished run with its data, as `runs/get` would return it."""
 
@@ -150,9 +137,8 @@ async def create(db: Database, artifacts: ArtifactRegistry, request: PromptlabRu
             folder = Path(work)
             model_json = await run_in_threadpool(_write_model, folder, run_id, request)
             (folder / EVAL_RESULTS_FILE).write_bytes(eval_results_table(request))
-            for local, relative in await run_in_threadpool(_files_of, folder):
-                store, path = await artifacts.locate_async(artifact_uri, relative)
-                await store.write(path, _chunks(local))
+            store, base = await artifacts.locate_async(artifact_uri, None)
+            await store_tree(store, base, folder)
         await db.run_write(lambda session: runs.log_model(session, run_id, model_json))
     except Exception:
         log.exception("prompt lab run %s: writing its model and evaluation table failed", run_id)

@@ -17,7 +17,7 @@ import logging
 import re
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from server.artifacts.base import ArtifactStore
+from server.artifacts.local_files import store_tree
 from server.errors import ErrorCode, MlflowError
 from server.services import skill_content, workspaces
 from server.services import skills as service
@@ -106,24 +107,6 @@ def _unpack(content: BinaryIO, work: Path, max_bytes: int, declared_digest: str 
     return tree, digest
 
 
-async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
-    handle = await run_in_threadpool(open, path, "rb")
-    try:
-        while chunk := await run_in_threadpool(handle.read, _CHUNK):
-            yield chunk
-    finally:
-        handle.close()
-
-
-def _files_of(tree: Path) -> list[tuple[Path, str]]:
-    return sorted((p, p.relative_to(tree).as_posix()) for p in tree.rglob("*") if p.is_file())
-
-
-async def _store_tree(store: ArtifactStore, folder: str, tree: Path) -> None:
-    for local, relative in await run_in_threadpool(_files_of, tree):
-        await store.write(f"{folder}/{relative}", _file_chunks(local))
-
-
 async def reclaim(store: ArtifactStore, folder: str) -> None:
     """Delete an upload's folder; a failure only leaves unreferenced bytes behind, so it is logged, not raised."""
     try:
@@ -168,7 +151,7 @@ class SkillUploads:
             folder = f"{_identity_folder(registration.organization, registration.name)}/{uuid.uuid4().hex}"
             store, stored_at = await self._locate(folder)
             try:
-                await _store_tree(store, stored_at, tree)
+                await store_tree(store, stored_at, tree)
             except BaseException:
                 await reclaim(store, stored_at)
                 raise
