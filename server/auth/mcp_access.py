@@ -205,12 +205,9 @@ class McpChecks(ABC):
 
     def _require_mcp_creation(self, session: Session, principal: Principal, name: str | None) -> None:
         """A seat to create in the workspace, and no DENY on the server (`*`, or its name when it has one)."""
-        if principal.run_id is not None:
-            raise permission_denied("a job's token cannot create resources")
+        role_grants.require_creation_seat(session, principal, self.baseline)
         if principal.is_admin:
             return
-        if not role_grants.may_create(session, principal.user_id, self.baseline):
-            raise permission_denied("USE on the workspace required to create in it")
         grants = role_grants.mcp_grants(session, principal.user_id)
         if role_grants.mcp_denied(grants.servers, name):
             raise permission_denied(f"creating MCP server '{name or '*'}' is denied")

@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, and_, false, not_, or_, select
 from sqlalchemy.orm import Session
 
+from server.auth.access import permission_denied
+from server.auth.identity import Principal
 from server.permissions import Permission
 from server.store import roles, scope, users
 from server.store.models import Experiment
@@ -232,6 +234,15 @@ def level_permission(level: str) -> Permission:
     if level == DENY:
         return Permission.NO_PERMISSIONS
     return READ if level == USE else Permission(level)
+
+
+def require_creation_seat(session: Session, principal: Principal, baseline: Baseline) -> None:
+    """The rule before anything is created, whatever it is: a job's token never creates, and anyone but an
+    administrator needs a seat (USE) in the request's workspace."""
+    if principal.run_id is not None:
+        raise permission_denied("a job's token cannot create resources")
+    if not principal.is_admin and not may_create(session, principal.user_id, baseline):
+        raise permission_denied("USE on the workspace required to create in it")
 
 
 def may_create(session: Session, user_id: int, baseline: Baseline) -> bool:

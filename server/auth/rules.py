@@ -287,11 +287,8 @@ class Authorizer(GenAIChecks, McpChecks, SkillChecks):
         return checker(access, fields, session, principal)
 
     def _check_signed_in(self, access: Access, fields: Any, session: Session, principal: Principal) -> Any:
-        if principal.run_id is not None and access.grants_creator:
-            raise permission_denied("a job's token cannot create resources")
-        if access.grants_creator and not principal.is_admin:
-            if not role_grants.may_create(session, principal.user_id, self.baseline):
-                raise permission_denied("USE on the workspace required to create in it")
+        if access.grants_creator:
+            role_grants.require_creation_seat(session, principal, self.baseline)
         return fields
 
     def _check_person(self, _access: Access, fields: Any, _session: Session, principal: Principal) -> Any:

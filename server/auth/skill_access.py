@@ -125,12 +125,9 @@ class SkillChecks(ABC):
 
     def _require_skill_creation(self, session: Session, principal: Principal, organization: str, name: str) -> None:
         """MLflow's `validate_can_create_skill`: a seat to create in the workspace, and no DENY on the skill."""
-        if principal.run_id is not None:
-            raise permission_denied("a job's token cannot create resources")
+        role_grants.require_creation_seat(session, principal, self.baseline)
         if principal.is_admin:
             return
-        if not role_grants.may_create(session, principal.user_id, self.baseline):
-            raise permission_denied("USE on the workspace required to create in it")
         key = skill_store.grant_key(organization, name)
         if role_grants.denies_creating(role_grants.skill_grants(session, principal.user_id), key):
             raise permission_denied(f"creating skill '{key}' is denied")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from server.store import scope
 from server.store.genai_models import LabelSchema
+from server.store.unique_insert import add_unless_taken
 
 
 def find(session: Session, schema_id: str) -> LabelSchema | None:
@@ -28,16 +29,8 @@ def has_default(session: Session, experiment_id: int) -> bool:
 
 
 def insert(session: Session, schema: LabelSchema) -> bool:
-    """Add the schema; False (and nothing added) when its name was taken in the experiment meanwhile. The row is
-    added inside the savepoint: opening one flushes what is pending, so a row added before it would fail outside it
-    and take the whole transaction down."""
-    try:
-        with session.begin_nested():
-            session.add(schema)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Add the schema; False (and nothing added) when its name was taken in the experiment meanwhile."""
+    return add_unless_taken(session, schema)
 
 
 def rename(session: Session, schema: LabelSchema, name: str) -> bool:

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, false, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from server.store import scope
@@ -29,6 +28,7 @@ from server.store.mcp_models import (
 from server.store.paging import decode_offset, encode_offset
 from server.store.search import _compare
 from server.store.search_grammar import Comparison, OrderKey
+from server.store.unique_insert import add_unless_taken
 
 ACTIVE, DELETED, LATEST = "active", "deleted", "latest"
 
@@ -152,14 +152,8 @@ def find_server(session: Session, name: str, *, for_update: bool = False) -> Mcp
 
 def add_server(session: Session, server: McpServer) -> bool:
     """Insert a new server; False (and nothing added) when its name is taken in its workspace, also by a concurrent
-    insert. The row is added inside a savepoint, so a clash does not take the caller's transaction down."""
-    try:
-        with session.begin_nested():
-            session.add(server)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    insert."""
+    return add_unless_taken(session, server)
 
 
 def delete_server(session: Session, server: McpServer) -> None:
@@ -321,13 +315,7 @@ def find_version(
 
 def add_version(session: Session, version: McpServerVersion) -> bool:
     """False when the server already has this version (live or deleted: a version is never registered twice)."""
-    try:
-        with session.begin_nested():
-            session.add(version)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return add_unless_taken(session, version)
 
 
 def resolved_latest(session: Session, server: McpServer) -> McpServerVersion | None:

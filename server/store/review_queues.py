@@ -16,6 +16,7 @@ from server.store import scope
 from server.store.dialect import insert_ignore
 from server.store.genai_models import ReviewQueue, ReviewQueueItem, ReviewQueueLabelSchema, ReviewQueueUser
 from server.store.models import Trace
+from server.store.unique_insert import add_unless_taken
 
 
 def find(session: Session, queue_id: str, *, for_update: bool = False) -> ReviewQueue | None:
@@ -33,13 +34,8 @@ def find_by_name_key(session: Session, experiment_id: int, name_key: str) -> Rev
 
 
 def insert(session: Session, queue: ReviewQueue, users: Sequence[str], schema_ids: Sequence[str]) -> bool:
-    """Add the queue with its users and questions; False (and nothing added) when its name was taken meanwhile. The
-    row is added inside the savepoint, since opening one flushes what is pending."""
-    try:
-        with session.begin_nested():
-            session.add(queue)
-            session.flush()
-    except IntegrityError:
+    """Add the queue with its users and questions; False (and nothing added) when its name was taken meanwhile."""
+    if not add_unless_taken(session, queue):
         return False
     replace_users(session, queue.queue_id, users)
     replace_schemas(session, queue.queue_id, schema_ids)

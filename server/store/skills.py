@@ -15,7 +15,6 @@ from typing import Any, cast
 
 import orjson
 from sqlalchemy import Select, and_, case, delete, exists, func, literal, not_, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from server.errors import MlflowError
@@ -23,6 +22,7 @@ from server.store import scope
 from server.store.search import _compare
 from server.store.search_grammar import Comparison, OrderKey
 from server.store.skill_models import Skill, SkillAlias, SkillTag, SkillVersion, SkillVersionTag
+from server.store.unique_insert import add_unless_taken
 
 ACTIVE, DRAFT, DEPRECATED, DELETED = "active", "draft", "deprecated", "deleted"
 
@@ -67,14 +67,8 @@ def find_skill(session: Session, organization: str, name: str, *, for_update: bo
 
 def add_skill(session: Session, skill: Skill) -> bool:
     """Insert a new skill; False (and nothing added) when its name is taken in its workspace, also by a concurrent
-    insert. The row is added inside the savepoint, so a clash does not take the caller's transaction down."""
-    try:
-        with session.begin_nested():
-            session.add(skill)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+    insert."""
+    return add_unless_taken(session, skill)
 
 
 def delete_skill(session: Session, skill: Skill) -> None:
